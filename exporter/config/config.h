@@ -1,0 +1,89 @@
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "exporter/config/connection.h"
+#include "exporter/core/result.h"
+
+namespace dbcanary {
+
+// One probe enabled on a target: `probes: { KIND: { interval, timeout, ...params } }`.
+struct ProbeSettings {
+  std::string kind;    // e.g. "pg_replication"; validated against the probe registry
+  std::string target;  // the target's configured name
+  std::chrono::milliseconds interval{0};
+  std::chrono::milliseconds timeout{0};
+  // Kind-specific keys (everything but interval/timeout), read strictly by the probe's factory.
+  std::shared_ptr<YamlMap> params;
+};
+
+// Declared targets for a PostgreSQL cluster; each set field becomes an expectation.
+struct PgClusterExpect {
+  std::optional<int64_t> instances;
+  std::optional<int64_t> min_streaming_standbys;
+  std::optional<int64_t> min_sync_standbys;
+  std::optional<int64_t> max_sync_standbys;
+  std::optional<double> max_replay_lag_bytes;
+};
+
+struct PostgresCluster {
+  std::string name;
+  PgConnection primary;
+  std::vector<PgConnection> standbys;
+  PgClusterExpect expect;
+  std::vector<ProbeSettings> probes;
+};
+
+enum class PoolerType { kReadWrite, kReadOnly };
+
+struct Pooler {
+  std::string name;
+  std::string cluster;  // name of a postgres cluster in this config
+  PoolerType type = PoolerType::kReadWrite;
+  PgConnection connection;
+  std::vector<ProbeSettings> probes;
+};
+
+struct Dragonfly {
+  std::string name;
+  RedisConnection master;
+  std::vector<RedisConnection> replicas;
+  std::string key_prefix = "dbcanary:";
+  std::vector<ProbeSettings> probes;
+};
+
+struct ExporterSettings {
+  std::string listen_address = "0.0.0.0:9750";
+  int workers = 4;
+  std::chrono::milliseconds default_interval{std::chrono::seconds(15)};
+  std::chrono::milliseconds default_timeout{std::chrono::seconds(5)};
+  std::string log_format = "text";  // text | json
+  std::string log_level = "info";
+};
+
+struct Config {
+  std::string source;  // file path it was read from
+  ExporterSettings exporter;
+  std::vector<PostgresCluster> postgres_clusters;
+  std::vector<Pooler> poolers;
+  std::vector<Dragonfly> dragonflies;
+
+  // Every probe of every target, in config order.
+  std::vector<const ProbeSettings*> AllProbes() const;
+  const PostgresCluster* FindCluster(const std::string& name) const;
+  const Pooler* FindPooler(const std::string& name) const;
+  const Dragonfly* FindDragonfly(const std::string& name) const;
+};
+
+// Reads and validates a config file. Errors read "FILE:LINE:COL: key.path: problem".
+Result<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path);
+// The same from text; `source` names it in errors.
+Result<std::shared_ptr<const Config>> ParseConfig(const std::string& text, const std::string& source);
+
+}  // namespace dbcanary

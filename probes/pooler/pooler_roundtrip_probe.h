@@ -1,0 +1,9 @@
+#pragma once
+
+#include "probes/probe.h"
+
+namespace dbcanary {
+
+Result<std::unique_ptr<Probe>> CreatePoolerRoundtripProbe(const ProbeSettings& settings, const Config& config);
+
+}  // namespace dbcanary
