@@ -157,7 +157,7 @@ std::optional<std::string> YamlMap::Enum(std::string_view key,
 
 std::optional<YamlMap> YamlMap::Map(std::string_view key) {
   YAML::Node value = Lookup(key);
-  if (!value) return std::nullopt;
+  if (!value || value.IsNull()) return std::nullopt;
   return YamlMap(value, KeyPath(key), file_);
 }
 

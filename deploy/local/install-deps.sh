@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package dbcanary needs to build, test and run its local stack.
+# Idempotent; skips apt entirely when everything is already installed.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config git
+  libpq-dev libhiredis-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libcivetweb-dev civetweb libgtest-dev libgmock-dev libssl-dev
+  libcurl4-openssl-dev nlohmann-json3-dev
+  # local platform stack and the tests' real servers
+  postgresql-15 postgresql-client-15 pgbouncer redis-server redis-tools openssl
+  prometheus victoria-metrics
+  # tools the tests and benchmarks use
+  curl procps psmisc locales wrk prometheus-postgres-exporter prometheus-redis-exporter
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+echo "install-deps: installing ${missing[*]}"
+"${sudo_cmd[@]}" apt-get update -qq
+# Debian's server packages would try to start services; these machines have no systemd
+# and the stack starts its own instances, so refuse service starts during install.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+  "${sudo_cmd[@]}" chmod +x "$policy"
+  trap '"${sudo_cmd[@]}" rm -f "$policy"' EXIT
+fi
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}" >/dev/null
+# The locale test checks numbers stay "0.5" under a comma-decimal locale.
+if ! locale -a 2>/dev/null | grep -qi '^de_DE.utf8$'; then
+  "${sudo_cmd[@]}" sed -i 's/^# *de_DE.UTF-8 UTF-8/de_DE.UTF-8 UTF-8/' /etc/locale.gen
+  "${sudo_cmd[@]}" locale-gen >/dev/null
+fi
+echo "install-deps: done"

@@ -1,0 +1,1250 @@
+#!/usr/bin/env bash
+# deploy/local/stack.sh - a local stand-in for the platform dbcanary watches:
+#   * PostgreSQL 15 "shared-postgres": primary + 2 streaming standbys (quorum sync, TLS, WAL archive)
+#   * one PgBouncer process per CNPG Pooler (gitlab rw/ro, harbor, keycloak, synergyflow)
+#   * a redis master + replica standing in for DragonflyDB
+# and writes a ready-to-use dbcanary config for it.
+#
+# Usage: stack.sh up | down [--purge] | status | env | start NAME | stop NAME
+#
+# Environment:
+#   DBCANARY_STACK_DIR        state directory            (default /tmp/dbcanary-stack)
+#   DBCANARY_STACK_PORT_BASE  first port of the stack    (default 15400)
+#   DBCANARY_LISTEN_PORT      exporter port in config    (default 9750)
+#   DBCANARY_PG_BIN           PostgreSQL server binaries (default /usr/lib/postgresql/15/bin)
+#
+# Everything listens on 127.0.0.1 only. PostgreSQL and PgBouncer run as the `postgres` OS user
+# when this script runs as root (PostgreSQL refuses root), otherwise as the invoking user; redis
+# runs as the invoking user.
+
+set -euo pipefail
+# files are private unless made public explicitly (chmod 0644 / 0755 below)
+umask 077
+
+PROG=${0##*/}
+SCRIPT_PATH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/${BASH_SOURCE[0]##*/}
+
+usage() {
+    cat <<EOF
+Usage: $PROG COMMAND
+
+Commands:
+  up              create/start the whole stack (idempotent), write the dbcanary config
+  down [--purge]  stop every process of the stack; --purge also deletes the state directory
+  status          one line per component; exit 0 if everything is up, 1 otherwise
+  env             print the stack.env variables (ports, directories, binaries)
+  start NAME      start one component (creating it if needed)
+  stop NAME       stop one component
+
+Component names:
+  shared-postgres-1 (primary), shared-postgres-2, shared-postgres-3 (standbys)
+  gitlab-pooler-rw, gitlab-pooler-ro, harbor-pooler-rw, keycloak-pooler-rw, synergyflow-pooler-rw
+  dragonfly-0 (redis master), dragonfly-1 (redis replica)
+
+Environment: DBCANARY_STACK_DIR (default /tmp/dbcanary-stack),
+             DBCANARY_STACK_PORT_BASE (default 15400), DBCANARY_LISTEN_PORT (default 9750)
+EOF
+}
+
+# ----------------------------------------------------------------------------------------------
+# settings
+# ----------------------------------------------------------------------------------------------
+
+DIR=${DBCANARY_STACK_DIR:-/tmp/dbcanary-stack}
+# A stack keeps the ports it was created with: later calls that name only the directory
+# (start/stop/status from a test) must not fall back to the default ports.
+recorded_setting() {
+    local file=$DIR/stack.env
+    [[ -r $file ]] && sed -n "s/^$1=\([0-9]*\)$/\1/p" "$file" | head -n 1
+}
+BASE=${DBCANARY_STACK_PORT_BASE:-$(recorded_setting DBCANARY_STACK_PORT_BASE || true)}
+BASE=${BASE:-15400}
+LISTEN_PORT=${DBCANARY_LISTEN_PORT:-$(recorded_setting DBCANARY_LISTEN_PORT || true)}
+LISTEN_PORT=${LISTEN_PORT:-9750}
+PG_BIN=${DBCANARY_PG_BIN:-/usr/lib/postgresql/15/bin}
+
+PG_NAMES=(shared-postgres-1 shared-postgres-2 shared-postgres-3)
+PG_PRIMARY=shared-postgres-1
+PG_STANDBYS=(shared-postgres-2 shared-postgres-3)
+POOLERS=(gitlab-pooler-rw gitlab-pooler-ro harbor-pooler-rw keycloak-pooler-rw synergyflow-pooler-rw)
+REDIS_NAMES=(dragonfly-0 dragonfly-1)
+ALL_NAMES=("${PG_NAMES[@]}" "${POOLERS[@]}" "${REDIS_NAMES[@]}")
+TENANTS=(gitlab harbor keycloak synergyflow)
+declare -A TENANT_DB=([gitlab]=gitlabhq_production [harbor]=registry [keycloak]=keycloak [synergyflow]=synergyflow)
+SECRET_NAMES=(streaming_replica gitlab harbor keycloak synergyflow dbcanary pgbouncer_admin dragonfly)
+SYNC_NAMES='ANY 1 ("shared-postgres-2", "shared-postgres-3")'
+
+T0=${EPOCHREALTIME/./}
+# log lines carry the seconds since the script started
+log() {
+    local ms=$(((${EPOCHREALTIME/./} - T0) / 1000))
+    printf '[stack %d.%03ds] %s\n' $((ms / 1000)) $((ms % 1000)) "$*"
+}
+warn() { printf '[stack] warning: %s\n' "$*" >&2; }
+die() {
+    printf '%s: error: %s\n' "$PROG" "$*" >&2
+    exit 1
+}
+
+validate_settings() {
+    [[ $DIR == /* ]] || DIR=$PWD/$DIR
+    DIR=${DIR%/}
+    [[ $DIR =~ ^/[A-Za-z0-9._/+-]+$ ]] ||
+        die "DBCANARY_STACK_DIR '$DIR' must be an absolute path made of letters, digits and ._/+- only"
+    case $DIR in
+    / | /tmp | /root | /home | /usr | /usr/* | /etc | /etc/* | /var | /work | /work/main*)
+        die "refusing to use '$DIR' as the stack state directory" ;;
+    esac
+    # unix socket paths are limited to 107 bytes: $DIR/run/.s.PGSQL.NNNNN
+    ((${#DIR} <= 80)) || die "DBCANARY_STACK_DIR is too long (max 80 characters): $DIR"
+    [[ $BASE =~ ^[0-9]{1,5}$ ]] || die "DBCANARY_STACK_PORT_BASE must be an integer (got '$BASE')"
+    BASE=$((10#$BASE))
+    ((BASE >= 1024 && BASE <= 65500)) || die "DBCANARY_STACK_PORT_BASE must be in 1024..65500 (got $BASE)"
+    [[ $LISTEN_PORT =~ ^[0-9]{1,5}$ ]] || die "DBCANARY_LISTEN_PORT must be a port number (got '$LISTEN_PORT')"
+    LISTEN_PORT=$((10#$LISTEN_PORT))
+    ((LISTEN_PORT >= 1 && LISTEN_PORT <= 65535)) || die "DBCANARY_LISTEN_PORT must be in 1..65535 (got $LISTEN_PORT)"
+    [[ -x $PG_BIN/pg_ctl ]] || die "no PostgreSQL server binaries in $PG_BIN (set DBCANARY_PG_BIN)"
+}
+
+# Users: PostgreSQL refuses to run as root, so a root invocation runs the database side as `postgres`.
+if ((EUID == 0)); then
+    RUN_USER=postgres
+    id -u "$RUN_USER" >/dev/null 2>&1 || die "OS user '$RUN_USER' does not exist (install postgresql-15)"
+else
+    RUN_USER=$(id -un)
+fi
+PG_SUPERUSER=$RUN_USER
+
+# run a command as the database OS user
+as_run() {
+    if ((EUID == 0)); then
+        runuser -u "$RUN_USER" -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# chown to the database OS user (a no-op when not root)
+own_run() {
+    if ((EUID == 0)); then chown "$RUN_USER": "$@"; fi
+}
+
+# run a command that leaves a daemon behind: the daemon must not inherit any descriptor beyond
+# stdin/stdout/stderr (our lock on fd 9, a test runner's pipe such as bats' fd 3, ...), or it
+# would hold them open for its whole life
+spawn_daemon() {
+    (
+        local fd
+        for fd in /proc/"$BASHPID"/fd/*; do
+            fd=${fd##*/}
+            if [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)); then exec {fd}>&- 2>/dev/null || true; fi
+        done
+        "$@"
+    )
+}
+
+# put_file FILE MODE OWNER <CONTENT: write FILE only when its content differs; OWNER is `run`
+# (database OS user) or `self`. Sets CHANGED=1 when the file was written, else CHANGED=0.
+CHANGED=0
+put_file() {
+    local f=$1 mode=$2 owner=$3 new="" old=""
+    IFS= read -r -d '' new || true
+    CHANGED=0
+    if [[ -f $f ]]; then
+        IFS= read -r -d '' old <"$f" || true
+        [[ $old != "$new" ]] || return 0
+    fi
+    printf '%s' "$new" >"$f"
+    chmod "$mode" "$f"
+    if [[ $owner == run ]]; then own_run "$f"; fi
+    CHANGED=1
+}
+
+# ----------------------------------------------------------------------------------------------
+# layout
+# ----------------------------------------------------------------------------------------------
+
+declare -A PORT=()
+set_paths() {
+    TLS_DIR=$DIR/tls
+    SECRETS_DIR=$DIR/secrets
+    LOG_DIR=$DIR/logs
+    SOCK_DIR=$DIR/run
+    PG_DIR=$DIR/postgres
+    ARCHIVE_DIR=$DIR/wal-archive
+    BOUNCER_DIR=$DIR/pgbouncer
+    REDIS_DIR=$DIR/redis
+    CONFIG_FILE=$DIR/dbcanary.yaml
+    ENV_FILE=$DIR/stack.env
+    MARKER=$DIR/.dbcanary-stack
+    REPL_PASSFILE=$PG_DIR/replication.pgpass
+    PORT=(
+        [shared-postgres-1]=$((BASE + 0))
+        [shared-postgres-2]=$((BASE + 1))
+        [shared-postgres-3]=$((BASE + 2))
+        [gitlab-pooler-rw]=$((BASE + 10))
+        [gitlab-pooler-ro]=$((BASE + 11))
+        [harbor-pooler-rw]=$((BASE + 12))
+        [keycloak-pooler-rw]=$((BASE + 13))
+        [synergyflow-pooler-rw]=$((BASE + 14))
+        [dragonfly-0]=$((BASE + 20))
+        [dragonfly-1]=$((BASE + 21))
+    )
+}
+
+is_component() { [[ -n $1 && -n ${PORT[$1]:-} ]]; }
+
+# pooler attributes -> P_TYPE P_MODE P_MAXCONN P_POOL P_DB P_USER P_TARGET
+pooler_attrs() {
+    case $1 in
+    gitlab-pooler-rw) P_TYPE=rw P_MODE=transaction P_MAXCONN=200 P_POOL=15 P_DB=gitlabhq_production P_USER=gitlab P_TARGET=shared-postgres-1 ;;
+    gitlab-pooler-ro) P_TYPE=ro P_MODE=transaction P_MAXCONN=200 P_POOL=15 P_DB=gitlabhq_production P_USER=gitlab P_TARGET=shared-postgres-2 ;;
+    harbor-pooler-rw) P_TYPE=rw P_MODE=transaction P_MAXCONN=100 P_POOL=10 P_DB=registry P_USER=harbor P_TARGET=shared-postgres-1 ;;
+    keycloak-pooler-rw) P_TYPE=rw P_MODE=session P_MAXCONN=100 P_POOL=10 P_DB=keycloak P_USER=keycloak P_TARGET=shared-postgres-1 ;;
+    synergyflow-pooler-rw) P_TYPE=rw P_MODE=transaction P_MAXCONN=100 P_POOL=10 P_DB=synergyflow P_USER=synergyflow P_TARGET=shared-postgres-1 ;;
+    *) die "unknown pooler '$1'" ;;
+    esac
+}
+
+# create the state directory tree with the right owners
+prepare_dirs() {
+    if [[ -d $DIR && ! -e $MARKER ]] && [[ -n $(ls -A "$DIR") ]]; then
+        die "$DIR exists, is not empty and is not a dbcanary stack directory (no $MARKER)"
+    fi
+    mkdir -p "$DIR" "$TLS_DIR" "$SECRETS_DIR" "$LOG_DIR" "$SOCK_DIR" "$PG_DIR" "$ARCHIVE_DIR" \
+        "$BOUNCER_DIR" "$REDIS_DIR"
+    [[ -e $MARKER ]] || : >"$MARKER"
+    chmod 0755 "$DIR" "$TLS_DIR" "$LOG_DIR" "$SOCK_DIR" "$BOUNCER_DIR"
+    chmod 0700 "$SECRETS_DIR" "$PG_DIR" "$ARCHIVE_DIR" "$REDIS_DIR"
+    own_run "$LOG_DIR" "$SOCK_DIR" "$PG_DIR" "$ARCHIVE_DIR" "$BOUNCER_DIR"
+    if ((EUID == 0)); then
+        runuser -u "$RUN_USER" -- test -x "$DIR" -a -w "$SOCK_DIR" ||
+            die "user $RUN_USER cannot reach $DIR (check the permissions of its parent directories)"
+    fi
+}
+
+# ----------------------------------------------------------------------------------------------
+# processes
+# ----------------------------------------------------------------------------------------------
+
+# pid_state_is PID PATTERN: the process state letter in /proc/PID/stat matches PATTERN
+pid_state_is() {
+    local stat
+    read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+    stat=${stat##*) }
+    # shellcheck disable=SC2053 # PATTERN is a glob on purpose
+    [[ ${stat:0:1} == $2 ]]
+}
+
+# pid_alive PID COMM: PID is a live process whose command name starts with COMM
+pid_alive() {
+    local pid=$1 comm=$2 actual
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    read -r actual 2>/dev/null <"/proc/$pid/comm" || return 1
+    [[ $actual == "$comm"* ]] || return 1
+    # a zombie (exited, not yet reaped by its parent) is not running
+    ! pid_state_is "$pid" '[Zz]'
+}
+
+# pid_frozen PID: process is stopped (SIGSTOP) or traced
+pid_frozen() { pid_state_is "$1" '[Tt]'; }
+
+# component_pid NAME: sets CPID (from the component's pidfile, maybe empty) and CCOMM
+component_pid() {
+    local f
+    case $1 in
+    shared-postgres-*) f=$PG_DIR/$1/postmaster.pid CCOMM=postgres ;;
+    *-pooler-*) f=$BOUNCER_DIR/$1/pgbouncer.pid CCOMM=pgbouncer ;;
+    dragonfly-*) f=$REDIS_DIR/$1/redis.pid CCOMM=redis-server ;;
+    *) die "unknown component '$1'" ;;
+    esac
+    CPID=
+    if [[ -r $f ]]; then read -r CPID 2>/dev/null <"$f" || true; fi
+}
+
+# running NAME: the component's process is alive (sets CPID and CCOMM). A pid from a stale
+# pidfile may meanwhile belong to another process, even one of another stack: check that the
+# process works in this stack's directory (postgres, redis) or runs this stack's ini (pgbouncer).
+running() {
+    local args=()
+    component_pid "$1"
+    pid_alive "$CPID" "$CCOMM" || return 1
+    case $1 in
+    shared-postgres-*) [[ /proc/$CPID/cwd -ef $PG_DIR/$1 ]] ;;
+    dragonfly-*) [[ /proc/$CPID/cwd -ef $REDIS_DIR/$1 ]] ;;
+    *)
+        mapfile -d '' args 2>/dev/null <"/proc/$CPID/cmdline" || return 1
+        [[ " ${args[*]} " == *" $BOUNCER_DIR/$1/pgbouncer.ini "* ]]
+        ;;
+    esac
+}
+
+children_of() { pgrep -P "$1" 2>/dev/null || true; }
+
+# wake PID and its direct children (a SIGSTOPped process cannot act on SIGTERM)
+wake() {
+    local pid=$1 c
+    kill -CONT "$pid" 2>/dev/null || true
+    for c in $(children_of "$pid"); do kill -CONT "$c" 2>/dev/null || true; done
+}
+
+# is any process of PID's family (PID and direct children) frozen?
+family_frozen() {
+    local pid=$1 c
+    pid_frozen "$pid" && return 0
+    for c in $(children_of "$pid"); do pid_frozen "$c" && return 0; done
+    return 1
+}
+
+# terminate PID (command COMM): SIGCONT, SIGTERM, wait, SIGKILL after 5 seconds
+kill_pid() {
+    local pid=$1 comm=$2 label=$3 i
+    pid_alive "$pid" "$comm" || return 0
+    wake "$pid"
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        pid_alive "$pid" "$comm" || return 0
+        sleep 0.1
+    done
+    warn "$label (pid $pid) ignored SIGTERM for 5 s, sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 30; i++)); do
+        pid_alive "$pid" "$comm" || return 0
+        sleep 0.1
+    done
+    die "$label (pid $pid) survived SIGKILL"
+}
+
+# wait_for TIMEOUT CMD...: retry CMD until it succeeds or TIMEOUT seconds pass
+wait_for() {
+    local timeout=$1 deadline
+    shift
+    deadline=$((EPOCHSECONDS + timeout))
+    until "$@"; do
+        ((EPOCHSECONDS < deadline)) || return 1
+        sleep 0.1
+    done
+}
+
+# is something listening on 127.0.0.1:PORT?
+port_in_use() {
+    local sock
+    if { exec {sock}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; then
+        exec {sock}>&-
+        return 0
+    fi
+    return 1
+}
+
+# fail early when something else already listens on the port of NAME
+check_port_free() {
+    if port_in_use "${PORT[$1]}"; then
+        die "cannot start $1: port ${PORT[$1]} on 127.0.0.1 is already in use (another stack with DBCANARY_STACK_PORT_BASE=$BASE?)"
+    fi
+}
+
+show_log_tail() {
+    local f=$1
+    [[ -r $f ]] || return 0
+    printf '%s\n' "---- last lines of $f ----" >&2
+    tail -n 20 "$f" >&2 || true
+    printf '%s\n' "----" >&2
+}
+
+STARTED=0
+
+# ----------------------------------------------------------------------------------------------
+# TLS and secrets
+# ----------------------------------------------------------------------------------------------
+
+ensure_tls() {
+    local cnf=$TLS_DIR/openssl.cnf
+    put_file "$cnf" 0644 self <<'EOF'
+# generated by stack.sh
+[ req ]
+distinguished_name = dn
+prompt = no
+[ dn ]
+CN = placeholder
+[ ca_ext ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[ server_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth, clientAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid, issuer
+EOF
+    if [[ ! -s $TLS_DIR/ca.crt || ! -s $TLS_DIR/ca.key ]]; then
+        log "tls: creating CA $TLS_DIR/ca.crt"
+        rm -f "$TLS_DIR/server.crt" "$TLS_DIR/server.key"
+        openssl req -x509 -new -newkey rsa:2048 -nodes -sha256 -days 3650 \
+            -subj "/CN=dbcanary local stack CA" -config "$cnf" -extensions ca_ext \
+            -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.crt" 2>/dev/null ||
+            die "openssl failed to create the CA"
+    fi
+    # keep a valid server certificate; replace it when missing, expiring or not from this CA
+    if [[ ! -s $TLS_DIR/server.crt || ! -s $TLS_DIR/server.key ]] ||
+        ! openssl x509 -in "$TLS_DIR/server.crt" -noout -checkend 86400 >/dev/null 2>&1 ||
+        ! openssl verify -CAfile "$TLS_DIR/ca.crt" "$TLS_DIR/server.crt" >/dev/null 2>&1; then
+        log "tls: creating server certificate (CN=localhost, SAN DNS:localhost, IP:127.0.0.1)"
+        openssl req -new -newkey rsa:2048 -nodes -sha256 -subj "/CN=localhost" -config "$cnf" \
+            -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr" 2>/dev/null ||
+            die "openssl failed to create the server key"
+        openssl x509 -req -sha256 -days 365 -in "$TLS_DIR/server.csr" \
+            -CA "$TLS_DIR/ca.crt" -CAkey "$TLS_DIR/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
+            -extfile "$cnf" -extensions server_ext -out "$TLS_DIR/server.crt" 2>/dev/null ||
+            die "openssl failed to sign the server certificate"
+        rm -f "$TLS_DIR/server.csr"
+        chmod 0644 "$TLS_DIR/ca.crt" "$TLS_DIR/server.crt"
+        chmod 0600 "$TLS_DIR/ca.key" "$TLS_DIR/server.key"
+        # PostgreSQL insists that its key belongs to the server user and is 0600
+        own_run "$TLS_DIR/ca.key" "$TLS_DIR/server.key" "$TLS_DIR/ca.crt" "$TLS_DIR/server.crt"
+    fi
+}
+
+ensure_secrets() {
+    local s f
+    for s in "${SECRET_NAMES[@]}"; do
+        f=$SECRETS_DIR/$s.password
+        # no trailing newline: the file content is the password
+        if [[ ! -s $f ]]; then printf '%s' "$(openssl rand -hex 16)" >"$f"; fi
+    done
+    load_secrets
+}
+
+# SECRET[name] = password; a missing file gives ""
+declare -A SECRET=()
+load_secrets() {
+    local s pw
+    for s in "${SECRET_NAMES[@]}"; do
+        pw=
+        if [[ -r $SECRETS_DIR/$s.password ]]; then read -r pw <"$SECRETS_DIR/$s.password" || true; fi
+        SECRET[$s]=$pw
+    done
+}
+
+# ----------------------------------------------------------------------------------------------
+# PostgreSQL
+# ----------------------------------------------------------------------------------------------
+
+# psql as the superuser over the unix socket. Every session commits locally so that nothing the
+# stack does waits for a synchronous standby that might be down.
+pg_admin() {
+    local name=$1 db=$2
+    shift 2
+    as_run env PGOPTIONS="-c synchronous_commit=local -c client_min_messages=warning" PGCONNECT_TIMEOUT=5 \
+        timeout 30 psql -X -q -v ON_ERROR_STOP=1 -h "$SOCK_DIR" -p "${PORT[$name]}" \
+        -U "$PG_SUPERUSER" -d "$db" "$@"
+}
+
+# one query with unaligned output and a short timeout (status and polling)
+pg_value() {
+    local name=$1 sql=$2
+    as_run env PGOPTIONS="-c synchronous_commit=local" PGCONNECT_TIMEOUT=3 \
+        timeout 5 psql -X -q -At -v ON_ERROR_STOP=1 -h "$SOCK_DIR" -p "${PORT[$name]}" \
+        -U "$PG_SUPERUSER" -d postgres -c "$sql" 2>/dev/null
+}
+
+# per-instance settings, rewritten before every start, included from postgresql.conf
+pg_write_stack_conf() {
+    local name=$1
+    put_file "$PG_DIR/$name/stack.conf" 0600 run <<EOF
+# generated by stack.sh before each start - edits are lost
+listen_addresses = '127.0.0.1'
+port = ${PORT[$name]}
+unix_socket_directories = '$SOCK_DIR'
+cluster_name = '$name'
+max_connections = 200
+shared_buffers = 32MB
+password_encryption = scram-sha-256
+
+ssl = on
+ssl_cert_file = '$TLS_DIR/server.crt'
+ssl_key_file = '$TLS_DIR/server.key'
+ssl_ca_file = '$TLS_DIR/ca.crt'
+
+wal_level = replica
+max_wal_senders = 10
+max_replication_slots = 10
+hot_standby = on
+hot_standby_feedback = on
+# standbys reconnect quickly after the primary restarts
+wal_retrieve_retry_interval = 1s
+archive_mode = on
+archive_command = 'test ! -f $ARCHIVE_DIR/%f && cp %p $ARCHIVE_DIR/%f'
+
+# speed over durability: this is a throw-away test stack
+fsync = off
+checkpoint_timeout = 30min
+# 1 MB WAL segments (initdb --wal-segsize=1) keep pg_wal and the archive small
+min_wal_size = 32MB
+max_wal_size = 256MB
+
+log_destination = 'stderr'
+logging_collector = off
+log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+}
+
+pg_write_hba() {
+    put_file "$PG_DIR/$1/pg_hba.conf" 0600 run <<EOF
+# generated by stack.sh
+# TYPE   DATABASE     USER               ADDRESS        METHOD
+local    all          $PG_SUPERUSER      peer
+local    replication  $PG_SUPERUSER      peer
+hostssl  all          all                127.0.0.1/32   scram-sha-256
+host     all          all                127.0.0.1/32   scram-sha-256
+hostssl  replication  streaming_replica  127.0.0.1/32   scram-sha-256
+host     replication  streaming_replica  127.0.0.1/32   scram-sha-256
+EOF
+}
+
+pg_start() {
+    local name=$1 data=$PG_DIR/$1 logf=$LOG_DIR/$1.log
+    check_port_free "$name"
+    pg_write_hba "$name"
+    pg_write_stack_conf "$name"
+    log "postgres: starting $name on port ${PORT[$name]}"
+    if ! spawn_daemon as_run "$PG_BIN/pg_ctl" -D "$data" -l "$logf" -w -t 30 -s start </dev/null; then
+        show_log_tail "$logf"
+        die "$name failed to start"
+    fi
+    running "$name" || {
+        show_log_tail "$logf"
+        die "$name is not running after start"
+    }
+    STARTED=$((STARTED + 1))
+}
+
+# a running instance: resume it when it was SIGSTOPped
+pg_check_running() {
+    local name=$1 pid
+    component_pid "$name"
+    pid=$CPID
+    if family_frozen "$pid"; then
+        log "postgres: $name (pid $pid) was stopped with SIGSTOP, resuming it"
+        wake "$pid"
+    fi
+    log "postgres: $name already running (pid $pid, port ${PORT[$name]})"
+}
+
+pg_init_primary() {
+    local name=$PG_PRIMARY data=$PG_DIR/$PG_PRIMARY n
+    # standbys and archived WAL of an earlier primary belong to another cluster
+    for n in "${PG_STANDBYS[@]}"; do
+        pg_stop "$n"
+        rm -rf "${PG_DIR:?}/$n"
+    done
+    find "$ARCHIVE_DIR" -mindepth 1 -delete
+    log "postgres: initdb $name"
+    rm -rf "$data"
+    as_run "$PG_BIN/initdb" -D "$data" -U "$PG_SUPERUSER" --auth-local=peer --auth-host=scram-sha-256 \
+        --encoding=UTF8 --locale=C.UTF-8 --wal-segsize=1 --no-sync --no-instructions \
+        >"$LOG_DIR/$name.initdb.log" 2>&1 || {
+        show_log_tail "$LOG_DIR/$name.initdb.log"
+        die "initdb failed for $name"
+    }
+    printf "\n# dbcanary local stack settings\ninclude_if_exists = 'stack.conf'\n" >>"$data/postgresql.conf"
+}
+
+# roles, databases, extensions, grants; idempotent; passwords follow the secret files
+pg_bootstrap() {
+    local sql t
+    sql="SET password_encryption = 'scram-sha-256';
+SELECT format('CREATE ROLE %I', r) FROM unnest(ARRAY['streaming_replica','dbcanary','gitlab','harbor','keycloak','synergyflow']) AS r
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) \\gexec
+ALTER ROLE streaming_replica WITH LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${SECRET[streaming_replica]}';
+ALTER ROLE dbcanary WITH LOGIN NOREPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${SECRET[dbcanary]}';
+GRANT pg_monitor TO dbcanary;
+"
+    for t in "${TENANTS[@]}"; do
+        sql+="ALTER ROLE $t WITH LOGIN NOREPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${SECRET[$t]}';
+SELECT 'CREATE DATABASE ${TENANT_DB[$t]} OWNER $t TEMPLATE template0 ENCODING ''UTF8'' LOCALE ''C.UTF-8'''
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '${TENANT_DB[$t]}') \\gexec
+ALTER DATABASE ${TENANT_DB[$t]} OWNER TO $t;
+GRANT CONNECT ON DATABASE ${TENANT_DB[$t]} TO dbcanary;
+"
+    done
+    sql+="GRANT CONNECT ON DATABASE postgres TO dbcanary;
+CREATE SCHEMA IF NOT EXISTS dbcanary AUTHORIZATION dbcanary;
+\\connect gitlabhq_production
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+\\connect registry
+CREATE EXTENSION IF NOT EXISTS \"uuid-ossp\";
+"
+    # on stdin, so that no password shows up in ps
+    printf '%s\n' "$sql" | pg_admin "$PG_PRIMARY" postgres -f - ||
+        die "bootstrap of roles and databases on $PG_PRIMARY failed"
+    log "postgres: roles, databases and extensions are in place"
+}
+
+ensure_primary() {
+    local data=$PG_DIR/$PG_PRIMARY
+    if running "$PG_PRIMARY"; then
+        pg_check_running "$PG_PRIMARY"
+    else
+        [[ -s $data/PG_VERSION ]] || pg_init_primary
+        [[ ! -e $data/standby.signal ]] ||
+            die "$data holds a standby (standby.signal); run '$PROG down --purge' and start over"
+        pg_start "$PG_PRIMARY"
+    fi
+    pg_bootstrap
+}
+
+pg_write_repl_passfile() {
+    put_file "$REPL_PASSFILE" 0600 run <<EOF
+*:${PORT[$PG_PRIMARY]}:*:streaming_replica:${SECRET[streaming_replica]}
+EOF
+}
+
+pg_standby_exists() { [[ -s $PG_DIR/$1/PG_VERSION && -e $PG_DIR/$1/standby.signal ]]; }
+
+# pg_basebackup a standby from the running primary (expects the replication passfile)
+pg_create_standby() {
+    local name=$1 data=$PG_DIR/$1 slot=${1//-/_} conninfo auto
+    running "$PG_PRIMARY" || die "cannot create standby $name: primary $PG_PRIMARY is not running"
+    conninfo="host=127.0.0.1 port=${PORT[$PG_PRIMARY]} user=streaming_replica passfile=$REPL_PASSFILE sslmode=require application_name=$name"
+    # a slot left over from an earlier copy of this standby would make -C fail
+    pg_admin "$PG_PRIMARY" postgres -c \
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$slot' AND NOT active" \
+        >/dev/null
+    log "postgres: pg_basebackup $name (slot $slot)"
+    rm -rf "$data"
+    if ! as_run "$PG_BIN/pg_basebackup" -D "$data" -R -X stream -S "$slot" -C -c fast --no-sync \
+        -d "$conninfo" >"$LOG_DIR/$name.basebackup.log" 2>&1; then
+        show_log_tail "$LOG_DIR/$name.basebackup.log"
+        rm -rf "$data"
+        die "pg_basebackup for $name failed"
+    fi
+    # replace the conninfo pg_basebackup wrote by a stable one (the password stays in the passfile)
+    auto=$data/postgresql.auto.conf
+    grep -v '^primary_conninfo' "$auto" >"$auto.new" || true
+    printf "primary_conninfo = '%s'\n" "$conninfo" >>"$auto.new"
+    grep -q '^primary_slot_name' "$auto.new" || printf "primary_slot_name = '%s'\n" "$slot" >>"$auto.new"
+    mv "$auto.new" "$auto"
+    chmod 0600 "$auto"
+    own_run "$auto"
+}
+
+ensure_standby() {
+    local name=$1
+    if running "$name"; then
+        pg_check_running "$name"
+        return 0
+    fi
+    pg_write_repl_passfile
+    pg_standby_exists "$name" || pg_create_standby "$name"
+    pg_start "$name"
+}
+
+# all standbys; missing ones are copied from the primary in parallel
+ensure_standbys() {
+    local n p pids=() failed=0
+    pg_write_repl_passfile
+    for n in "${PG_STANDBYS[@]}"; do
+        if ! running "$n" && ! pg_standby_exists "$n"; then
+            pg_create_standby "$n" &
+            pids+=("$!")
+        fi
+    done
+    for p in "${pids[@]}"; do wait "$p" || failed=1; done
+    ((failed == 0)) || die "creating the standbys failed"
+    for n in "${PG_STANDBYS[@]}"; do ensure_standby "$n"; done
+}
+
+# pg_all_streaming NAME...: all the given standbys stream from the primary
+pg_all_streaming() {
+    local names="" n got
+    for n in "$@"; do names+="${names:+,}'$n'"; done
+    got=$(pg_value "$PG_PRIMARY" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND application_name IN ($names)") || return 1
+    [[ $got == "$#" ]]
+}
+
+wait_streaming() {
+    log "postgres: waiting for $* to stream from $PG_PRIMARY"
+    wait_for 30 pg_all_streaming "$@" || {
+        pg_value "$PG_PRIMARY" "SELECT application_name, state, sync_state FROM pg_stat_replication" >&2 || true
+        die "standby(s) $* not streaming after 30 s (logs in $LOG_DIR)"
+    }
+    log "postgres: $* streaming"
+}
+
+pg_quorum_ok() {
+    local got
+    got=$(pg_value "$PG_PRIMARY" "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'quorum'") || return 1
+    [[ $got == "${#PG_STANDBYS[@]}" ]]
+}
+
+# set synchronous_standby_names only once both standbys stream (platform pitfall: set earlier,
+# every commit of the bootstrap would wait forever)
+ensure_sync_names() {
+    local current
+    current=$(pg_value "$PG_PRIMARY" "SHOW synchronous_standby_names") || die "cannot query $PG_PRIMARY"
+    if [[ $current != "$SYNC_NAMES" ]]; then
+        log "postgres: synchronous_standby_names = '$SYNC_NAMES'"
+        pg_admin "$PG_PRIMARY" postgres \
+            -c "ALTER SYSTEM SET synchronous_standby_names = '$SYNC_NAMES'" \
+            -c "SELECT pg_reload_conf()" >/dev/null
+    fi
+    wait_for 10 pg_quorum_ok || die "pg_stat_replication does not show both standbys with sync_state 'quorum'"
+    log "postgres: both standbys stream, sync_state = quorum"
+}
+
+pg_stop() {
+    local name=$1 pid c kids
+    if ! running "$name"; then
+        log "postgres: $name is not running"
+        return 0
+    fi
+    pid=$CPID
+    log "postgres: stopping $name (pid $pid)"
+    kids=$(children_of "$pid")
+    wake "$pid"
+    if ! as_run "$PG_BIN/pg_ctl" -D "$PG_DIR/$name" -m fast -w -t 15 -s stop; then
+        warn "$name did not stop in 15 s, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        for c in $kids; do kill -KILL "$c" 2>/dev/null || true; done
+        wait_for 5 eval "! pid_alive $pid postgres" || die "$name (pid $pid) survived SIGKILL"
+        show_log_tail "$LOG_DIR/$name.log"
+    fi
+}
+
+# ----------------------------------------------------------------------------------------------
+# PgBouncer: one process per pooler, as CNPG runs one Deployment per Pooler
+# ----------------------------------------------------------------------------------------------
+
+# writes the pooler's ini and userlist; CHANGED=1 when either changed
+pooler_write_config() {
+    local name=$1 d=$BOUNCER_DIR/$1 changed=0
+    pooler_attrs "$name"
+    if [[ ! -d $d ]]; then
+        mkdir -p "$d"
+        own_run "$d"
+    fi
+    put_file "$d/pgbouncer.ini" 0600 run <<EOF
+; generated by stack.sh - pooler $name (CNPG Pooler type $P_TYPE)
+[databases]
+$P_DB = host=127.0.0.1 port=${PORT[$P_TARGET]} dbname=$P_DB
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${PORT[$name]}
+unix_socket_dir =
+logfile = $d/pgbouncer.log
+pidfile = $d/pgbouncer.pid
+
+auth_type = scram-sha-256
+auth_file = $d/userlist.txt
+admin_users = pgbouncer_admin
+stats_users = dbcanary
+
+pool_mode = $P_MODE
+max_client_conn = $P_MAXCONN
+default_pool_size = $P_POOL
+ignore_startup_parameters = extra_float_digits,options
+application_name_add_host = 0
+
+client_tls_sslmode = allow
+client_tls_cert_file = $TLS_DIR/server.crt
+client_tls_key_file = $TLS_DIR/server.key
+client_tls_ca_file = $TLS_DIR/ca.crt
+server_tls_sslmode = require
+
+log_connections = 0
+log_disconnections = 0
+EOF
+    changed=$CHANGED
+    # plaintext passwords: PgBouncer can then speak SCRAM to clients and to the server
+    put_file "$d/userlist.txt" 0600 run <<EOF
+"$P_USER" "${SECRET[$P_USER]}"
+"dbcanary" "${SECRET[dbcanary]}"
+"pgbouncer_admin" "${SECRET[pgbouncer_admin]}"
+EOF
+    ((CHANGED == 0)) || changed=1
+    CHANGED=$changed
+}
+
+pooler_ready() {
+    # the password goes through the environment, never through argv (ps)
+    PGPASSWORD="${SECRET[pgbouncer_admin]}" PGCONNECT_TIMEOUT=2 timeout 5 \
+        psql -X -q -At -h 127.0.0.1 -p "${PORT[$1]}" -U pgbouncer_admin -d pgbouncer \
+        -c "SHOW VERSION" >/dev/null 2>&1
+}
+
+# start without waiting for readiness (see pooler_wait)
+pooler_start() {
+    local name=$1 d=$BOUNCER_DIR/$1 pid
+    if running "$name"; then
+        pid=$CPID
+        pooler_write_config "$name"
+        if ((CHANGED)); then
+            log "pgbouncer: $name config changed, reloading (SIGHUP pid $pid)"
+            kill -HUP "$pid"
+        fi
+        if pid_frozen "$pid"; then
+            log "pgbouncer: $name (pid $pid) was stopped with SIGSTOP, resuming it"
+            wake "$pid"
+        fi
+        log "pgbouncer: $name already running (pid $pid, port ${PORT[$name]})"
+        return 0
+    fi
+    pooler_write_config "$name"
+    rm -f "$d/pgbouncer.pid"
+    check_port_free "$name"
+    log "pgbouncer: starting $name on port ${PORT[$name]}"
+    spawn_daemon as_run pgbouncer -d -q "$d/pgbouncer.ini" </dev/null || {
+        show_log_tail "$d/pgbouncer.log"
+        die "pgbouncer $name failed to start"
+    }
+    STARTED=$((STARTED + 1))
+}
+
+pooler_wait() {
+    local name=$1
+    wait_for 10 pooler_ready "$name" || {
+        show_log_tail "$BOUNCER_DIR/$name/pgbouncer.log"
+        die "pgbouncer $name does not accept connections on port ${PORT[$name]}"
+    }
+}
+
+# all poolers, started and waited for in parallel
+ensure_poolers() {
+    local n p pids=() failed=0
+    for n in "${POOLERS[@]}"; do
+        running "$n" || STARTED=$((STARTED + 1))
+        { pooler_start "$n" && pooler_wait "$n"; } &
+        pids+=("$!")
+    done
+    for p in "${pids[@]}"; do wait "$p" || failed=1; done
+    ((failed == 0)) || die "starting the poolers failed"
+}
+
+pooler_stop() {
+    local name=$1
+    if running "$name"; then
+        log "pgbouncer: stopping $name (pid $CPID)"
+        kill_pid "$CPID" pgbouncer "pgbouncer $name"
+    else
+        log "pgbouncer: $name is not running"
+    fi
+    rm -f "$BOUNCER_DIR/$name/pgbouncer.pid"
+}
+
+# ----------------------------------------------------------------------------------------------
+# redis (stands in for DragonflyDB)
+# ----------------------------------------------------------------------------------------------
+
+redis_cli() {
+    local name=$1
+    shift
+    # the password goes through the environment, never through argv (ps)
+    REDISCLI_AUTH="${SECRET[dragonfly]}" timeout 5 redis-cli -h 127.0.0.1 -p "${PORT[$name]}" "$@"
+}
+
+# the password lives in this 0600 file, not on the command line
+redis_write_config() {
+    local name=$1 d=$REDIS_DIR/$1 pw=${SECRET[dragonfly]} replica=""
+    mkdir -p "$d"
+    if [[ $name == dragonfly-1 ]]; then replica="replicaof 127.0.0.1 ${PORT[dragonfly-0]}"; fi
+    put_file "$d/redis.conf" 0600 self <<EOF
+# generated by stack.sh - $name
+bind 127.0.0.1
+port ${PORT[$name]}
+protected-mode no
+requirepass $pw
+masterauth $pw
+daemonize yes
+pidfile $d/redis.pid
+logfile $d/redis.log
+dir $d
+appendonly yes
+save 60 1
+repl-diskless-sync-delay 0
+enable-debug-command local
+$replica
+EOF
+}
+
+redis_ready() {
+    [[ $(redis_cli "$1" ping 2>/dev/null) == PONG ]]
+}
+
+redis_link_up() {
+    [[ $(redis_cli dragonfly-1 info replication 2>/dev/null) == *master_link_status:up* ]]
+}
+
+redis_start() {
+    local name=$1 d=$REDIS_DIR/$1 pid
+    if running "$name"; then
+        pid=$CPID
+        if pid_frozen "$pid"; then
+            log "redis: $name (pid $pid) was stopped with SIGSTOP, resuming it"
+            wake "$pid"
+        fi
+        log "redis: $name already running (pid $pid, port ${PORT[$name]})"
+        return 0
+    fi
+    redis_write_config "$name"
+    rm -f "$d/redis.pid"
+    check_port_free "$name"
+    log "redis: starting $name on port ${PORT[$name]}"
+    (cd "$d" && spawn_daemon redis-server "$d/redis.conf" </dev/null) || {
+        show_log_tail "$d/redis.log"
+        die "redis $name failed to start"
+    }
+    wait_for 10 redis_ready "$name" || {
+        show_log_tail "$d/redis.log"
+        die "redis $name does not answer PING on port ${PORT[$name]}"
+    }
+    STARTED=$((STARTED + 1))
+}
+
+redis_stop() {
+    local name=$1
+    if running "$name"; then
+        log "redis: stopping $name (pid $CPID)"
+        kill_pid "$CPID" redis-server "redis $name"
+    else
+        log "redis: $name is not running"
+    fi
+}
+
+wait_redis_link() {
+    running dragonfly-0 || return 0
+    wait_for 15 redis_link_up || {
+        show_log_tail "$REDIS_DIR/dragonfly-1/redis.log"
+        die "redis replica dragonfly-1 never reported master_link_status:up"
+    }
+    log "redis: dragonfly-1 replicates dragonfly-0 (master_link_status:up)"
+}
+
+# ----------------------------------------------------------------------------------------------
+# generated files
+# ----------------------------------------------------------------------------------------------
+
+print_env() {
+    local n k
+    cat <<EOF
+# generated by deploy/local/stack.sh - load with: set -a; . $ENV_FILE; set +a
+DBCANARY_STACK_DIR=$DIR
+DBCANARY_STACK_PORT_BASE=$BASE
+DBCANARY_LISTEN_PORT=$LISTEN_PORT
+DBCANARY_STACK_SCRIPT=$SCRIPT_PATH
+DBCANARY_STACK_CONFIG=$CONFIG_FILE
+DBCANARY_STACK_RUN_USER=$RUN_USER
+DBCANARY_STACK_TLS_DIR=$TLS_DIR
+DBCANARY_STACK_CA_CERT=$TLS_DIR/ca.crt
+DBCANARY_STACK_SECRETS_DIR=$SECRETS_DIR
+DBCANARY_STACK_LOG_DIR=$LOG_DIR
+DBCANARY_STACK_PG_BIN=$PG_BIN
+DBCANARY_STACK_PG_SOCKET_DIR=$SOCK_DIR
+DBCANARY_STACK_PG_SUPERUSER=$PG_SUPERUSER
+DBCANARY_STACK_PG_HOST=localhost
+DBCANARY_STACK_PG_PRIMARY=$PG_PRIMARY
+DBCANARY_STACK_PG_PRIMARY_PORT=${PORT[$PG_PRIMARY]}
+DBCANARY_STACK_PG_WAL_ARCHIVE=$ARCHIVE_DIR
+EOF
+    for n in "${PG_NAMES[@]}"; do
+        k=${n^^} k=${k//-/_}
+        echo "DBCANARY_STACK_PORT_$k=${PORT[$n]}"
+        echo "DBCANARY_STACK_PGDATA_$k=$PG_DIR/$n"
+        echo "DBCANARY_STACK_LOG_$k=$LOG_DIR/$n.log"
+    done
+    for n in "${POOLERS[@]}"; do
+        k=${n^^} k=${k//-/_}
+        echo "DBCANARY_STACK_PORT_$k=${PORT[$n]}"
+        echo "DBCANARY_STACK_PGBOUNCER_INI_$k=$BOUNCER_DIR/$n/pgbouncer.ini"
+        echo "DBCANARY_STACK_PIDFILE_$k=$BOUNCER_DIR/$n/pgbouncer.pid"
+    done
+    for n in "${REDIS_NAMES[@]}"; do
+        k=${n^^} k=${k//-/_}
+        echo "DBCANARY_STACK_PORT_$k=${PORT[$n]}"
+        echo "DBCANARY_STACK_REDIS_CONF_$k=$REDIS_DIR/$n/redis.conf"
+        echo "DBCANARY_STACK_PIDFILE_$k=$REDIS_DIR/$n/redis.pid"
+    done
+}
+
+# the dbcanary config for this stack (format: the contract with the C++ config loader)
+print_config() {
+    local n
+    cat <<EOF
+# generated by deploy/local/stack.sh for the local stack in $DIR
+exporter:
+  listen_address: "127.0.0.1:$LISTEN_PORT"
+  workers: 4
+  default_interval: 5s
+  default_timeout: 3s
+  log:
+    format: text
+    level: info
+postgres:
+  clusters:
+    - name: shared-postgres
+      defaults:
+        dbname: postgres
+        user: dbcanary
+        password_file: $SECRETS_DIR/dbcanary.password
+        sslmode: verify-full
+        sslrootcert: $TLS_DIR/ca.crt
+        connect_timeout: 3s
+      primary: { name: shared-postgres-1, host: localhost, port: ${PORT[shared-postgres-1]} }
+      standbys:
+        - { name: shared-postgres-2, host: localhost, port: ${PORT[shared-postgres-2]} }
+        - { name: shared-postgres-3, host: localhost, port: ${PORT[shared-postgres-3]} }
+      expect:
+        instances: 3
+        min_streaming_standbys: 2
+        min_sync_standbys: 1
+        max_sync_standbys: 2
+        max_replay_lag_bytes: 1048576
+      probes:
+        pg_replication: {}
+poolers:
+EOF
+    for n in "${POOLERS[@]}"; do
+        pooler_attrs "$n"
+        cat <<EOF
+  - name: $n
+    cluster: shared-postgres
+    type: $P_TYPE
+    connection:
+      host: localhost
+      port: ${PORT[$n]}
+      dbname: $P_DB
+      user: $P_USER
+      password_file: $SECRETS_DIR/$P_USER.password
+      sslmode: verify-full
+      sslrootcert: $TLS_DIR/ca.crt
+    probes:
+      pooler_roundtrip: {}
+EOF
+    done
+    cat <<EOF
+dragonfly:
+  - name: dragonfly
+    master: { host: 127.0.0.1, port: ${PORT[dragonfly-0]}, password_file: $SECRETS_DIR/dragonfly.password }
+    replicas:
+      - { name: dragonfly-1, host: 127.0.0.1, port: ${PORT[dragonfly-1]} }
+    key_prefix: "dbcanary:"
+    probes:
+      dragonfly_basics: {}
+EOF
+}
+
+write_generated_files() {
+    print_config >"$CONFIG_FILE.tmp"
+    print_env >"$ENV_FILE.tmp"
+    chmod 0644 "$CONFIG_FILE.tmp" "$ENV_FILE.tmp"
+    mv "$CONFIG_FILE.tmp" "$CONFIG_FILE"
+    mv "$ENV_FILE.tmp" "$ENV_FILE"
+}
+
+# ----------------------------------------------------------------------------------------------
+# commands
+# ----------------------------------------------------------------------------------------------
+
+# one stack.sh at a time per state directory (daemons never inherit fd 9: see spawn_daemon)
+take_lock() {
+    exec 9>>"$DIR/.lock"
+    flock -w 120 9 || die "another $PROG is working on $DIR (lock $DIR/.lock)"
+}
+
+cmd_up() {
+    local n ms
+    (($# == 0)) || die "up takes no arguments"
+    prepare_dirs
+    take_lock
+    log "state dir $DIR, ports $BASE.., database processes run as $RUN_USER"
+    for n in "${ALL_NAMES[@]}"; do
+        running "$n" || check_port_free "$n"
+    done
+    ensure_tls
+    ensure_secrets
+    ensure_primary
+    ensure_standbys
+    wait_streaming "${PG_STANDBYS[@]}"
+    ensure_sync_names
+    ensure_poolers
+    for n in "${REDIS_NAMES[@]}"; do redis_start "$n"; done
+    wait_redis_link
+    write_generated_files
+    ms=$(((${EPOCHREALTIME/./} - T0) / 1000))
+    if ((STARTED == 0)); then
+        log "stack already fully up; config rewritten"
+    else
+        log "stack up: started $STARTED process(es) in $((ms / 1000)).$(printf '%03d' $((ms % 1000)))s"
+    fi
+    echo "stack env: $ENV_FILE"
+    echo "dbcanary config: $CONFIG_FILE"
+}
+
+cmd_down() {
+    local purge=0 n trash
+    case ${1:-} in
+    "") ;;
+    --purge) purge=1 ;;
+    *) die "down: unknown option '$1' (only --purge)" ;;
+    esac
+    if [[ ! -d $DIR ]]; then
+        log "nothing to stop: $DIR does not exist"
+        return 0
+    fi
+    [[ -e $MARKER ]] || die "$DIR is not a dbcanary stack directory (no $MARKER)"
+    take_lock
+    for n in "${POOLERS[@]}"; do pooler_stop "$n"; done
+    for n in dragonfly-1 dragonfly-0; do redis_stop "$n"; done
+    for n in "${PG_STANDBYS[@]}" "$PG_PRIMARY"; do pg_stop "$n"; done
+    if ((purge)); then
+        # deleting thousands of database files can take many seconds here: move the directory
+        # out of the way (the path is free at once) and delete it in the background
+        trash=$DIR.purge.$$
+        if mv "$DIR" "$trash" 2>/dev/null; then
+            spawn_daemon setsid rm -rf "$trash" </dev/null >/dev/null 2>&1 &
+            log "stack down; removed $DIR (its files are deleted in the background from $trash)"
+        else
+            rm -rf "$DIR"
+            log "stack down; removed $DIR"
+        fi
+    else
+        log "stack down; state kept in $DIR ('$PROG down --purge' removes it)"
+    fi
+}
+
+cmd_stop() {
+    local name=${1:-}
+    is_component "$name" || die "stop: unknown component '$name' (see '$PROG --help')"
+    [[ -d $DIR && -e $MARKER ]] || die "no stack in $DIR"
+    take_lock
+    case $name in
+    shared-postgres-*) pg_stop "$name" ;;
+    *-pooler-*) pooler_stop "$name" ;;
+    dragonfly-*) redis_stop "$name" ;;
+    esac
+}
+
+cmd_start() {
+    local name=${1:-} n up=()
+    is_component "$name" || die "start: unknown component '$name' (see '$PROG --help')"
+    prepare_dirs
+    take_lock
+    ensure_tls
+    ensure_secrets
+    case $name in
+    "$PG_PRIMARY")
+        ensure_primary
+        # wait for the running standbys to reconnect
+        for n in "${PG_STANDBYS[@]}"; do
+            if running "$n"; then up+=("$n"); fi
+        done
+        if ((${#up[@]} > 0)); then wait_streaming "${up[@]}"; fi
+        ;;
+    shared-postgres-*)
+        ensure_standby "$name"
+        if running "$PG_PRIMARY"; then wait_streaming "$name"; fi
+        ;;
+    *-pooler-*)
+        pooler_start "$name"
+        pooler_wait "$name"
+        ;;
+    dragonfly-0) redis_start "$name" ;;
+    dragonfly-1)
+        redis_start "$name"
+        wait_redis_link
+        ;;
+    esac
+}
+
+cmd_status() {
+    local n pid state extra all_up=0 repl="" line app rstate sstate lag
+    if running "$PG_PRIMARY"; then
+        repl=$(pg_value "$PG_PRIMARY" "SELECT application_name, state, sync_state, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint FROM pg_stat_replication") || repl=""
+    fi
+    printf '%-22s %-6s %-8s %-6s %s\n' COMPONENT PORT PID STATE DETAIL
+    for n in "${ALL_NAMES[@]}"; do
+        extra=""
+        if running "$n"; then
+            pid=$CPID state=up
+            if family_frozen "$pid"; then
+                state=frozen extra="SIGSTOPped; " all_up=1
+            fi
+        else
+            pid=- state=down all_up=1
+        fi
+        case $n in
+        "$PG_PRIMARY") extra+="primary" ;;
+        shared-postgres-*)
+            line=""
+            while IFS='|' read -r app rstate sstate lag; do
+                if [[ $app == "$n" ]]; then line="replication: $rstate, sync_state=$sstate, replay_lag=${lag:-?}B"; fi
+            done <<<"$repl"
+            if [[ -z $line ]]; then
+                line="replication: not connected to $PG_PRIMARY"
+                all_up=1
+            fi
+            extra+="standby, $line"
+            ;;
+        *-pooler-*)
+            pooler_attrs "$n"
+            extra+="$P_MODE pool, $P_DB -> $P_TARGET"
+            ;;
+        dragonfly-0) extra+="master" ;;
+        dragonfly-1)
+            extra+="replica"
+            if [[ $state == up ]]; then
+                if redis_link_up; then
+                    extra+=", master_link_status:up"
+                else
+                    extra+=", master_link_status:down"
+                    all_up=1
+                fi
+            fi
+            ;;
+        esac
+        printf '%-22s %-6s %-8s %-6s %s\n' "$n" "${PORT[$n]}" "$pid" "$state" "$extra"
+    done
+    return $all_up
+}
+
+cmd_env() {
+    if [[ -r $ENV_FILE ]]; then cat "$ENV_FILE"; else print_env; fi
+}
+
+main() {
+    local cmd=${1:-}
+    if [[ -z $cmd ]]; then
+        usage >&2
+        exit 2
+    fi
+    shift
+    case $cmd in
+    -h | --help | help)
+        usage
+        return 0
+        ;;
+    esac
+    validate_settings
+    set_paths
+    load_secrets
+    # no relative paths from here on; a directory every user can enter (runuser, postgres)
+    cd /
+    case $cmd in
+    up) cmd_up "$@" ;;
+    down) cmd_down "$@" ;;
+    status) cmd_status ;;
+    env) cmd_env ;;
+    start) cmd_start "$@" ;;
+    stop) cmd_stop "$@" ;;
+    *)
+        usage >&2
+        die "unknown command '$cmd'"
+        ;;
+    esac
+}
+
+main "$@"

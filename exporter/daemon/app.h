@@ -1,0 +1,65 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "exporter/config/config.h"
+#include "exporter/core/result.h"
+#include "exporter/daemon/http_server.h"
+#include "exporter/daemon/result_store.h"
+#include "exporter/daemon/scheduler.h"
+#include "exporter/daemon/self_metrics.h"
+#include "probes/probe.h"
+
+namespace dbcanary {
+
+struct AppOptions {
+  std::string config_path;
+  std::optional<std::string> listen_address;  // --web.listen-address; wins over the config
+  // How long Stop() waits for probe runs in flight before giving up on them.
+  std::chrono::milliseconds stop_limit{1500};
+};
+
+// The running exporter: the current config, its scheduler, the result store and
+// the HTTP server, and the reload that swaps one config generation for the next.
+class App {
+ public:
+  App(const ProbeRegistry& registry, AppOptions options);
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  // Loads the config, builds its probes, listens and starts probing.
+  Status Start();
+  // Loads the config file again and builds all its probes; only when everything
+  // succeeded does it replace the running scheduler. On error the old config keeps
+  // running, the error is logged and returned. Safe to call from any thread.
+  Status Reload();
+  // Stops HTTP and probing. Returns false if probe runs were still in flight after
+  // stop_limit (their threads are left to finish on their own).
+  bool Stop();
+
+  int port() const;
+  const ResultStore& store() const { return store_; }
+
+ private:
+  void ReapRetired();
+
+  const ProbeRegistry& registry_;
+  AppOptions options_;
+  ResultStore store_;
+  SelfMetrics self_;
+
+  std::mutex mutex_;  // serializes Start/Reload/Stop
+  std::shared_ptr<const Config> config_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<Scheduler> scheduler_;
+  // Stopped schedulers whose runs may still be in flight; destroyed once finished.
+  std::vector<std::unique_ptr<Scheduler>> retired_;
+};
+
+}  // namespace dbcanary

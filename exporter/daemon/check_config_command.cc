@@ -1,0 +1,24 @@
+#include "exporter/config/secret.h"
+#include "exporter/daemon/commands.h"
+#include "exporter/daemon/probe_builder.h"
+
+namespace dbcanary {
+
+int RunCheckConfigCommand(const ParsedArgs& args, const CliContext& context) {
+  const std::string& path = args.positional.front();
+  auto config = LoadConfigFile(path);
+  if (!config) {
+    context.err << RedactSecrets(config.error().message) << "\n";
+    return kExitError;
+  }
+  // Building the probes runs each factory's strict reading of its params.
+  auto probes = BuildProbes(**config, context.registry);
+  if (!probes) {
+    context.err << RedactSecrets(probes.error().message) << "\n";
+    return kExitError;
+  }
+  context.out << path << ": OK (" << probes->size() << " probes)\n";
+  return kExitOk;
+}
+
+}  // namespace dbcanary

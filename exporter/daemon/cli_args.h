@@ -1,0 +1,34 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "exporter/core/result.h"
+
+namespace dbcanary {
+
+// A command-line flag that takes a value: `--name VALUE` or `--name=VALUE`.
+struct FlagSpec {
+  std::string_view name;        // "--config"
+  std::string_view value_name;  // "FILE"
+  std::string_view help;
+  bool required = false;
+};
+
+struct ParsedArgs {
+  std::map<std::string, std::string, std::less<>> flags;
+  std::vector<std::string> positional;
+
+  std::optional<std::string> Flag(std::string_view name) const;
+};
+
+// Parses the arguments after the command name against `flags`, expecting exactly
+// `positional_count` positional arguments. Errors are usage errors (exit code 2).
+Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args, std::span<const FlagSpec> flags,
+                             size_t positional_count);
+
+}  // namespace dbcanary

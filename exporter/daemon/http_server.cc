@@ -1,0 +1,254 @@
+#include "exporter/daemon/http_server.h"
+
+#include <CivetServer.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <exception>
+#include <thread>
+#include <string_view>
+#include <vector>
+
+#include "exporter/config/secret.h"
+#include "exporter/core/text_format.h"
+#include "exporter/daemon/logging.h"
+#include "exporter/daemon/render.h"
+#include "exporter/daemon/status_pages.h"
+
+namespace dbcanary {
+namespace {
+
+constexpr std::string_view kPlainText = "text/plain; charset=utf-8";
+constexpr std::string_view kHtml = "text/html; charset=utf-8";
+
+struct Response {
+  int status = 200;
+  std::string_view content_type = kPlainText;
+  std::string body;
+  std::string_view allow;  // for 405
+};
+
+// CivetWeb reports bind errors through the log callback while CivetServer's
+// constructor runs on this thread; this collects them for the returned error.
+thread_local std::string* t_start_errors = nullptr;
+
+int LogCivetMessage(const mg_connection* /*connection*/, const char* message) {
+  if (t_start_errors != nullptr) {
+    if (!t_start_errors->empty()) *t_start_errors += "; ";
+    *t_start_errors += message;
+  } else {
+    MainLogger()->warn("http: {}", message);
+  }
+  return 1;
+}
+
+void Send(mg_connection* connection, const Response& response, bool head_only) {
+  mg_response_header_start(connection, response.status);
+  mg_response_header_add(connection, "Content-Type", response.content_type.data(),
+                         static_cast<int>(response.content_type.size()));
+  std::string length = std::to_string(response.body.size());
+  mg_response_header_add(connection, "Content-Length", length.c_str(), -1);
+  mg_response_header_add(connection, "Cache-Control", "no-store", -1);
+  if (!response.allow.empty()) {
+    mg_response_header_add(connection, "Allow", response.allow.data(),
+                           static_cast<int>(response.allow.size()));
+  }
+  mg_response_header_send(connection);
+  if (!head_only && !response.body.empty()) {
+    mg_write(connection, response.body.data(), response.body.size());
+  }
+}
+
+// Opens and closes one connection to the listener, which wakes CivetWeb's accept loop.
+void WakeListener(const std::string& host, int port) {
+  std::string target = host;
+  if (target == "0.0.0.0") target = "127.0.0.1";
+  if (target == "[::]") target = "::1";
+  if (target.size() > 2 && target.front() == '[') target = target.substr(1, target.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(target.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return;
+  int fd = ::socket(found->ai_family, found->ai_socktype, found->ai_protocol);
+  if (fd >= 0) {
+    timeval timeout{0, 100'000};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+    (void)::connect(fd, found->ai_addr, found->ai_addrlen);
+    ::close(fd);
+  }
+  freeaddrinfo(found);
+}
+
+}  // namespace
+
+class HttpServer::Router : public CivetHandler {
+ public:
+  explicit Router(HttpBackend backend) : backend_(std::move(backend)) {}
+
+  bool handleGet(CivetServer*, mg_connection* c, int* status) override { return Handle(c, status); }
+  bool handleHead(CivetServer*, mg_connection* c, int* status) override { return Handle(c, status); }
+  bool handlePost(CivetServer*, mg_connection* c, int* status) override { return Handle(c, status); }
+  bool handlePut(CivetServer*, mg_connection* c, int* status) override { return Handle(c, status); }
+  bool handleDelete(CivetServer*, mg_connection* c, int* status) override {
+    return Handle(c, status);
+  }
+  bool handleOptions(CivetServer*, mg_connection* c, int* status) override {
+    return Handle(c, status);
+  }
+  bool handlePatch(CivetServer*, mg_connection* c, int* status) override {
+    return Handle(c, status);
+  }
+
+ private:
+  // Called from CivetWeb's C code: nothing may unwind out of here.
+  bool Handle(mg_connection* connection, int* status) noexcept {
+    const mg_request_info* request = mg_get_request_info(connection);
+    std::string_view method = request->request_method ? request->request_method : "";
+    std::string_view path = request->local_uri ? request->local_uri : "";
+    bool head_only = method == "HEAD";
+    try {
+      Response response = Route(method, path);
+      *status = response.status;
+      Send(connection, response, head_only);
+    } catch (const std::exception& error) {
+      *status = Fail(connection, head_only, error.what());
+    } catch (...) {
+      *status = Fail(connection, head_only, "unknown exception");
+    }
+    return true;
+  }
+
+  // If the exception came after the headers went out, the client sees a truncated
+  // response; that cannot be helped and is rarer than an exception before them.
+  static int Fail(mg_connection* connection, bool head_only, const char* what) noexcept {
+    try {
+      MainLogger()->error("http: handler failed: {}", what);
+      Send(connection, Response{500, kPlainText, "internal error\n", {}}, head_only);
+    } catch (...) {
+    }
+    return 500;
+  }
+
+  Response Route(std::string_view method, std::string_view path) {
+    bool read = method == "GET" || method == "HEAD";
+    if (path == "/metrics") {
+      if (!read) return NotAllowed("GET, HEAD");
+      return {200, kTextFormatContentType, Scrape(*backend_.store, *backend_.self), {}};
+    }
+    if (path == "/healthz") {
+      if (!read) return NotAllowed("GET, HEAD");
+      return {200, kPlainText, "ok\n", {}};
+    }
+    if (path == "/readyz") {
+      if (!read) return NotAllowed("GET, HEAD");
+      Readiness readiness = CheckReadiness(backend_.store->Snapshot());
+      return {readiness.ready ? 200 : 503, kPlainText, std::move(readiness.text), {}};
+    }
+    if (path == "/") {
+      if (!read) return NotAllowed("GET, HEAD");
+      return {200, kHtml, LandingPage(backend_.store->Snapshot()), {}};
+    }
+    if (path == "/-/reload") {
+      if (method != "POST") return NotAllowed("POST");
+      return Reload();
+    }
+    return {404, kPlainText, "not found\n", {}};
+  }
+
+  Response Reload() {
+    Status status = backend_.reload();
+    if (status) return {200, kPlainText, "reloaded\n", {}};
+    int code = status.error().code == ErrorCode::kConfig ? 400 : 500;
+    return {code, kPlainText, RedactSecrets(status.error().message) + "\n", {}};
+  }
+
+  static Response NotAllowed(std::string_view allow) {
+    return {405, kPlainText, "method not allowed\n", allow};
+  }
+
+  HttpBackend backend_;
+};
+
+Result<ListenAddress> ParseListenAddress(std::string_view address) {
+  auto colon = address.rfind(':');
+  auto invalid = [&](std::string_view why) {
+    return MakeError(ErrorCode::kConfig, "listen address \"" + std::string(address) + "\": " +
+                                             std::string(why) + " (want host:port)");
+  };
+  if (colon == std::string_view::npos) return invalid("no port");
+  ListenAddress result;
+  result.host = std::string(address.substr(0, colon));
+  std::string_view port = address.substr(colon + 1);
+  auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), result.port);
+  if (port.empty() || error != std::errc() || end != port.data() + port.size() ||
+      result.port < 0 || result.port > 65535) {
+    return invalid("bad port");
+  }
+  if (result.host.find(':') != std::string::npos &&
+      (result.host.front() != '[' || result.host.back() != ']')) {
+    return invalid("an IPv6 host must be in brackets");
+  }
+  return result;
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
+                                                      HttpBackend backend) {
+  auto address = ParseListenAddress(options.listen_address);
+  if (!address) return address.error();
+  // CivetWeb takes numeric addresses only.
+  std::string host = address->host == "localhost" ? "127.0.0.1" : address->host;
+  std::string listening = host.empty() ? std::to_string(address->port)
+                                       : host + ":" + std::to_string(address->port);
+  std::vector<std::string> civet_options = {
+      "listening_ports", listening,
+      "num_threads", std::to_string(std::max(options.threads, 1)),
+      // A slow or stuck client must not hold a worker thread for long.
+      "request_timeout_ms", "10000",
+  };
+  CivetCallbacks callbacks;
+  callbacks.log_message = &LogCivetMessage;
+
+  std::unique_ptr<HttpServer> server(new HttpServer());
+  server->router_ = std::make_unique<Router>(std::move(backend));
+  std::string start_errors;
+  t_start_errors = &start_errors;
+  try {
+    server->server_ = std::make_unique<CivetServer>(civet_options, &callbacks);
+  } catch (const std::exception& error) {
+    t_start_errors = nullptr;
+    return MakeError(ErrorCode::kConfig,
+                     "cannot listen on " + options.listen_address + ": " +
+                         (start_errors.empty() ? std::string(error.what()) : start_errors));
+  }
+  t_start_errors = nullptr;
+  server->server_->addHandler("/", server->router_.get());
+  auto ports = server->server_->getListeningPorts();
+  server->port_ = ports.empty() ? address->port : ports.front();
+  server->host_ = host.empty() ? "0.0.0.0" : host;
+  MainLogger()->info("listening on http://{}:{}", server->host_, server->port_);
+  return server;
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Stop() {
+  if (!server_ || server_->getContext() == nullptr) return;
+  // CivetWeb 1.15 checks its stop flag only between 2-second poll()s of the listening
+  // sockets, so close() alone takes up to 2 s; a connection wakes the poll at once.
+  std::atomic<bool> closed{false};
+  std::jthread waker([&] {
+    while (!closed.load()) {
+      WakeListener(host_, port_);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  server_->close();
+  closed = true;
+}
+
+}  // namespace dbcanary

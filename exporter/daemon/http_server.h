@@ -1,0 +1,67 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "exporter/core/result.h"
+#include "exporter/daemon/result_store.h"
+#include "exporter/daemon/self_metrics.h"
+
+class CivetServer;
+
+namespace dbcanary {
+
+struct HttpServerOptions {
+  std::string listen_address = "0.0.0.0:9750";  // host:port; port 0 picks a free port
+  int threads = 4;                               // CivetWeb worker threads
+};
+
+// What the endpoints serve. Handlers only read the store and counters; reload is
+// the one handler that does real work (it loads a file and builds probes).
+struct HttpBackend {
+  const ResultStore* store = nullptr;
+  SelfMetrics* self = nullptr;
+  std::function<Status()> reload;  // POST /-/reload; the same as SIGHUP
+};
+
+// The HTTP endpoints, on CivetWeb:
+//   GET /metrics    Prometheus text format, from the store (never touches a target)
+//   GET /healthz    200 "ok" while the process serves
+//   GET /readyz     200 once every probe has a result, else 503 naming the missing ones
+//   GET /           HTML landing page
+//   POST /-/reload  reload the config: 200 "reloaded", 400 config error, 500 other error
+// Other methods on these paths get 405, other paths 404. No exception reaches CivetWeb.
+class HttpServer {
+ public:
+  static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
+                                                   HttpBackend backend);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The port actually bound (useful with port 0).
+  int port() const { return port_; }
+  const std::string& host() const { return host_; }
+  // Stops listening and waits for requests in progress. Idempotent.
+  void Stop();
+
+  class Router;  // the CivetHandler; defined in http_server.cc
+
+ private:
+  HttpServer() = default;
+
+  std::unique_ptr<Router> router_;
+  std::unique_ptr<CivetServer> server_;
+  std::string host_;
+  int port_ = 0;
+};
+
+// Splits "host:port" (host may be empty or a bracketed IPv6 address).
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+};
+Result<ListenAddress> ParseListenAddress(std::string_view address);
+
+}  // namespace dbcanary

@@ -1,0 +1,31 @@
+#include "exporter/daemon/probe_builder.h"
+
+#include <exception>
+#include <string>
+
+namespace dbcanary {
+
+Result<std::vector<ScheduledProbe>> BuildProbes(const Config& config,
+                                                const ProbeRegistry& registry) {
+  std::vector<ScheduledProbe> probes;
+  for (const ProbeSettings* settings : config.AllProbes()) {
+    Result<std::unique_ptr<Probe>> created = MakeError(ErrorCode::kInternal, "");
+    try {
+      created = registry.Create(*settings, config);
+    } catch (const std::exception& error) {
+      // A factory should report through its Result; still, a config must not crash the exporter.
+      return MakeError(ErrorCode::kInternal, "building probe " + settings->kind + " on target " +
+                                                 settings->target + ": " + error.what());
+    }
+    if (!created) return created.error();
+    auto info = std::make_shared<ProbeInfo>();
+    info->key = ProbeKey{settings->kind, settings->target};
+    info->interval = settings->interval;
+    info->timeout = settings->timeout;
+    info->descriptors = (*created)->Describe();
+    probes.push_back(ScheduledProbe{std::move(info), std::move(created).value()});
+  }
+  return probes;
+}
+
+}  // namespace dbcanary

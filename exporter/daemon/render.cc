@@ -1,0 +1,210 @@
+#include "exporter/daemon/render.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "exporter/core/deadline.h"
+#include "exporter/core/text_format.h"
+#include "exporter/daemon/version.h"
+
+namespace dbcanary {
+namespace {
+
+using Type = MetricType;
+
+const MetricDesc kProbeSuccess{"dbcanary_probe_success",
+                               "1 if the last run of the probe succeeded, 0 if it failed or has "
+                               "not run yet.",
+                               Type::kGauge};
+const MetricDesc kProbeDuration{"dbcanary_probe_duration_seconds",
+                                "How long the last run of the probe took, in seconds.",
+                                Type::kGauge};
+const MetricDesc kProbeLastRun{"dbcanary_probe_last_run_timestamp_seconds",
+                               "Unix time at which the last run of the probe finished.",
+                               Type::kGauge};
+const MetricDesc kProbeLastSuccess{"dbcanary_probe_last_success_timestamp_seconds",
+                                   "Unix time at which the last successful run of the probe "
+                                   "finished.",
+                                   Type::kGauge};
+const MetricDesc kProbeRuns{"dbcanary_probe_runs_total", "Finished runs of the probe.",
+                            Type::kCounter};
+const MetricDesc kProbeFailures{"dbcanary_probe_failures_total",
+                                "Failed runs of the probe, by reason (an error code name).",
+                                Type::kCounter};
+const MetricDesc kProbeSkipped{"dbcanary_probe_skipped_total",
+                               "Runs not started because the previous run of the probe was "
+                               "still in flight.",
+                               Type::kCounter};
+const MetricDesc kProbeInterval{"dbcanary_probe_interval_seconds",
+                                "Configured interval between runs of the probe, in seconds.",
+                                Type::kGauge};
+const MetricDesc kProbeTimeout{"dbcanary_probe_timeout_seconds",
+                               "Configured deadline of one run of the probe, in seconds.",
+                               Type::kGauge};
+const MetricDesc kExpectationPass{"dbcanary_expectation_pass",
+                                  "1 if the declared expectation held at the last run of its "
+                                  "probe, 0 if not.",
+                                  Type::kGauge};
+const MetricDesc kExpectationThreshold{"dbcanary_expectation_threshold",
+                                       "The declared threshold of the expectation, in the unit "
+                                       "of the value it is compared with.",
+                                       Type::kGauge};
+const MetricDesc kBuildInfo{"dbcanary_build_info",
+                            "Version and git revision of the running dbcanary; always 1.",
+                            Type::kGauge};
+const MetricDesc kScrapes{"dbcanary_exporter_scrapes_total",
+                          "Scrapes of /metrics served since the exporter started.",
+                          Type::kCounter};
+const MetricDesc kScrapeDuration{"dbcanary_exporter_scrape_duration_seconds",
+                                 "How long rendering the previous /metrics scrape took, in "
+                                 "seconds.",
+                                 Type::kGauge};
+const MetricDesc kProbes{"dbcanary_exporter_probes", "Probes in the running configuration.",
+                         Type::kGauge};
+const MetricDesc kReloadSuccessful{"dbcanary_config_last_reload_successful",
+                                   "1 if the last configuration load (start-up or reload) "
+                                   "succeeded, 0 if it failed and the previous one is still "
+                                   "running.",
+                                   Type::kGauge};
+const MetricDesc kReloadSuccessTime{"dbcanary_config_last_reload_success_timestamp_seconds",
+                                    "Unix time of the last successful configuration load "
+                                    "(start-up or reload).",
+                                    Type::kGauge};
+const MetricDesc kReloads{"dbcanary_config_reloads_total",
+                          "Configuration reloads (SIGHUP or POST /-/reload), by result.",
+                          Type::kCounter};
+const MetricDesc kResidentMemory{"dbcanary_process_resident_memory_bytes",
+                                 "Resident memory size of the exporter process, in bytes.",
+                                 Type::kGauge};
+const MetricDesc kVirtualMemory{"dbcanary_process_virtual_memory_bytes",
+                                "Virtual memory size of the exporter process, in bytes.",
+                                Type::kGauge};
+const MetricDesc kCpuSeconds{"dbcanary_process_cpu_seconds_total",
+                             "User and system CPU time spent by the exporter process, in "
+                             "seconds.",
+                             Type::kCounter};
+const MetricDesc kOpenFds{"dbcanary_process_open_fds",
+                          "File descriptors open in the exporter process.", Type::kGauge};
+const MetricDesc kMaxFds{"dbcanary_process_max_fds",
+                         "Limit on open file descriptors of the exporter process.", Type::kGauge};
+const MetricDesc kStartTime{"dbcanary_process_start_time_seconds",
+                            "Unix time at which the exporter process started.", Type::kGauge};
+
+double UnixSeconds(std::chrono::system_clock::time_point at) {
+  return std::chrono::duration<double>(at.time_since_epoch()).count();
+}
+
+double Seconds(std::chrono::milliseconds duration) {
+  return std::chrono::duration<double>(duration).count();
+}
+
+void AddProbeState(const ProbeSnapshot& probe, FamilyBuilder& builder) {
+  const ProbeInfo& info = *probe.info;
+  const ProbeCounters& counters = probe.counters;
+  Labels labels{{"probe", info.key.kind}, {"target", info.key.target}};
+  const ProbeResult* latest = probe.latest.get();
+  builder.Add({kProbeSuccess.name, labels, latest != nullptr && latest->success ? 1.0 : 0.0});
+  if (latest != nullptr) {
+    builder.Add({kProbeDuration.name, labels, latest->duration_seconds});
+    builder.Add({kProbeLastRun.name, labels, UnixSeconds(latest->finished_at)});
+  }
+  if (counters.last_success) {
+    builder.Add({kProbeLastSuccess.name, labels, UnixSeconds(*counters.last_success)});
+  }
+  builder.Add({kProbeRuns.name, labels, static_cast<double>(counters.runs)});
+  for (size_t i = 0; i < kAllErrorCodes.size(); ++i) {
+    Labels reason = labels;
+    reason.emplace_back("reason", std::string(ErrorCodeName(kAllErrorCodes[i])));
+    builder.Add({kProbeFailures.name, std::move(reason), static_cast<double>(counters.failures[i])});
+  }
+  builder.Add({kProbeSkipped.name, labels, static_cast<double>(counters.skipped)});
+  builder.Add({kProbeInterval.name, labels, Seconds(info.interval)});
+  builder.Add({kProbeTimeout.name, labels, Seconds(info.timeout)});
+}
+
+void AddExpectations(const ProbeResult& result, FamilyBuilder& builder) {
+  for (const auto& expectation : result.expectations) {
+    Labels labels{{"check", expectation.check}, {"target", expectation.target}};
+    builder.Add({kExpectationPass.name, labels, expectation.pass ? 1.0 : 0.0});
+    if (!std::isnan(expectation.threshold)) {
+      builder.Add({kExpectationThreshold.name, labels, expectation.threshold});
+    }
+  }
+}
+
+void AddSelf(const MetricsInput& input, FamilyBuilder& builder) {
+  const SelfMetricsSnapshot& self = input.self;
+  builder.Add({kBuildInfo.name,
+               {{"version", std::string(Version())}, {"revision", std::string(Revision())}},
+               1});
+  builder.Add({kScrapes.name, {}, static_cast<double>(self.scrapes)});
+  builder.Add({kScrapeDuration.name, {}, self.last_scrape_duration_seconds});
+  builder.Add({kProbes.name, {}, static_cast<double>(input.probes.size())});
+  builder.Add({kReloadSuccessful.name, {}, self.last_reload_successful ? 1.0 : 0.0});
+  if (self.last_reload_success) {
+    builder.Add({kReloadSuccessTime.name, {}, UnixSeconds(*self.last_reload_success)});
+  }
+  builder.Add({kReloads.name, {{"result", "success"}}, static_cast<double>(self.reloads_succeeded)});
+  builder.Add({kReloads.name, {{"result", "failure"}}, static_cast<double>(self.reloads_failed)});
+  if (const auto& process = input.process) {
+    builder.Add({kResidentMemory.name, {}, process->resident_memory_bytes});
+    builder.Add({kVirtualMemory.name, {}, process->virtual_memory_bytes});
+    builder.Add({kCpuSeconds.name, {}, process->cpu_seconds_total});
+    builder.Add({kOpenFds.name, {}, process->open_fds});
+    builder.Add({kMaxFds.name, {}, process->max_fds});
+    builder.Add({kStartTime.name, {}, process->start_time_seconds});
+  }
+}
+
+}  // namespace
+
+std::string RenderMetrics(const MetricsInput& input) {
+  FamilyBuilder builder;
+  for (const auto* desc : {&kProbeSuccess, &kProbeDuration, &kProbeLastRun, &kProbeLastSuccess,
+                           &kProbeRuns, &kProbeFailures, &kProbeSkipped, &kProbeInterval,
+                           &kProbeTimeout, &kExpectationPass, &kExpectationThreshold}) {
+    builder.Describe(*desc);
+  }
+  for (const auto& probe : input.probes) {
+    for (const auto& desc : probe.info->descriptors) builder.Describe(desc);
+  }
+  for (const auto* desc : {&kBuildInfo, &kScrapes, &kScrapeDuration, &kProbes, &kReloadSuccessful,
+                           &kReloadSuccessTime, &kReloads, &kResidentMemory, &kVirtualMemory,
+                           &kCpuSeconds, &kOpenFds, &kMaxFds, &kStartTime}) {
+    builder.Describe(*desc);
+  }
+
+  for (const auto& probe : input.probes) {
+    AddProbeState(probe, builder);
+    if (!probe.latest) continue;
+    AddExpectations(*probe.latest, builder);
+    // Only families this probe described: a sample outside them is dropped, not
+    // rendered without HELP/TYPE.
+    for (const auto& sample : probe.latest->samples) {
+      for (const auto& desc : probe.info->descriptors) {
+        if (desc.name == sample.name) {
+          builder.Add(sample);
+          break;
+        }
+      }
+    }
+  }
+  AddSelf(input, builder);
+
+  std::string body;
+  AppendTextFormat(builder.Take(), body);
+  return body;
+}
+
+std::string Scrape(const ResultStore& store, SelfMetrics& self) {
+  auto started = SteadyClock::now();
+  MetricsInput input;
+  input.self = self.CountScrape();
+  input.probes = store.Snapshot();
+  input.process = ReadProcessStats();
+  std::string body = RenderMetrics(input);
+  self.SetScrapeDuration(SecondsSince(started));
+  return body;
+}
+
+}  // namespace dbcanary

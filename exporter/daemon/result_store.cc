@@ -1,0 +1,64 @@
+#include "exporter/daemon/result_store.h"
+
+#include <utility>
+
+namespace dbcanary {
+namespace {
+
+constexpr bool ErrorCodesAreIndexable() {
+  for (size_t i = 0; i < kAllErrorCodes.size(); ++i) {
+    if (static_cast<size_t>(kAllErrorCodes[i]) != i) return false;
+  }
+  return true;
+}
+static_assert(ErrorCodesAreIndexable(), "kAllErrorCodes must list ErrorCode in enum order");
+
+}  // namespace
+
+void ResultStore::SetProbes(std::vector<std::shared_ptr<const ProbeInfo>> probes) {
+  std::lock_guard lock(mutex_);
+  std::vector<ProbeSnapshot> next;
+  std::map<ProbeKey, size_t> next_index;
+  next.reserve(probes.size());
+  for (auto& info : probes) {
+    ProbeSnapshot entry;
+    if (auto it = index_.find(info->key); it != index_.end()) {
+      entry = std::move(probes_[it->second]);
+    }
+    next_index.emplace(info->key, next.size());
+    entry.info = std::move(info);
+    next.push_back(std::move(entry));
+  }
+  probes_ = std::move(next);
+  index_ = std::move(next_index);
+}
+
+void ResultStore::Publish(const ProbeKey& key, std::shared_ptr<const ProbeResult> result) {
+  std::lock_guard lock(mutex_);
+  auto it = index_.find(key);
+  if (it == index_.end()) return;
+  auto& entry = probes_[it->second];
+  ++entry.counters.runs;
+  if (result->success) {
+    entry.counters.last_success = result->finished_at;
+  } else {
+    // The scheduler fills in an error for every failure; kInternal covers a bare one.
+    auto code = result->error ? result->error->code : ErrorCode::kInternal;
+    auto reason = static_cast<size_t>(code);
+    if (reason >= entry.counters.failures.size()) reason = static_cast<size_t>(ErrorCode::kInternal);
+    ++entry.counters.failures[reason];
+  }
+  entry.latest = std::move(result);
+}
+
+void ResultStore::CountSkipped(const ProbeKey& key) {
+  std::lock_guard lock(mutex_);
+  if (auto it = index_.find(key); it != index_.end()) ++probes_[it->second].counters.skipped;
+}
+
+std::vector<ProbeSnapshot> ResultStore::Snapshot() const {
+  std::lock_guard lock(mutex_);
+  return probes_;
+}
+
+}  // namespace dbcanary

@@ -1,0 +1,176 @@
+// pooler_roundtrip against the local stack's real PgBouncer processes (one per CNPG Pooler).
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <map>
+
+#include "probes/pooler/pooler_roundtrip_probe.h"
+#include "probes/postgres/pg_connection.h"
+#include "tests/integration/harness/stack.h"
+
+namespace dbcanary {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::FindSample;
+using testing::RunProbeOnce;
+using testing::Stack;
+
+const std::vector<std::string> kPoolers = {"gitlab-pooler-rw", "gitlab-pooler-ro",
+                                           "harbor-pooler-rw", "keycloak-pooler-rw",
+                                           "synergyflow-pooler-rw"};
+
+class PoolerRoundtripIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DBCANARY_REQUIRE_STACK();
+    auto config = Stack::Get().LoadConfig();
+    ASSERT_TRUE(config) << config.error().message;
+    config_ = *config;
+  }
+
+  std::unique_ptr<Probe> PoolerProbe(const Config& config, const std::string& pooler) {
+    auto probe = testing::MakeProbe(config, "pooler_roundtrip", pooler);
+    EXPECT_TRUE(probe) << probe.error().message;
+    return probe ? std::move(*probe) : nullptr;
+  }
+
+  static std::optional<double> Phase(const ProbeResult& result, std::string_view family,
+                                     const std::string& pooler, const std::string& phase) {
+    return FindSample(result, family, {{"target", pooler}, {"phase", phase}});
+  }
+
+  std::shared_ptr<const Config> config_;
+  testing::StoppedComponents stopped_;  // restarted in teardown, pass or fail
+};
+
+// Pins the happy path on every pooler, over TLS, with real (non-zero) phase timings.
+TEST_F(PoolerRoundtripIntegrationTest, EveryPoolerRoundTripsThroughTls) {
+  for (const auto& name : kPoolers) {
+    SCOPED_TRACE(name);
+    const Pooler* pooler = config_->FindPooler(name);
+    ASSERT_NE(pooler, nullptr);
+    // The probe's own connection settings must negotiate TLS (sslmode verify-full in the stack).
+    auto session = PgSession::Connect(pooler->connection, {}, Deadline::In(milliseconds(3000)));
+    ASSERT_TRUE(session) << session.error().message;
+    EXPECT_TRUE(session->TlsInUse());
+    session->Close();
+
+    auto probe = PoolerProbe(*config_, name);
+    ASSERT_NE(probe, nullptr);
+    std::vector<double> total_ms, connect_ms, query_ms;
+    for (int i = 0; i < 7; ++i) {
+      auto run = RunProbeOnce(*probe, milliseconds(3000));
+      ASSERT_TRUE(run.result.success) << run.result.error->message;
+      for (const char* phase : {"connect", "query"}) {
+        EXPECT_EQ(Phase(run.result, kPoolerPhaseSuccess, name, phase), 1) << phase;
+        auto seconds = Phase(run.result, kPoolerPhaseSeconds, name, phase);
+        ASSERT_TRUE(seconds) << phase;
+        EXPECT_GT(*seconds, 0) << phase;
+        EXPECT_LT(*seconds, 1.0) << phase;
+      }
+      total_ms.push_back(run.seconds * 1000);
+      connect_ms.push_back(*Phase(run.result, kPoolerPhaseSeconds, name, "connect") * 1000);
+      query_ms.push_back(*Phase(run.result, kPoolerPhaseSeconds, name, "query") * 1000);
+    }
+    std::printf("[ measure  ] %-22s run median %.2f ms (connect %.2f ms, query %.2f ms)\n",
+                name.c_str(), testing::Median(total_ms), testing::Median(connect_ms),
+                testing::Median(query_ms));
+  }
+}
+
+// Pins kConnect within the timeout for a stopped pooler, and recovery once it is back.
+TEST_F(PoolerRoundtripIntegrationTest, StoppedPoolerFailsConnectThenRecovers) {
+  const std::string name = "gitlab-pooler-rw";
+  auto probe = PoolerProbe(*config_, name);
+  ASSERT_NE(probe, nullptr);
+  ASSERT_TRUE(RunProbeOnce(*probe, milliseconds(3000)).result.success);
+
+  auto stopped = stopped_.Stop(name);
+  ASSERT_TRUE(stopped) << stopped.error().message;
+  auto run = RunProbeOnce(*probe, milliseconds(3000));
+  ASSERT_FALSE(run.result.success);
+  EXPECT_EQ(ErrorCodeName(run.result.error->code), "connect") << run.result.error->message;
+  EXPECT_LT(run.seconds, 3.0);
+  EXPECT_EQ(Phase(run.result, kPoolerPhaseSuccess, name, "connect"), 0);
+  EXPECT_EQ(Phase(run.result, kPoolerPhaseSuccess, name, "query"), 0);
+  EXPECT_EQ(Phase(run.result, kPoolerPhaseSeconds, name, "query"), 0);  // not reached
+
+  auto started = stopped_.Start(name);
+  ASSERT_TRUE(started) << started.error().message;
+  auto recovered = RunProbeOnce(*probe, milliseconds(3000));
+  EXPECT_TRUE(recovered.result.success)
+      << (recovered.result.error ? recovered.result.error->message : "");
+}
+
+// Pins the deadline against a pooler that accepts TCP but never answers (hung process).
+TEST_F(PoolerRoundtripIntegrationTest, SilentPoolerTimesOutAtDeadline) {
+  testing::SilentListener silent;
+  ASSERT_GT(silent.port(), 0);
+  auto config = std::make_shared<Config>(*config_);
+  for (auto& pooler : config->poolers) {
+    if (pooler.name == "gitlab-pooler-rw") pooler.connection.port = silent.port();
+  }
+  auto probe = PoolerProbe(*config, "gitlab-pooler-rw");
+  ASSERT_NE(probe, nullptr);
+  const milliseconds timeout(500);
+  auto run = RunProbeOnce(*probe, timeout);
+  ASSERT_FALSE(run.result.success);
+  EXPECT_EQ(ErrorCodeName(run.result.error->code), "timeout") << run.result.error->message;
+  EXPECT_GE(run.seconds, 0.5);
+  EXPECT_LT(run.seconds, 0.5 + testing::kDeadlineSlackSeconds) << "waited past the deadline";
+  auto connect = Phase(run.result, kPoolerPhaseSeconds, "gitlab-pooler-rw", "connect");
+  ASSERT_TRUE(connect);
+  EXPECT_NEAR(*connect, 0.5, testing::kDeadlineSlackSeconds);
+  EXPECT_EQ(Phase(run.result, kPoolerPhaseSuccess, "gitlab-pooler-rw", "connect"), 0);
+  std::printf("[ measure  ] silent pooler abandoned after %.1f ms (deadline 500 ms)\n",
+              run.seconds * 1000);
+}
+
+// Pins the deadline when the pooler freezes mid-query and cannot even take the cancel request
+// (PQcancel would block until it resumes); more runs than cancel helpers are allowed.
+TEST_F(PoolerRoundtripIntegrationTest, FrozenPoolerMidQueryReturnsAtDeadline) {
+  const Pooler* pooler = config_->FindPooler("gitlab-pooler-rw");
+  ASSERT_NE(pooler, nullptr);
+  std::vector<PgSession> sessions;
+  for (int i = 0; i < 6; ++i) {
+    auto session = PgSession::Connect(pooler->connection, {}, Deadline::In(milliseconds(3000)));
+    ASSERT_TRUE(session) << session.error().message;
+    sessions.push_back(std::move(*session));
+  }
+  testing::FrozenComponent frozen("gitlab-pooler-rw");
+  ASSERT_TRUE(frozen.frozen()) << frozen.error();
+  std::vector<double> elapsed_ms;
+  for (auto& session : sessions) {
+    const auto started = SteadyClock::now();
+    auto rows = session.Query("SELECT 1", Deadline::In(milliseconds(200)));
+    const double elapsed = SecondsSince(started);
+    ASSERT_FALSE(rows);
+    EXPECT_EQ(ErrorCodeName(rows.error().code), "timeout") << rows.error().message;
+    EXPECT_GE(elapsed, 0.2);
+    EXPECT_LT(elapsed, 0.2 + testing::kDeadlineSlackSeconds) << "waited past the deadline";
+    elapsed_ms.push_back(elapsed * 1000);
+  }
+  std::printf(
+      "[ measure  ] frozen pooler: query abandoned after median %.1f ms (deadline 200 ms)\n",
+      testing::Median(elapsed_ms));
+}
+
+// Pins kAuth through PgBouncer (its auth_file refuses the password) without echoing it.
+TEST_F(PoolerRoundtripIntegrationTest, WrongPasswordThroughPoolerIsAuth) {
+  auto config = std::make_shared<Config>(*config_);
+  const std::string password = "not-the-gitlab-password-7f3a";
+  for (auto& pooler : config->poolers) {
+    if (pooler.name == "gitlab-pooler-rw") pooler.connection.password = Secret(password, "test");
+  }
+  auto probe = PoolerProbe(*config, "gitlab-pooler-rw");
+  ASSERT_NE(probe, nullptr);
+  auto run = RunProbeOnce(*probe, milliseconds(3000));
+  ASSERT_FALSE(run.result.success);
+  EXPECT_EQ(ErrorCodeName(run.result.error->code), "auth") << run.result.error->message;
+  EXPECT_EQ(run.result.error->message.find(password), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dbcanary

@@ -1,0 +1,171 @@
+#include "exporter/daemon/app.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/unit/fake_probe.h"
+#include "tests/unit/http_client.h"
+#include "tests/unit/temp_dir.h"
+
+namespace dbcanary {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::HttpGet;
+using testing::HttpRequest;
+using testing::WaitFor;
+
+// A config with one dragonfly target per name, each with a fast fake probe.
+std::string ConfigWith(std::vector<std::string> targets, std::string listen = "127.0.0.1:0",
+                       std::string probe_params = "interval: 100ms, timeout: 100ms") {
+  std::string text = "exporter:\n  listen_address: \"" + listen +
+                     "\"\n  workers: 2\n  log: { level: error }\ndragonfly:\n";
+  for (const auto& target : targets) {
+    text += "  - name: " + target + "\n    master: { host: 127.0.0.1 }\n    probes:\n      fake: { " +
+            probe_params + " }\n";
+  }
+  return text;
+}
+
+const ProbeSnapshot* Find(const std::vector<ProbeSnapshot>& probes, const std::string& target) {
+  for (const auto& probe : probes) {
+    if (probe.info->key.target == target) return &probe;
+  }
+  return nullptr;
+}
+
+class AppTest : public ::testing::Test {
+ protected:
+  void StartWith(const std::string& config_text) {
+    path_ = dir_.Write("dbcanary.yaml", config_text);
+    app_ = std::make_unique<App>(registry_, AppOptions{path_, std::nullopt, 1500ms});
+    auto started = app_->Start();
+    ASSERT_TRUE(started) << started.error().message;
+  }
+
+  bool Ready() {
+    auto response = HttpGet(app_->port(), "/readyz");
+    return response && response->status == 200;
+  }
+
+  std::string Metrics() {
+    auto response = HttpGet(app_->port(), "/metrics");
+    return response ? response->body : "";
+  }
+
+  testing::TempDir dir_;
+  ProbeRegistry registry_ = testing::FakeRegistry();
+  std::string path_;
+  std::unique_ptr<App> app_;
+};
+
+TEST_F(AppTest, StartsProbingAndBecomesReady) {
+  StartWith(ConfigWith({"df-a"}));
+  EXPECT_GT(app_->port(), 0);
+  ASSERT_TRUE(WaitFor([&] { return Ready(); }, 2s));
+  std::string metrics = Metrics();
+  EXPECT_THAT(metrics, HasSubstr("dbcanary_probe_success{probe=\"fake\",target=\"df-a\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("dbcanary_config_last_reload_successful 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("dbcanary_exporter_probes 1\n"));
+  EXPECT_TRUE(app_->Stop());
+}
+
+TEST_F(AppTest, StartFailsOnABadConfig) {
+  path_ = dir_.Write("dbcanary.yaml", "exporter:\n  bogus: 1\n");
+  App app(registry_, AppOptions{path_, std::nullopt, 1500ms});
+  auto started = app.Start();
+  ASSERT_FALSE(started);
+  EXPECT_THAT(started.error().message, HasSubstr(path_ + ":2:"));
+  EXPECT_THAT(started.error().message, HasSubstr("bogus"));
+}
+
+TEST_F(AppTest, StartFailsOnBadProbeParams) {
+  path_ = dir_.Write("dbcanary.yaml", ConfigWith({"df-a"}, "127.0.0.1:0", "colour: blue"));
+  App app(registry_, AppOptions{path_, std::nullopt, 1500ms});
+  auto started = app.Start();
+  ASSERT_FALSE(started);
+  EXPECT_THAT(started.error().message, HasSubstr("colour"));
+}
+
+TEST_F(AppTest, BadReloadKeepsTheRunningConfigAndSaysWhy) {
+  StartWith(ConfigWith({"df-a"}));
+  ASSERT_TRUE(WaitFor([&] { return Ready(); }, 2s));
+  dir_.Write("dbcanary.yaml", ConfigWith({"df-a"}) + "unknown_section: {}\n");
+  auto response = HttpRequest(app_->port(), "POST", "/-/reload");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 400);
+  EXPECT_THAT(response->body, HasSubstr(path_ + ":"));
+  EXPECT_THAT(response->body, HasSubstr("unknown_section"));
+
+  dir_.Write("dbcanary.yaml", ConfigWith({"df-a", "df-b"}, "127.0.0.1:0", "nonsense: 1"));
+  EXPECT_FALSE(app_->Reload());
+
+  auto health = HttpGet(app_->port(), "/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  std::string metrics = Metrics();
+  EXPECT_THAT(metrics, HasSubstr("target=\"df-a\""));
+  EXPECT_THAT(metrics, Not(HasSubstr("target=\"df-b\"")));
+  EXPECT_THAT(metrics, HasSubstr("dbcanary_config_last_reload_successful 0\n"));
+  EXPECT_THAT(metrics, HasSubstr("dbcanary_config_reloads_total{result=\"failure\"} 2\n"));
+  EXPECT_THAT(metrics, HasSubstr("dbcanary_config_reloads_total{result=\"success\"} 0\n"));
+  // The old scheduler still runs.
+  auto runs = Find(app_->store().Snapshot(), "df-a")->counters.runs;
+  EXPECT_TRUE(WaitFor([&] { return Find(app_->store().Snapshot(), "df-a")->counters.runs > runs; }));
+}
+
+TEST_F(AppTest, ReloadSwapsProbesAndKeepsCountersOfKeptOnes) {
+  StartWith(ConfigWith({"df-a", "df-b"}));
+  ASSERT_TRUE(WaitFor([&] { return Ready(); }, 2s));
+  auto runs_before = Find(app_->store().Snapshot(), "df-a")->counters.runs;
+  ASSERT_GE(runs_before, 1u);
+
+  dir_.Write("dbcanary.yaml", ConfigWith({"df-a", "df-c"}));
+  auto reloaded = app_->Reload();
+  ASSERT_TRUE(reloaded) << reloaded.error().message;
+
+  auto snapshot = app_->store().Snapshot();
+  ASSERT_EQ(snapshot.size(), 2u);
+  ASSERT_NE(Find(snapshot, "df-a"), nullptr);
+  EXPECT_GE(Find(snapshot, "df-a")->counters.runs, runs_before);
+  EXPECT_EQ(Find(snapshot, "df-b"), nullptr);
+  ASSERT_NE(Find(snapshot, "df-c"), nullptr);
+  EXPECT_TRUE(WaitFor([&] { return Find(app_->store().Snapshot(), "df-c")->counters.runs >= 1; }));
+  std::string metrics = Metrics();
+  EXPECT_THAT(metrics, Not(HasSubstr("target=\"df-b\"")));
+  EXPECT_THAT(metrics, HasSubstr("dbcanary_config_last_reload_successful 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("dbcanary_config_reloads_total{result=\"success\"} 1\n"));
+  EXPECT_TRUE(app_->Stop());
+}
+
+TEST_F(AppTest, ListenAddressDoesNotChangeOnReload) {
+  StartWith(ConfigWith({"df-a"}));
+  int port = app_->port();
+  dir_.Write("dbcanary.yaml", ConfigWith({"df-a"}, "127.0.0.1:1"));
+  ASSERT_TRUE(app_->Reload());
+  EXPECT_EQ(app_->port(), port);
+  auto health = HttpGet(port, "/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+TEST_F(AppTest, ListenAddressFlagWinsOverTheConfig) {
+  path_ = dir_.Write("dbcanary.yaml", ConfigWith({"df-a"}, "127.0.0.1:1"));
+  App app(registry_, AppOptions{path_, "127.0.0.1:0", 1500ms});
+  ASSERT_TRUE(app.Start());
+  EXPECT_GT(app.port(), 1);
+}
+
+TEST_F(AppTest, StopIsPromptWithProbesInFlight) {
+  StartWith(ConfigWith({"df-a", "df-b"}, "127.0.0.1:0", "interval: 1s, timeout: 1s, sleep: 10s"));
+  ASSERT_TRUE(WaitFor([&] { return Find(app_->store().Snapshot(), "df-a") != nullptr; }));
+  std::this_thread::sleep_for(50ms);
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(app_->Stop());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 500ms);
+}
+
+}  // namespace
+}  // namespace dbcanary

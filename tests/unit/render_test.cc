@@ -1,0 +1,222 @@
+#include "exporter/daemon/render.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "exporter/core/text_format.h"
+#include "exporter/daemon/http_server.h"
+#include "exporter/daemon/scheduler.h"
+#include "exporter/daemon/version.h"
+#include "tests/unit/fake_probe.h"
+#include "tests/unit/http_client.h"
+
+namespace dbcanary {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const MetricDesc kLagDesc{"dbcanary_fake_lag_bytes", "Replay lag.", MetricType::kGauge};
+
+ProbeSnapshot Pending(std::string target) {
+  auto info = std::make_shared<ProbeInfo>();
+  info->key = ProbeKey{"fake", std::move(target)};
+  info->interval = 10s;
+  info->timeout = 2500ms;
+  info->descriptors = {kLagDesc};
+  return ProbeSnapshot{info, nullptr, {}};
+}
+
+ProbeSnapshot Finished(std::string target) {
+  ProbeSnapshot probe = Pending(std::move(target));
+  auto result = std::make_shared<ProbeResult>();
+  result->success = true;
+  result->duration_seconds = 0.25;
+  result->finished_at = std::chrono::system_clock::time_point(1'700'000'000'500ms);
+  result->Add("dbcanary_fake_lag_bytes", {{"instance", "pg-2"}}, 1024);
+  result->Add("dbcanary_undescribed", {}, 1);
+  result->expectations.push_back(ExpectNumber("min_sync_standbys", "pg", 1, ">=", 1));
+  result->expectations.push_back(ExpectText("pool_mode", "pooler", "session", "transaction"));
+  probe.latest = result;
+  probe.counters.runs = 7;
+  probe.counters.failures[static_cast<size_t>(ErrorCode::kTimeout)] = 2;
+  probe.counters.skipped = 3;
+  probe.counters.last_success = result->finished_at;
+  return probe;
+}
+
+std::string Render(std::vector<ProbeSnapshot> probes) {
+  MetricsInput input;
+  input.probes = std::move(probes);
+  input.self.scrapes = 5;
+  input.self.last_scrape_duration_seconds = 0.001;
+  input.self.last_reload_successful = true;
+  input.self.last_reload_success = std::chrono::system_clock::time_point(1'700'000'000s);
+  input.self.reloads_failed = 1;
+  input.process = ProcessStats{1e6, 2e6, 1.5, 1'699'999'000, 12, 1024};
+  return RenderMetrics(input);
+}
+
+TEST(RenderTest, ProbeWithoutResultHasSeriesFromTheFirstScrape) {
+  std::string out = Render({Pending("t1")});
+  EXPECT_THAT(out, HasSubstr("# HELP dbcanary_probe_success "));
+  EXPECT_THAT(out, HasSubstr("# TYPE dbcanary_probe_success gauge\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_probe_success{probe=\"fake\",target=\"t1\"} 0\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_probe_runs_total{probe=\"fake\",target=\"t1\"} 0\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_probe_skipped_total{probe=\"fake\",target=\"t1\"} 0\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_probe_interval_seconds{probe=\"fake\",target=\"t1\"} 10\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_probe_timeout_seconds{probe=\"fake\",target=\"t1\"} 2.5\n"));
+  for (ErrorCode code : kAllErrorCodes) {
+    EXPECT_THAT(out, HasSubstr("dbcanary_probe_failures_total{probe=\"fake\",target=\"t1\",reason=\"" +
+                               std::string(ErrorCodeName(code)) + "\"} 0\n"));
+  }
+  EXPECT_THAT(out, Not(HasSubstr("dbcanary_probe_last_run_timestamp_seconds{")));
+  EXPECT_THAT(out, Not(HasSubstr("dbcanary_probe_duration_seconds{")));
+  EXPECT_THAT(out, Not(HasSubstr("dbcanary_probe_last_success_timestamp_seconds{")));
+  EXPECT_THAT(out, Not(HasSubstr("dbcanary_expectation_pass")));
+}
+
+TEST(RenderTest, FinishedProbeStateCountersAndOwnSamples) {
+  std::string out = Render({Finished("t1")});
+  const std::string labels = "{probe=\"fake\",target=\"t1\"}";
+  EXPECT_THAT(out, HasSubstr("dbcanary_probe_success" + labels + " 1\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_probe_duration_seconds" + labels + " 0.25\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_probe_last_run_timestamp_seconds" + labels + " 1700000000.5\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_probe_last_success_timestamp_seconds" + labels + " 1700000000.5\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_probe_runs_total" + labels + " 7\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_probe_skipped_total" + labels + " 3\n"));
+  EXPECT_THAT(out, HasSubstr("# TYPE dbcanary_probe_failures_total counter\n"));
+  EXPECT_THAT(out, HasSubstr(
+                       "dbcanary_probe_failures_total{probe=\"fake\",target=\"t1\",reason=\"timeout\"} 2\n"));
+  EXPECT_THAT(out, HasSubstr("# HELP dbcanary_fake_lag_bytes Replay lag.\n"
+                             "# TYPE dbcanary_fake_lag_bytes gauge\n"
+                             "dbcanary_fake_lag_bytes{instance=\"pg-2\"} 1024\n"));
+  // A sample of a family the probe did not describe is dropped rather than rendered bare.
+  EXPECT_THAT(out, Not(HasSubstr("dbcanary_undescribed")));
+}
+
+TEST(RenderTest, Expectations) {
+  std::string out = Render({Finished("t1")});
+  EXPECT_THAT(out, HasSubstr("# TYPE dbcanary_expectation_pass gauge\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_expectation_pass{check=\"min_sync_standbys\",target=\"pg\"} 1\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_expectation_pass{check=\"pool_mode\",target=\"pooler\"} 0\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_expectation_threshold{check=\"min_sync_standbys\",target=\"pg\"} 1\n"));
+  // A textual expectation has no numeric threshold.
+  EXPECT_THAT(out, Not(HasSubstr("dbcanary_expectation_threshold{check=\"pool_mode\"")));
+}
+
+TEST(RenderTest, SelfMetrics) {
+  std::string out = Render({Pending("a"), Pending("b")});
+  EXPECT_THAT(out, HasSubstr("dbcanary_build_info{version=\"" + std::string(Version()) +
+                             "\",revision=\"" + std::string(Revision()) + "\"} 1\n"));
+  EXPECT_THAT(out, HasSubstr("# TYPE dbcanary_exporter_scrapes_total counter\n"
+                             "dbcanary_exporter_scrapes_total 5\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_exporter_scrape_duration_seconds 0.001\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_exporter_probes 2\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_config_last_reload_successful 1\n"));
+  // Exact values in whatever notation FormatValue picks (e.g. 1.7e+09).
+  EXPECT_THAT(out, HasSubstr("dbcanary_config_last_reload_success_timestamp_seconds " +
+                             FormatValue(1'700'000'000) + "\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_config_reloads_total{result=\"success\"} 0\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_config_reloads_total{result=\"failure\"} 1\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_process_resident_memory_bytes " + FormatValue(1e6) + "\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_process_virtual_memory_bytes " + FormatValue(2e6) + "\n"));
+  EXPECT_THAT(out, HasSubstr("# TYPE dbcanary_process_cpu_seconds_total counter\n"
+                             "dbcanary_process_cpu_seconds_total 1.5\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_process_start_time_seconds 1699999000\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_process_open_fds 12\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_process_max_fds 1024\n"));
+}
+
+TEST(RenderTest, EveryFamilyHasHelpAndTypeOnceAndEveryMetricIsPrefixed) {
+  std::string out = Render({Finished("t1"), Finished("t2")});
+  std::map<std::string, int> help_count;
+  size_t pos = 0;
+  while (pos < out.size()) {
+    size_t end = out.find('\n', pos);
+    std::string line = out.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.rfind("# HELP ", 0) == 0) {
+      ++help_count[line.substr(7, line.find(' ', 7) - 7)];
+    } else if (line[0] != '#') {
+      EXPECT_EQ(line.rfind("dbcanary_", 0), 0u) << line;
+    }
+  }
+  for (const auto& [name, count] : help_count) EXPECT_EQ(count, 1) << name;
+  EXPECT_GE(help_count.size(), 20u);
+}
+
+TEST(RenderTest, ParsesProcSelfStat) {
+  // comm may hold spaces and parentheses; fields are counted after the last ')'.
+  std::string stat =
+      "4242 (db canary) (x)) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 150 0 0 20 0 7 0 "
+      "5000 123456789 300 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+  auto stats = ParseProcSelfStat(stat, 100, 4096, 1'600'000'000);
+  ASSERT_TRUE(stats.has_value());
+  EXPECT_DOUBLE_EQ(stats->cpu_seconds_total, 4.0);
+  EXPECT_DOUBLE_EQ(stats->start_time_seconds, 1'600'000'050);
+  EXPECT_DOUBLE_EQ(stats->virtual_memory_bytes, 123456789);
+  EXPECT_DOUBLE_EQ(stats->resident_memory_bytes, 300.0 * 4096);
+  EXPECT_FALSE(ParseProcSelfStat("garbage", 100, 4096, 0).has_value());
+  EXPECT_FALSE(ParseProcSelfStat("1 (x) S 1 2", 100, 4096, 0).has_value());
+}
+
+TEST(RenderTest, ReadsThisProcess) {
+  auto stats = ReadProcessStats();
+  ASSERT_TRUE(stats.has_value());
+  EXPECT_GT(stats->resident_memory_bytes, 0);
+  EXPECT_GT(stats->open_fds, 2);
+  EXPECT_GT(stats->max_fds, 0);
+  EXPECT_GT(stats->start_time_seconds, 1e9);
+}
+
+TEST(RenderTest, ScrapeCountsItselfAndRecordsItsDuration) {
+  ResultStore store;
+  SelfMetrics self;
+  std::string first = Scrape(store, self);
+  EXPECT_THAT(first, HasSubstr("dbcanary_exporter_scrapes_total 1\n"));
+  EXPECT_THAT(first, HasSubstr("dbcanary_exporter_scrape_duration_seconds 0\n"));
+  std::string second = Scrape(store, self);
+  EXPECT_THAT(second, HasSubstr("dbcanary_exporter_scrapes_total 2\n"));
+  EXPECT_THAT(second, Not(HasSubstr("dbcanary_exporter_scrape_duration_seconds 0\n")));
+}
+
+// The central promise: /metrics never waits for a target.
+TEST(RenderTest, ScrapeAnswersAtOnceWhileAProbeHangs) {
+  ResultStore store;
+  SelfMetrics self;
+  auto state = std::make_shared<testing::FakeProbeState>();
+  state->default_step.sleep = 5s;
+  state->default_step.honor_deadline = false;  // hangs past its deadline; honours stop
+  auto info = std::make_shared<ProbeInfo>();
+  info->key = ProbeKey{"fake", "hung"};
+  info->interval = 10s;
+  info->timeout = 1s;
+  store.SetProbes({info});
+  std::vector<ScheduledProbe> probes;
+  probes.push_back(ScheduledProbe{info, std::make_unique<testing::FakeProbe>(state)});
+  SchedulerOptions options;
+  options.first_run_spread = 1ms;
+  Scheduler scheduler(std::move(probes), store, options);
+
+  auto server = HttpServer::Start({"127.0.0.1:0", 2}, HttpBackend{&store, &self, [] { return Status(Ok{}); }});
+  ASSERT_TRUE(server) << server.error().message;
+  scheduler.Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return state->in_flight.load() == 1; }));
+
+  auto started = std::chrono::steady_clock::now();
+  auto response = testing::HttpRequest((*server)->port(), "GET", "/metrics", 1s);
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_LT(elapsed, 250ms);
+  EXPECT_THAT(response->body, HasSubstr("dbcanary_probe_success{probe=\"fake\",target=\"hung\"} 0\n"));
+  EXPECT_TRUE(scheduler.Join(1s));
+}
+
+}  // namespace
+}  // namespace dbcanary
