@@ -159,7 +159,7 @@ Status InterpretReplicationRows(const ReplicationTopology& topology, const PgTab
   ProbeResult add;  // built aside so that `out` stays unchanged on error (none can occur below)
   const std::string& cluster = topology.cluster;
   const bool is_primary = !**in_recovery;
-  add.Add(std::string(kPgIsPrimary), {{"target", cluster}, {"instance", topology.primary}},
+  add.Add(std::string(kPgIsPrimary), {{"target", cluster}, {"server", topology.primary}},
           is_primary ? 1 : 0);
 
   // Configured standbys first, in config order (absent ones are pre-created), then any other

@@ -86,7 +86,7 @@ TEST_F(PgReplicationIntegrationTest, HealthyClusterMeetsEveryExpectation) {
       "(1 connect with TLS + 1 query each)\n",
       testing::Median(runs_ms), *std::max_element(runs_ms.begin(), runs_ms.end()), runs_ms.size());
 
-  EXPECT_EQ(FindSample(result, kPgIsPrimary, {{"target", kCluster}, {"instance", kPrimary}}), 1);
+  EXPECT_EQ(FindSample(result, kPgIsPrimary, {{"target", kCluster}, {"server", kPrimary}}), 1);
   EXPECT_EQ(Streaming(result), 2);
   EXPECT_EQ(FindSample(result, kPgReplicationSyncStandbys, {{"target", kCluster}}), 2);
   for (const auto& standby : kStandbys) {

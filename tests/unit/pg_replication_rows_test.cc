@@ -96,7 +96,7 @@ TEST(PgReplicationRowsTest, HealthyQuorumCluster) {
   ASSERT_TRUE(InterpretReplicationRows(topology, Table({s2, s3}), result));
 
   EXPECT_EQ(Value(result, kPgIsPrimary,
-                  {{"target", "shared-postgres"}, {"instance", "shared-postgres-1"}}),
+                  {{"target", "shared-postgres"}, {"server", "shared-postgres-1"}}),
             1);
   EXPECT_EQ(Value(result, kPgReplicationStreaming, StandbyLabels("shared-postgres-2")), 1);
   EXPECT_EQ(Value(result, kPgReplicationStreaming, StandbyLabels("shared-postgres-3")), 1);
@@ -296,7 +296,7 @@ TEST(PgReplicationRowsTest, InRecoveryIsReportedAndFailsIsPrimary) {
   ProbeResult result;
   ASSERT_TRUE(InterpretReplicationRows(Topology(), Table({}, /*in_recovery=*/true), result));
   EXPECT_EQ(Value(result, kPgIsPrimary,
-                  {{"target", "shared-postgres"}, {"instance", "shared-postgres-1"}}),
+                  {{"target", "shared-postgres"}, {"server", "shared-postgres-1"}}),
             0);
   const auto* is_primary = Expectation(result, "is_primary", "shared-postgres");
   ASSERT_NE(is_primary, nullptr);
