@@ -1,6 +1,21 @@
 #include "probes/dragonfly/dragonfly_basics_probe.h"
+#include "probes/kubernetes/backup_directory_probe.h"
+#include "probes/kubernetes/k8s_cnpg_backups_probe.h"
+#include "probes/kubernetes/k8s_cnpg_cluster_probe.h"
+#include "probes/kubernetes/k8s_cnpg_pooler_probe.h"
+#include "probes/dragonfly/dragonfly_info_probe.h"
+#include "probes/dragonfly/dragonfly_pubsub_probe.h"
+#include "probes/dragonfly/dragonfly_replication_probe.h"
+#include "probes/dragonfly/dragonfly_structures_probe.h"
+#include "probes/pooler/pooler_admin_probe.h"
 #include "probes/pooler/pooler_roundtrip_probe.h"
+#include "probes/postgres/pg_archiver_probe.h"
+#include "probes/postgres/pg_heartbeat_probe.h"
+#include "probes/postgres/pg_instance_probe.h"
 #include "probes/postgres/pg_replication_probe.h"
+#include "probes/postgres/pg_sync_commit_probe.h"
+#include "probes/postgres/pg_tenants_probe.h"
+#include "probes/postgres/pg_tls_probe.h"
 #include "probes/probe.h"
 
 namespace dbcanary {
@@ -9,8 +24,23 @@ namespace dbcanary {
 // for object files nothing references in a static library.
 void RegisterBuiltinProbes(ProbeRegistry& registry) {
   registry.Add("pg_replication", CreatePgReplicationProbe);
+  registry.Add("pg_heartbeat", CreatePgHeartbeatProbe);
+  registry.Add("pg_sync_commit", CreatePgSyncCommitProbe);
+  registry.Add("pg_tls", CreatePgTlsProbe);
+  registry.Add("pg_tenants", CreatePgTenantsProbe);
+  registry.Add("pg_archiver", CreatePgArchiverProbe);
+  registry.Add("pg_instance", CreatePgInstanceProbe);
   registry.Add("pooler_roundtrip", CreatePoolerRoundtripProbe);
+  registry.Add("pooler_admin", CreatePoolerAdminProbe);
   registry.Add("dragonfly_basics", CreateDragonflyBasicsProbe);
+  registry.Add("k8s_cnpg_cluster", CreateK8sCnpgClusterProbe);
+  registry.Add("k8s_cnpg_backups", CreateK8sCnpgBackupsProbe);
+  registry.Add("k8s_cnpg_pooler", CreateK8sCnpgPoolerProbe);
+  registry.Add("backup_directory", CreateBackupDirectoryProbe);
+  registry.Add("dragonfly_structures", CreateDragonflyStructuresProbe);
+  registry.Add("dragonfly_pubsub", CreateDragonflyPubsubProbe);
+  registry.Add("dragonfly_replication", CreateDragonflyReplicationProbe);
+  registry.Add("dragonfly_info", CreateDragonflyInfoProbe);
 }
 
 }  // namespace dbcanary

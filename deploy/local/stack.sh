@@ -1005,6 +1005,19 @@ postgres:
         max_replay_lag_bytes: 1048576
       probes:
         pg_replication: {}
+        pg_heartbeat: { expect: { max_lag_seconds: 1 } }
+        pg_sync_commit: {}
+        pg_tls: { interval: 1m, timeout: 5s, expect: { min_cert_validity: 720h } }
+        pg_instance: { interval: 15s, expect: { primaries: 1 } }
+        pg_archiver: { interval: 15s }
+        pg_tenants:
+          interval: 30s
+          timeout: 5s
+          tenants:
+            - { database: gitlabhq_production, owner: gitlab, extensions: [pg_trgm, btree_gist], login: { user: gitlab, password_file: $SECRETS_DIR/gitlab.password } }
+            - { database: registry, owner: harbor, extensions: [uuid-ossp], login: { user: harbor, password_file: $SECRETS_DIR/harbor.password } }
+            - { database: keycloak, owner: keycloak, login: { user: keycloak, password_file: $SECRETS_DIR/keycloak.password } }
+            - { database: synergyflow, owner: synergyflow, login: { user: synergyflow, password_file: $SECRETS_DIR/synergyflow.password } }
 poolers:
 EOF
     for n in "${POOLERS[@]}"; do
@@ -1023,17 +1036,26 @@ EOF
       sslrootcert: $TLS_DIR/ca.crt
     probes:
       pooler_roundtrip: {}
+      pooler_admin:
+        admin: { user: dbcanary, password_file: $SECRETS_DIR/dbcanary.password }
+        expect: { pool_mode: $P_MODE, max_client_conn: $P_MAXCONN, default_pool_size: $P_POOL, max_db_connections: 0, database: $P_DB, max_wait_seconds: 1 }
 EOF
     done
     cat <<EOF
 dragonfly:
   - name: dragonfly
-    master: { host: 127.0.0.1, port: ${PORT[dragonfly-0]}, password_file: $SECRETS_DIR/dragonfly.password }
+    master: { name: dragonfly-0, host: 127.0.0.1, port: ${PORT[dragonfly-0]}, password_file: $SECRETS_DIR/dragonfly.password }
     replicas:
       - { name: dragonfly-1, host: 127.0.0.1, port: ${PORT[dragonfly-1]} }
     key_prefix: "dbcanary:"
     probes:
       dragonfly_basics: {}
+      dragonfly_structures: {}
+      dragonfly_pubsub: {}
+      dragonfly_replication:
+        expect: { master_role: true, min_connected_replicas: 1, max_replica_visibility_seconds: 1 }
+      dragonfly_info:
+        expect: { max_last_save_age_seconds: 3600 }
 EOF
 }
 

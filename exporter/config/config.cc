@@ -156,6 +156,53 @@ Dragonfly ReadDragonfly(YamlMap& map, const ExporterSettings& exporter) {
   return dragonfly;
 }
 
+bool IsDnsLabel(const std::string& text) {
+  if (text.empty() || text.size() > 63 || text.front() == '-' || text.back() == '-') return false;
+  for (char c : text) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+KubernetesSettings ReadKubernetes(YamlMap& map, const ExporterSettings& exporter,
+                                  std::set<std::string>& target_names) {
+  KubernetesSettings settings;
+  settings.in_cluster = map.Bool("in_cluster").value_or(false);
+  settings.kubeconfig = map.String("kubeconfig").value_or("");
+  settings.context = map.String("context").value_or("");
+  settings.api_server = map.String("api_server").value_or("");
+  if (auto timeout = map.Duration("timeout")) settings.timeout = *timeout;
+  if (settings.timeout <= std::chrono::milliseconds(0)) map.Fail("timeout", "must be positive");
+  if (settings.in_cluster && !settings.kubeconfig.empty()) {
+    map.Fail("kubeconfig", "set either in_cluster: true or kubeconfig, not both");
+  }
+  if (!settings.in_cluster && settings.kubeconfig.empty()) {
+    map.FailHere("set in_cluster: true or kubeconfig: PATH");
+  }
+  if (settings.in_cluster && !settings.context.empty()) {
+    map.Fail("context", "only meaningful with kubeconfig");
+  }
+  if (!settings.api_server.empty() && settings.api_server.rfind("https://", 0) != 0 &&
+      settings.api_server.rfind("http://", 0) != 0) {
+    map.Fail("api_server", "must start with https:// (or http:// for a local test server)");
+  }
+  for (auto& cluster_map : map.ListOfMaps("clusters")) {
+    KubeCluster cluster;
+    cluster.name = cluster_map.RequiredString("name");
+    cluster.namespace_ = cluster_map.RequiredString("namespace");
+    if (!IsDnsLabel(cluster.namespace_)) {
+      cluster_map.Fail("namespace", "not a valid namespace name (lower-case DNS label)");
+    }
+    cluster.cnpg_cluster = cluster_map.String("cnpg_cluster").value_or(cluster.name);
+    cluster.probes = ReadProbes(cluster_map, cluster.name, exporter);
+    CheckUnique(target_names, cluster_map, cluster.name, "target");
+    cluster_map.Finish();
+    settings.clusters.push_back(std::move(cluster));
+  }
+  map.Finish();
+  return settings;
+}
+
 std::shared_ptr<const Config> ReadConfig(const YAML::Node& document, const std::string& source) {
   auto file = std::make_shared<const std::string>(source);
   YamlMap root(document, "", file);
@@ -185,6 +232,9 @@ std::shared_ptr<const Config> ReadConfig(const YAML::Node& document, const std::
     CheckUnique(target_names, dragonfly_map, dragonfly.name, "target");
     config->dragonflies.push_back(std::move(dragonfly));
   }
+  if (auto kubernetes = root.Map("kubernetes")) {
+    config->kubernetes = ReadKubernetes(*kubernetes, config->exporter, target_names);
+  }
   root.Finish();
   return config;
 }
@@ -201,6 +251,11 @@ std::vector<const ProbeSettings*> Config::AllProbes() const {
   }
   for (const auto& dragonfly : dragonflies) {
     for (const auto& probe : dragonfly.probes) probes.push_back(&probe);
+  }
+  if (kubernetes) {
+    for (const auto& cluster : kubernetes->clusters) {
+      for (const auto& probe : cluster.probes) probes.push_back(&probe);
+    }
   }
   return probes;
 }
@@ -222,6 +277,14 @@ const Pooler* Config::FindPooler(const std::string& name) const {
 const Dragonfly* Config::FindDragonfly(const std::string& name) const {
   for (const auto& dragonfly : dragonflies) {
     if (dragonfly.name == name) return &dragonfly;
+  }
+  return nullptr;
+}
+
+const KubeCluster* Config::FindKubeCluster(const std::string& name) const {
+  if (!kubernetes) return nullptr;
+  for (const auto& cluster : kubernetes->clusters) {
+    if (cluster.name == name) return &cluster;
   }
   return nullptr;
 }

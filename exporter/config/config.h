@@ -58,6 +58,25 @@ struct Dragonfly {
   std::vector<ProbeSettings> probes;
 };
 
+// A CNPG cluster (and the objects around it) watched through the Kubernetes API:
+// `kubernetes.clusters[]`. Its probes (k8s_*) read objects in `namespace_`.
+struct KubeCluster {
+  std::string name;          // target name; unique among all targets
+  std::string namespace_;    // Kubernetes namespace of the Cluster object
+  std::string cnpg_cluster;  // name of the CNPG Cluster object; defaults to `name`
+  std::vector<ProbeSettings> probes;
+};
+
+// The top-level `kubernetes:` section: how to reach the API server, and the clusters.
+struct KubernetesSettings {
+  bool in_cluster = false;  // service-account token + CA mounted in the pod
+  std::string kubeconfig;   // path; used when in_cluster is false
+  std::string context;      // kubeconfig context; empty = current-context
+  std::string api_server;   // overrides the server URL from the environment or kubeconfig
+  std::chrono::milliseconds timeout{std::chrono::seconds(5)};  // cap per API call
+  std::vector<KubeCluster> clusters;
+};
+
 struct ExporterSettings {
   std::string listen_address = "0.0.0.0:9750";
   int workers = 4;
@@ -73,12 +92,14 @@ struct Config {
   std::vector<PostgresCluster> postgres_clusters;
   std::vector<Pooler> poolers;
   std::vector<Dragonfly> dragonflies;
+  std::optional<KubernetesSettings> kubernetes;  // absent when the section is absent
 
   // Every probe of every target, in config order.
   std::vector<const ProbeSettings*> AllProbes() const;
   const PostgresCluster* FindCluster(const std::string& name) const;
   const Pooler* FindPooler(const std::string& name) const;
   const Dragonfly* FindDragonfly(const std::string& name) const;
+  const KubeCluster* FindKubeCluster(const std::string& name) const;
 };
 
 // Reads and validates a config file. Errors read "FILE:LINE:COL: key.path: problem".

@@ -34,7 +34,8 @@ Status App::Start() {
 
   HttpServerOptions http_options;
   http_options.listen_address = options_.listen_address.value_or(config_->exporter.listen_address);
-  auto http = HttpServer::Start(http_options, HttpBackend{&store_, &self_, [this] { return Reload(); }});
+  auto http =
+      HttpServer::Start(http_options, HttpBackend{&store_, &self_, [this] { return Reload(); }});
   if (!http) return http.error();
   http_ = std::move(http).value();
 
@@ -102,7 +103,8 @@ bool App::Stop() {
   for (auto& scheduler : retired_) scheduler->Stop();
   bool all_stopped = true;
   for (auto& scheduler : retired_) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
     all_stopped &= scheduler->Join(std::max(left, std::chrono::milliseconds(0)));
   }
   retired_.clear();

@@ -29,9 +29,12 @@ constexpr Command kCommands[] = {
     {"serve", "", 0,
      "Run the exporter: probe on schedule, serve /metrics; SIGHUP reloads, SIGTERM stops.",
      kServeFlags, &RunServeCommand},
-    {"check-config", "FILE", 1,
+    {"check-config",
+     "FILE",
+     1,
      "Load FILE and build every probe it enables; print \"FILE: OK (N probes)\" or the error.",
-     {}, &RunCheckConfigCommand},
+     {},
+     &RunCheckConfigCommand},
 };
 
 const Command* FindCommand(std::string_view name) {
@@ -99,8 +102,8 @@ int RunCli(const std::vector<std::string>& args, const CliContext& context) {
   }
   const Command* command = FindCommand(first);
   if (command == nullptr) {
-    return UsageError(context, (first.rfind('-', 0) == 0 ? "unknown flag " : "unknown command ") +
-                                   first);
+    return UsageError(context,
+                      (first.rfind('-', 0) == 0 ? "unknown flag " : "unknown command ") + first);
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());
   for (const auto& arg : rest) {
@@ -110,7 +113,8 @@ int RunCli(const std::vector<std::string>& args, const CliContext& context) {
     }
   }
   auto parsed = ParseArgs(rest, command->flags, command->positional_count);
-  if (!parsed) return UsageError(context, std::string(command->name) + ": " + parsed.error().message);
+  if (!parsed)
+    return UsageError(context, std::string(command->name) + ": " + parsed.error().message);
   return command->run(*parsed, context);
 }
 

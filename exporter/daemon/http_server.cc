@@ -9,8 +9,8 @@
 #include <atomic>
 #include <charconv>
 #include <exception>
-#include <thread>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "exporter/config/secret.h"
@@ -91,8 +91,12 @@ class HttpServer::Router : public CivetHandler {
   explicit Router(HttpBackend backend) : backend_(std::move(backend)) {}
 
   bool handleGet(CivetServer*, mg_connection* c, int* status) override { return Handle(c, status); }
-  bool handleHead(CivetServer*, mg_connection* c, int* status) override { return Handle(c, status); }
-  bool handlePost(CivetServer*, mg_connection* c, int* status) override { return Handle(c, status); }
+  bool handleHead(CivetServer*, mg_connection* c, int* status) override {
+    return Handle(c, status);
+  }
+  bool handlePost(CivetServer*, mg_connection* c, int* status) override {
+    return Handle(c, status);
+  }
   bool handlePut(CivetServer*, mg_connection* c, int* status) override { return Handle(c, status); }
   bool handleDelete(CivetServer*, mg_connection* c, int* status) override {
     return Handle(c, status);
@@ -177,16 +181,16 @@ class HttpServer::Router : public CivetHandler {
 Result<ListenAddress> ParseListenAddress(std::string_view address) {
   auto colon = address.rfind(':');
   auto invalid = [&](std::string_view why) {
-    return MakeError(ErrorCode::kConfig, "listen address \"" + std::string(address) + "\": " +
-                                             std::string(why) + " (want host:port)");
+    return MakeError(ErrorCode::kConfig, "listen address \"" + std::string(address) +
+                                             "\": " + std::string(why) + " (want host:port)");
   };
   if (colon == std::string_view::npos) return invalid("no port");
   ListenAddress result;
   result.host = std::string(address.substr(0, colon));
   std::string_view port = address.substr(colon + 1);
   auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), result.port);
-  if (port.empty() || error != std::errc() || end != port.data() + port.size() ||
-      result.port < 0 || result.port > 65535) {
+  if (port.empty() || error != std::errc() || end != port.data() + port.size() || result.port < 0 ||
+      result.port > 65535) {
     return invalid("bad port");
   }
   if (result.host.find(':') != std::string::npos &&
@@ -202,14 +206,19 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   if (!address) return address.error();
   // CivetWeb takes numeric addresses only.
   std::string host = address->host == "localhost" ? "127.0.0.1" : address->host;
-  std::string listening = host.empty() ? std::to_string(address->port)
-                                       : host + ":" + std::to_string(address->port);
-  std::vector<std::string> civet_options = {
-      "listening_ports", listening,
-      "num_threads", std::to_string(std::max(options.threads, 1)),
+  std::string listening =
+      host.empty() ? std::to_string(address->port) : host + ":" + std::to_string(address->port);
+  const std::pair<std::string, std::string> settings[] = {
+      {"listening_ports", listening},
+      {"num_threads", std::to_string(std::max(options.threads, 1))},
       // A slow or stuck client must not hold a worker thread for long.
-      "request_timeout_ms", "10000",
+      {"request_timeout_ms", "10000"},
   };
+  std::vector<std::string> civet_options;
+  for (const auto& [name, value] : settings) {
+    civet_options.push_back(name);
+    civet_options.push_back(value);
+  }
   CivetCallbacks callbacks;
   callbacks.log_message = &LogCivetMessage;
 

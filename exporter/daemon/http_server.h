@@ -14,7 +14,7 @@ namespace dbcanary {
 
 struct HttpServerOptions {
   std::string listen_address = "0.0.0.0:9750";  // host:port; port 0 picks a free port
-  int threads = 4;                               // CivetWeb worker threads
+  int threads = 4;                              // CivetWeb worker threads
 };
 
 // What the endpoints serve. Handlers only read the store and counters; reload is

@@ -11,6 +11,7 @@ namespace dbcanary {
 
 // Builds every probe the config enables, through the registry (which validates each
 // probe's params). All or nothing: the first error is returned and nothing is kept.
-Result<std::vector<ScheduledProbe>> BuildProbes(const Config& config, const ProbeRegistry& registry);
+Result<std::vector<ScheduledProbe>> BuildProbes(const Config& config,
+                                                const ProbeRegistry& registry);
 
 }  // namespace dbcanary

@@ -53,8 +53,7 @@ const MetricDesc kBuildInfo{"dbcanary_build_info",
                             "Version and git revision of the running dbcanary; always 1.",
                             Type::kGauge};
 const MetricDesc kScrapes{"dbcanary_exporter_scrapes_total",
-                          "Scrapes of /metrics served since the exporter started.",
-                          Type::kCounter};
+                          "Scrapes of /metrics served since the exporter started.", Type::kCounter};
 const MetricDesc kScrapeDuration{"dbcanary_exporter_scrape_duration_seconds",
                                  "How long rendering the previous /metrics scrape took, in "
                                  "seconds.",
@@ -115,7 +114,8 @@ void AddProbeState(const ProbeSnapshot& probe, FamilyBuilder& builder) {
   for (size_t i = 0; i < kAllErrorCodes.size(); ++i) {
     Labels reason = labels;
     reason.emplace_back("reason", std::string(ErrorCodeName(kAllErrorCodes[i])));
-    builder.Add({kProbeFailures.name, std::move(reason), static_cast<double>(counters.failures[i])});
+    builder.Add(
+        {kProbeFailures.name, std::move(reason), static_cast<double>(counters.failures[i])});
   }
   builder.Add({kProbeSkipped.name, labels, static_cast<double>(counters.skipped)});
   builder.Add({kProbeInterval.name, labels, Seconds(info.interval)});
@@ -144,7 +144,8 @@ void AddSelf(const MetricsInput& input, FamilyBuilder& builder) {
   if (self.last_reload_success) {
     builder.Add({kReloadSuccessTime.name, {}, UnixSeconds(*self.last_reload_success)});
   }
-  builder.Add({kReloads.name, {{"result", "success"}}, static_cast<double>(self.reloads_succeeded)});
+  builder.Add(
+      {kReloads.name, {{"result", "success"}}, static_cast<double>(self.reloads_succeeded)});
   builder.Add({kReloads.name, {{"result", "failure"}}, static_cast<double>(self.reloads_failed)});
   if (const auto& process = input.process) {
     builder.Add({kResidentMemory.name, {}, process->resident_memory_bytes});

@@ -33,11 +33,14 @@ void ResultStore::SetProbes(std::vector<std::shared_ptr<const ProbeInfo>> probes
   index_ = std::move(next_index);
 }
 
-void ResultStore::Publish(const ProbeKey& key, std::shared_ptr<const ProbeResult> result) {
+std::optional<bool> ResultStore::Publish(const ProbeKey& key,
+                                         std::shared_ptr<const ProbeResult> result) {
   std::lock_guard lock(mutex_);
   auto it = index_.find(key);
-  if (it == index_.end()) return;
+  if (it == index_.end()) return std::nullopt;
   auto& entry = probes_[it->second];
+  std::optional<bool> before;
+  if (entry.latest) before = entry.latest->success;
   ++entry.counters.runs;
   if (result->success) {
     entry.counters.last_success = result->finished_at;
@@ -45,10 +48,12 @@ void ResultStore::Publish(const ProbeKey& key, std::shared_ptr<const ProbeResult
     // The scheduler fills in an error for every failure; kInternal covers a bare one.
     auto code = result->error ? result->error->code : ErrorCode::kInternal;
     auto reason = static_cast<size_t>(code);
-    if (reason >= entry.counters.failures.size()) reason = static_cast<size_t>(ErrorCode::kInternal);
+    if (reason >= entry.counters.failures.size())
+      reason = static_cast<size_t>(ErrorCode::kInternal);
     ++entry.counters.failures[reason];
   }
   entry.latest = std::move(result);
+  return before;
 }
 
 void ResultStore::CountSkipped(const ProbeKey& key) {

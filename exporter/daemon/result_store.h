@@ -30,9 +30,9 @@ struct ProbeKey {
 
 // Every ErrorCode, in enum order: the pre-created values of the `reason` label.
 inline constexpr std::array kAllErrorCodes = {
-    ErrorCode::kConfig,   ErrorCode::kConnect,    ErrorCode::kAuth,
-    ErrorCode::kTimeout,  ErrorCode::kQuery,      ErrorCode::kProtocol,
-    ErrorCode::kTls,      ErrorCode::kUnexpected, ErrorCode::kInternal,
+    ErrorCode::kConfig,  ErrorCode::kConnect,    ErrorCode::kAuth,
+    ErrorCode::kTimeout, ErrorCode::kQuery,      ErrorCode::kProtocol,
+    ErrorCode::kTls,     ErrorCode::kUnexpected, ErrorCode::kInternal,
 };
 
 // What one config generation says about a probe. Immutable once built.
@@ -66,8 +66,10 @@ class ResultStore {
   // their latest result and counters; keys no longer configured are removed.
   void SetProbes(std::vector<std::shared_ptr<const ProbeInfo>> probes);
   // Records a finished run: the latest result, runs, failures by reason, last success.
-  // A key that is not configured (dropped by a reload) is ignored.
-  void Publish(const ProbeKey& key, std::shared_ptr<const ProbeResult> result);
+  // Returns whether the result it replaces succeeded (nullopt: none yet), which lets
+  // the caller log state changes across reloads. A key that is not configured
+  // (dropped by a reload) is ignored.
+  std::optional<bool> Publish(const ProbeKey& key, std::shared_ptr<const ProbeResult> result);
   // Counts a run that was due while the previous one was still queued or running.
   void CountSkipped(const ProbeKey& key);
   // Every configured probe, in config order.

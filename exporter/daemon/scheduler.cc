@@ -22,8 +22,7 @@ struct Entry {
   std::shared_ptr<const ProbeInfo> info;
   std::unique_ptr<Probe> probe;
   std::shared_ptr<spdlog::logger> log;
-  bool busy = false;                  // queued or running; guarded by State::mutex
-  std::optional<bool> last_success;   // for logging state changes only
+  bool busy = false;  // queued or running; guarded by State::mutex
 };
 
 struct Due {
@@ -141,9 +140,7 @@ void Scheduler::State::WorkerLoop(std::stop_token token) {
       std::lock_guard lock(mutex);
       entry.busy = false;
       if (stop.stop_requested()) return;  // an interrupted run says nothing about the target
-      before = entry.last_success;
-      entry.last_success = result->success;
-      store.Publish(entry.info->key, result);
+      before = store.Publish(entry.info->key, result);
     }
     LogStateChange(entry, before, *result);
   }
@@ -215,7 +212,8 @@ bool Scheduler::Join(std::chrono::milliseconds limit) {
   bool ended = false;
   {
     std::unique_lock lock(state_->mutex);
-    ended = state_->thread_ended.wait_for(lock, limit, [&] { return state_->running_threads == 0; });
+    ended =
+        state_->thread_ended.wait_for(lock, limit, [&] { return state_->running_threads == 0; });
   }
   for (auto& thread : threads_) {
     if (ended) {

@@ -308,4 +308,36 @@ Result<RedisReply> RedisClient::Command(std::span<const std::string_view> argv) 
   return reply;
 }
 
+Result<RedisReply> RedisClient::ReadReply() {
+  const std::string name = "(read)";
+  if (context_ == nullptr) {
+    return MakeFailure(ErrorCode::kConnect, name,
+                       "not connected (an earlier error closed the connection)");
+  }
+  milliseconds left = deadline_.Remaining();
+  if (left <= milliseconds(0)) {
+    return MakeFailure(ErrorCode::kTimeout, name, "no time left before the deadline");
+  }
+  if (redisSetTimeout(context_, ToTimeval(left)) != REDIS_OK) return FailFromContext(name, errno);
+  void* raw = nullptr;
+  int saved_errno = 0;
+  int status = REDIS_OK;
+  {
+    SigpipeGuard guard;
+    errno = 0;
+    status = redisGetReply(context_, &raw);
+    saved_errno = errno;
+  }
+  if (status != REDIS_OK || raw == nullptr) {
+    if (context_->err != 0) return FailFromContext(name, saved_errno);
+    Close();
+    return MakeFailure(ErrorCode::kInternal, name, "hiredis returned no reply");
+  }
+  RedisReply reply(static_cast<redisReply*>(raw));
+  if (reply.Is(RedisType::kError)) {
+    return MakeFailure(ClassifyRedisErrorReply(name, reply.text()), name, Printable(reply.text()));
+  }
+  return reply;
+}
+
 }  // namespace dbcanary

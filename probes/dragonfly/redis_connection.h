@@ -90,6 +90,10 @@ class RedisClient {
     return Command(std::span<const std::string_view>(argv.begin(), argv.size()));
   }
 
+  // Waits until the deadline for the next reply the server pushes without a command (a pub/sub
+  // message after SUBSCRIBE). An error reply becomes an Error as in Command().
+  Result<RedisReply> ReadReply();
+
   // False once an I/O or protocol error closed the connection.
   bool connected() const { return context_ != nullptr; }
   // Moves the deadline later commands are bounded by (for callers that reuse a connection).

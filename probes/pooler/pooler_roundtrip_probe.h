@@ -9,23 +9,37 @@
 
 namespace dbcanary {
 
-// Kind "pooler_roundtrip", target: a poolers[] entry. Each run connects through the pooler with
-// the tenant's credentials and runs a trivial read, timing every phase. Nothing carries session
-// state from one statement to the next, so it is safe through a transaction-mode pooler; no
-// startup `options` are sent, since PgBouncer refuses parameters it does not know.
-// Params: none besides interval/timeout; any other key is a config error.
+// Kind "pooler_roundtrip", target: a poolers[] entry. Each run connects through the pooler as an
+// application does (the tenant's role, password, database and TLS settings; no startup `options`,
+// which PgBouncer refuses) and times every phase:
+//   connect         TCP + TLS + authentication against PgBouncer
+//   read            SELECT 1
+//   write           (rw poolers) INSERT a row with a fresh random token into the probe's own
+//                   table and DELETE it again, in one implicit transaction (one simple-protocol
+//                   message), so the commit goes through synchronous replication and nothing is
+//                   left behind. The table is created (owned by the tenant role) when missing.
+//   readonly_check  (ro poolers) SELECT pg_is_in_recovery(), transaction_read_only: the
+//                   expectation `pooler_routes_to_standby` fails when a ro pooler reaches the
+//                   primary; the run itself still succeeds (the measurement worked).
+// Every statement stands alone: nothing relies on session state, so transaction mode is safe.
+// Params: `write` (bool, default true on rw poolers; refused on ro poolers) and `table` (the
+// write table, default dbcanary_pooler_probe; [schema.]name in lower case).
 Result<std::unique_ptr<Probe>> CreatePoolerRoundtripProbe(const ProbeSettings& settings,
                                                           const Config& config);
 
 inline constexpr std::string_view kPoolerPhaseSeconds = "dbcanary_pooler_roundtrip_phase_seconds";
 inline constexpr std::string_view kPoolerPhaseSuccess = "dbcanary_pooler_roundtrip_phase_success";
+inline constexpr std::string_view kPoolerServerInRecovery =
+    "dbcanary_pooler_roundtrip_server_in_recovery";
+inline constexpr std::string_view kPoolerServerReadOnly =
+    "dbcanary_pooler_roundtrip_server_read_only";
 
 // HELP/TYPE of the pooler_roundtrip families.
 const std::vector<MetricDesc>& PoolerRoundtripMetricDescs();
 
-// The phases of one run, in order. "connect" is TCP + TLS + authentication against PgBouncer;
-// every later phase is one statement on that connection.
-const std::vector<std::string_view>& PoolerRoundtripPhases();
+// The phases of one run, in order: connect, read, then write (rw pooler with writes enabled) or
+// readonly_check (ro pooler).
+std::vector<std::string_view> PoolerRoundtripPhases(PoolerType type, bool write);
 
 // What happened in one phase of a run.
 struct PhaseOutcome {
@@ -39,5 +53,8 @@ struct PhaseOutcome {
 // and success 0, so every series exists after the first run.
 void AppendPhaseSamples(const std::string& target, const std::vector<PhaseOutcome>& outcomes,
                         ProbeResult& out);
+
+// Whether `table` is an acceptable write table name: [schema.]name, lower-case identifiers.
+bool IsValidProbeTableName(std::string_view table);
 
 }  // namespace dbcanary

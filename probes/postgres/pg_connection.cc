@@ -371,6 +371,15 @@ Result<PgTable> PgSession::QueryParams(const std::string& sql, const std::vector
 
 bool PgSession::TlsInUse() const { return conn_ && PQsslInUse(conn_.get()) == 1; }
 
+void* PgSession::SslStruct(const char* name) const {
+  return conn_ ? PQsslStruct(conn_.get(), name) : nullptr;
+}
+
+std::string PgSession::SslAttribute(const char* name) const {
+  const char* value = conn_ ? PQsslAttribute(conn_.get(), name) : nullptr;
+  return value != nullptr ? value : "";
+}
+
 int PgSession::ServerVersion() const { return conn_ ? PQserverVersion(conn_.get()) : 0; }
 
 int PgSession::BackendPid() const { return conn_ ? PQbackendPID(conn_.get()) : 0; }

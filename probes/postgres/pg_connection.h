@@ -108,6 +108,10 @@ class PgSession {
   bool connected() const { return conn_ != nullptr; }
   // Whether the connection negotiated TLS (PQsslInUse).
   bool TlsInUse() const;
+  // libpq's PQsslStruct(conn, name) ("OpenSSL" gives the SSL*), nullptr when closed or not TLS.
+  void* SslStruct(const char* name) const;
+  // libpq's PQsslAttribute(conn, name) (e.g. "protocol"); empty when closed or not TLS.
+  std::string SslAttribute(const char* name) const;
   // The server's version as an integer (150018 for 15.18), 0 when closed.
   int ServerVersion() const;
   // The process id of the server backend (PostgreSQL's pid; PgBouncer reports its own).

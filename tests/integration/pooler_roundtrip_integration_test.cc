@@ -45,7 +45,14 @@ class PoolerRoundtripIntegrationTest : public ::testing::Test {
   testing::StoppedComponents stopped_;  // restarted in teardown, pass or fail
 };
 
-// Pins the happy path on every pooler, over TLS, with real (non-zero) phase timings.
+// The phases a pooler's round trip runs in the stack's config.
+std::vector<std::string> PhasesOf(const Pooler& pooler) {
+  if (pooler.type == PoolerType::kReadOnly) return {"connect", "read", "readonly_check"};
+  return {"connect", "read", "write"};
+}
+
+// Pins the happy path on every pooler (transaction and session mode), over TLS, with every
+// phase real (non-zero timings) and the ro pooler proven to land on a standby.
 TEST_F(PoolerRoundtripIntegrationTest, EveryPoolerRoundTripsThroughTls) {
   for (const auto& name : kPoolers) {
     SCOPED_TRACE(name);
@@ -59,25 +66,83 @@ TEST_F(PoolerRoundtripIntegrationTest, EveryPoolerRoundTripsThroughTls) {
 
     auto probe = PoolerProbe(*config_, name);
     ASSERT_NE(probe, nullptr);
-    std::vector<double> total_ms, connect_ms, query_ms;
-    for (int i = 0; i < 7; ++i) {
+    const auto phases = PhasesOf(*pooler);
+    std::map<std::string, std::vector<double>> phase_ms;
+    std::vector<double> total_ms;
+    for (int i = 0; i < 5; ++i) {
       auto run = RunProbeOnce(*probe, milliseconds(3000));
       ASSERT_TRUE(run.result.success) << run.result.error->message;
-      for (const char* phase : {"connect", "query"}) {
+      for (const auto& phase : phases) {
         EXPECT_EQ(Phase(run.result, kPoolerPhaseSuccess, name, phase), 1) << phase;
         auto seconds = Phase(run.result, kPoolerPhaseSeconds, name, phase);
         ASSERT_TRUE(seconds) << phase;
         EXPECT_GT(*seconds, 0) << phase;
         EXPECT_LT(*seconds, 1.0) << phase;
+        phase_ms[phase].push_back(*seconds * 1000);
+      }
+      // Only this pooler type's phases exist: no series for a phase that never runs.
+      EXPECT_EQ(run.result.samples.size() - (pooler->type == PoolerType::kReadOnly ? 2 : 0),
+                phases.size() * 2);
+      if (pooler->type == PoolerType::kReadOnly) {
+        const auto* routed = testing::FindExpectation(run.result, "pooler_routes_to_standby", name);
+        ASSERT_NE(routed, nullptr);
+        EXPECT_TRUE(routed->pass);
+        EXPECT_EQ(FindSample(run.result, kPoolerServerInRecovery, {{"target", name}}), 1);
+        EXPECT_EQ(FindSample(run.result, kPoolerServerReadOnly, {{"target", name}}), 1);
+      } else {
+        EXPECT_TRUE(run.result.expectations.empty());
       }
       total_ms.push_back(run.seconds * 1000);
-      connect_ms.push_back(*Phase(run.result, kPoolerPhaseSeconds, name, "connect") * 1000);
-      query_ms.push_back(*Phase(run.result, kPoolerPhaseSeconds, name, "query") * 1000);
     }
-    std::printf("[ measure  ] %-22s run median %.2f ms (connect %.2f ms, query %.2f ms)\n",
-                name.c_str(), testing::Median(total_ms), testing::Median(connect_ms),
-                testing::Median(query_ms));
+    std::string detail;
+    for (const auto& phase : phases) {
+      char part[64];
+      std::snprintf(part, sizeof(part), " %s %.2f ms", phase.c_str(),
+                    testing::Median(phase_ms[phase]));
+      detail += part;
+    }
+    std::printf("[ measure  ] %-22s run median %.2f ms (%s)\n", name.c_str(),
+                testing::Median(total_ms), detail.c_str());
   }
+}
+
+// Pins that the write phase creates its table as the tenant and leaves no row behind.
+TEST_F(PoolerRoundtripIntegrationTest, WriteCommitsAndLeavesNoRowBehind) {
+  auto probe = PoolerProbe(*config_, "gitlab-pooler-rw");
+  ASSERT_NE(probe, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    auto run = RunProbeOnce(*probe, milliseconds(3000));
+    ASSERT_TRUE(run.result.success) << run.result.error->message;
+  }
+  auto rows = Stack::Get().AdminQuery("shared-postgres-1",
+                                      "SELECT (SELECT count(*) FROM dbcanary_pooler_probe) AS n, "
+                                      "pg_get_userbyid(relowner) AS owner FROM pg_class "
+                                      "WHERE relname = 'dbcanary_pooler_probe' AND relkind = 'r'",
+                                      "gitlabhq_production");
+  ASSERT_TRUE(rows) << rows.error().message;
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->Text(0, "n")->value_or(""), "0");
+  EXPECT_EQ(rows->Text(0, "owner")->value_or(""), "gitlab");
+}
+
+// Pins the read-only proof: a ro-typed pooler that actually reaches the primary (here the rw
+// pooler's address) fails pooler_routes_to_standby while the run itself succeeds.
+TEST_F(PoolerRoundtripIntegrationTest, ReadOnlyPoolerReachingPrimaryFailsRoutingExpectation) {
+  auto config = std::make_shared<Config>(*config_);
+  for (auto& pooler : config->poolers) {
+    if (pooler.name == "gitlab-pooler-rw") pooler.type = PoolerType::kReadOnly;
+  }
+  auto probe = PoolerProbe(*config, "gitlab-pooler-rw");
+  ASSERT_NE(probe, nullptr);
+  auto run = RunProbeOnce(*probe, milliseconds(3000));
+  ASSERT_TRUE(run.result.success) << run.result.error->message;
+  const auto* routed =
+      testing::FindExpectation(run.result, "pooler_routes_to_standby", "gitlab-pooler-rw");
+  ASSERT_NE(routed, nullptr);
+  EXPECT_FALSE(routed->pass);
+  EXPECT_EQ(routed->observed, 0);
+  EXPECT_EQ(FindSample(run.result, kPoolerServerInRecovery, {{"target", "gitlab-pooler-rw"}}), 0);
+  EXPECT_EQ(Phase(run.result, kPoolerPhaseSuccess, "gitlab-pooler-rw", "readonly_check"), 1);
 }
 
 // Pins kConnect within the timeout for a stopped pooler, and recovery once it is back.
@@ -94,8 +159,9 @@ TEST_F(PoolerRoundtripIntegrationTest, StoppedPoolerFailsConnectThenRecovers) {
   EXPECT_EQ(ErrorCodeName(run.result.error->code), "connect") << run.result.error->message;
   EXPECT_LT(run.seconds, 3.0);
   EXPECT_EQ(Phase(run.result, kPoolerPhaseSuccess, name, "connect"), 0);
-  EXPECT_EQ(Phase(run.result, kPoolerPhaseSuccess, name, "query"), 0);
-  EXPECT_EQ(Phase(run.result, kPoolerPhaseSeconds, name, "query"), 0);  // not reached
+  EXPECT_EQ(Phase(run.result, kPoolerPhaseSuccess, name, "read"), 0);
+  EXPECT_EQ(Phase(run.result, kPoolerPhaseSeconds, name, "read"), 0);  // not reached
+  EXPECT_EQ(Phase(run.result, kPoolerPhaseSeconds, name, "write"), 0);
 
   auto started = stopped_.Start(name);
   ASSERT_TRUE(started) << started.error().message;

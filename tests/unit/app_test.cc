@@ -12,9 +12,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::HttpGet;
 using testing::HttpRequest;
+using ::testing::Not;
 using testing::WaitFor;
 
 // A config with one dragonfly target per name, each with a fast fake probe.
@@ -23,8 +23,9 @@ std::string ConfigWith(std::vector<std::string> targets, std::string listen = "1
   std::string text = "exporter:\n  listen_address: \"" + listen +
                      "\"\n  workers: 2\n  log: { level: error }\ndragonfly:\n";
   for (const auto& target : targets) {
-    text += "  - name: " + target + "\n    master: { host: 127.0.0.1 }\n    probes:\n      fake: { " +
-            probe_params + " }\n";
+    text += "  - name: " + target +
+            "\n    master: { host: 127.0.0.1 }\n    probes:\n      fake: { " + probe_params +
+            " }\n";
   }
   return text;
 }
@@ -113,7 +114,8 @@ TEST_F(AppTest, BadReloadKeepsTheRunningConfigAndSaysWhy) {
   EXPECT_THAT(metrics, HasSubstr("dbcanary_config_reloads_total{result=\"success\"} 0\n"));
   // The old scheduler still runs.
   auto runs = Find(app_->store().Snapshot(), "df-a")->counters.runs;
-  EXPECT_TRUE(WaitFor([&] { return Find(app_->store().Snapshot(), "df-a")->counters.runs > runs; }));
+  EXPECT_TRUE(
+      WaitFor([&] { return Find(app_->store().Snapshot(), "df-a")->counters.runs > runs; }));
 }
 
 TEST_F(AppTest, ReloadSwapsProbesAndKeepsCountersOfKeptOnes) {

@@ -42,8 +42,10 @@ const char kGoodConfig[] =
 TEST(CliTest, Version) {
   auto run = Cli({"--version"});
   EXPECT_EQ(run.code, kExitOk);
-  EXPECT_EQ(run.out, "dbcanary " + std::string(Version()) + " (revision " + std::string(Revision()) + ")\n");
-  EXPECT_TRUE(std::regex_search(run.out, std::regex(R"(^dbcanary \d+\.\d+\.\d+ \(revision \S+\)\n$)")));
+  EXPECT_EQ(run.out,
+            "dbcanary " + std::string(Version()) + " (revision " + std::string(Revision()) + ")\n");
+  EXPECT_TRUE(
+      std::regex_search(run.out, std::regex(R"(^dbcanary \d+\.\d+\.\d+ \(revision \S+\)\n$)")));
 }
 
 TEST(CliTest, HelpListsCommandsAndFlags) {
@@ -59,10 +61,16 @@ TEST(CliTest, HelpListsCommandsAndFlags) {
 }
 
 TEST(CliTest, UsageErrorsExitTwoWithUsageOnStderr) {
-  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-           {}, {"frobnicate"}, {"--frobnicate"}, {"serve"}, {"serve", "--config"},
-           {"serve", "--config", "x", "--bogus", "1"}, {"serve", "--config", "a", "--config", "b"},
-           {"check-config"}, {"check-config", "a", "b"}}) {
+  for (std::vector<std::string> args :
+       std::vector<std::vector<std::string>>{{},
+                                             {"frobnicate"},
+                                             {"--frobnicate"},
+                                             {"serve"},
+                                             {"serve", "--config"},
+                                             {"serve", "--config", "x", "--bogus", "1"},
+                                             {"serve", "--config", "a", "--config", "b"},
+                                             {"check-config"},
+                                             {"check-config", "a", "b"}}) {
     auto run = Cli(args);
     EXPECT_EQ(run.code, kExitUsage) << ::testing::PrintToString(args);
     EXPECT_THAT(run.err, HasSubstr("usage: dbcanary")) << ::testing::PrintToString(args);
@@ -117,7 +125,8 @@ TEST(CliTest, CheckConfigAcceptsTheExampleConfig) {
   buffer << in.rdbuf();
   std::string text = buffer.str();
   const std::string secrets = "/etc/dbcanary/secrets/";
-  for (size_t at; (at = text.find(secrets)) != std::string::npos;) text.replace(at, secrets.size(), dir.path() + "/");
+  for (size_t at; (at = text.find(secrets)) != std::string::npos;)
+    text.replace(at, secrets.size(), dir.path() + "/");
   for (const char* file : {"dbcanary-password", "gitlab-password", "dragonfly-password"}) {
     dir.Write(file, std::string("example-") + file + "\n");
   }
@@ -126,7 +135,8 @@ TEST(CliTest, CheckConfigAcceptsTheExampleConfig) {
   ProbeRegistry registry;
   for (const char* kind : {"pg_replication", "pooler_roundtrip", "dragonfly_basics"}) {
     registry.Add(kind, [](const ProbeSettings&, const Config&) -> Result<std::unique_ptr<Probe>> {
-      return std::unique_ptr<Probe>(std::make_unique<testing::FakeProbe>(std::make_shared<testing::FakeProbeState>()));
+      return std::unique_ptr<Probe>(
+          std::make_unique<testing::FakeProbe>(std::make_shared<testing::FakeProbeState>()));
     });
   }
   auto run = Cli({"check-config", path}, registry);
@@ -172,34 +182,44 @@ struct Child {
   }
 };
 
-// serve in a child process: signals are process-wide, so they cannot be sent to
-// the test process itself.
-TEST(CliServeTest, ReloadsOnSighupAndStopsCleanlyOnSigterm) {
-  testing::TempDir dir;
-  auto path = dir.Write("serve.yaml", kGoodConfig);
-  int port = FreePort();
-  Child child;
+// Runs `dbcanary serve` in a child process: signals are process-wide, so they
+// cannot be sent to the test process itself.
+void ForkServe(Child& child, const std::string& config_path, int port) {
   child.pid = ::fork();
   ASSERT_GE(child.pid, 0);
   if (child.pid == 0) {
     ProbeRegistry registry = testing::FakeRegistry();
     std::ostringstream out;
     std::ostringstream err;
-    int code = RunCli({"serve", "--config", path, "--web.listen-address", "127.0.0.1:" + std::to_string(port)},
+    int code = RunCli({"serve", "--config", config_path, "--web.listen-address",
+                       "127.0.0.1:" + std::to_string(port)},
                       CliContext{registry, out, err});
     std::_Exit(code);
   }
-  ASSERT_TRUE(testing::WaitFor([&] {
-    auto ready = testing::HttpGet(port, "/readyz");
-    return ready && ready->status == 200;
-  }, 3s));
+}
+
+TEST(CliServeTest, ReloadsOnSighupAndStopsCleanlyOnSigterm) {
+  testing::TempDir dir;
+  auto path = dir.Write("serve.yaml", kGoodConfig);
+  int port = FreePort();
+  Child child;
+  ForkServe(child, path, port);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto ready = testing::HttpGet(port, "/readyz");
+        return ready && ready->status == 200;
+      },
+      3s));
 
   ::kill(child.pid, SIGHUP);
-  EXPECT_TRUE(testing::WaitFor([&] {
-    auto metrics = testing::HttpGet(port, "/metrics");
-    return metrics && metrics->body.find("dbcanary_config_reloads_total{result=\"success\"} 1\n") !=
-                          std::string::npos;
-  }, 2s));
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        auto metrics = testing::HttpGet(port, "/metrics");
+        return metrics &&
+               metrics->body.find("dbcanary_config_reloads_total{result=\"success\"} 1\n") !=
+                   std::string::npos;
+      },
+      2s));
 
   auto started = std::chrono::steady_clock::now();
   ::kill(child.pid, SIGTERM);
@@ -208,6 +228,34 @@ TEST(CliServeTest, ReloadsOnSighupAndStopsCleanlyOnSigterm) {
   EXPECT_EQ(*code, kExitOk);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
   EXPECT_FALSE(testing::HttpGet(port, "/healthz").has_value());
+}
+
+// A probe stuck in a call that honours neither deadline nor stop_token must not hold
+// the process: serve gives up on it after the stop limit (1.5 s) and exits anyway.
+TEST(CliServeTest, SigtermExitsInBoundedTimeWithAStuckProbe) {
+  testing::TempDir dir;
+  std::string text = kGoodConfig;
+  text.replace(text.find("timeout: 100ms"), 14, "timeout: 100ms, stuck: true, sleep: 1h");
+  auto path = dir.Write("stuck.yaml", text);
+  int port = FreePort();
+  Child child;
+  ForkServe(child, path, port);
+  // Scraped once the first (stuck) run has started: the page answers regardless.
+  ASSERT_TRUE(testing::WaitFor([&] { return testing::HttpGet(port, "/healthz").has_value(); }, 3s));
+  std::this_thread::sleep_for(150ms);
+  auto metrics = testing::HttpGet(port, "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body,
+              HasSubstr("dbcanary_probe_runs_total{probe=\"fake\",target=\"df\"} 0\n"));
+
+  auto started = std::chrono::steady_clock::now();
+  ::kill(child.pid, SIGTERM);
+  auto code = child.WaitExit(4s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, kExitOk);
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  EXPECT_GE(elapsed, 1400ms);  // it did wait for the run, up to the limit
+  EXPECT_LT(elapsed, 2500ms);
 }
 
 }  // namespace

@@ -36,8 +36,8 @@ struct FakeStep {
 // it alive through the probe, so it never outlives what it touches.
 struct FakeProbeState {
   std::mutex mutex;
-  std::deque<FakeStep> script;  // consumed one step per run
-  FakeStep default_step;        // once the script is empty
+  std::deque<FakeStep> script;                     // consumed one step per run
+  FakeStep default_step;                           // once the script is empty
   std::vector<std::chrono::milliseconds> budgets;  // deadline remaining at each start
   std::atomic<int> started{0};
   std::atomic<int> finished{0};
@@ -47,7 +47,8 @@ struct FakeProbeState {
 
 class FakeProbe : public Probe {
  public:
-  explicit FakeProbe(std::shared_ptr<FakeProbeState> state, std::vector<MetricDesc> descriptors = {})
+  explicit FakeProbe(std::shared_ptr<FakeProbeState> state,
+                     std::vector<MetricDesc> descriptors = {})
       : state_(std::move(state)), descriptors_(std::move(descriptors)) {}
 
   const std::vector<MetricDesc>& Describe() const override { return descriptors_; }
@@ -67,7 +68,8 @@ class FakeProbe : public Probe {
     }
     int now_in_flight = ++state.in_flight;
     int seen = state.max_in_flight.load();
-    while (now_in_flight > seen && !state.max_in_flight.compare_exchange_weak(seen, now_in_flight)) {
+    while (now_in_flight > seen &&
+           !state.max_in_flight.compare_exchange_weak(seen, now_in_flight)) {
     }
     ++state.started;
     Sleep(step, context);
@@ -103,15 +105,20 @@ class FakeProbe : public Probe {
 };
 
 // A registry with kind "fake", configured from its params:
-//   fake: { interval: 100ms, timeout: 100ms, sleep: 0s, fail: false }
+//   fake: { interval: 100ms, timeout: 100ms, sleep: 0s, fail: false, stuck: false }
+// `stuck: true` makes every run ignore both its deadline and its stop_token.
 // Unknown params are rejected, as a real probe's factory does.
 inline ProbeRegistry FakeRegistry() {
   ProbeRegistry registry;
   registry.Add("fake", [](const ProbeSettings& settings, const Config&) {
     return BuildProbe([&]() -> Result<std::unique_ptr<Probe>> {
       auto state = std::make_shared<FakeProbeState>();
-      state->default_step.sleep = settings.params->Duration("sleep").value_or(std::chrono::milliseconds(0));
+      state->default_step.sleep =
+          settings.params->Duration("sleep").value_or(std::chrono::milliseconds(0));
       state->default_step.success = !settings.params->Bool("fail").value_or(false);
+      bool stuck = settings.params->Bool("stuck").value_or(false);
+      state->default_step.honor_deadline = !stuck;
+      state->default_step.honor_stop = !stuck;
       settings.params->Finish();
       return std::unique_ptr<Probe>(std::make_unique<FakeProbe>(state));
     });

@@ -22,9 +22,9 @@ struct HttpResponse {
   std::string body;
 };
 
-inline std::optional<HttpResponse> HttpRequest(int port, const std::string& method,
-                                               const std::string& path,
-                                               std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
+inline std::optional<HttpResponse> HttpRequest(
+    int port, const std::string& method, const std::string& path,
+    std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return std::nullopt;
   timeval tv{static_cast<time_t>(timeout.count() / 1000),
@@ -39,9 +39,11 @@ inline std::optional<HttpResponse> HttpRequest(int port, const std::string& meth
     ::close(fd);
     return std::nullopt;
   }
-  std::string request = method + " " + path +
-                         " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+  std::string request =
+      method + " " + path +
+      " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
     ::close(fd);
     return std::nullopt;
   }

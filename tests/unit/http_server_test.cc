@@ -78,7 +78,8 @@ TEST_F(HttpServerTest, MetricsUsesTheExpositionContentType) {
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->headers["content-type"], kTextFormatContentType);
-  EXPECT_THAT(response->body, HasSubstr("dbcanary_probe_success{probe=\"fake\",target=\"t1\"} 0\n"));
+  EXPECT_THAT(response->body,
+              HasSubstr("dbcanary_probe_success{probe=\"fake\",target=\"t1\"} 0\n"));
   EXPECT_THAT(response->body, HasSubstr("dbcanary_exporter_scrapes_total 1\n"));
   EXPECT_EQ(response->headers["content-length"], std::to_string(response->body.size()));
 }
@@ -181,7 +182,8 @@ TEST(HttpServerStartTest, ParsesListenAddresses) {
 TEST(HttpServerStartTest, StopIsIdempotentAndClosesThePort) {
   ResultStore store;
   SelfMetrics self;
-  auto server = HttpServer::Start({"127.0.0.1:0", 1}, HttpBackend{&store, &self, [] { return Status(Ok{}); }});
+  auto server = HttpServer::Start({"127.0.0.1:0", 1},
+                                  HttpBackend{&store, &self, [] { return Status(Ok{}); }});
   ASSERT_TRUE(server);
   int port = (*server)->port();
   (*server)->Stop();

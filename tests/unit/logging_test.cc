@@ -3,12 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <regex>
 #include <sstream>
 
 #include "exporter/config/secret.h"
-#include <spdlog/spdlog.h>
 
 namespace dbcanary {
 namespace {
@@ -74,8 +74,12 @@ TEST(LoggingTest, DaemonLoggersWriteRedactedLinesToStderr) {
   std::string err = ::testing::internal::GetCapturedStderr();
   ConfigureLogging(ExporterSettings{});
   EXPECT_THAT(err, Not(HasSubstr("stderr-secret-value")));
-  EXPECT_THAT(err, HasSubstr("\"logger\":\"dragonfly_basics/dragonfly\",\"msg\":\"AUTH failed for <redacted>\"}\n"));
-  EXPECT_THAT(err, HasSubstr("\"logger\":\"dbcanary\",\"msg\":\"bare spdlog call with <redacted>\"}\n"));
+  EXPECT_THAT(
+      err,
+      HasSubstr(
+          "\"logger\":\"dragonfly_basics/dragonfly\",\"msg\":\"AUTH failed for <redacted>\"}\n"));
+  EXPECT_THAT(err,
+              HasSubstr("\"logger\":\"dbcanary\",\"msg\":\"bare spdlog call with <redacted>\"}\n"));
 }
 
 TEST(LoggingTest, LevelFromSettings) {

@@ -8,11 +8,11 @@
 namespace dbcanary {
 namespace {
 
-std::shared_ptr<const Config> Load(const std::string& probe_line) {
+std::shared_ptr<const Config> Load(const std::string& probe_line, const std::string& type = "rw") {
   auto config = ParseConfig(R"(
 poolers:
   - name: gitlab-pooler-rw
-    type: rw
+    type: )" + type + R"(
     connection: { host: 127.0.0.1, port: 6432, dbname: gitlab, user: gitlab }
     probes:
 )" + probe_line + "\n",
@@ -34,7 +34,13 @@ TEST(PoolerRoundtripProbeTest, FactoryAcceptsIntervalAndTimeoutOnly) {
   auto config = Load("      pooler_roundtrip: { interval: 10s, timeout: 3s }");
   auto probe = Create(*config);
   ASSERT_TRUE(probe) << probe.error().message;
-  EXPECT_EQ((*probe)->Describe().size(), 2u);
+  EXPECT_EQ((*probe)->Describe().size(), 4u);
+}
+
+TEST(PoolerRoundtripProbeTest, FactoryAcceptsWriteAndTable) {
+  auto config = Load("      pooler_roundtrip: { write: false, table: canary.pooler_probe }");
+  auto probe = Create(*config);
+  ASSERT_TRUE(probe) << probe.error().message;
 }
 
 TEST(PoolerRoundtripProbeTest, FactoryRejectsUnknownParamWithKeyPath) {
@@ -47,11 +53,38 @@ TEST(PoolerRoundtripProbeTest, FactoryRejectsUnknownParamWithKeyPath) {
       << probe.error().message;
 }
 
-TEST(PoolerRoundtripProbeTest, PhasesStartWithConnect) {
-  const auto& phases = PoolerRoundtripPhases();
-  ASSERT_GE(phases.size(), 2u);
-  EXPECT_EQ(phases[0], "connect");
-  EXPECT_EQ(phases[1], "query");
+TEST(PoolerRoundtripProbeTest, FactoryRejectsWritesOnReadOnlyPooler) {
+  auto config = Load("      pooler_roundtrip: { write: true }", "ro");
+  auto probe = Create(*config);
+  ASSERT_FALSE(probe);
+  EXPECT_NE(probe.error().message.find("pooler_roundtrip.write"), std::string::npos)
+      << probe.error().message;
+}
+
+TEST(PoolerRoundtripProbeTest, FactoryRejectsInjectableTableName) {
+  auto config = Load("      pooler_roundtrip: { table: \"t; DROP TABLE x\" }");
+  auto probe = Create(*config);
+  ASSERT_FALSE(probe);
+  EXPECT_NE(probe.error().message.find("pooler_roundtrip.table"), std::string::npos)
+      << probe.error().message;
+}
+
+TEST(PoolerRoundtripProbeTest, TableNames) {
+  EXPECT_TRUE(IsValidProbeTableName("dbcanary_pooler_probe"));
+  EXPECT_TRUE(IsValidProbeTableName("canary.t1"));
+  EXPECT_FALSE(IsValidProbeTableName(""));
+  EXPECT_FALSE(IsValidProbeTableName("Upper"));
+  EXPECT_FALSE(IsValidProbeTableName("a.b.c"));
+  EXPECT_FALSE(IsValidProbeTableName("1abc"));
+  EXPECT_FALSE(IsValidProbeTableName("a'b"));
+}
+
+TEST(PoolerRoundtripProbeTest, PhasesDependOnPoolerType) {
+  using V = std::vector<std::string_view>;
+  EXPECT_EQ(PoolerRoundtripPhases(PoolerType::kReadWrite, true), (V{"connect", "read", "write"}));
+  EXPECT_EQ(PoolerRoundtripPhases(PoolerType::kReadWrite, false), (V{"connect", "read"}));
+  EXPECT_EQ(PoolerRoundtripPhases(PoolerType::kReadOnly, false),
+            (V{"connect", "read", "readonly_check"}));
 }
 
 double Value(const ProbeResult& result, std::string_view name, const std::string& phase) {
@@ -62,25 +95,25 @@ double Value(const ProbeResult& result, std::string_view name, const std::string
   return -1;
 }
 
-// A failed connect must still export the query phase (0, 0) so series never vanish.
+// A failed connect must still export the later phases (0, 0) so series never vanish.
 TEST(PoolerRoundtripProbeTest, PhasesNotReachedReportZero) {
-  std::vector<PhaseOutcome> outcomes = {{"connect", true, false, 2.5}, {"query"}};
+  std::vector<PhaseOutcome> outcomes = {{"connect", true, false, 2.5}, {"read"}, {"write"}};
   ProbeResult result;
   AppendPhaseSamples("gitlab-pooler-rw", outcomes, result);
-  ASSERT_EQ(result.samples.size(), 4u);
+  ASSERT_EQ(result.samples.size(), 6u);
   EXPECT_EQ(Value(result, kPoolerPhaseSeconds, "connect"), 2.5);
   EXPECT_EQ(Value(result, kPoolerPhaseSuccess, "connect"), 0);
-  EXPECT_EQ(Value(result, kPoolerPhaseSeconds, "query"), 0);
-  EXPECT_EQ(Value(result, kPoolerPhaseSuccess, "query"), 0);
+  EXPECT_EQ(Value(result, kPoolerPhaseSeconds, "read"), 0);
+  EXPECT_EQ(Value(result, kPoolerPhaseSuccess, "write"), 0);
 }
 
 TEST(PoolerRoundtripProbeTest, SuccessfulPhasesReportTheirTime) {
   std::vector<PhaseOutcome> outcomes = {{"connect", true, true, 0.004},
-                                        {"query", true, true, 0.0005}};
+                                        {"read", true, true, 0.0005}};
   ProbeResult result;
   AppendPhaseSamples("gitlab-pooler-rw", outcomes, result);
-  EXPECT_EQ(Value(result, kPoolerPhaseSeconds, "query"), 0.0005);
-  EXPECT_EQ(Value(result, kPoolerPhaseSuccess, "query"), 1);
+  EXPECT_EQ(Value(result, kPoolerPhaseSeconds, "read"), 0.0005);
+  EXPECT_EQ(Value(result, kPoolerPhaseSuccess, "read"), 1);
   EXPECT_EQ(Value(result, kPoolerPhaseSuccess, "connect"), 1);
 }
 

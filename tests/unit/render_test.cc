@@ -71,8 +71,9 @@ TEST(RenderTest, ProbeWithoutResultHasSeriesFromTheFirstScrape) {
   EXPECT_THAT(out, HasSubstr("dbcanary_probe_interval_seconds{probe=\"fake\",target=\"t1\"} 10\n"));
   EXPECT_THAT(out, HasSubstr("dbcanary_probe_timeout_seconds{probe=\"fake\",target=\"t1\"} 2.5\n"));
   for (ErrorCode code : kAllErrorCodes) {
-    EXPECT_THAT(out, HasSubstr("dbcanary_probe_failures_total{probe=\"fake\",target=\"t1\",reason=\"" +
-                               std::string(ErrorCodeName(code)) + "\"} 0\n"));
+    EXPECT_THAT(out,
+                HasSubstr("dbcanary_probe_failures_total{probe=\"fake\",target=\"t1\",reason=\"" +
+                          std::string(ErrorCodeName(code)) + "\"} 0\n"));
   }
   EXPECT_THAT(out, Not(HasSubstr("dbcanary_probe_last_run_timestamp_seconds{")));
   EXPECT_THAT(out, Not(HasSubstr("dbcanary_probe_duration_seconds{")));
@@ -85,13 +86,17 @@ TEST(RenderTest, FinishedProbeStateCountersAndOwnSamples) {
   const std::string labels = "{probe=\"fake\",target=\"t1\"}";
   EXPECT_THAT(out, HasSubstr("dbcanary_probe_success" + labels + " 1\n"));
   EXPECT_THAT(out, HasSubstr("dbcanary_probe_duration_seconds" + labels + " 0.25\n"));
-  EXPECT_THAT(out, HasSubstr("dbcanary_probe_last_run_timestamp_seconds" + labels + " 1700000000.5\n"));
-  EXPECT_THAT(out, HasSubstr("dbcanary_probe_last_success_timestamp_seconds" + labels + " 1700000000.5\n"));
+  EXPECT_THAT(out,
+              HasSubstr("dbcanary_probe_last_run_timestamp_seconds" + labels + " 1700000000.5\n"));
+  EXPECT_THAT(
+      out, HasSubstr("dbcanary_probe_last_success_timestamp_seconds" + labels + " 1700000000.5\n"));
   EXPECT_THAT(out, HasSubstr("dbcanary_probe_runs_total" + labels + " 7\n"));
   EXPECT_THAT(out, HasSubstr("dbcanary_probe_skipped_total" + labels + " 3\n"));
   EXPECT_THAT(out, HasSubstr("# TYPE dbcanary_probe_failures_total counter\n"));
-  EXPECT_THAT(out, HasSubstr(
-                       "dbcanary_probe_failures_total{probe=\"fake\",target=\"t1\",reason=\"timeout\"} 2\n"));
+  EXPECT_THAT(
+      out,
+      HasSubstr(
+          "dbcanary_probe_failures_total{probe=\"fake\",target=\"t1\",reason=\"timeout\"} 2\n"));
   EXPECT_THAT(out, HasSubstr("# HELP dbcanary_fake_lag_bytes Replay lag.\n"
                              "# TYPE dbcanary_fake_lag_bytes gauge\n"
                              "dbcanary_fake_lag_bytes{instance=\"pg-2\"} 1024\n"));
@@ -102,9 +107,13 @@ TEST(RenderTest, FinishedProbeStateCountersAndOwnSamples) {
 TEST(RenderTest, Expectations) {
   std::string out = Render({Finished("t1")});
   EXPECT_THAT(out, HasSubstr("# TYPE dbcanary_expectation_pass gauge\n"));
-  EXPECT_THAT(out, HasSubstr("dbcanary_expectation_pass{check=\"min_sync_standbys\",target=\"pg\"} 1\n"));
-  EXPECT_THAT(out, HasSubstr("dbcanary_expectation_pass{check=\"pool_mode\",target=\"pooler\"} 0\n"));
-  EXPECT_THAT(out, HasSubstr("dbcanary_expectation_threshold{check=\"min_sync_standbys\",target=\"pg\"} 1\n"));
+  EXPECT_THAT(
+      out, HasSubstr("dbcanary_expectation_pass{check=\"min_sync_standbys\",target=\"pg\"} 1\n"));
+  EXPECT_THAT(out,
+              HasSubstr("dbcanary_expectation_pass{check=\"pool_mode\",target=\"pooler\"} 0\n"));
+  EXPECT_THAT(
+      out,
+      HasSubstr("dbcanary_expectation_threshold{check=\"min_sync_standbys\",target=\"pg\"} 1\n"));
   // A textual expectation has no numeric threshold.
   EXPECT_THAT(out, Not(HasSubstr("dbcanary_expectation_threshold{check=\"pool_mode\"")));
 }
@@ -203,7 +212,8 @@ TEST(RenderTest, ScrapeAnswersAtOnceWhileAProbeHangs) {
   options.first_run_spread = 1ms;
   Scheduler scheduler(std::move(probes), store, options);
 
-  auto server = HttpServer::Start({"127.0.0.1:0", 2}, HttpBackend{&store, &self, [] { return Status(Ok{}); }});
+  auto server = HttpServer::Start({"127.0.0.1:0", 2},
+                                  HttpBackend{&store, &self, [] { return Status(Ok{}); }});
   ASSERT_TRUE(server) << server.error().message;
   scheduler.Start();
   ASSERT_TRUE(testing::WaitFor([&] { return state->in_flight.load() == 1; }));
@@ -214,7 +224,8 @@ TEST(RenderTest, ScrapeAnswersAtOnceWhileAProbeHangs) {
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->status, 200);
   EXPECT_LT(elapsed, 250ms);
-  EXPECT_THAT(response->body, HasSubstr("dbcanary_probe_success{probe=\"fake\",target=\"hung\"} 0\n"));
+  EXPECT_THAT(response->body,
+              HasSubstr("dbcanary_probe_success{probe=\"fake\",target=\"hung\"} 0\n"));
   EXPECT_TRUE(scheduler.Join(1s));
 }
 

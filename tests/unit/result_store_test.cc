@@ -7,7 +7,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::shared_ptr<const ProbeInfo> Info(std::string target, std::chrono::milliseconds interval = 10s) {
+std::shared_ptr<const ProbeInfo> Info(std::string target,
+                                      std::chrono::milliseconds interval = 10s) {
   auto info = std::make_shared<ProbeInfo>();
   info->key = ProbeKey{"fake", std::move(target)};
   info->interval = interval;
@@ -112,8 +113,21 @@ TEST(ResultStoreTest, IgnoresResultsOfProbesNoLongerConfigured) {
   EXPECT_EQ(store.Snapshot()[0].counters.runs, 0u);
 }
 
+TEST(ResultStoreTest, PublishReturnsWhetherThePreviousResultSucceeded) {
+  ResultStore store;
+  store.SetProbes({Info("a")});
+  ProbeKey key{"fake", "a"};
+  EXPECT_EQ(store.Publish(key, Failure(ErrorCode::kQuery)), std::nullopt);
+  EXPECT_EQ(store.Publish(key, Success(std::chrono::system_clock::now())), false);
+  // Across a reload that keeps the key, so state-change logging does not repeat itself.
+  store.SetProbes({Info("a", 5s)});
+  EXPECT_EQ(store.Publish(key, Success(std::chrono::system_clock::now())), true);
+  EXPECT_EQ(store.Publish(ProbeKey{"fake", "unknown"}, Failure(ErrorCode::kQuery)), std::nullopt);
+}
+
 TEST(ResultStoreTest, KeyNameIsKindSlashTarget) {
-  EXPECT_EQ((ProbeKey{"pg_replication", "shared-postgres"}.Name()), "pg_replication/shared-postgres");
+  EXPECT_EQ((ProbeKey{"pg_replication", "shared-postgres"}.Name()),
+            "pg_replication/shared-postgres");
 }
 
 }  // namespace

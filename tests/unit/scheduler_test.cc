@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "exporter/daemon/logging.h"
 #include "tests/unit/fake_probe.h"
 
 namespace dbcanary {
@@ -134,6 +135,35 @@ TEST(SchedulerTest, CountsFailuresByReason) {
   EXPECT_EQ(probe.counters.failures[static_cast<size_t>(ErrorCode::kAuth)], 2u);
   EXPECT_EQ(probe.latest->error->code, ErrorCode::kAuth);
   EXPECT_TRUE(probe.counters.last_success.has_value());
+}
+
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t count = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+    ++count;
+  return count;
+}
+
+TEST(SchedulerTest, LogsOncePerStateChangeNotPerRun) {
+  ConfigureLogging(ExporterSettings{});  // text, info
+  Harness harness;
+  auto state = harness.Add("flappy", 10ms, 10ms);
+  FakeStep fail;
+  fail.success = false;
+  fail.code = ErrorCode::kAuth;
+  FakeStep ok;
+  state->script = {fail, fail, fail, ok, ok, ok, fail};
+  state->default_step.sleep = 1h;  // park afterwards (honours stop)
+  ::testing::internal::CaptureStderr();
+  auto scheduler = harness.Start();
+  bool done = WaitFor([&] { return harness.Get("flappy").counters.runs >= 7; });
+  scheduler->Join(1s);
+  std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(
+      Count(err, " warn [fake/flappy] probe failing on target flappy: auth: scripted error\n"), 2u)
+      << err;
+  EXPECT_EQ(Count(err, " info [fake/flappy] probe recovered on target flappy\n"), 1u) << err;
 }
 
 TEST(SchedulerTest, JoinIsBoundedWhenAProbeIgnoresDeadlineAndStop) {

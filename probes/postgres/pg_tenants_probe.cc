@@ -1,0 +1,225 @@
+#include "probes/postgres/pg_tenants_probe.h"
+
+#include <map>
+#include <utility>
+
+namespace dbcanary {
+namespace {
+
+class PgTenantsProbe final : public Probe {
+ public:
+  PgTenantsProbe(std::string target, PgConnection primary, std::vector<TenantSpec> tenants)
+      : target_(std::move(target)), primary_(std::move(primary)), tenants_(std::move(tenants)) {}
+
+  const std::vector<MetricDesc>& Describe() const override { return TenantMetricDescs(); }
+
+  ProbeResult Run(const ProbeContext& ctx) override {
+    ProbeResult result;
+    std::vector<TenantFacts> facts(tenants_.size());
+    auto status = Measure(ctx, facts);
+    for (size_t i = 0; i < tenants_.size(); ++i)
+      ReportTenant(target_, tenants_[i], facts[i], result);
+    if (!status) {
+      result.Fail(status.error());
+      return result;
+    }
+    result.success = true;
+    return result;
+  }
+
+ private:
+  Status Measure(const ProbeContext& ctx, std::vector<TenantFacts>& facts) const {
+    PgConnectOptions options;
+    options.statement_timeout = ctx.deadline.Remaining();
+    auto session = PgSession::Connect(primary_, options, ctx.deadline, ctx.stop);
+    if (!session) return session.error();
+    std::vector<std::string> names;
+    for (const auto& tenant : tenants_) names.push_back(tenant.database);
+    auto table = session->QueryParams(kPgTenantDatabasesQuery, {TextArrayLiteral(names)},
+                                      ctx.deadline, ctx.stop);
+    session->Close();
+    if (!table) return table.error();
+    std::map<std::string, size_t> row_of;
+    for (size_t row = 0; row < table->size(); ++row) {
+      auto name = table->Text(row, "datname");
+      if (!name) return name.error();
+      if (name->has_value()) row_of[**name] = row;
+    }
+    std::optional<Error> first_error;
+    for (size_t i = 0; i < tenants_.size(); ++i) {
+      const TenantSpec& tenant = tenants_[i];
+      TenantFacts& fact = facts[i];
+      auto found = row_of.find(tenant.database);
+      if (found != row_of.end()) {
+        const size_t row = found->second;
+        auto owner = table->Text(row, "owner");
+        auto encoding = table->Text(row, "encoding");
+        auto size = table->Number(row, "size_bytes");
+        if (!owner) return owner.error();
+        if (!encoding) return encoding.error();
+        if (!size) return size.error();
+        fact.exists = true;
+        fact.owner = owner->value_or("");
+        fact.encoding = encoding->value_or("");
+        fact.size_bytes = size->value_or(0);
+        if (!tenant.extensions.empty()) {
+          auto read = ReadExtensions(tenant.database, ctx, fact);
+          if (!read && !first_error) first_error = read.error();
+        }
+      }
+      if (tenant.login) {
+        // A refused login is an observation (tenant_login fails), not a failed measurement.
+        auto login = PgSession::Connect(*tenant.login, PgConnectOptions{}, ctx.deadline, ctx.stop);
+        fact.login_success = static_cast<bool>(login);
+        if (!login) ctx.log.debug("tenant login: {}", login.error().message);
+      }
+    }
+    if (first_error) return *first_error;
+    return Ok{};
+  }
+
+  // pg_extension is per database: connect to it as the monitoring role (it has CONNECT).
+  Status ReadExtensions(const std::string& database, const ProbeContext& ctx,
+                        TenantFacts& fact) const {
+    PgConnection connection = primary_;
+    connection.dbname = database;
+    PgConnectOptions options;
+    options.statement_timeout = ctx.deadline.Remaining();
+    auto session = PgSession::Connect(connection, options, ctx.deadline, ctx.stop);
+    if (!session) return session.error();
+    auto table = session->Query(kPgTenantExtensionsQuery, ctx.deadline, ctx.stop);
+    session->Close();
+    if (!table) return table.error();
+    for (size_t row = 0; row < table->size(); ++row) {
+      auto name = table->Text(row, "extname");
+      if (!name) return name.error();
+      if (name->has_value()) fact.extensions.insert(**name);
+    }
+    fact.extensions_read = true;
+    return Ok{};
+  }
+
+  std::string target_;
+  PgConnection primary_;
+  std::vector<TenantSpec> tenants_;
+};
+
+}  // namespace
+
+const std::vector<MetricDesc>& TenantMetricDescs() {
+  static const std::vector<MetricDesc> descs = {
+      {std::string(kPgTenantDatabaseExists), "Whether the declared tenant database exists (1/0).",
+       MetricType::kGauge},
+      {std::string(kPgTenantDatabaseSize), "Size of the tenant database (pg_database_size).",
+       MetricType::kGauge},
+      {std::string(kPgTenantExtensionInstalled),
+       "Whether a declared extension is installed in the tenant database (1/0).",
+       MetricType::kGauge},
+      {std::string(kPgTenantLoginSuccess),
+       "Whether the tenant's own role could log in to its database (1/0).", MetricType::kGauge},
+  };
+  return descs;
+}
+
+std::string TextArrayLiteral(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+void ReportTenant(const std::string& target, const TenantSpec& spec, const TenantFacts& facts,
+                  ProbeResult& result) {
+  const Labels labels = {{"target", target}, {"database", spec.database}};
+  result.Add(std::string(kPgTenantDatabaseExists), labels, facts.exists ? 1 : 0);
+  result.expectations.push_back(ExpectText("tenant_database_exists", spec.database,
+                                           facts.exists ? "exists" : "missing", "exists"));
+  if (facts.exists) {
+    result.Add(std::string(kPgTenantDatabaseSize), labels, facts.size_bytes);
+    if (!spec.owner.empty()) {
+      result.expectations.push_back(
+          ExpectText("tenant_owner", spec.database, facts.owner, spec.owner));
+    }
+    result.expectations.push_back(
+        ExpectText("tenant_encoding", spec.database, facts.encoding, spec.encoding));
+    if (!spec.extensions.empty() && facts.extensions_read) {
+      std::string missing;
+      for (const auto& extension : spec.extensions) {
+        const bool installed = facts.extensions.count(extension) > 0;
+        result.Add(std::string(kPgTenantExtensionInstalled),
+                   {{"target", target}, {"database", spec.database}, {"extension", extension}},
+                   installed ? 1 : 0);
+        if (!installed) missing += (missing.empty() ? "missing: " : ", ") + extension;
+      }
+      ExpectationResult check;
+      check.check = "tenant_extensions";
+      check.target = spec.database;
+      check.pass = missing.empty();
+      check.observed = check.pass ? 1 : 0;
+      check.threshold = 1;
+      check.observed_text = check.pass ? "all installed" : missing;
+      check.expected_text = "all of";
+      for (const auto& extension : spec.extensions) check.expected_text += " " + extension;
+      result.expectations.push_back(std::move(check));
+    }
+  }
+  if (facts.login_success) {
+    result.Add(std::string(kPgTenantLoginSuccess), labels, *facts.login_success ? 1 : 0);
+    result.expectations.push_back(
+        ExpectNumber("tenant_login", spec.database, *facts.login_success ? 1 : 0, "==", 1));
+  }
+}
+
+Result<std::unique_ptr<Probe>> CreatePgTenantsProbe(const ProbeSettings& settings,
+                                                    const Config& config) {
+  return BuildProbe([&]() -> Result<std::unique_ptr<Probe>> {
+    const PostgresCluster* cluster = config.FindCluster(settings.target);
+    std::vector<TenantSpec> tenants;
+    if (settings.params) {
+      for (YamlMap& item : settings.params->ListOfMaps("tenants")) {
+        TenantSpec spec;
+        spec.database = item.RequiredString("database");
+        spec.owner = item.String("owner").value_or("");
+        spec.encoding = item.String("encoding").value_or("UTF8");
+        spec.extensions = item.ListOfStrings("extensions");
+        if (auto login = item.Map("login")) {
+          PgConnection connection = cluster != nullptr ? cluster->primary : PgConnection{};
+          connection.user = login->RequiredString("user");
+          auto password = ReadPassword(*login);
+          connection.password = password ? *password : Secret();
+          connection.dbname = spec.database;
+          login->Finish();
+          spec.login = std::move(connection);
+        }
+        item.Finish();
+        for (const auto& other : tenants) {
+          if (other.database == spec.database) {
+            item.Fail("database", "tenant \"" + spec.database + "\" is declared twice");
+          }
+        }
+        tenants.push_back(std::move(spec));
+      }
+      if (tenants.empty())
+        settings.params->FailHere("pg_tenants: `tenants:` must list at least one");
+      settings.params->Finish();
+    }
+    if (cluster == nullptr) {
+      std::string message = "pg_tenants: no postgres cluster named \"" + settings.target + "\"";
+      if (settings.params) settings.params->FailHere(message);
+      return MakeError(ErrorCode::kConfig, message);
+    }
+    if (tenants.empty()) return MakeError(ErrorCode::kConfig, "pg_tenants: no tenants declared");
+    return std::unique_ptr<Probe>(
+        std::make_unique<PgTenantsProbe>(cluster->name, cluster->primary, std::move(tenants)));
+  });
+}
+
+}  // namespace dbcanary

@@ -1,0 +1,217 @@
+// pg_heartbeat against the local stack's real PostgreSQL primary + 2 streaming standbys.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "exporter/config/yaml_reader.h"
+#include "probes/postgres/pg_heartbeat_probe.h"
+#include "probes/postgres/pg_heartbeat_rows.h"
+#include "tests/integration/harness/stack.h"
+
+namespace dbcanary {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::FindExpectation;
+using testing::FindSample;
+using testing::RunProbeOnce;
+using testing::Stack;
+
+constexpr char kCluster[] = "shared-postgres";
+constexpr char kPrimary[] = "shared-postgres-1";
+constexpr char kWriter[] = "it-heartbeat";  // its own row: the e2e test's daemon uses "dbcanary"
+const std::vector<std::string> kStandbys = {"shared-postgres-2", "shared-postgres-3"};
+constexpr milliseconds kTimeout{3000};
+
+// Resumes WAL replay on a standby when destroyed, pass or fail.
+class PausedReplay {
+ public:
+  explicit PausedReplay(std::string standby) : standby_(std::move(standby)) {
+    auto paused = Stack::Get().AdminQuery(standby_, "SELECT pg_wal_replay_pause()");
+    ok_ = static_cast<bool>(paused);
+    if (!paused) error_ = paused.error().message;
+  }
+  ~PausedReplay() { Resume(); }
+  PausedReplay(const PausedReplay&) = delete;
+  PausedReplay& operator=(const PausedReplay&) = delete;
+  bool ok() const { return ok_; }
+  const std::string& error() const { return error_; }
+  void Resume() {
+    if (!ok_) return;
+    auto resumed = Stack::Get().AdminQuery(standby_, "SELECT pg_wal_replay_resume()");
+    EXPECT_TRUE(resumed) << "could not resume replay on " << standby_ << ": "
+                         << resumed.error().message;
+    ok_ = false;
+  }
+
+ private:
+  std::string standby_;
+  bool ok_ = false;
+  std::string error_;
+};
+
+class PgHeartbeatIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DBCANARY_REQUIRE_STACK();
+    auto config = Stack::Get().LoadConfig();
+    ASSERT_TRUE(config) << config.error().message;
+    config_ = *config;
+    ASSERT_NE(config_->FindCluster(kCluster), nullptr);
+  }
+
+  std::unique_ptr<Probe> HeartbeatProbe(double max_lag_seconds) {
+    ProbeSettings settings;
+    settings.kind = "pg_heartbeat";
+    settings.target = kCluster;
+    settings.interval = kTimeout;
+    settings.timeout = kTimeout;
+    const std::string params = std::string("{ writer: ") + kWriter +
+                               ", expect: { max_lag_seconds: " + std::to_string(max_lag_seconds) +
+                               " } }";
+    settings.params = std::make_shared<YamlMap>(YAML::Load(params), "test.pg_heartbeat",
+                                                std::make_shared<const std::string>("test.yaml"));
+    auto probe = CreatePgHeartbeatProbe(settings, *config_);
+    EXPECT_TRUE(probe) << probe.error().message;
+    return probe ? std::move(*probe) : nullptr;
+  }
+
+  static Labels StandbyLabels(const std::string& standby) {
+    return {{"target", kCluster}, {"standby", standby}};
+  }
+
+  double Lag(const ProbeResult& result, const std::string& standby) {
+    return FindSample(result, kPgHeartbeatLag, StandbyLabels(standby)).value_or(-1);
+  }
+
+  std::shared_ptr<const Config> config_;
+  testing::StoppedComponents stopped_;  // restarted in teardown, pass or fail
+};
+
+// Pins the healthy baseline: every standby sees each heartbeat well under a second, the write
+// time travels unchanged, the table keeps one row per writer, and every expectation passes.
+TEST_F(PgHeartbeatIntegrationTest, HealthyClusterLagBelowOneSecond) {
+  auto probe = HeartbeatProbe(1.0);
+  ASSERT_NE(probe, nullptr);
+  std::vector<double> runs_ms;
+  double previous_write = 0;
+  for (int i = 0; i < 7; ++i) {
+    auto run = RunProbeOnce(*probe, kTimeout);
+    ASSERT_TRUE(run.result.success) << run.result.error->message;
+    runs_ms.push_back(run.seconds * 1000);
+    const auto& result = run.result;
+    auto written = FindSample(result, kPgHeartbeatWriteTimestamp, {{"target", kCluster}});
+    ASSERT_TRUE(written);
+    EXPECT_GT(*written, previous_write);
+    EXPECT_NEAR(*written, static_cast<double>(std::time(nullptr)), 5.0);  // a Unix time
+    previous_write = *written;
+    for (const auto& standby : kStandbys) {
+      EXPECT_EQ(FindSample(result, kPgHeartbeatStandbyUp, StandbyLabels(standby)), 1) << standby;
+      EXPECT_EQ(FindSample(result, kPgHeartbeatVisible, StandbyLabels(standby)), 1) << standby;
+      const double lag = Lag(result, standby);
+      EXPECT_GE(lag, 0) << standby;
+      EXPECT_LT(lag, 1.0) << standby;
+      EXPECT_EQ(FindSample(result, kPgHeartbeatLastSeenWriteTimestamp, StandbyLabels(standby)),
+                *written)
+          << standby;
+      const auto* check = FindExpectation(result, "max_heartbeat_lag_seconds", standby);
+      ASSERT_NE(check, nullptr) << standby;
+      EXPECT_TRUE(check->pass) << standby << ": observed " << check->observed_text;
+    }
+    if (i == 6) {
+      std::printf("[ measure  ] pg_heartbeat lag: %s %.2f ms, %s %.2f ms\n", kStandbys[0].c_str(),
+                  Lag(result, kStandbys[0]) * 1000, kStandbys[1].c_str(),
+                  Lag(result, kStandbys[1]) * 1000);
+    }
+  }
+  std::printf("[ measure  ] pg_heartbeat run: median %.2f ms, max %.2f ms over %zu runs\n",
+              testing::Median(runs_ms), *std::max_element(runs_ms.begin(), runs_ms.end()),
+              runs_ms.size());
+  auto rows = Stack::Get().AdminQuery(
+      kPrimary,
+      std::string("SELECT count(*) AS n FROM dbcanary.heartbeat WHERE writer = '") + kWriter + "'");
+  ASSERT_TRUE(rows) << rows.error().message;
+  EXPECT_EQ(rows->Number(0, "n")->value_or(-1), 1);
+}
+
+// Pins detection of a standby that stopped replaying: its lag grows in real time past 5 s within
+// two runs while the other standby stays low, and comes back once replay resumes.
+TEST_F(PgHeartbeatIntegrationTest, PausedReplayLagGrowsThenRecovers) {
+  auto probe = HeartbeatProbe(1.0);
+  ASSERT_NE(probe, nullptr);
+  const std::string paused_name = kStandbys[1];
+  const std::string healthy_name = kStandbys[0];
+  ASSERT_TRUE(RunProbeOnce(*probe, kTimeout).result.success);  // a fresh heartbeat everywhere
+
+  PausedReplay paused(paused_name);
+  ASSERT_TRUE(paused.ok()) << paused.error();
+  double previous_lag = 0;
+  ProbeResult result;
+  for (int run = 1; run <= 2; ++run) {
+    auto timed = RunProbeOnce(*probe, kTimeout);
+    result = std::move(timed.result);
+    ASSERT_TRUE(result.success) << result.error->message;  // a lagging standby is no failure
+    EXPECT_LE(timed.seconds, kTimeout.count() / 1000.0 + testing::kDeadlineSlackSeconds);
+    EXPECT_EQ(FindSample(result, kPgHeartbeatVisible, StandbyLabels(paused_name)), 0) << run;
+    EXPECT_EQ(FindSample(result, kPgHeartbeatStandbyUp, StandbyLabels(paused_name)), 1) << run;
+    const double lag = Lag(result, paused_name);
+    EXPECT_GT(lag, previous_lag) << "run " << run;
+    previous_lag = lag;
+    EXPECT_LT(Lag(result, healthy_name), 1.0) << "run " << run;
+    EXPECT_EQ(FindSample(result, kPgHeartbeatVisible, StandbyLabels(healthy_name)), 1);
+    const auto* check = FindExpectation(result, "max_heartbeat_lag_seconds", paused_name);
+    ASSERT_NE(check, nullptr);
+    EXPECT_FALSE(check->pass);
+    EXPECT_TRUE(std::isnan(check->observed));
+    EXPECT_TRUE(FindExpectation(result, "max_heartbeat_lag_seconds", healthy_name)->pass);
+  }
+  std::printf("[ measure  ] pg_heartbeat lag of the paused standby after 2 runs: %.2f s\n",
+              previous_lag);
+  EXPECT_GT(previous_lag, 5.0);
+  // The paused standby still shows the heartbeat written before the pause, one run (3 s) older
+  // than the primary's newest.
+  EXPECT_LT(
+      FindSample(result, kPgHeartbeatLastSeenWriteTimestamp, StandbyLabels(paused_name)).value(),
+      FindSample(result, kPgHeartbeatWriteTimestamp, {{"target", kCluster}}).value() - 2.5);
+
+  paused.Resume();
+  result = RunProbeOnce(*probe, kTimeout).result;
+  ASSERT_TRUE(result.success) << result.error->message;
+  for (const auto& standby : kStandbys) {
+    EXPECT_EQ(FindSample(result, kPgHeartbeatVisible, StandbyLabels(standby)), 1) << standby;
+    EXPECT_LT(Lag(result, standby), 1.0) << standby;
+    EXPECT_TRUE(FindExpectation(result, "max_heartbeat_lag_seconds", standby)->pass) << standby;
+  }
+}
+
+// Pins that an unreachable standby is reported (standby_up 0, failed expectation) without failing
+// the run or hiding the other standby's measurement.
+TEST_F(PgHeartbeatIntegrationTest, StoppedStandbyIsDownButRunSucceeds) {
+  auto probe = HeartbeatProbe(1.0);
+  ASSERT_NE(probe, nullptr);
+  auto stopped = stopped_.Stop(kStandbys[1]);
+  ASSERT_TRUE(stopped) << stopped.error().message;
+  auto run = RunProbeOnce(*probe, kTimeout);
+  const auto& result = run.result;
+  ASSERT_TRUE(result.success) << result.error->message;
+  EXPECT_LT(run.seconds, 1.0);  // refused at once, and the other standby sees the heartbeat
+  EXPECT_EQ(FindSample(result, kPgHeartbeatStandbyUp, StandbyLabels(kStandbys[1])), 0);
+  EXPECT_EQ(FindSample(result, kPgHeartbeatVisible, StandbyLabels(kStandbys[1])), 0);
+  EXPECT_FALSE(FindSample(result, kPgHeartbeatLag, StandbyLabels(kStandbys[1])));
+  const auto* check = FindExpectation(result, "max_heartbeat_lag_seconds", kStandbys[1]);
+  ASSERT_NE(check, nullptr);
+  EXPECT_FALSE(check->pass);
+  EXPECT_EQ(FindSample(result, kPgHeartbeatStandbyUp, StandbyLabels(kStandbys[0])), 1);
+  EXPECT_LT(Lag(result, kStandbys[0]), 1.0);
+}
+
+}  // namespace
+}  // namespace dbcanary
