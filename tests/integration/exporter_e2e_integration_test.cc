@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "tests/integration/harness/exporter_process.h"
@@ -101,6 +103,40 @@ TEST_F(ExporterEndToEnd, ServesRealValuesThatPromtoolAccepts) {
     EXPECT_EQ(body.find(secret), std::string::npos) << entry.path();
     EXPECT_EQ(exporter.Log().find(secret), std::string::npos) << entry.path();
   }
+}
+
+// Lines of `body` for family `name` whose value is not `value` (empty when all match).
+std::vector<std::string> SamplesNotEqual(const std::string& body, const std::string& name,
+                                         double value) {
+  std::vector<std::string> bad;
+  std::istringstream lines(body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(name + "{", 0) != 0) continue;
+    if (std::stod(line.substr(line.rfind(' ') + 1)) != value) bad.push_back(line);
+  }
+  return bad;
+}
+
+// Every probe the stack config enables succeeds and every declared expectation holds: the
+// healthy stack is what the acceptance list says it should be.
+TEST_F(ExporterEndToEnd, EveryProbeAndExpectationIsGreenOnAHealthyStack) {
+  ExporterProcess exporter({"serve", "--config", StackConfig()});
+  ASSERT_TRUE(exporter.WaitReady(seconds(60))) << exporter.Log();
+  std::vector<std::string> failing;
+  std::string body;
+  // A single run can trip over a busy machine; the stack is healthy when a round is all green.
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    body = exporter.Get("/metrics").body;
+    failing = SamplesNotEqual(body, "dbcanary_probe_success", 1);
+    auto expectations = SamplesNotEqual(body, "dbcanary_expectation_pass", 1);
+    failing.insert(failing.end(), expectations.begin(), expectations.end());
+    if (failing.empty()) break;
+    std::this_thread::sleep_for(milliseconds(500));
+  }
+  for (const auto& line : failing) ADD_FAILURE() << "not green: " << line;
+  if (!failing.empty()) std::cerr << exporter.Log();
+  EXPECT_GE(SampleValue(body, "dbcanary_exporter_probes"), 20);
 }
 
 // A stopped PgBouncer fails its probe within the timeout while /metrics stays prompt.
