@@ -21,6 +21,9 @@ cmake --build "$build_dir" -j"$jobs"
 step "unit tests"
 ctest --test-dir "$build_dir" -L unit --output-on-failure -j"$jobs"
 
+step "alert rules (promtool check rules, promtool test rules, runbooks)"
+tests/check-rules.sh
+
 step "integration tests (real PostgreSQL, PgBouncer, redis on 127.0.0.1)"
 export DBCANARY_REQUIRE_INTEGRATION=1
 ctest --test-dir "$build_dir" -L integration --output-on-failure
