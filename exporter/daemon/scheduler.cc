@@ -113,11 +113,9 @@ void Scheduler::State::ScheduleLoop(std::stop_token token) {
     }
     // Fixed rate from the first run; after a stall (suspend, overloaded host) resume
     // at the next slot instead of firing the missed ones in a burst.
-    auto next = due.at + entry.info->interval;
-    if (next <= now) {
-      auto behind = (now - next) / entry.info->interval + 1;
-      next += behind * entry.info->interval;
-    }
+    auto interval = std::max(entry.info->interval, std::chrono::milliseconds(1));
+    auto next = due.at + interval;
+    if (next <= now) next += ((now - next) / interval + 1) * interval;
     heap.push(Due{next, due.index});
   }
 }

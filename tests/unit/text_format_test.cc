@@ -48,6 +48,9 @@ TEST(TextFormatTest, FormatsSpecialAndFractionalValues) {
   EXPECT_EQ(FormatValue(-3), "-3");
   EXPECT_EQ(FormatValue(0.25), "0.25");
   EXPECT_EQ(FormatValue(1e21), "1e+21");
+  EXPECT_EQ(FormatValue(1000000), "1000000");
+  EXPECT_EQ(FormatValue(1048576), "1048576");
+  EXPECT_EQ(FormatValue(-0.0), "0");
   EXPECT_EQ(FormatValue(1782345678.5), "1782345678.5");
   EXPECT_EQ(std::stod(FormatValue(0.1)), 0.1);
 }
