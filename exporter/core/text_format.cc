@@ -108,23 +108,31 @@ void AppendTextFormat(const std::vector<MetricFamily>& families, std::string& ou
 }
 
 void FamilyBuilder::Describe(const MetricDesc& desc) {
-  for (const auto& family : families_) {
-    if (family.desc.name == desc.name) return;
-  }
+  if (family_index_.contains(desc.name)) return;
+  family_index_.emplace(desc.name, families_.size());
   families_.push_back(MetricFamily{desc, {}});
+  seen_label_sets_.emplace_back();
 }
 
 void FamilyBuilder::Add(Sample sample) {
-  for (auto& family : families_) {
-    if (family.desc.name != sample.name) continue;
-    for (const auto& existing : family.samples) {
-      if (existing.labels == sample.labels) return;
-    }
-    family.samples.push_back(std::move(sample));
-    return;
+  auto found = family_index_.find(sample.name);
+  if (found == family_index_.end()) return;
+  // NUL separates names and values: no configured name or label value contains one.
+  std::string key;
+  for (const auto& [name, value] : sample.labels) {
+    key += name;
+    key += '\0';
+    key += value;
+    key += '\0';
   }
+  if (!seen_label_sets_[found->second].insert(std::move(key)).second) return;
+  families_[found->second].samples.push_back(std::move(sample));
 }
 
-std::vector<MetricFamily> FamilyBuilder::Take() { return std::move(families_); }
+std::vector<MetricFamily> FamilyBuilder::Take() {
+  family_index_.clear();
+  seen_label_sets_.clear();
+  return std::move(families_);
+}
 
 }  // namespace dbcanary

@@ -2,6 +2,8 @@
 
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "exporter/core/metric.h"
@@ -33,7 +35,10 @@ class FamilyBuilder {
   std::vector<MetricFamily> Take();
 
  private:
+  // Render-path lookups stay O(1): a scrape holds hundreds of samples per family.
   std::vector<MetricFamily> families_;
+  std::unordered_map<std::string, size_t> family_index_;
+  std::vector<std::unordered_set<std::string>> seen_label_sets_;
 };
 
 }  // namespace dbcanary
