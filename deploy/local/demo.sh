@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 
 build_dir=${DBCANARY_BUILD_DIR:-build}
 deploy/local/install-deps.sh
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBCANARY_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DDBCANARY_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build_dir" -j"$(nproc)" --target dbcanary
 deploy/local/stack.sh up
 stack_dir=${DBCANARY_STACK_DIR:-/tmp/dbcanary-stack}
