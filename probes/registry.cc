@@ -2,7 +2,10 @@
 #include "probes/kubernetes/backup_directory_probe.h"
 #include "probes/kubernetes/k8s_cnpg_backups_probe.h"
 #include "probes/kubernetes/k8s_cnpg_cluster_probe.h"
+#include "probes/kubernetes/k8s_cnpg_operator_probe.h"
+#include "probes/kubernetes/k8s_dragonfly_probe.h"
 #include "probes/kubernetes/k8s_cnpg_pooler_probe.h"
+#include "probes/monitoring/monitoring_pipeline_probe.h"
 #include "probes/dragonfly/dragonfly_info_probe.h"
 #include "probes/dragonfly/dragonfly_pubsub_probe.h"
 #include "probes/dragonfly/dragonfly_replication_probe.h"
@@ -36,11 +39,14 @@ void RegisterBuiltinProbes(ProbeRegistry& registry) {
   registry.Add("k8s_cnpg_cluster", CreateK8sCnpgClusterProbe);
   registry.Add("k8s_cnpg_backups", CreateK8sCnpgBackupsProbe);
   registry.Add("k8s_cnpg_pooler", CreateK8sCnpgPoolerProbe);
+  registry.Add("k8s_cnpg_operator", CreateK8sCnpgOperatorProbe);
+  registry.Add("k8s_dragonfly", CreateK8sDragonflyProbe);
   registry.Add("backup_directory", CreateBackupDirectoryProbe);
   registry.Add("dragonfly_structures", CreateDragonflyStructuresProbe);
   registry.Add("dragonfly_pubsub", CreateDragonflyPubsubProbe);
   registry.Add("dragonfly_replication", CreateDragonflyReplicationProbe);
   registry.Add("dragonfly_info", CreateDragonflyInfoProbe);
+  registry.Add("monitoring_pipeline", CreateMonitoringPipelineProbe);
 }
 
 }  // namespace dbcanary

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks the dbcanary alert rules: syntax (promtool check rules), unit tests (promtool test rules),
 # and that every alert has docs/runbooks/<alert>.md and a runbook_url pointing at it.
-# Usage: tests/check-rules.sh   (needs promtool; PROMTOOL=/path/to/promtool to override)
+# Also checks that the generated PrometheusRule/VMRule and the kustomize copies are in sync
+# (alerts/generate.py --check).
+# Usage: tests/check-rules.sh   (needs promtool and python3 with PyYAML; PROMTOOL=... to override)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -14,6 +16,15 @@ command -v "$promtool" >/dev/null || { echo "check-rules: promtool not found" >&
 
 "$promtool" check rules "$rules"
 "$promtool" test rules "$tests"
+
+# The PrometheusRule, the VMRule and the kustomize copies (rules, dashboard) are generated from
+# the plain rule file and the dashboard: regenerate into a temp dir and diff.
+python3 alerts/generate.py --check
+# The scaled variant the live Prometheus test loads must stay a valid rule file.
+live_tmp=$(mktemp -d)
+trap 'rm -rf "$live_tmp"' EXIT
+python3 alerts/generate.py --live-rules "$live_tmp/live.rules.yml"
+"$promtool" check rules "$live_tmp/live.rules.yml" >/dev/null
 
 fail=0
 alerts=$(sed -n 's/^[[:space:]]*-[[:space:]]*alert:[[:space:]]*\([A-Za-z0-9_]*\).*/\1/p' "$rules")

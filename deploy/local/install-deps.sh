@@ -9,12 +9,20 @@ packages=(
   libpq-dev libhiredis-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcivetweb-dev civetweb libgtest-dev libgmock-dev libssl-dev
   libcurl4-openssl-dev nlohmann-json3-dev
+  libcrypt-dev  # bcrypt for --web.config.file basic_auth_users (libxcrypt's crypt_rn)
+  clang libclang-rt-14-dev  # tests/fuzz/run.sh: libFuzzer and the sanitizer runtimes for clang
   # local platform stack and the tests' real servers
   postgresql-15 postgresql-client-15 pgbouncer redis-server redis-tools openssl
   prometheus victoria-metrics
   # tools the tests and benchmarks use
   curl procps psmisc locales wrk prometheus-postgres-exporter prometheus-redis-exporter
+  chromium  # the status page test loads / headless and takes a phone-size screenshot
+  python3-yaml  # alerts/generate.py, tests/check-deploy.sh
 )
+# tests/check-deploy.sh renders the kustomize files with `kubectl kustomize`. Debian's
+# kubernetes-client only when no kubectl is installed: its kustomize (v2) predates components,
+# and check-deploy needs kubectl >= 1.21 (kustomize >= v4).
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 
 missing=()
 for package in "${packages[@]}"; do

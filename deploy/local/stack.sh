@@ -5,7 +5,9 @@
 #   * a redis master + replica standing in for DragonflyDB
 # and writes a ready-to-use dbcanary config for it.
 #
-# Usage: stack.sh up | down [--purge] | status | env | start NAME | stop NAME
+# Usage: stack.sh up | down [--purge] | status | env | start NAME | stop NAME | restart NAME
+#        | backup [LABEL] | restore-scratch LABEL PORT | drop-scratch PORT
+#        | failover [--to NAME]
 #
 # Environment:
 #   DBCANARY_STACK_DIR        state directory            (default /tmp/dbcanary-stack)
@@ -35,9 +37,20 @@ Commands:
   env             print the stack.env variables (ports, directories, binaries)
   start NAME      start one component (creating it if needed)
   stop NAME       stop one component
+  failover [--to NAME]
+                  kill the primary (immediate stop), promote the most advanced standby (or NAME),
+                  repoint poolers and standbys, re-attach the old primary (pg_rewind); prints timings
+  restart NAME    stop, then start one component
+  backup [LABEL]  pg_basebackup of the current primary into \$DIR/backups/LABEL (default:
+                  \$DBCANARY_BACKUP_LABEL, else a timestamp); prints the path and label
+  restore-scratch LABEL PORT
+                  temporary instance on 127.0.0.1:PORT from backup LABEL, WAL archive replayed
+                  to its end, promoted (cluster_name dbcanary-scratch-PORT, no archiving)
+  drop-scratch PORT  stop and delete that instance (idempotent)
 
 Component names:
-  shared-postgres-1 (primary), shared-postgres-2, shared-postgres-3 (standbys)
+  shared-postgres-1 (primary), shared-postgres-2, shared-postgres-3 (standbys; after a failover
+  the roles move: 'status' shows the current primary)
   gitlab-pooler-rw, gitlab-pooler-ro, harbor-pooler-rw, keycloak-pooler-rw, synergyflow-pooler-rw
   dragonfly-0 (redis master), dragonfly-1 (redis replica)
 
@@ -71,7 +84,7 @@ REDIS_NAMES=(dragonfly-0 dragonfly-1)
 ALL_NAMES=("${PG_NAMES[@]}" "${POOLERS[@]}" "${REDIS_NAMES[@]}")
 TENANTS=(gitlab harbor keycloak synergyflow)
 declare -A TENANT_DB=([gitlab]=gitlabhq_production [harbor]=registry [keycloak]=keycloak [synergyflow]=synergyflow)
-SECRET_NAMES=(streaming_replica gitlab harbor keycloak synergyflow dbcanary pgbouncer_admin dragonfly)
+SECRET_NAMES=(streaming_replica gitlab harbor keycloak synergyflow dbcanary dbcanary_drill pgbouncer_admin dragonfly)
 SYNC_NAMES='ANY 1 ("shared-postgres-2", "shared-postgres-3")'
 
 T0=${EPOCHREALTIME/./}
@@ -204,6 +217,8 @@ pooler_attrs() {
     synergyflow-pooler-rw) P_TYPE=rw P_MODE=transaction P_MAXCONN=100 P_POOL=10 P_DB=synergyflow P_USER=synergyflow P_TARGET=shared-postgres-1 ;;
     *) die "unknown pooler '$1'" ;;
     esac
+    # the roles follow the last failover (load_current_primary)
+    if [[ $P_TYPE == rw ]]; then P_TARGET=$PG_PRIMARY; else P_TARGET=${PG_STANDBYS[0]}; fi
 }
 
 # create the state directory tree with the right owners
@@ -473,6 +488,8 @@ max_wal_senders = 10
 max_replication_slots = 10
 hot_standby = on
 hot_standby_feedback = on
+# pg_rewind re-attaches a failed primary (stack.sh failover); needs hint bits in WAL
+wal_log_hints = on
 # standbys reconnect quickly after the primary restarts
 wal_retrieve_retry_interval = 1s
 archive_mode = on
@@ -556,11 +573,16 @@ pg_init_primary() {
 pg_bootstrap() {
     local sql t
     sql="SET password_encryption = 'scram-sha-256';
-SELECT format('CREATE ROLE %I', r) FROM unnest(ARRAY['streaming_replica','dbcanary','gitlab','harbor','keycloak','synergyflow']) AS r
+SELECT format('CREATE ROLE %I', r) FROM unnest(ARRAY['streaming_replica','dbcanary','dbcanary_drill','gitlab','harbor','keycloak','synergyflow']) AS r
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) \\gexec
 ALTER ROLE streaming_replica WITH LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${SECRET[streaming_replica]}';
 ALTER ROLE dbcanary WITH LOGIN NOREPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${SECRET[dbcanary]}';
 GRANT pg_monitor TO dbcanary;
+-- the restore drill closes the WAL segment holding its marker so the archive has it
+GRANT EXECUTE ON FUNCTION pg_switch_wal() TO dbcanary;
+-- drills that create and drop a scratch database (pg_benchmark) log in as this role, so
+-- the monitoring role stays unable to create anything
+ALTER ROLE dbcanary_drill WITH LOGIN NOREPLICATION NOSUPERUSER CREATEDB NOCREATEROLE PASSWORD '${SECRET[dbcanary_drill]}';
 "
     for t in "${TENANTS[@]}"; do
         sql+="ALTER ROLE $t WITH LOGIN NOREPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${SECRET[$t]}';
@@ -727,10 +749,17 @@ pooler_write_config() {
         mkdir -p "$d"
         own_run "$d"
     fi
+    # rw poolers also reach the pg_benchmark drill's scratch database (docs/drills/benchmark.md),
+    # as a CNPG Pooler's "* =" entry reaches every database of its cluster
+    local bench_db=""
+    if [[ $P_TYPE == rw ]]; then
+        bench_db="dbcanary_bench = host=127.0.0.1 port=${PORT[$P_TARGET]} dbname=dbcanary_bench"
+    fi
     put_file "$d/pgbouncer.ini" 0600 run <<EOF
 ; generated by stack.sh - pooler $name (CNPG Pooler type $P_TYPE)
 [databases]
 $P_DB = host=127.0.0.1 port=${PORT[$P_TARGET]} dbname=$P_DB
+$bench_db
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -764,6 +793,7 @@ EOF
     put_file "$d/userlist.txt" 0600 run <<EOF
 "$P_USER" "${SECRET[$P_USER]}"
 "dbcanary" "${SECRET[dbcanary]}"
+"dbcanary_drill" "${SECRET[dbcanary_drill]}"
 "pgbouncer_admin" "${SECRET[pgbouncer_admin]}"
 EOF
     ((CHANGED == 0)) || changed=1
@@ -1056,6 +1086,61 @@ dragonfly:
         expect: { master_role: true, min_connected_replicas: 1, max_replica_visibility_seconds: 1 }
       dragonfly_info:
         expect: { max_last_save_age_seconds: 3600 }
+# Drills are opt-in: none is scheduled here (enabled: false). Run one now with
+#   dbcanary drill NAME --config $CONFIG_FILE
+# The failover drill really kills the primary (stack.sh failover) and does not fail back:
+# fail back with "stack.sh failover --to shared-postgres-1".
+drills:
+  reports_dir: $DIR/reports
+  keep_reports: 20
+  lock: { cluster: shared-postgres, ttl: 1m }
+  jobs:
+    failover:
+      enabled: false
+      timeout: 5m
+      cluster: shared-postgres
+      pooler: gitlab-pooler-rw
+      trigger:
+        command: [env, "DBCANARY_STACK_DIR=$DIR", "$SCRIPT_PATH", failover]
+        timeout: 3m
+      expect: { max_downtime_seconds: 30, max_lost_writes: 0, max_recovery_seconds: 180 }
+    restore:
+      enabled: false
+      timeout: 5m
+      cluster: shared-postgres
+      backup: { command: [env, "DBCANARY_STACK_DIR=$DIR", "$SCRIPT_PATH", backup] }
+      restore:
+        command: [env, "DBCANARY_STACK_DIR=$DIR", "$SCRIPT_PATH", restore-scratch, "{label}", "$((BASE + 30))"]
+        cleanup: [env, "DBCANARY_STACK_DIR=$DIR", "$SCRIPT_PATH", drop-scratch, "$((BASE + 30))"]
+        connection: { host: localhost, port: $((BASE + 30)) }
+      expect: { max_rto_seconds: 120, max_rpo_seconds: 60 }
+    pg_benchmark:
+      enabled: false
+      timeout: 5m
+      cluster: shared-postgres
+      pooler: gitlab-pooler-rw
+      admin: { user: dbcanary_drill, password_file: $SECRETS_DIR/dbcanary_drill.password }
+      clients: 10
+      threads: 2
+      duration: 30s
+      scale: 1
+      expect: { min_tps: 1000, max_regression: 0.2 }
+    dragonfly_benchmark:
+      enabled: false
+      timeout: 3m
+      dragonfly: dragonfly
+      connections: 50
+      pipeline: 16
+      duration: 30s
+      value_size: 3
+      expect: { min_ops_per_second: 50000 }
+    dragonfly_persistence:
+      enabled: false
+      timeout: 3m
+      dragonfly: dragonfly
+      keys: 100
+      restart: { command: [env, "DBCANARY_STACK_DIR=$DIR", "$SCRIPT_PATH", restart, dragonfly-0] }
+      expect: { max_recovery_seconds: 30 }
 EOF
 }
 
@@ -1237,6 +1322,457 @@ cmd_env() {
     if [[ -r $ENV_FILE ]]; then cat "$ENV_FILE"; else print_env; fi
 }
 
+# ----------------------------------------------------------------------------------------------
+# backup / restore-scratch / drop-scratch / restart (the restore and persistence drills' commands)
+# ----------------------------------------------------------------------------------------------
+
+BACKUPS_KEPT=3
+
+# the configured instance that answers as primary now (a failover may have moved it)
+current_primary() {
+    local n
+    for n in "${PG_NAMES[@]}"; do
+        running "$n" || continue
+        if [[ $(pg_value "$n" "SELECT NOT pg_is_in_recovery()") == t ]]; then
+            echo "$n"
+            return 0
+        fi
+    done
+    return 1
+}
+
+valid_label() { [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ ]]; }
+
+# scratch ports: a number outside the stack's own ports
+valid_scratch_port() {
+    local n
+    [[ $1 =~ ^[0-9]{1,5}$ ]] && (($1 >= 1024 && $1 <= 65535)) || return 1
+    for n in "${ALL_NAMES[@]}"; do ((${PORT[$n]} != $1)) || return 1; done
+}
+
+# backup [LABEL]: plain-format pg_basebackup (WAL streamed in, backup_manifest) of the current
+# primary into $DIR/backups/LABEL; LABEL defaults to $DBCANARY_BACKUP_LABEL, then to a timestamp.
+# Keeps the newest $BACKUPS_KEPT backups.
+cmd_backup() {
+    local label=${1:-${DBCANARY_BACKUP_LABEL:-backup-$(date -u +%Y%m%dT%H%M%SZ)}} primary dest bytes old
+    (($# <= 1)) || die "backup takes at most one argument (LABEL)"
+    valid_label "$label" || die "backup: invalid label '$label' (letters, digits, ._-; at most 63)"
+    [[ -d $DIR && -e $MARKER ]] || die "no stack in $DIR"
+    primary=$(current_primary) || die "backup: no running instance answers as primary"
+    dest=$DIR/backups/$label
+    [[ ! -e $dest ]] || die "backup: $dest already exists"
+    mkdir -p "$DIR/backups"
+    chmod 0700 "$DIR/backups"
+    own_run "$DIR/backups"
+    log "backup: pg_basebackup of $primary into $dest"
+    if ! as_run "$PG_BIN/pg_basebackup" -h "$SOCK_DIR" -p "${PORT[$primary]}" -U "$PG_SUPERUSER" \
+        -D "$dest" -Fp -X stream -c fast --no-sync -l "$label" >"$LOG_DIR/backup-$label.log" 2>&1; then
+        show_log_tail "$LOG_DIR/backup-$label.log"
+        rm -rf "$dest"
+        die "pg_basebackup of $primary failed"
+    fi
+    [[ -s $dest/backup_manifest ]] || die "backup: $dest has no backup_manifest"
+    bytes=$(du -sb "$dest" | cut -f1)
+    # the oldest backups beyond the newest $BACKUPS_KEPT
+    while IFS= read -r old; do
+        [[ -n $old ]] || continue
+        log "backup: removing old backup $old"
+        rm -rf "${DIR:?}/backups/${old:?}"
+    done < <(ls -1t "$DIR/backups" | tail -n +$((BACKUPS_KEPT + 1)))
+    echo "label: $label"
+    echo "path: $dest"
+    echo "primary: $primary"
+    echo "DBCANARY_BACKUP_BYTES=$bytes"
+    grep -E '^(START WAL LOCATION|STOP WAL LOCATION|START TIME|LABEL):' "$dest/backup_label" 2>/dev/null || true
+    sed -n 's/.*"Checksum-Algorithm": *"\([^"]*\)".*/manifest checksum algorithm: \1/p;T;q' "$dest/backup_manifest"
+}
+
+# scratch_pid PORT: sets SPID to the postmaster of the scratch instance on PORT (empty if none)
+scratch_pid() {
+    local data=$DIR/scratch/$1 pid=""
+    SPID=
+    if [[ -r $data/postmaster.pid ]]; then read -r pid 2>/dev/null <"$data/postmaster.pid" || true; fi
+    if pid_alive "$pid" postgres && [[ /proc/$pid/cwd -ef $data ]]; then SPID=$pid; fi
+}
+
+scratch_promoted() {
+    [[ $(as_run env PGCONNECT_TIMEOUT=3 timeout 5 psql -X -q -At -h "$SOCK_DIR" -p "$1" \
+        -U "$PG_SUPERUSER" -d postgres -c "SELECT pg_is_in_recovery()" 2>/dev/null) == f ]]
+}
+
+# restore-scratch LABEL PORT: a temporary instance on 127.0.0.1:PORT from the base backup LABEL,
+# replaying the WAL archive to its end, then promoted. It never archives (archive_mode off), so
+# it cannot write into the stack's archive. Its cluster_name is dbcanary-scratch-PORT.
+cmd_restore_scratch() {
+    local label=${1:-} port=${2:-} src data logf auto
+    (($# == 2)) || die "usage: $PROG restore-scratch LABEL PORT"
+    valid_label "$label" || die "restore-scratch: invalid label '$label'"
+    valid_scratch_port "$port" || die "restore-scratch: invalid port '$port' (1024..65535, not a stack port)"
+    src=$DIR/backups/$label data=$DIR/scratch/$port logf=$LOG_DIR/scratch-$port.log
+    [[ -s $src/backup_manifest ]] || die "restore-scratch: no backup '$label' in $DIR/backups"
+    [[ ! -e $data ]] || die "restore-scratch: $data exists (run '$PROG drop-scratch $port' first)"
+    ! port_in_use "$port" || die "restore-scratch: port $port on 127.0.0.1 is already in use"
+    log "restore-scratch: copying backup $label into $data"
+    mkdir -p "$DIR/scratch"
+    chmod 0700 "$DIR/scratch"
+    own_run "$DIR/scratch"
+    as_run cp -a "$src" "$data"
+    rm -f "$data/backup_manifest" "$data/standby.signal"
+    # the primary's ALTER SYSTEM settings (synchronous_standby_names...) do not apply here
+    auto=$data/postgresql.auto.conf
+    grep -Ev '^(synchronous_standby_names|primary_conninfo|primary_slot_name)' "$auto" >"$auto.new" || true
+    mv "$auto.new" "$auto"
+    chmod 0600 "$auto"
+    own_run "$auto"
+    put_file "$data/stack.conf" 0600 run <<EOSCRATCH
+# generated by stack.sh restore-scratch - scratch instance from backup $label
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$SOCK_DIR'
+cluster_name = 'dbcanary-scratch-$port'
+# hot standby during recovery needs at least the primary's max_connections
+max_connections = 200
+shared_buffers = 16MB
+ssl = on
+ssl_cert_file = '$TLS_DIR/server.crt'
+ssl_key_file = '$TLS_DIR/server.key'
+ssl_ca_file = '$TLS_DIR/ca.crt'
+wal_level = replica
+hot_standby = on
+archive_mode = off
+synchronous_standby_names = ''
+restore_command = 'cp $ARCHIVE_DIR/%f %p'
+recovery_target_timeline = 'latest'
+fsync = off
+log_destination = 'stderr'
+logging_collector = off
+log_line_prefix = '%m [%p] %q%u@%d '
+EOSCRATCH
+    as_run touch "$data/recovery.signal"
+    log "restore-scratch: starting on port $port (recovery to the end of $ARCHIVE_DIR)"
+    if ! spawn_daemon as_run "$PG_BIN/pg_ctl" -D "$data" -l "$logf" -w -t 120 -s start </dev/null; then
+        show_log_tail "$logf"
+        die "restore-scratch: the scratch instance failed to start (clean up with '$PROG drop-scratch $port')"
+    fi
+    wait_for 120 scratch_promoted "$port" || {
+        show_log_tail "$logf"
+        die "restore-scratch: recovery did not end within 120 s"
+    }
+    grep -E 'redo done|archive recovery complete|selected new timeline|last completed transaction' "$logf" || true
+    echo "scratch instance: 127.0.0.1:$port data=$data cluster_name=dbcanary-scratch-$port"
+}
+
+# drop-scratch PORT: stops and deletes the scratch instance on PORT; idempotent, also cleans a
+# half-started one
+cmd_drop_scratch() {
+    local port=${1:-} data
+    (($# == 1)) || die "usage: $PROG drop-scratch PORT"
+    valid_scratch_port "$port" || die "drop-scratch: invalid port '$port'"
+    data=$DIR/scratch/$port
+    scratch_pid "$port"
+    if [[ -n $SPID ]]; then
+        log "drop-scratch: stopping the scratch instance on port $port (pid $SPID)"
+        wake "$SPID"
+        as_run "$PG_BIN/pg_ctl" -D "$data" -m immediate -w -t 10 -s stop || true
+        scratch_pid "$port"
+        if [[ -n $SPID ]]; then
+            kill -KILL "$SPID" 2>/dev/null || true
+            wait_for 5 eval "! pid_alive $SPID postgres" || die "drop-scratch: pid $SPID survived SIGKILL"
+        fi
+    fi
+    if [[ -e $data ]]; then
+        rm -rf "$data"
+        log "drop-scratch: removed $data"
+    else
+        log "drop-scratch: nothing to remove on port $port"
+    fi
+}
+
+# restart NAME: stop and start one component
+cmd_restart() {
+    (($# == 1)) || die "usage: $PROG restart NAME"
+    cmd_stop "$1"
+    cmd_start "$1"
+}
+
+# ----------------------------------------------------------------------------------------------
+# failover (issue #7): the primary dies, the most advanced standby takes over, the poolers and the
+# other instances follow. The current primary is recorded in $DIR/current-primary, so every later
+# command (up, status, env, start, pooler configs) works with the roles as they are now.
+# ----------------------------------------------------------------------------------------------
+
+# PG_PRIMARY, PG_STANDBYS (ring order after the primary) and SYNC_NAMES for primary NAME
+set_pg_roles() {
+    local primary=$1 i n=${#PG_NAMES[@]} at=-1 s quoted=""
+    for ((i = 0; i < n; i++)); do
+        if [[ ${PG_NAMES[i]} == "$primary" ]]; then at=$i; fi
+    done
+    ((at >= 0)) || die "unknown PostgreSQL instance '$primary' (one of: ${PG_NAMES[*]})"
+    PG_PRIMARY=$primary
+    PG_STANDBYS=()
+    for ((i = 1; i < n; i++)); do PG_STANDBYS+=("${PG_NAMES[(at + i) % n]}"); done
+    for s in "${PG_STANDBYS[@]}"; do quoted+="${quoted:+, }\"$s\""; done
+    SYNC_NAMES="ANY 1 ($quoted)"
+}
+
+load_current_primary() {
+    local p=""
+    PRIMARY_FILE=$DIR/current-primary
+    if [[ -r $PRIMARY_FILE ]]; then read -r p <"$PRIMARY_FILE" || true; fi
+    set_pg_roles "${p:-shared-postgres-1}"
+}
+
+record_primary() {
+    printf '%s\n' "$1" >"$PRIMARY_FILE.tmp"
+    chmod 0644 "$PRIMARY_FILE.tmp"
+    mv "$PRIMARY_FILE.tmp" "$PRIMARY_FILE"
+    set_pg_roles "$1"
+}
+
+# milliseconds since the script started
+fo_ms() { echo $(((${EPOCHREALTIME/./} - T0) / 1000)); }
+fo_secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+
+# "16/B374D848" -> integer
+lsn_to_int() {
+    local hi=${1%/*} lo=${1#*/}
+    echo $(((16#$hi << 32) | 16#$lo))
+}
+
+# t when NAME answers as a primary, f as a standby; fails when it does not answer
+pg_role_of() {
+    local r
+    r=$(pg_value "$1" "SELECT CASE WHEN pg_is_in_recovery() THEN 'f' ELSE 't' END") || return 1
+    [[ $r == t || $r == f ]] || return 1
+    printf '%s' "$r"
+}
+
+pg_is_primary() { [[ $(pg_role_of "$1" 2>/dev/null) == t ]]; }
+
+# the running standby that has received the most WAL (sync replication: it holds every
+# acknowledged commit); empty when none answers. The standbys are asked in parallel.
+pick_promotion_target() {
+    local n lsn v best="" best_lsn=-1 tmp
+    tmp=$(mktemp -d)
+    for n in "${PG_STANDBYS[@]}"; do
+        if running "$n"; then
+            pg_value "$n" "SELECT coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) WHERE pg_is_in_recovery()" \
+                >"$tmp/$n" 2>/dev/null &
+        fi
+    done
+    wait
+    for n in "${PG_STANDBYS[@]}"; do
+        lsn=""
+        if [[ -r $tmp/$n ]]; then read -r lsn <"$tmp/$n" || true; fi
+        [[ $lsn =~ ^[0-9A-Fa-f]+/[0-9A-Fa-f]+$ ]] || continue
+        v=$(lsn_to_int "$lsn")
+        log "postgres: $n has received WAL up to $lsn" >&2
+        if ((v > best_lsn)); then best=$n best_lsn=$v; fi
+    done
+    rm -rf "$tmp"
+    printf '%s' "$best"
+}
+
+# before the primary dies, so that nothing of this is on the critical path: every running
+# standby gets the slots of the other instances (physical slots may be created on a standby and
+# survive its promotion; unreserved, they hold no WAL) and the synchronous_standby_names it
+# needs once promoted (ignored while it is a standby). Best effort: converge_roles redoes it.
+prepare_promotion() {
+    local n m sql
+    for n in "${PG_STANDBYS[@]}"; do
+        running "$n" && [[ -e $PG_DIR/$n/standby.signal ]] || continue
+        sql=""
+        for m in "${PG_NAMES[@]}"; do
+            [[ $m != "$n" ]] || continue
+            sql+="SELECT pg_create_physical_replication_slot('${m//-/_}') WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '${m//-/_}');
+"
+        done
+        sql+="ALTER SYSTEM SET synchronous_standby_names = '$(set_pg_roles "$n" && printf '%s' "$SYNC_NAMES")';
+SELECT pg_reload_conf();"
+        printf '%s\n' "$sql" | pg_admin "$n" postgres -f - >/dev/null 2>&1 &
+    done
+    wait || true
+}
+
+# right after the promotion: the running standbys follow the new primary (a reload restarts
+# their WAL receiver) and every pooler points at its new target (SIGHUP)
+repoint_quickly() {
+    local n
+    pg_write_repl_passfile
+    for n in "${PG_STANDBYS[@]}"; do
+        if running "$n" && [[ -e $PG_DIR/$n/standby.signal ]]; then
+            pg_point_standby "$n"
+            as_run "$PG_BIN/pg_ctl" -D "$PG_DIR/$n" -s reload
+            log "postgres: $n now follows $PG_PRIMARY"
+        fi
+    done
+    for n in "${POOLERS[@]}"; do
+        pooler_write_config "$n"
+        if ((CHANGED)) && running "$n"; then
+            kill -HUP "$CPID"
+            pooler_attrs "$n"
+            log "pgbouncer: $n -> $P_TARGET (reloaded)"
+        fi
+    done
+    FO_POOLERS_MS=${FO_POOLERS_MS:-$(fo_ms)}
+}
+
+# stop like a crash: no shutdown checkpoint, connections cut at once
+pg_stop_immediate() {
+    local name=$1 pid
+    running "$name" || return 0
+    pid=$CPID
+    wake "$pid"
+    log "postgres: stopping $name immediately (pid $pid)"
+    if ! as_run "$PG_BIN/pg_ctl" -D "$PG_DIR/$name" -m immediate -w -t 10 -s stop; then
+        kill -KILL "$pid" 2>/dev/null || true
+        wait_for 5 eval "! pid_alive $pid postgres" || die "$name (pid $pid) survived SIGKILL"
+    fi
+}
+
+# the physical slot of standby NAME on the current primary
+pg_ensure_slot() {
+    local slot=${1//-/_}
+    pg_admin "$PG_PRIMARY" postgres -c \
+        "SELECT pg_create_physical_replication_slot('$slot') WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '$slot')" \
+        >/dev/null
+}
+
+# points standby NAME (its postgresql.auto.conf) at the current primary
+pg_point_standby() {
+    local name=$1 data=$PG_DIR/$1 slot=${1//-/_} auto conninfo
+    conninfo="host=127.0.0.1 port=${PORT[$PG_PRIMARY]} user=streaming_replica passfile=$REPL_PASSFILE sslmode=require application_name=$name"
+    auto=$data/postgresql.auto.conf
+    grep -v -e '^primary_conninfo' -e '^primary_slot_name' "$auto" >"$auto.new" 2>/dev/null || true
+    printf "primary_conninfo = '%s'\nprimary_slot_name = '%s'\n" "$conninfo" "$slot" >>"$auto.new"
+    mv "$auto.new" "$auto"
+    chmod 0600 "$auto"
+    own_run "$auto"
+    if [[ ! -e $data/standby.signal ]]; then
+        : >"$data/standby.signal"
+        own_run "$data/standby.signal"
+    fi
+}
+
+# turns the stopped instance NAME into a standby of the current primary: pg_rewind (the stack
+# runs with wal_log_hints), else a fresh pg_basebackup; then starts it
+pg_reattach() {
+    local name=$1 data=$PG_DIR/$1
+    if [[ -s $data/PG_VERSION ]]; then
+        # A freshly promoted source still has its old timeline in pg_control until its first
+        # checkpoint; pg_rewind would then rewind to the wrong point and the instance would
+        # refuse to start ("requested timeline N does not contain minimum recovery point").
+        pg_admin "$PG_PRIMARY" postgres -c 'CHECKPOINT' ||
+            warn "CHECKPOINT on $PG_PRIMARY failed before pg_rewind"
+        log "postgres: pg_rewind $name from $PG_PRIMARY"
+        if as_run "$PG_BIN/pg_rewind" -D "$data" --no-sync \
+            --source-server="host=$SOCK_DIR port=${PORT[$PG_PRIMARY]} user=$PG_SUPERUSER dbname=postgres" \
+            >"$LOG_DIR/$name.rewind.log" 2>&1; then
+            pg_ensure_slot "$name"
+            pg_point_standby "$name"
+        else
+            show_log_tail "$LOG_DIR/$name.rewind.log"
+            warn "pg_rewind of $name failed; making it a fresh copy of $PG_PRIMARY"
+            pg_create_standby "$name"
+        fi
+    else
+        pg_create_standby "$name"
+    fi
+    pg_start "$name"
+}
+
+# after a promotion (or to heal): every standby follows the current primary and streams, the
+# poolers point at the right instances, synchronous_standby_names names the standbys
+converge_roles() {
+    local n sql=""
+    pg_write_repl_passfile
+    # one session on the primary: the standbys' slots and the synchronous standby names
+    for n in "${PG_STANDBYS[@]}"; do
+        sql+="SELECT pg_create_physical_replication_slot('${n//-/_}') WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '${n//-/_}');
+"
+    done
+    sql+="ALTER SYSTEM SET synchronous_standby_names = '$SYNC_NAMES';
+SELECT pg_reload_conf();"
+    printf '%s\n' "$sql" | pg_admin "$PG_PRIMARY" postgres -f - >/dev/null ||
+        die "cannot set up slots and synchronous_standby_names on $PG_PRIMARY"
+    log "postgres: slots for ${PG_STANDBYS[*]}, synchronous_standby_names = '$SYNC_NAMES' on $PG_PRIMARY"
+    # running standbys follow the new timeline on a reload, poolers follow the roles
+    repoint_quickly
+    # the old primary (stopped) and any standby that cannot follow the new timeline
+    for n in "${PG_STANDBYS[@]}"; do
+        if running "$n" && [[ -e $PG_DIR/$n/standby.signal ]] && wait_for 10 pg_all_streaming "$n"; then
+            continue
+        fi
+        if running "$n"; then pg_stop_immediate "$n"; fi
+        pg_reattach "$n"
+    done
+    wait_streaming "${PG_STANDBYS[@]}"
+    wait_for 15 pg_quorum_ok || die "pg_stat_replication does not show both standbys with sync_state 'quorum'"
+}
+
+cmd_failover() {
+    local to="" old new n ms_stop=0 ms_promoted=0 ms_done
+    FO_POOLERS_MS=""
+    while (($# > 0)); do
+        case $1 in
+        --to)
+            (($# >= 2)) || die "failover: --to needs an instance name"
+            to=$2
+            shift 2
+            ;;
+        *) die "failover: unknown argument '$1' (usage: failover [--to NAME])" ;;
+        esac
+    done
+    if [[ -n $to ]]; then
+        [[ " ${PG_NAMES[*]} " == *" $to "* ]] || die "failover: '$to' is not one of ${PG_NAMES[*]}"
+    fi
+    [[ -d $DIR && -e $MARKER ]] || die "no stack in $DIR"
+    take_lock
+    ensure_secrets
+    old=$PG_PRIMARY
+    if [[ $to == "$old" ]] && running "$old" && pg_is_primary "$old"; then
+        log "failover: $old is already the primary; checking standbys and poolers"
+        converge_roles
+        write_generated_files
+        return 0
+    fi
+    # a run killed after the promotion left a promoted standby behind: it is the primary
+    new=""
+    if ! running "$old"; then
+        for n in "${PG_STANDBYS[@]}"; do
+            if running "$n" && pg_is_primary "$n"; then new=$n; fi
+        done
+    fi
+    if [[ -z $new ]]; then
+        prepare_promotion
+        log "failover: primary $old dies now"
+        pg_stop_immediate "$old"
+        ms_stop=$(fo_ms)
+        if [[ -n $to ]]; then
+            new=$to
+            running "$new" || die "failover: $new is not running"
+        else
+            new=$(pick_promotion_target)
+            [[ -n $new ]] || die "failover: no running standby to promote ('$PROG start $old' brings the old primary back)"
+        fi
+        log "postgres: promoting $new"
+        # -w: returns once the promotion is complete (the instance accepts writes)
+        as_run "$PG_BIN/pg_ctl" -D "$PG_DIR/$new" -w -t 30 -s promote ||
+            die "failover: promoting $new failed (see $LOG_DIR/$new.log)"
+        ms_promoted=$(fo_ms)
+        record_primary "$new"
+        repoint_quickly
+    else
+        log "failover: $new was already promoted by an earlier run"
+        pg_stop_immediate "$old"
+        record_primary "$new"
+    fi
+    converge_roles
+    write_generated_files
+    ms_done=$(fo_ms)
+    log "failover: $old -> $new; old primary stopped at $(fo_secs "$ms_stop")s, $new primary at $(fo_secs "$ms_promoted")s, poolers repointed at $(fo_secs "${FO_POOLERS_MS:-0}")s, all standbys streaming (sync quorum) at $(fo_secs "$ms_done")s"
+}
+
 main() {
     local cmd=${1:-}
     if [[ -z $cmd ]]; then
@@ -1252,6 +1788,7 @@ main() {
     esac
     validate_settings
     set_paths
+    load_current_primary
     load_secrets
     # no relative paths from here on; a directory every user can enter (runuser, postgres)
     cd /
@@ -1262,6 +1799,11 @@ main() {
     env) cmd_env ;;
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;
+    failover) cmd_failover "$@" ;;
+    backup) cmd_backup "$@" ;;
+    restore-scratch) cmd_restore_scratch "$@" ;;
+    drop-scratch) cmd_drop_scratch "$@" ;;
+    restart) cmd_restart "$@" ;;
     *)
         usage >&2
         die "unknown command '$cmd'"

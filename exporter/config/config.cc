@@ -203,6 +203,107 @@ KubernetesSettings ReadKubernetes(YamlMap& map, const ExporterSettings& exporter
   return settings;
 }
 
+DrillsSettings ReadDrills(YamlMap& map, const Config& config) {
+  DrillsSettings drills;
+  drills.reports_dir = map.RequiredString("reports_dir");
+  if (drills.reports_dir.empty()) map.Fail("reports_dir", "must not be empty");
+  if (auto value = map.Int("keep_reports", 1, 10000)) drills.keep_reports = static_cast<int>(*value);
+  if (auto lock = map.Map("lock")) {
+    drills.lock_cluster = lock->RequiredString("cluster");
+    if (config.FindCluster(drills.lock_cluster) == nullptr) {
+      lock->Fail("cluster", "no postgres cluster named \"" + drills.lock_cluster + "\"");
+    }
+    if (auto value = lock->Duration("timeout")) {
+      if (*value <= std::chrono::milliseconds(0)) lock->Fail("timeout", "must be positive");
+      drills.lock_timeout = *value;
+    }
+    if (auto value = lock->Duration("ttl")) {
+      if (*value < std::chrono::seconds(2)) lock->Fail("ttl", "must be at least 2s");
+      drills.lock_ttl = *value;
+    }
+    lock->Finish();
+  } else if (config.postgres_clusters.size() == 1) {
+    drills.lock_cluster = config.postgres_clusters.front().name;
+  } else {
+    map.Fail("lock", "required: name the postgres cluster that holds the drill lease "
+                     "(lock: { cluster: NAME })");
+  }
+  for (auto& [kind, job] : map.MapOfMaps("jobs")) {
+    DrillSettings settings;
+    settings.kind = kind;
+    settings.enabled = job.Bool("enabled").value_or(false);
+    settings.schedule = job.String("schedule").value_or("");
+    settings.window = job.String("window").value_or("");
+    if (settings.enabled && settings.schedule.empty()) {
+      job.Fail("schedule", "required when the drill is enabled (5-field cron, UTC)");
+    }
+    if (auto value = job.Duration("timeout")) {
+      if (*value < std::chrono::seconds(1)) job.Fail("timeout", "must be at least 1s");
+      settings.timeout = *value;
+    }
+    settings.params = std::make_shared<YamlMap>(std::move(job));
+    drills.jobs.push_back(std::move(settings));
+  }
+  map.Finish();
+  return drills;
+}
+
+// `url` plus optional `bearer_token_file`, `basic_auth: {username, password_file}`, `ca_file`,
+// `timeout` (monitoring targets).
+HttpEndpoint ReadHttpEndpoint(YamlMap& map) {
+  HttpEndpoint endpoint;
+  endpoint.url = map.RequiredString("url");
+  if (endpoint.url.rfind("http://", 0) != 0 && endpoint.url.rfind("https://", 0) != 0) {
+    map.Fail("url", "must start with http:// or https://");
+  }
+  const size_t authority = endpoint.url.find("://") + 3;
+  const size_t authority_end = endpoint.url.find_first_of("/?#", authority);
+  if (endpoint.url.substr(authority, authority_end - authority).find('@') != std::string::npos) {
+    map.Fail("url", "must not contain credentials; use basic_auth or bearer_token_file");
+  }
+  if (endpoint.url.find_first_of("?#") != std::string::npos) {
+    map.Fail("url", "must not contain a query string or fragment");
+  }
+  while (endpoint.url.size() > authority && endpoint.url.back() == '/') endpoint.url.pop_back();
+  if (endpoint.url.size() <= authority) map.Fail("url", "has no host");
+  if (auto file = map.String("bearer_token_file")) {
+    std::ifstream in(*file, std::ios::binary);
+    if (!in) map.Fail("bearer_token_file", "cannot read \"" + *file + "\"");
+    endpoint.bearer_token_file = *file;
+  }
+  if (auto basic = map.Map("basic_auth")) {
+    endpoint.username = basic->RequiredString("username");
+    if (endpoint.username.empty()) basic->Fail("username", "must not be empty");
+    auto password = ReadPassword(*basic);
+    if (!password) basic->FailHere("password_file (or password: \"${ENV}\") is required");
+    endpoint.password = *password;
+    basic->Finish();
+    if (!endpoint.bearer_token_file.empty()) {
+      map.Fail("basic_auth", "set either basic_auth or bearer_token_file, not both");
+    }
+  }
+  endpoint.ca_file = map.String("ca_file").value_or("");
+  if (auto timeout = map.Duration("timeout")) {
+    if (*timeout < std::chrono::milliseconds(10)) map.Fail("timeout", "must be at least 10ms");
+    endpoint.timeout = *timeout;
+  }
+  map.Finish();
+  return endpoint;
+}
+
+MonitoringTarget ReadMonitoringTarget(YamlMap& map, const ExporterSettings& exporter) {
+  MonitoringTarget target;
+  target.name = map.RequiredString("name");
+  if (auto prometheus = map.Map("prometheus")) target.prometheus = ReadHttpEndpoint(*prometheus);
+  if (auto logs = map.Map("victorialogs")) target.victorialogs = ReadHttpEndpoint(*logs);
+  if (!target.prometheus && !target.victorialogs) {
+    map.FailHere("set prometheus: {url: ...} and/or victorialogs: {url: ...}");
+  }
+  target.probes = ReadProbes(map, target.name, exporter);
+  map.Finish();
+  return target;
+}
+
 std::shared_ptr<const Config> ReadConfig(const YAML::Node& document, const std::string& source) {
   auto file = std::make_shared<const std::string>(source);
   YamlMap root(document, "", file);
@@ -235,11 +336,24 @@ std::shared_ptr<const Config> ReadConfig(const YAML::Node& document, const std::
   if (auto kubernetes = root.Map("kubernetes")) {
     config->kubernetes = ReadKubernetes(*kubernetes, config->exporter, target_names);
   }
+  for (auto& monitoring_map : root.ListOfMaps("monitoring")) {
+    auto target = ReadMonitoringTarget(monitoring_map, config->exporter);
+    CheckUnique(target_names, monitoring_map, target.name, "target");
+    config->monitoring.push_back(std::move(target));
+  }
+  if (auto drills = root.Map("drills")) config->drills = ReadDrills(*drills, *config);
   root.Finish();
   return config;
 }
 
 }  // namespace
+
+const DrillSettings* DrillsSettings::Find(const std::string& kind) const {
+  for (const auto& job : jobs) {
+    if (job.kind == kind) return &job;
+  }
+  return nullptr;
+}
 
 std::vector<const ProbeSettings*> Config::AllProbes() const {
   std::vector<const ProbeSettings*> probes;
@@ -256,6 +370,9 @@ std::vector<const ProbeSettings*> Config::AllProbes() const {
     for (const auto& cluster : kubernetes->clusters) {
       for (const auto& probe : cluster.probes) probes.push_back(&probe);
     }
+  }
+  for (const auto& target : monitoring) {
+    for (const auto& probe : target.probes) probes.push_back(&probe);
   }
   return probes;
 }
@@ -277,6 +394,13 @@ const Pooler* Config::FindPooler(const std::string& name) const {
 const Dragonfly* Config::FindDragonfly(const std::string& name) const {
   for (const auto& dragonfly : dragonflies) {
     if (dragonfly.name == name) return &dragonfly;
+  }
+  return nullptr;
+}
+
+const MonitoringTarget* Config::FindMonitoring(const std::string& name) const {
+  for (const auto& target : monitoring) {
+    if (target.name == name) return &target;
   }
   return nullptr;
 }

@@ -58,6 +58,29 @@ struct Dragonfly {
   std::vector<ProbeSettings> probes;
 };
 
+// How to reach one HTTP query API (Prometheus-compatible, VictoriaLogs): a base URL (with any
+// path prefix, e.g. http://vmselect:8481/select/0/prometheus), optional auth and TLS trust.
+struct HttpEndpoint {
+  std::string url;                // http:// or https://; never contains credentials
+  std::string bearer_token_file;  // re-read on every request, so rotated tokens just work
+  std::string username;           // basic auth when non-empty
+  Secret password;                // basic auth password (password_file or ${ENV})
+  std::string ca_file;            // PEM bundle for https; empty: the system trust store
+  std::chrono::milliseconds timeout{std::chrono::seconds(10)};  // cap per request
+
+  // The URL, which is what logs and errors may say about the endpoint.
+  const std::string& Describe() const { return url; }
+};
+
+// A monitoring stack checked from the outside: `monitoring[]`. Its probe
+// (monitoring_pipeline) queries `prometheus` (PromQL) and `victorialogs` (LogsQL).
+struct MonitoringTarget {
+  std::string name;  // target name; unique among all targets
+  std::optional<HttpEndpoint> prometheus;
+  std::optional<HttpEndpoint> victorialogs;
+  std::vector<ProbeSettings> probes;
+};
+
 // A CNPG cluster (and the objects around it) watched through the Kubernetes API:
 // `kubernetes.clusters[]`. Its probes (k8s_*) read objects in `namespace_`.
 struct KubeCluster {
@@ -77,6 +100,33 @@ struct KubernetesSettings {
   std::vector<KubeCluster> clusters;
 };
 
+// One drill: `drills: { jobs: { KIND: { enabled, schedule, window, timeout, ...params } } }`.
+struct DrillSettings {
+  std::string kind;      // e.g. "failover"; validated against the drill registry
+  bool enabled = false;  // scheduled only when true; `dbcanary drill KIND` runs it regardless
+  std::string schedule;  // 5-field cron in UTC; empty: never scheduled
+  std::string window;    // optional "HH:MM-HH:MM" (UTC) in which a scheduled run may start
+  std::chrono::milliseconds timeout{std::chrono::minutes(10)};
+  // Kind-specific keys (everything above excepted), read strictly by the drill's factory.
+  std::shared_ptr<YamlMap> params;
+};
+
+// The top-level `drills:` section.
+struct DrillsSettings {
+  std::string reports_dir;  // where evidence reports are written; required
+  int keep_reports = 20;    // reports kept per drill; older ones are deleted
+  // The postgres cluster whose primary holds the drill lease (a row written with
+  // synchronous commit, so it survives a failover and is seen by every exporter).
+  std::string lock_cluster;
+  std::chrono::milliseconds lock_timeout{std::chrono::seconds(5)};  // cap per lease query
+  // How long a lease outlives its last renewal: a drill killed midway (exporter restart)
+  // blocks the next one for at most this long. Renewed every ttl/4 while a drill runs.
+  std::chrono::milliseconds lock_ttl{std::chrono::minutes(2)};
+  std::vector<DrillSettings> jobs;
+
+  const DrillSettings* Find(const std::string& kind) const;
+};
+
 struct ExporterSettings {
   std::string listen_address = "0.0.0.0:9750";
   int workers = 4;
@@ -93,6 +143,8 @@ struct Config {
   std::vector<Pooler> poolers;
   std::vector<Dragonfly> dragonflies;
   std::optional<KubernetesSettings> kubernetes;  // absent when the section is absent
+  std::optional<DrillsSettings> drills;          // absent when the section is absent
+  std::vector<MonitoringTarget> monitoring;      // `monitoring:` targets
 
   // Every probe of every target, in config order.
   std::vector<const ProbeSettings*> AllProbes() const;
@@ -100,6 +152,7 @@ struct Config {
   const Pooler* FindPooler(const std::string& name) const;
   const Dragonfly* FindDragonfly(const std::string& name) const;
   const KubeCluster* FindKubeCluster(const std::string& name) const;
+  const MonitoringTarget* FindMonitoring(const std::string& name) const;
 };
 
 // Reads and validates a config file. Errors read "FILE:LINE:COL: key.path: problem".

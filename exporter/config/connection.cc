@@ -1,6 +1,8 @@
 #include "exporter/config/connection.h"
 
+#include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -14,11 +16,23 @@ std::string RedisConnection::Describe() const {
   return (username.empty() ? "" : username + "@") + host + ":" + std::to_string(port);
 }
 
+constexpr uintmax_t kMaxPasswordFileBytes = 64 * 1024;
+
 std::optional<Secret> ReadPassword(YamlMap& map) {
   auto file = map.String("password_file");
   auto reference = map.String("password");
   if (file && reference) map.Fail("password", "set either password or password_file, not both");
   if (file) {
+    // Only a small regular file: a FIFO would hang the loader, /dev/zero would eat memory.
+    std::error_code error;
+    auto status = std::filesystem::status(*file, error);
+    if (!error && !std::filesystem::is_regular_file(status)) {
+      map.Fail("password_file", "\"" + *file + "\" is not a regular file");
+    }
+    if (!error && std::filesystem::file_size(*file, error) > kMaxPasswordFileBytes && !error) {
+      map.Fail("password_file", "\"" + *file + "\" is larger than " +
+                                    std::to_string(kMaxPasswordFileBytes) + " bytes");
+    }
     std::ifstream in(*file, std::ios::binary);
     if (!in) map.Fail("password_file", "cannot read \"" + *file + "\"");
     std::stringstream buffer;

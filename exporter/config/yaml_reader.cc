@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <set>
 
 #include "exporter/core/duration.h"
 
@@ -25,6 +26,15 @@ YamlMap::YamlMap(YAML::Node node, std::string path, std::shared_ptr<const std::s
       node_ = YAML::Node(YAML::NodeType::Map);
     } else {
       throw ConfigError(Location(node_) + path_ + ": expected a mapping, got " + Quote(node_));
+    }
+  }
+  // yaml-cpp keeps the first of two equal keys and drops the second without a word: a
+  // section pasted twice would silently lose half of what it says.
+  std::set<std::string, std::less<>> seen;
+  for (const auto& entry : node_) {
+    const std::string key = entry.first.Scalar();
+    if (!seen.insert(key).second) {
+      throw ConfigError(Location(entry.first) + KeyPath(key) + ": duplicate key");
     }
   }
 }

@@ -18,7 +18,22 @@ std::vector<std::shared_ptr<const ProbeInfo>> Infos(const std::vector<ScheduledP
 }  // namespace
 
 App::App(const ProbeRegistry& registry, AppOptions options)
-    : registry_(registry), options_(std::move(options)) {}
+    : registry_(registry), options_(std::move(options)) {
+  RegisterBuiltinDrills(drill_registry_);
+}
+
+void App::StartDrills(const std::shared_ptr<const Config>& config,
+                      std::vector<ConfiguredDrill> drills) {
+  if (drill_scheduler_) drill_scheduler_->Stop();
+  drill_scheduler_.reset();
+  drill_store_.SetDrills(DrillInfos(drills), config->drills ? config->drills->reports_dir : "");
+  if (drills.empty()) return;
+  DrillSchedulerOptions drill_options;
+  drill_options.make_logger = [](std::string_view drill) { return ProbeLogger("drill", drill); };
+  drill_scheduler_ =
+      std::make_unique<DrillScheduler>(config, std::move(drills), drill_store_, drill_options);
+  drill_scheduler_->Start();
+}
 
 App::~App() { Stop(); }
 
@@ -31,11 +46,14 @@ Status App::Start() {
 
   auto probes = BuildProbes(*config_, registry_);
   if (!probes) return probes.error();
+  auto drills = BuildDrills(*config_, drill_registry_);
+  if (!drills) return drills.error();
 
   HttpServerOptions http_options;
   http_options.listen_address = options_.listen_address.value_or(config_->exporter.listen_address);
-  auto http =
-      HttpServer::Start(http_options, HttpBackend{&store_, &self_, [this] { return Reload(); }});
+  http_options.web_config_file = options_.web_config_file.value_or("");
+  auto http = HttpServer::Start(
+      http_options, HttpBackend{&store_, &self_, [this] { return Reload(); }, &drill_store_});
   if (!http) return http.error();
   http_ = std::move(http).value();
 
@@ -44,6 +62,7 @@ Status App::Start() {
   scheduler_options.workers = config_->exporter.workers;
   scheduler_ = std::make_unique<Scheduler>(std::move(probes).value(), store_, scheduler_options);
   scheduler_->Start();
+  StartDrills(config_, std::move(drills).value());
   self_.RecordInitialLoad(std::chrono::system_clock::now());
   MainLogger()->info("started with {} probes from {}", config_->AllProbes().size(),
                      options_.config_path);
@@ -64,6 +83,8 @@ Status App::Reload() {
   // Every probe of the new config is built before anything running is touched.
   auto probes = BuildProbes(*next_config, registry_);
   if (!probes) return fail(probes.error());
+  auto drills = BuildDrills(*next_config, drill_registry_);
+  if (!drills) return fail(drills.error());
 
   if (next_config->exporter.listen_address != config_->exporter.listen_address) {
     MainLogger()->warn(
@@ -83,6 +104,8 @@ Status App::Reload() {
   scheduler_ = std::move(next);
   scheduler_->Start();
   config_ = next_config;
+  // A drill running now is stopped (it cleans up) and the drills are rebuilt.
+  StartDrills(config_, std::move(drills).value());
   ReapRetired();
   self_.RecordReload(true, std::chrono::system_clock::now());
   MainLogger()->info("configuration reloaded: {} probes", config_->AllProbes().size());
@@ -98,6 +121,10 @@ bool App::Stop() {
   // be able to finish, and no new one may start.
   if (http_) http_->Stop();
   std::lock_guard lock(mutex_);
+  // A running drill sees its stop token and cleans up (bounded by its cleanup budget)
+  // before this returns: nothing is left half-done on the cluster.
+  if (drill_scheduler_) drill_scheduler_->Stop();
+  drill_scheduler_.reset();
   auto deadline = SteadyClock::now() + options_.stop_limit;
   if (scheduler_) retired_.push_back(std::move(scheduler_));
   for (auto& scheduler : retired_) scheduler->Stop();

@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "drills/drill.h"
+#include "drills/framework/drill_scheduler.h"
+#include "drills/framework/state_store.h"
 #include "exporter/config/config.h"
 #include "exporter/core/result.h"
 #include "exporter/daemon/http_server.h"
@@ -22,6 +25,7 @@ struct AppOptions {
   std::optional<std::string> listen_address;  // --web.listen-address; wins over the config
   // How long Stop() waits for probe runs in flight before giving up on them.
   std::chrono::milliseconds stop_limit{1500};
+  std::optional<std::string> web_config_file{};  // --web.config.file; read at start only
 };
 
 // The running exporter: the current config, its scheduler, the result store and
@@ -45,9 +49,14 @@ class App {
 
   int port() const;
   const ResultStore& store() const { return store_; }
+  // Drill state (last runs, next runs, running flag): for the status page and `validate`.
+  const DrillStateStore& drills() const { return drill_store_; }
 
  private:
   void ReapRetired();
+  // Replaces the running drill scheduler (stopping it first lets its drill clean up).
+  void StartDrills(const std::shared_ptr<const Config>& config,
+                   std::vector<ConfiguredDrill> drills);
 
   const ProbeRegistry& registry_;
   AppOptions options_;
@@ -60,6 +69,10 @@ class App {
   std::unique_ptr<Scheduler> scheduler_;
   // Stopped schedulers whose runs may still be in flight; destroyed once finished.
   std::vector<std::unique_ptr<Scheduler>> retired_;
+
+  DrillRegistry drill_registry_;
+  DrillStateStore drill_store_;
+  std::unique_ptr<DrillScheduler> drill_scheduler_;  // own thread, one drill at a time
 };
 
 }  // namespace dbcanary

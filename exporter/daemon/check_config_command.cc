@@ -1,3 +1,4 @@
+#include "drills/framework/drill_scheduler.h"
 #include "exporter/config/secret.h"
 #include "exporter/daemon/commands.h"
 #include "exporter/daemon/probe_builder.h"
@@ -17,7 +18,17 @@ int RunCheckConfigCommand(const ParsedArgs& args, const CliContext& context) {
     context.err << RedactSecrets(probes.error().message) << "\n";
     return kExitError;
   }
-  context.out << path << ": OK (" << probes->size() << " probes)\n";
+  // And every drill: unknown kinds, bad schedules and windows, the drills' own params.
+  DrillRegistry drills;
+  RegisterBuiltinDrills(drills);
+  auto built = BuildDrills(**config, drills);
+  if (!built) {
+    context.err << RedactSecrets(built.error().message) << "\n";
+    return kExitError;
+  }
+  context.out << path << ": OK (" << probes->size() << " probes";
+  if ((*config)->drills) context.out << ", " << built->size() << " drills";
+  context.out << ")\n";
   return kExitOk;
 }
 

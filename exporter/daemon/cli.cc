@@ -3,7 +3,9 @@
 #include <span>
 #include <string_view>
 
+#include "drills/framework/drill_cli.h"
 #include "exporter/daemon/commands.h"
+#include "exporter/daemon/logging.h"
 #include "exporter/daemon/version.h"
 
 namespace dbcanary {
@@ -22,7 +24,36 @@ constexpr FlagSpec kServeFlags[] = {
     {"--config", "FILE", "configuration file", true},
     {"--web.listen-address", "HOST:PORT", "listen address; overrides exporter.listen_address",
      false},
+    {"--web.config.file", "FILE",
+     "TLS and basic-auth web config (exporter-toolkit format; docs/web-security.md)", false},
 };
+
+constexpr FlagSpec kValidateFlags[] = {
+    {"--config", "FILE", "configuration file", true},
+    {"--report", "DIR", "write the evidence (summary and per-group Markdown and JSON) into DIR",
+     false},
+    {"--junit", "FILE", "write JUnit XML (one testsuite per group) to FILE", false},
+    {"--drill", "NAME", "also run the drill NAME (a kind under drills.jobs) after the probes; repeatable",
+     false, true},
+};
+
+constexpr FlagSpec kDrillFlags[] = {
+    {"--config", "FILE", "configuration file (its drills section)", true},
+};
+
+// drill NAME --config FILE: the built-in drills, logging configured from the file.
+int RunDrillCommand(const ParsedArgs& args, const CliContext& context) {
+  DrillRegistry registry;
+  RegisterBuiltinDrills(registry);
+  DrillCliOptions options;
+  options.config_path = *args.Flag("--config");
+  options.drill = args.positional.front();
+  options.make_logger = [](const Config& config, std::string_view drill) {
+    ConfigureLogging(config.exporter);
+    return ProbeLogger("drill", drill);
+  };
+  return RunDrillFromCli(options, registry, context.out, context.err);
+}
 
 // Adding a command (validate, drill, ...) is one row here and one Run*Command function.
 constexpr Command kCommands[] = {
@@ -35,6 +66,14 @@ constexpr Command kCommands[] = {
      "Load FILE and build every probe it enables; print \"FILE: OK (N probes)\" or the error.",
      {},
      &RunCheckConfigCommand},
+    {"validate", "", 0,
+     "Run every configured probe once and print the acceptance checklist, ending with GO or "
+     "NO-GO; exit 0 GO, 1 NO-GO, 2 config or usage error.",
+     kValidateFlags, &RunValidateCommand},
+    {"drill", "NAME", 1,
+     "Run the drill NAME (a kind under drills.jobs) now under the drill lock, printing progress; "
+     "exit 0 pass, 1 fail, error or refused, 2 config or usage error.",
+     kDrillFlags, &RunDrillCommand},
 };
 
 const Command* FindCommand(std::string_view name) {

@@ -17,6 +17,11 @@ std::optional<std::string> ParsedArgs::Flag(std::string_view name) const {
   return std::nullopt;
 }
 
+std::vector<std::string> ParsedArgs::Values(std::string_view name) const {
+  if (auto it = repeated.find(name); it != repeated.end()) return it->second;
+  return {};
+}
+
 Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args, std::span<const FlagSpec> flags,
                              size_t positional_count) {
   ParsedArgs parsed;
@@ -38,12 +43,16 @@ Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args, std::span<con
     } else {
       return MakeError(ErrorCode::kConfig, "flag " + name + " needs a value");
     }
+    if (spec->repeatable) {
+      parsed.repeated[name].push_back(std::move(value));
+      continue;
+    }
     if (!parsed.flags.emplace(name, std::move(value)).second) {
       return MakeError(ErrorCode::kConfig, "flag " + name + " given twice");
     }
   }
   for (const auto& flag : flags) {
-    if (flag.required && !parsed.Flag(flag.name)) {
+    if (flag.required && !parsed.Flag(flag.name) && parsed.Values(flag.name).empty()) {
       return MakeError(ErrorCode::kConfig, "missing required flag " + std::string(flag.name));
     }
   }

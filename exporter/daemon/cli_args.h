@@ -17,13 +17,17 @@ struct FlagSpec {
   std::string_view value_name;  // "FILE"
   std::string_view help;
   bool required = false;
+  bool repeatable{false};  // may be given several times; read with ParsedArgs::Values
 };
 
 struct ParsedArgs {
   std::map<std::string, std::string, std::less<>> flags;
+  std::map<std::string, std::vector<std::string>, std::less<>> repeated;  // repeatable flags
   std::vector<std::string> positional;
 
   std::optional<std::string> Flag(std::string_view name) const;
+  // Every value of a repeatable flag, in command-line order.
+  std::vector<std::string> Values(std::string_view name) const;
 };
 
 // Parses the arguments after the command name against `flags`, expecting exactly

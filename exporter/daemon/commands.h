@@ -11,5 +11,7 @@ namespace dbcanary {
 int RunServeCommand(const ParsedArgs& args, const CliContext& context);
 // check-config FILE
 int RunCheckConfigCommand(const ParsedArgs& args, const CliContext& context);
+// validate --config FILE [--report DIR] [--junit FILE]
+int RunValidateCommand(const ParsedArgs& args, const CliContext& context);
 
 }  // namespace dbcanary

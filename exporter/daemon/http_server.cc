@@ -1,7 +1,9 @@
 #include "exporter/daemon/http_server.h"
 
 #include <CivetServer.h>
+#include <dlfcn.h>
 #include <netdb.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -9,27 +11,34 @@
 #include <atomic>
 #include <charconv>
 #include <exception>
+#include <fstream>
+#include <iterator>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "drills/framework/report.h"
 #include "exporter/config/secret.h"
 #include "exporter/core/text_format.h"
 #include "exporter/daemon/logging.h"
 #include "exporter/daemon/render.h"
 #include "exporter/daemon/status_pages.h"
+#include "exporter/daemon/web_config.h"
 
 namespace dbcanary {
 namespace {
 
 constexpr std::string_view kPlainText = "text/plain; charset=utf-8";
 constexpr std::string_view kHtml = "text/html; charset=utf-8";
+constexpr std::string_view kJson = "application/json";
 
 struct Response {
   int status = 200;
   std::string_view content_type = kPlainText;
   std::string body;
   std::string_view allow;  // for 405
+  bool challenge = false;  // 401: add WWW-Authenticate
 };
 
 // CivetWeb reports bind errors through the log callback while CivetServer's
@@ -46,6 +55,64 @@ int LogCivetMessage(const mg_connection* /*connection*/, const char* message) {
   return 1;
 }
 
+// The TLS settings for CivetServer's constructor on this thread (see InitTls).
+thread_local const TlsServerConfig* t_tls = nullptr;
+
+// CivetWeb's init_ssl callback: the SSL_CTX is set up by ConfigureTlsContext, because
+// CivetWeb's options want key and certificate in one file, cannot require TLS 1.3 in 1.15
+// and know no "require any client certificate". Returning 1 tells CivetWeb it is done.
+int InitTls(void* ssl_context, void* /*user_data*/) {
+  if (t_tls == nullptr) return 0;
+  auto configured = ConfigureTlsContext(static_cast<SSL_CTX*>(ssl_context), *t_tls);
+  if (configured) return 1;
+  if (t_start_errors != nullptr) {
+    if (!t_start_errors->empty()) *t_start_errors += "; ";
+    *t_start_errors += configured.error().message;
+  }
+  return -1;
+}
+
+// Whether the CivetWeb library in this process names SSL_get_peer_certificate among the
+// OpenSSL functions it looks up (1.1 API builds do; 3.0 API builds use the get1 name).
+bool CivetUsesOpenSsl11Api() {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(&mg_check_feature), &info) == 0 ||
+      info.dli_fname == nullptr) {
+    return true;  // cannot tell: assume the Debian 12 build
+  }
+  std::ifstream in(info.dli_fname, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  static constexpr char kName[] = "SSL_get_peer_certificate";
+  return bytes.find(std::string_view(kName, sizeof(kName))) != std::string::npos;  // with NUL
+}
+
+// Whether CivetWeb can serve TLS in this process. Debian 12's libcivetweb1 (1.15) is
+// built for the OpenSSL 1.1 API: at runtime it dlopen()s "libssl.so" and looks up
+// SSL_get_peer_certificate, which OpenSSL 3 no longer exports (it is a macro for
+// SSL_get1_peer_certificate now). CivetWeb then calls a null pointer after every TLS
+// handshake, killing the process. Refuse TLS at start instead.
+Status CheckCivetTls() {
+  if (mg_check_feature(2) == 0) {
+    return MakeError(ErrorCode::kConfig, "this CivetWeb was built without TLS support");
+  }
+  void* libssl = ::dlopen("libssl.so", RTLD_NOW | RTLD_LOCAL);
+  if (libssl == nullptr) {
+    return MakeError(ErrorCode::kConfig,
+                     "CivetWeb loads libssl.so at runtime and it cannot be loaded (install "
+                     "libssl-dev, or link libssl.so -> libssl.so.3)");
+  }
+  bool has_old_api = ::dlsym(libssl, "SSL_get_peer_certificate") != nullptr;
+  ::dlclose(libssl);
+  if (!has_old_api && CivetUsesOpenSsl11Api()) {
+    return MakeError(ErrorCode::kConfig,
+                     "this CivetWeb (" + std::string(mg_version()) +
+                         ") was built for the OpenSSL 1.1 API and would crash on the first TLS "
+                         "connection with OpenSSL 3 (it calls SSL_get_peer_certificate); TLS "
+                         "is unavailable with this build, see docs/web-security.md");
+  }
+  return Ok{};
+}
+
 void Send(mg_connection* connection, const Response& response, bool head_only) {
   mg_response_header_start(connection, response.status);
   mg_response_header_add(connection, "Content-Type", response.content_type.data(),
@@ -56,6 +123,9 @@ void Send(mg_connection* connection, const Response& response, bool head_only) {
   if (!response.allow.empty()) {
     mg_response_header_add(connection, "Allow", response.allow.data(),
                            static_cast<int>(response.allow.size()));
+  }
+  if (response.challenge) {
+    mg_response_header_add(connection, "WWW-Authenticate", "Basic realm=\"dbcanary\"", -1);
   }
   mg_response_header_send(connection);
   if (!head_only && !response.body.empty()) {
@@ -88,7 +158,8 @@ void WakeListener(const std::string& host, int port) {
 
 class HttpServer::Router : public CivetHandler {
  public:
-  explicit Router(HttpBackend backend) : backend_(std::move(backend)) {}
+  Router(HttpBackend backend, std::unique_ptr<BasicAuthenticator> auth)
+      : backend_(std::move(backend)), auth_(std::move(auth)) {}
 
   bool handleGet(CivetServer*, mg_connection* c, int* status) override { return Handle(c, status); }
   bool handleHead(CivetServer*, mg_connection* c, int* status) override {
@@ -114,9 +185,12 @@ class HttpServer::Router : public CivetHandler {
     const mg_request_info* request = mg_get_request_info(connection);
     std::string_view method = request->request_method ? request->request_method : "";
     std::string_view path = request->local_uri ? request->local_uri : "";
+    std::string_view query = request->query_string ? request->query_string : "";
     bool head_only = method == "HEAD";
     try {
-      Response response = Route(method, path);
+      Response response = Authorized(connection, method, path)
+                              ? Route(method, path, query)
+                              : Response{401, kPlainText, "unauthorized\n", {}, true};
       *status = response.status;
       Send(connection, response, head_only);
     } catch (const std::exception& error) {
@@ -138,11 +212,29 @@ class HttpServer::Router : public CivetHandler {
     return 500;
   }
 
-  Response Route(std::string_view method, std::string_view path) {
+  // Without configured users everything is open. With them only the kubelet's GET/HEAD
+  // /healthz and /readyz are: they say nothing secret and start no work.
+  bool Authorized(mg_connection* connection, std::string_view method, std::string_view path) {
+    if (!auth_) return true;
+    if ((method == "GET" || method == "HEAD") && (path == "/healthz" || path == "/readyz")) {
+      return true;
+    }
+    const char* header = mg_get_header(connection, "Authorization");
+    return header != nullptr && auth_->CheckHeader(header);
+  }
+
+  Response Route(std::string_view method, std::string_view path, std::string_view query) {
     bool read = method == "GET" || method == "HEAD";
     if (path == "/metrics") {
       if (!read) return NotAllowed("GET, HEAD");
-      return {200, kTextFormatContentType, Scrape(*backend_.store, *backend_.self), {}};
+      return {200,
+              kTextFormatContentType,
+              Scrape(*backend_.store, *backend_.self, backend_.drills),
+              {}};
+    }
+    if (path == "/reports" || path.starts_with("/reports/")) {
+      if (!read) return NotAllowed("GET, HEAD");
+      return Reports(path, query);
     }
     if (path == "/healthz") {
       if (!read) return NotAllowed("GET, HEAD");
@@ -153,9 +245,12 @@ class HttpServer::Router : public CivetHandler {
       Readiness readiness = CheckReadiness(backend_.store->Snapshot());
       return {readiness.ready ? 200 : 503, kPlainText, std::move(readiness.text), {}};
     }
-    if (path == "/") {
+    if (path == "/" || path == "/api/checks") {
       if (!read) return NotAllowed("GET, HEAD");
-      return {200, kHtml, LandingPage(backend_.store->Snapshot()), {}};
+      auto now = std::chrono::system_clock::now();
+      auto checks = StatusChecks(backend_.store->Snapshot(), CurrentDrillStatus(backend_.drills), now);
+      if (path == "/api/checks") return {200, kJson, ChecksJsonText(checks, now), {}};
+      return {200, kHtml, StatusPage(checks, now), {}};
     }
     if (path == "/-/reload") {
       if (method != "POST") return NotAllowed("POST");
@@ -171,11 +266,28 @@ class HttpServer::Router : public CivetHandler {
     return {code, kPlainText, RedactSecrets(status.error().message) + "\n", {}};
   }
 
+  // Drill reports: only files under the configured reports directory (see report.h).
+  Response Reports(std::string_view path, std::string_view query) {
+    std::string dir = backend_.drills != nullptr ? backend_.drills->reports_dir() : "";
+    if (dir.empty()) return {404, kPlainText, "no drills configured\n", {}};
+    ReportResponse response = path == "/reports"
+                                  ? ReportsIndex(dir, query == "format=json")
+                                  : ReportFileResponse(dir, path.substr(sizeof("/reports/") - 1));
+    // The content types are one of a fixed few; keep a view into static storage.
+    std::string_view type = response.content_type == "application/json" ? "application/json"
+                            : response.content_type.starts_with("text/markdown")
+                                ? "text/markdown; charset=utf-8"
+                            : response.content_type.starts_with("text/html") ? kHtml
+                                                                             : kPlainText;
+    return {response.status, type, std::move(response.body), {}};
+  }
+
   static Response NotAllowed(std::string_view allow) {
     return {405, kPlainText, "method not allowed\n", allow};
   }
 
   HttpBackend backend_;
+  std::unique_ptr<BasicAuthenticator> auth_;  // null: no basic_auth_users
 };
 
 Result<ListenAddress> ParseListenAddress(std::string_view address) {
@@ -208,6 +320,20 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   std::string host = address->host == "localhost" ? "127.0.0.1" : address->host;
   std::string listening =
       host.empty() ? std::to_string(address->port) : host + ":" + std::to_string(address->port);
+  std::optional<WebConfig> web;
+  if (!options.web_config_file.empty()) {
+    auto loaded = LoadWebConfigFile(options.web_config_file);
+    if (!loaded) return loaded.error();
+    web = std::move(loaded).value();
+  }
+  const TlsServerConfig* tls = web && web->tls ? &*web->tls : nullptr;
+  if (tls != nullptr) {
+    if (auto usable = CheckCivetTls(); !usable) {
+      return MakeError(ErrorCode::kConfig,
+                       options.web_config_file + ": tls_server_config: " + usable.error().message);
+    }
+    listening += "s";  // CivetWeb's mark for a TLS port
+  }
   const std::pair<std::string, std::string> settings[] = {
       {"listening_ports", listening},
       {"num_threads", std::to_string(std::max(options.threads, 1))},
@@ -221,25 +347,37 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   }
   CivetCallbacks callbacks;
   callbacks.log_message = &LogCivetMessage;
+  if (tls != nullptr) callbacks.init_ssl = &InitTls;
 
   std::unique_ptr<HttpServer> server(new HttpServer());
-  server->router_ = std::make_unique<Router>(std::move(backend));
+  std::unique_ptr<BasicAuthenticator> auth;
+  if (web && !web->basic_auth_users.empty()) {
+    auth = std::make_unique<BasicAuthenticator>(web->basic_auth_users);
+  }
+  server->router_ = std::make_unique<Router>(std::move(backend), std::move(auth));
   std::string start_errors;
   t_start_errors = &start_errors;
+  t_tls = tls;
   try {
     server->server_ = std::make_unique<CivetServer>(civet_options, &callbacks);
   } catch (const std::exception& error) {
     t_start_errors = nullptr;
-    return MakeError(ErrorCode::kConfig,
-                     "cannot listen on " + options.listen_address + ": " +
-                         (start_errors.empty() ? std::string(error.what()) : start_errors));
+    t_tls = nullptr;
+    std::string why = start_errors.empty() ? std::string(error.what()) : start_errors;
+    return MakeError(ErrorCode::kConfig, "cannot listen on " + options.listen_address + ": " + why);
   }
   t_start_errors = nullptr;
+  t_tls = nullptr;
   server->server_->addHandler("/", server->router_.get());
   auto ports = server->server_->getListeningPorts();
   server->port_ = ports.empty() ? address->port : ports.front();
   server->host_ = host.empty() ? "0.0.0.0" : host;
-  MainLogger()->info("listening on http://{}:{}", server->host_, server->port_);
+  server->tls_ = tls != nullptr;
+  MainLogger()->info("listening on {}://{}:{}{}", server->tls_ ? "https" : "http", server->host_,
+                     server->port_,
+                     web && !web->basic_auth_users.empty()
+                         ? fmt::format(" (basic auth, {} users)", web->basic_auth_users.size())
+                         : std::string());
   return server;
 }
 

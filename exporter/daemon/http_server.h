@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "drills/framework/state_store.h"
 #include "exporter/core/result.h"
 #include "exporter/daemon/result_store.h"
 #include "exporter/daemon/self_metrics.h"
@@ -15,6 +16,9 @@ namespace dbcanary {
 struct HttpServerOptions {
   std::string listen_address = "0.0.0.0:9750";  // host:port; port 0 picks a free port
   int threads = 4;                              // CivetWeb worker threads
+  // --web.config.file: TLS and basic-auth users (web_config.h); empty: plain HTTP, no
+  // auth. Read once here, at start (docs/web-security.md).
+  std::string web_config_file{};
 };
 
 // What the endpoints serve. Handlers only read the store and counters; reload is
@@ -23,6 +27,8 @@ struct HttpBackend {
   const ResultStore* store = nullptr;
   SelfMetrics* self = nullptr;
   std::function<Status()> reload;  // POST /-/reload; the same as SIGHUP
+  // Drill state for /metrics and the reports directory for /reports; null: no drills.
+  const DrillStateStore* drills = nullptr;
 };
 
 // The HTTP endpoints, on CivetWeb:
@@ -31,7 +37,12 @@ struct HttpBackend {
 //   GET /readyz     200 once every probe has a result, else 503 naming the missing ones
 //   GET /           HTML landing page
 //   POST /-/reload  reload the config: 200 "reloaded", 400 config error, 500 other error
+//   GET /reports    drill reports, newest first: HTML, or JSON with ?format=json
+//   GET /reports/<drill>/<file>  one report (.json or .md) from the reports directory
 // Other methods on these paths get 405, other paths 404. No exception reaches CivetWeb.
+// With basic_auth_users in the web config, every request needs valid credentials (else
+// 401 with WWW-Authenticate) except GET/HEAD /healthz and /readyz, the kubelet's probes;
+// so POST /-/reload and anything else that changes state or starts work always does.
 class HttpServer {
  public:
   static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
@@ -42,6 +53,7 @@ class HttpServer {
 
   // The port actually bound (useful with port 0).
   int port() const { return port_; }
+  bool tls() const { return tls_; }
   const std::string& host() const { return host_; }
   // Stops listening and waits for requests in progress. Idempotent.
   void Stop();
@@ -55,6 +67,7 @@ class HttpServer {
   std::unique_ptr<CivetServer> server_;
   std::string host_;
   int port_ = 0;
+  bool tls_ = false;
 };
 
 // Splits "host:port" (host may be empty or a bracketed IPv6 address).

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "drills/framework/drill_metrics.h"
 #include "exporter/core/deadline.h"
 #include "exporter/core/text_format.h"
 #include "exporter/daemon/version.h"
@@ -169,6 +170,7 @@ std::string RenderMetrics(const MetricsInput& input) {
   for (const auto& probe : input.probes) {
     for (const auto& desc : probe.info->descriptors) builder.Describe(desc);
   }
+  DescribeDrillMetrics(input.drills, builder);
   for (const auto* desc : {&kBuildInfo, &kScrapes, &kScrapeDuration, &kProbes, &kReloadSuccessful,
                            &kReloadSuccessTime, &kReloads, &kResidentMemory, &kVirtualMemory,
                            &kCpuSeconds, &kOpenFds, &kMaxFds, &kStartTime}) {
@@ -190,6 +192,7 @@ std::string RenderMetrics(const MetricsInput& input) {
       }
     }
   }
+  AddDrillMetrics(input.drills, builder, kExpectationPass.name, kExpectationThreshold.name);
   AddSelf(input, builder);
 
   std::string body;
@@ -197,12 +200,13 @@ std::string RenderMetrics(const MetricsInput& input) {
   return body;
 }
 
-std::string Scrape(const ResultStore& store, SelfMetrics& self) {
+std::string Scrape(const ResultStore& store, SelfMetrics& self, const DrillStateStore* drills) {
   auto started = SteadyClock::now();
   MetricsInput input;
   input.self = self.CountScrape();
   input.probes = store.Snapshot();
   input.process = ReadProcessStats();
+  if (drills != nullptr) input.drills = drills->Snapshot();
   std::string body = RenderMetrics(input);
   self.SetScrapeDuration(SecondsSince(started));
   return body;

@@ -27,6 +27,7 @@ int RunServeCommand(const ParsedArgs& args, const CliContext& context) {
   AppOptions options;
   options.config_path = *args.Flag("--config");
   options.listen_address = args.Flag("--web.listen-address");
+  options.web_config_file = args.Flag("--web.config.file");
   App app(context.registry, options);
   if (auto started = app.Start(); !started) {
     context.err << RedactSecrets(started.error().message) << "\n";

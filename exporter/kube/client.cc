@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <string_view>
 
 namespace dbcanary::kube {
 namespace {
@@ -160,6 +161,8 @@ Result<nlohmann::json> Client::Call(const char* method, const std::string& verb,
   }
 
   Sink sink;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
@@ -208,6 +211,14 @@ Result<nlohmann::json> Client::Call(const char* method, const std::string& verb,
       return MakeError(ErrorCode::kProtocol, where + what + ": response larger than " +
                                                  std::to_string(kMaxBodyBytes) + " bytes");
     }
+    // A TLS alert from the server after the handshake (TLS 1.3 reports a refused or missing
+    // client certificate this way) surfaces as a receive/send error: it is a TLS failure,
+    // not a truncated answer. libcurl's error text names the alert and holds no secret.
+    if ((code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR) &&
+        std::string_view(error_buffer).find(" alert ") != std::string_view::npos) {
+      return MakeError(ErrorCode::kTls,
+                       where + what + ": TLS failed (" + std::string(error_buffer) + ")");
+    }
     switch (code) {
       case CURLE_OPERATION_TIMEDOUT:
         return MakeError(ErrorCode::kTimeout, where + what + ": no complete answer within " +
@@ -222,7 +233,11 @@ Result<nlohmann::json> Client::Call(const char* method, const std::string& verb,
       case CURLE_PEER_FAILED_VERIFICATION:
       case CURLE_SSL_CONNECT_ERROR:
       case CURLE_SSL_CERTPROBLEM:
-        return MakeError(ErrorCode::kTls, where + what + ": TLS failed (" + detail + ")");
+      case CURLE_SSL_CLIENTCERT:
+        // libcurl's error buffer says why ("unable to get local issuer certificate").
+        return MakeError(ErrorCode::kTls,
+                         where + what + ": TLS failed (" +
+                             (error_buffer[0] != '\0' ? std::string(error_buffer) : detail) + ")");
       default:
         return MakeError(ErrorCode::kConnect, where + what + ": " + detail);
     }

@@ -13,6 +13,14 @@ namespace {
 using kube::Text;
 using kube::Timestamp;
 
+// The `items` array of a list answer; empty when there is none (operator[] on a const json
+// without the key is undefined behaviour, found by tests/fuzz/kube_json_fuzzer).
+const nlohmann::json& Items(const nlohmann::json& list) {
+  static const nlohmann::json kNone = nlohmann::json::array();
+  const nlohmann::json* items = kube::Field(list, {"items"});
+  return items != nullptr && items->is_array() ? *items : kNone;
+}
+
 constexpr const char* kLastCompleted = "dbcanary_backup_last_completed_timestamp_seconds";
 constexpr const char* kLastFailed = "dbcanary_backup_last_failed_timestamp_seconds";
 constexpr const char* kFirstRecoverability =
@@ -210,7 +218,7 @@ void EvaluateBackups(const BackupInputs& in, const std::string& target,
   double running = 0;
 
   if (in.backups != nullptr) {
-    for (const auto& backup : (*in.backups)["items"]) {
+    for (const auto& backup : Items(*in.backups)) {
       auto owner = Text(backup, {"spec", "cluster", "name"});
       if (owner && *owner != cnpg_cluster) continue;
       const std::string phase = BackupPhaseLabel(Text(backup, {"status", "phase"}).value_or(""));
@@ -294,7 +302,7 @@ void EvaluateBackups(const BackupInputs& in, const std::string& target,
   int schedules = 0;
   int missed = 0;
   if (in.scheduled != nullptr) {
-    for (const auto& item : (*in.scheduled)["items"]) {
+    for (const auto& item : Items(*in.scheduled)) {
       if (Text(item, {"spec", "cluster", "name"}) != cnpg_cluster) continue;
       ++schedules;
       const std::string name = Text(item, {"metadata", "name"}).value_or("");

@@ -244,13 +244,15 @@ ErrorCode ClassifyConnectError(std::string_view libpq_message) {
   for (auto phrase : kAuthPhrases) {
     if (has(phrase)) return ErrorCode::kAuth;
   }
+  // A byte other than 'S', 'N' or 'E' in answer to the SSLRequest (or GSSENCRequest): whatever
+  // listens there does not speak PostgreSQL. That is garbage, not a TLS failure.
+  if (has("received invalid response to")) return ErrorCode::kProtocol;
   static constexpr std::string_view kTlsPhrases[] = {
       "ssl error",  // handshake and verification ("SSL error: certificate verify failed")
       "server does not support ssl",
       "server certificate",  // host name mismatch
       "certificate verify",
       "could not establish ssl",
-      "ssl negotiation",
       "sslmode",
       "ssl is not supported",
       "tlsv1 alert",

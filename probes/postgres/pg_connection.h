@@ -58,7 +58,8 @@ Result<bool> ParsePgBool(std::string_view text, std::string_view what);
 // Bounded reason for a failed connection attempt, from libpq's error text. libpq reports no
 // SQLSTATE for connection failures, so this matches the (English) messages of libpq 15,
 // PostgreSQL 15 and PgBouncer 1.18: authentication refusals -> kAuth, TLS failures -> kTls,
-// everything else (refused, unreachable, DNS, server going away) -> kConnect.
+// a non-PostgreSQL answer to the SSL/GSS negotiation -> kProtocol, everything else (refused,
+// unreachable, DNS, server going away) -> kConnect.
 ErrorCode ClassifyConnectError(std::string_view libpq_message);
 
 // Bounded reason for an error result of a query, from its SQLSTATE: class 28 -> kAuth,

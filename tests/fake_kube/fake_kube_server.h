@@ -56,6 +56,8 @@ class FakeKube {
     std::lock_guard lock(mutex_);
     token_ = std::move(token);
   }
+  // `path` alone answers every method; "POST /apis/..." or "DELETE /apis/..." answers only
+  // that method and wins over the path alone.
   void Set(const std::string& path, Route route) {
     std::lock_guard lock(mutex_);
     routes_[path] = std::move(route);
@@ -70,11 +72,18 @@ class FakeKube {
     std::lock_guard lock(mutex_);
     routes_.clear();
     requests_.clear();
+    bodies_.clear();
   }
   // "GET /apis/...?labelSelector=..." for every request received, in order.
   std::vector<std::string> Requests() const {
     std::lock_guard lock(mutex_);
     return requests_;
+  }
+
+  // The body of every request received (empty for GET), in the order of Requests().
+  std::vector<std::string> RequestBodies() const {
+    std::lock_guard lock(mutex_);
+    return bodies_;
   }
 
   // A Kubernetes Status object, the body of every error answer.
@@ -139,14 +148,19 @@ class FakeKube {
     std::string line = std::string(request->request_method) + " " + path;
     if (request->query_string != nullptr) line += std::string("?") + request->query_string;
     const char* authorization = mg_get_header(connection, "Authorization");
+    std::string body_in;
+    char buffer[4096];
+    for (int n; (n = mg_read(connection, buffer, sizeof(buffer))) > 0;) body_in.append(buffer, n);
     Route route;
     bool found = false;
     std::string token;
     {
       std::lock_guard lock(self->mutex_);
       self->requests_.push_back(line);
+      self->bodies_.push_back(body_in);
       token = self->token_;
-      auto it = self->routes_.find(path);
+      auto it = self->routes_.find(std::string(request->request_method) + " " + path);
+      if (it == self->routes_.end()) it = self->routes_.find(path);
       if (it != self->routes_.end()) {
         route = it->second;
         found = true;
@@ -177,6 +191,7 @@ class FakeKube {
   std::string token_ = "test-token";
   std::map<std::string, Route> routes_;
   std::vector<std::string> requests_;
+  std::vector<std::string> bodies_;
 };
 
 }  // namespace dbcanary::testing

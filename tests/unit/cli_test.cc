@@ -127,7 +127,8 @@ TEST(CliTest, CheckConfigAcceptsTheExampleConfig) {
   const std::string secrets = "/etc/dbcanary/secrets/";
   for (size_t at; (at = text.find(secrets)) != std::string::npos;)
     text.replace(at, secrets.size(), dir.path() + "/");
-  for (const char* file : {"dbcanary-password", "gitlab-password", "dragonfly-password"}) {
+  for (const char* file :
+       {"dbcanary-password", "gitlab-password", "dragonfly-password", "drill-password"}) {
     dir.Write(file, std::string("example-") + file + "\n");
   }
   ::setenv("GITLAB_DB_PASSWORD", "example-env-password", 1);
@@ -141,7 +142,7 @@ TEST(CliTest, CheckConfigAcceptsTheExampleConfig) {
   }
   auto run = Cli({"check-config", path}, registry);
   EXPECT_EQ(run.code, kExitOk) << run.err;
-  EXPECT_EQ(run.out, path + ": OK (4 probes)\n");
+  EXPECT_EQ(run.out, path + ": OK (4 probes, 2 drills)\n");
 }
 
 TEST(CliTest, ServeExitsOneOnAConfigError) {

@@ -87,6 +87,8 @@ TEST_F(ConfigTest, RejectsBadConfigsNamingFileLineAndKey) {
     std::string from, to, error;
   };
   const std::vector<Case> cases = {
+      {"  workers: 2", "  workers: 2\n  workers: 3",
+       "test.yaml:4:3: exporter.workers: duplicate key"},
       {"  workers: 2", "  workers: 2\n  wrokers: 3",
        "test.yaml:4:3: exporter.wrokers: unknown key (known keys here: default_interval, "
        "default_timeout, listen_address, log, workers)"},
@@ -138,6 +140,14 @@ TEST_F(ConfigTest, RejectsMissingAndUnreadableThings) {
                                        "read \"/nonexistent/secret\""),
             std::string::npos)
       << ErrorOf(missing_file);
+  // A directory, a FIFO or a device is refused before anything reads it.
+  std::string directory = Replace(good_, secret_file_.string(), "/tmp");
+  EXPECT_NE(ErrorOf(directory).find("password_file: \"/tmp\" is not a regular file"),
+            std::string::npos)
+      << ErrorOf(directory);
+  std::string device = Replace(good_, secret_file_.string(), "/dev/zero");
+  EXPECT_NE(ErrorOf(device).find("\"/dev/zero\" is not a regular file"), std::string::npos)
+      << ErrorOf(device);
   auto absent = LoadConfigFile("/nonexistent/dbcanary.yaml");
   ASSERT_FALSE(absent);
   EXPECT_EQ(absent.error().message, "/nonexistent/dbcanary.yaml: cannot open the config file");

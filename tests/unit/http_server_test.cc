@@ -97,7 +97,8 @@ TEST_F(HttpServerTest, LandingPageListsProbes) {
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
   EXPECT_THAT(response->headers["content-type"], HasSubstr("text/html"));
-  EXPECT_THAT(response->body, HasSubstr("<td>fake</td><td>t1</td><td>up</td>"));
+  EXPECT_THAT(response->body, HasSubstr("<tr class=\"pass\"><td class=\"state\">pass</td>"
+                                        "<td class=\"checkname\">fake run"));
   EXPECT_THAT(response->body, HasSubstr("href=\"/metrics\""));
 }
 

@@ -108,6 +108,10 @@ TEST(PgErrorTest, ClassifiesConnectFailures) {
        ErrorCode::kConnect},
       {"connection to server at \"127.0.0.1\", port 5432 failed: SSL SYSCALL error: EOF detected\n",
        ErrorCode::kConnect},
+      // Something that is not PostgreSQL answered the SSLRequest: garbage, not a TLS problem.
+      {"connection to server at \"127.0.0.1\", port 5432 failed: received invalid response to "
+       "SSL negotiation: \x7f\n",
+       ErrorCode::kProtocol},
       {"connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  the database system is "
        "starting up\n",
        ErrorCode::kConnect},

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 extern char** environ;
@@ -364,6 +365,19 @@ double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const size_t mid = values.size() / 2;
   return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+std::string WithoutDrillsSection(const std::string& yaml) {
+  std::istringstream in(yaml);
+  std::string out;
+  std::string line;
+  bool skipping = false;
+  while (std::getline(in, line)) {
+    bool top_level = !line.empty() && line[0] != ' ' && line[0] != '#';
+    if (top_level) skipping = line.rfind("drills:", 0) == 0;
+    if (!skipping) out += line + "\n";
+  }
+  return out;
 }
 
 }  // namespace dbcanary::testing

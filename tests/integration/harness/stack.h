@@ -161,4 +161,8 @@ inline constexpr double kDeadlineSlackSeconds = 0.03;
 // Median of `values` (0 for none).
 double Median(std::vector<double> values);
 
+// `yaml` (a config, such as the stack's) without its top-level `drills:` section, for tests
+// that bring drills of their own: a second `drills:` key is a config error.
+std::string WithoutDrillsSection(const std::string& yaml);
+
 }  // namespace dbcanary::testing

@@ -1,0 +1,117 @@
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "exporter/config/config.h"
+#include "exporter/core/deadline.h"
+#include "exporter/core/metric.h"
+#include "exporter/core/result.h"
+#include "probes/probe.h"
+
+namespace dbcanary {
+
+// What a drill may use during one run.
+struct DrillContext {
+  Deadline deadline;     // the drill's timeout: Run() and CleanUp() must return by then
+  std::stop_token stop;  // set on shutdown; stop at the next safe point and clean up
+  spdlog::logger& log;   // tagged with the drill; redacted of secrets
+  // One human line per step ("promoting shared-postgres-2"). The CLI prints it with a
+  // timestamp, the daemon logs it at info. Never null.
+  std::function<void(std::string_view)> progress;
+};
+
+// One timed step of a drill, in the order it ran. Becomes
+// dbcanary_drill_phase_duration_seconds{drill, phase} and a line of the report.
+struct DrillPhase {
+  std::string name;  // bounded snake_case, e.g. "wait_new_primary"
+  double duration_seconds = 0;
+  bool ok = false;
+  std::string detail;  // human text for the report (no secrets)
+};
+
+// Server output kept for the report, e.g. pg_stat_replication before and after.
+struct DrillEvidence {
+  std::string title;
+  std::string text;  // preformatted (a table, a command's output); no secrets
+};
+
+// The outcome of one drill run.
+struct DrillResult {
+  // Set when the drill could not complete (a phase failed, timeout, refused);
+  // the code becomes the `reason` label, the message goes to the log and report.
+  std::optional<Error> error;
+  std::vector<DrillPhase> phases;
+  // The drill's own figures (downtime, RTO, TPS...): families from its Describe().
+  std::vector<Sample> samples;
+  // Declared targets (max downtime, min TPS...), rendered with every probe's in
+  // dbcanary_expectation_pass{check, target}.
+  std::vector<ExpectationResult> expectations;
+  std::vector<DrillEvidence> evidence;
+
+  void Fail(ErrorCode code, std::string message) { error = Error{code, std::move(message)}; }
+  void Add(std::string name, Labels labels, double value) {
+    samples.push_back(Sample{std::move(name), std::move(labels), value});
+  }
+  void AddPhase(std::string name, double seconds, bool ok, std::string detail = {}) {
+    phases.push_back(DrillPhase{std::move(name), seconds, ok, std::move(detail)});
+  }
+  void AddEvidence(std::string title, std::string text) {
+    evidence.push_back(DrillEvidence{std::move(title), std::move(text)});
+  }
+  // Completed, and every declared target met.
+  bool Passed() const {
+    if (error) return false;
+    for (const auto& expectation : expectations) {
+      if (!expectation.pass) return false;
+    }
+    return true;
+  }
+};
+
+// A heavy, scheduled check (failover, restore, benchmark, persistence). The drill
+// runner (drills/runner.h) takes the drill lock, calls CleanUp, CheckPreconditions,
+// Run, then CleanUp again whatever happened, and records the result and a report.
+class Drill {
+ public:
+  virtual ~Drill() = default;
+  // HELP/TYPE of every drill-specific family this drill can emit. Fixed at construction.
+  virtual const std::vector<MetricDesc>& Describe() const = 0;
+  // Removes whatever this drill's earlier runs may have left behind (scratch database,
+  // scratch instance, marker keys, a demoted primary not re-attached...), including
+  // runs killed midway by an exporter restart. Idempotent; cheap when nothing is left.
+  virtual Status CleanUp(const DrillContext& ctx) = 0;
+  // Checked just before Run: the error says why the drill refuses to start
+  // (e.g. "standby shared-postgres-3 is not streaming"); use ErrorCode::kUnexpected.
+  virtual Status CheckPreconditions(const DrillContext& ctx) = 0;
+  // One run. Honours ctx.deadline and ctx.stop at every wait; never throws.
+  virtual DrillResult Run(const DrillContext& ctx) = 0;
+};
+
+// Validates settings.params strictly (unknown keys fail with their path) and builds
+// the drill. The drill copies what it needs from the config.
+using DrillFactory =
+    std::function<Result<std::unique_ptr<Drill>>(const DrillSettings&, const Config&)>;
+
+class DrillRegistry {
+ public:
+  // A duplicate kind is a programmer error and aborts.
+  void Add(std::string kind, DrillFactory factory);
+  Result<std::unique_ptr<Drill>> Create(const DrillSettings& settings, const Config& config) const;
+  std::vector<std::string> Kinds() const;
+
+ private:
+  std::vector<std::pair<std::string, DrillFactory>> factories_;
+};
+
+// The explicit list of built-in drill kinds (drills/registry.cc): one line per kind.
+void RegisterBuiltinDrills(DrillRegistry& registry);
+
+}  // namespace dbcanary

@@ -1,0 +1,619 @@
+#include "drills/failover/failover_drill.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <future>
+#include <limits>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <stop_token>
+#include <thread>
+#include <utility>
+
+#include "drills/command.h"
+#include "drills/failover/trigger.h"
+#include "drills/failover/write_log.h"
+#include "drills/health.h"
+#include "probes/kubernetes/kube_common.h"
+#include "probes/postgres/pg_connection.h"
+
+namespace dbcanary {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr char kDowntime[] = "dbcanary_drill_failover_downtime_seconds";
+constexpr char kNewPrimary[] = "dbcanary_drill_failover_new_primary_seconds";
+constexpr char kLost[] = "dbcanary_drill_failover_lost_writes";
+constexpr char kAcknowledged[] = "dbcanary_drill_failover_acknowledged_writes";
+constexpr char kFailed[] = "dbcanary_drill_failover_failed_writes";
+constexpr char kRecovered[] = "dbcanary_drill_failover_standbys_recovered_seconds";
+constexpr char kTimeline[] = "dbcanary_drill_failover_timeline";
+
+// Direct connections while waiting for a new primary: short, so one dead instance does not
+// hide another that is already promoted.
+constexpr std::chrono::milliseconds kProbeConnect{1000};
+constexpr std::chrono::milliseconds kProbeWrite{3000};
+constexpr std::chrono::milliseconds kPollPause{100};
+// Timeline of the WAL being written now (pg_control_checkpoint() lags until a checkpoint).
+constexpr char kTimelineSql[] =
+    "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint "
+    "AS timeline";
+
+// Sleeps until `until`, or less when `stop` is requested.
+void SleepUntil(SteadyClock::time_point until, const std::stop_token& stop) {
+  std::mutex mutex;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mutex);
+  cv.wait_until(lock, stop, until, [] { return false; });
+}
+
+Deadline Capped(const Deadline& deadline, std::chrono::milliseconds cap) {
+  return Deadline(std::min(deadline.at(), SteadyClock::now() + cap));
+}
+
+// Commits seq = 1, 2, 3... through the pooler every `interval`, each write bounded by
+// `timeout`, reconnecting after any failure. A failed seq is never retried.
+class Writer {
+ public:
+  Writer(PgConnection target, std::string insert_sql, std::chrono::milliseconds interval,
+         std::chrono::milliseconds timeout, SteadyClock::time_point origin)
+      : target_(std::move(target)),
+        insert_sql_(std::move(insert_sql)),
+        interval_(interval),
+        timeout_(timeout),
+        origin_(origin) {}
+  ~Writer() { Stop(); }
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  void Start() {
+    thread_ = std::jthread([this](std::stop_token stop) { Loop(stop); });
+  }
+  // Returns after the write in flight (at most `timeout` later).
+  void Stop() {
+    if (thread_.joinable()) {
+      thread_.request_stop();
+      thread_.join();
+    }
+  }
+  std::vector<WriteAttempt> Log() const {
+    std::lock_guard lock(mutex_);
+    return log_;
+  }
+  int64_t Acknowledged() const {
+    std::lock_guard lock(mutex_);
+    return static_cast<int64_t>(
+        std::count_if(log_.begin(), log_.end(), [](const auto& a) { return a.acknowledged; }));
+  }
+
+ private:
+  double Now() const { return SecondsSince(origin_); }
+
+  void Loop(const std::stop_token& stop) {
+    std::optional<PgSession> session;
+    int64_t seq = 0;
+    auto next = SteadyClock::now();
+    while (!stop.stop_requested()) {
+      WriteAttempt attempt;
+      attempt.seq = ++seq;
+      attempt.started = Now();
+      // Not interrupted by `stop`: a write in flight ends by its own deadline, so a stop never
+      // turns into a failed write.
+      const Deadline deadline = Deadline::In(timeout_);
+      if (!session || !session->connected()) {
+        session.reset();
+        // PgBouncer refuses unknown startup parameters: no statement_timeout option here.
+        auto connected = PgSession::Connect(target_, PgConnectOptions{}, deadline);
+        if (connected) session.emplace(std::move(*connected));
+      }
+      if (session) {
+        auto rows = session->QueryParams(insert_sql_, {std::to_string(seq)}, deadline);
+        attempt.acknowledged = rows.has_value();
+        if (!rows) session.reset();
+      }
+      attempt.finished = Now();
+      {
+        std::lock_guard lock(mutex_);
+        log_.push_back(attempt);
+      }
+      next += interval_;
+      const auto now = SteadyClock::now();
+      if (next < now) next = now;  // fell behind (a slow write): no burst afterwards
+      SleepUntil(next, stop);
+    }
+  }
+
+  const PgConnection target_;
+  const std::string insert_sql_;
+  const std::chrono::milliseconds interval_;
+  const std::chrono::milliseconds timeout_;
+  const SteadyClock::time_point origin_;
+  mutable std::mutex mutex_;
+  std::vector<WriteAttempt> log_;
+  std::jthread thread_;
+};
+
+const PgConnection* FindInstance(const PostgresCluster& cluster, const std::string& name) {
+  if (cluster.primary.name == name) return &cluster.primary;
+  for (const auto& standby : cluster.standbys) {
+    if (standby.name == name) return &standby;
+  }
+  return nullptr;
+}
+
+// The timeline the instance writes WAL on now; NaN when it does not answer.
+double QueryTimeline(const PgConnection& instance, const DrillContext& ctx) {
+  const Deadline deadline = Capped(ctx.deadline, std::chrono::seconds(5));
+  PgConnectOptions options;
+  options.statement_timeout = deadline.Remaining();
+  auto session = PgSession::Connect(instance, options, deadline, ctx.stop);
+  if (!session) return kNaN;
+  auto rows = session->Query(kTimelineSql, deadline, ctx.stop);
+  if (!rows || rows->empty()) return kNaN;
+  auto value = rows->Number(0, "timeline");
+  if (!value || !value->has_value()) return kNaN;
+  return **value;
+}
+
+std::string FormatSeconds(double seconds) {
+  return std::isnan(seconds) ? std::string("unknown") : fmt::format("{:.3f} s", seconds);
+}
+
+class FailoverDrill final : public Drill {
+ public:
+  FailoverDrill(FailoverParams params, PostgresCluster cluster, PgConnection pooler,
+                std::optional<KubernetesSettings> kube, std::string kube_namespace,
+                std::string cnpg_cluster, std::chrono::milliseconds timeout)
+      : params_(std::move(params)),
+        cluster_(std::move(cluster)),
+        pooler_(std::move(pooler)),
+        kube_(std::move(kube)),
+        kube_namespace_(std::move(kube_namespace)),
+        cnpg_cluster_(std::move(cnpg_cluster)),
+        timeout_(timeout) {}
+
+  const std::vector<MetricDesc>& Describe() const override { return FailoverMetricDescs(); }
+
+  Status CleanUp(const DrillContext& ctx) override {
+    return OnPooler("DROP TABLE IF EXISTS " + params_.table, ctx);
+  }
+
+  Status CheckPreconditions(const DrillContext& ctx) override {
+    auto healthy = CheckPostgresHealthy(cluster_, ctx);
+    if (!healthy) return healthy;
+    auto created = OnPooler(CreateSql(), ctx);
+    if (!created) {
+      return MakeError(created.error().code, "cannot create the writer table through pooler " +
+                                                 pooler_.name + ": " + created.error().message);
+    }
+    return Ok{};
+  }
+
+  DrillResult Run(const DrillContext& ctx) override;
+
+ private:
+  std::string CreateSql() const {
+    return "CREATE TABLE IF NOT EXISTS " + params_.table +
+           " (seq bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())";
+  }
+
+  Status OnPooler(const std::string& sql, const DrillContext& ctx) const {
+    const Deadline deadline = Capped(ctx.deadline, std::chrono::seconds(10));
+    auto session = PgSession::Connect(pooler_, PgConnectOptions{}, deadline, ctx.stop);
+    if (!session) return session.error();
+    auto rows = session->Query(sql, deadline, ctx.stop);
+    if (!rows) return rows.error();
+    return Ok{};
+  }
+
+  // The first configured instance other than `old_primary` that is out of recovery and commits
+  // a transaction (with synchronous replication: once a standby acknowledges it).
+  std::optional<std::string> FindWritablePrimary(const std::string& old_primary,
+                                                 const DrillContext& ctx) const {
+    std::vector<const PgConnection*> instances{&cluster_.primary};
+    for (const auto& standby : cluster_.standbys) instances.push_back(&standby);
+    for (const PgConnection* instance : instances) {
+      if (instance->name == old_primary) continue;
+      const Deadline connect = Capped(ctx.deadline, kProbeConnect);
+      PgConnectOptions options;
+      options.statement_timeout = kProbeWrite;
+      auto session = PgSession::Connect(*instance, options, connect, ctx.stop);
+      if (!session) continue;
+      auto rows = session->Query("SELECT pg_is_in_recovery() AS in_recovery", connect, ctx.stop);
+      if (!rows || rows->empty()) continue;
+      auto in_recovery = rows->Bool(0, "in_recovery");
+      if (!in_recovery || !in_recovery->has_value() || **in_recovery) continue;
+      // txid_current() makes the transaction write a commit record: it returns once the
+      // commit is durable as synchronous_commit demands.
+      auto wrote = session->Query("SELECT txid_current() AS xid", Capped(ctx.deadline, kProbeWrite),
+                                  ctx.stop);
+      if (wrote) return instance->name;
+    }
+    return std::nullopt;
+  }
+
+  FailoverParams params_;
+  PostgresCluster cluster_;
+  PgConnection pooler_;
+  std::optional<KubernetesSettings> kube_;
+  std::string kube_namespace_;
+  std::string cnpg_cluster_;
+  std::chrono::milliseconds timeout_;
+};
+
+DrillResult FailoverDrill::Run(const DrillContext& ctx) {
+  DrillResult result;
+  const Labels labels{{"target", cluster_.name}};
+  const auto origin = SteadyClock::now();
+  auto now = [&] { return SecondsSince(origin); };
+
+  // ---- prepare: who is primary, the writer table, the writer running
+  ctx.progress("inspecting cluster " + cluster_.name);
+  auto before = InspectPostgresCluster(cluster_, ctx);
+  if (!before || before->primaries != 1) {
+    result.AddPhase("prepare", now(), false, "no single primary");
+    result.Fail(before ? ErrorCode::kUnexpected : before.error().code,
+                before ? "cluster " + cluster_.name + ": " + std::to_string(before->primaries) +
+                             " instances answer as primary"
+                       : before.error().message);
+    return result;
+  }
+  const std::string old_primary = before->primary;
+  const size_t standbys_before = before->streaming.size();
+  const double timeline_before = QueryTimeline(*FindInstance(cluster_, old_primary), ctx);
+  result.AddEvidence("pg_stat_replication on " + old_primary + " before",
+                     before->replication_table);
+  auto prepared = OnPooler(CreateSql() + "; TRUNCATE " + params_.table, ctx);
+  if (!prepared) {
+    result.AddPhase("prepare", now(), false, "writer table");
+    result.Fail(prepared.error().code,
+                "writer table through pooler " + pooler_.name + ": " + prepared.error().message);
+    return result;
+  }
+  Writer writer(pooler_, "INSERT INTO " + params_.table + " (seq) VALUES ($1)",
+                params_.write_interval, params_.write_timeout, origin);
+  writer.Start();
+  // a few acknowledged writes first: the writer works before anything fails
+  while (writer.Acknowledged() < 3 && !ctx.deadline.Expired() && !ctx.stop.stop_requested() &&
+         now() < 15) {
+    SleepUntil(SteadyClock::now() + std::chrono::milliseconds(20), ctx.stop);
+  }
+  if (writer.Acknowledged() < 3) {
+    writer.Stop();
+    result.AddPhase("prepare", now(), false, "writer not acknowledged");
+    result.Fail(ErrorCode::kTimeout, "writes through pooler " + pooler_.name +
+                                         " are not acknowledged before the failover");
+    return result;
+  }
+  result.AddPhase("prepare", now(), true,
+                  fmt::format("primary {} (timeline {}), {} standbys streaming, writer on {}",
+                              old_primary, timeline_before, standbys_before, pooler_.name));
+
+  // ---- trigger
+  const double trigger_at = now();
+  std::future<Result<DrillCommandOutcome>> command;
+  if (!params_.command.empty()) {
+    ctx.progress("trigger: running " + params_.command[0]);
+    const Deadline command_deadline(
+        std::min(ctx.deadline.at(), SteadyClock::now() + params_.command_timeout));
+    command = std::async(std::launch::async, [this, command_deadline, stop = ctx.stop] {
+      return RunDrillCommand(params_.command, {}, command_deadline, stop);
+    });
+  } else {
+    ctx.progress("trigger: deleting the primary pod of " + cnpg_cluster_);
+    auto client = kube::MakeClient(*kube_);
+    Result<std::string> deleted =
+        client ? DeleteCnpgPrimaryPod(*client, kube_namespace_, cnpg_cluster_, ctx.deadline)
+               : Result<std::string>(client.error());
+    result.AddPhase("trigger", now() - trigger_at, deleted.has_value(),
+                    deleted ? "deleted pod " + *deleted : deleted.error().message);
+    if (!deleted) {
+      writer.Stop();
+      result.Fail(deleted.error().code, "trigger: " + deleted.error().message);
+      return result;
+    }
+    result.AddEvidence("trigger", "deleted pod " + kube_namespace_ + "/" + *deleted +
+                                      " (selector " + CnpgPrimarySelector(cnpg_cluster_) + ")");
+  }
+  // The command trigger runs beside the waits; its phase is recorded when it ends.
+  auto finish_command = [&]() -> bool {
+    if (!command.valid()) return true;
+    auto outcome = command.get();
+    if (!outcome) {
+      result.phases.insert(result.phases.begin() + 1, DrillPhase{"trigger", now() - trigger_at,
+                                                                 false, outcome.error().message});
+      if (!result.error) result.Fail(outcome.error().code, "trigger: " + outcome.error().message);
+      return false;
+    }
+    const bool ok = outcome->exit_code == 0;
+    const std::string detail = "exit code " + std::to_string(outcome->exit_code);
+    result.phases.insert(result.phases.begin() + 1,
+                         DrillPhase{"trigger", outcome->seconds, ok, detail});
+    result.AddEvidence("trigger output (" + params_.command[0] + ", " + detail + ")",
+                       outcome->output);
+    if (!ok && !result.error) {
+      result.Fail(ErrorCode::kUnexpected, "trigger command " + params_.command[0] + ": " + detail);
+    }
+    return ok;
+  };
+  auto fail_now = [&](const std::string& phase, double seconds, ErrorCode code,
+                      const std::string& message) {
+    result.AddPhase(phase, seconds, false, message);
+    writer.Stop();
+    finish_command();
+    result.Fail(code, message);
+    result.expectations.push_back(ExpectNumber("max_downtime_seconds", cluster_.name, kNaN,
+                                               "<=", params_.max_downtime_seconds));
+    return result;
+  };
+
+  // ---- wait_new_primary: another instance answers as primary and commits
+  ctx.progress("waiting for a new primary (not " + old_primary + ")");
+  std::optional<std::string> new_primary;
+  while (!ctx.deadline.Expired() && !ctx.stop.stop_requested()) {
+    const auto round = SteadyClock::now();
+    new_primary = FindWritablePrimary(old_primary, ctx);
+    if (new_primary) break;
+    SleepUntil(round + kPollPause, ctx.stop);
+  }
+  const double found_at = now();
+  if (!new_primary) {
+    return fail_now("wait_new_primary", found_at - trigger_at, ErrorCode::kTimeout,
+                    "no instance other than " + old_primary + " accepted writes");
+  }
+  const double new_primary_seconds = found_at - trigger_at;
+  result.AddPhase("wait_new_primary", new_primary_seconds, true, *new_primary + " accepts writes");
+  ctx.progress(fmt::format("{} accepts writes after {:.3f} s", *new_primary, new_primary_seconds));
+
+  // ---- wait_writes_resume: a write through the pooler started after the promotion is acked
+  double resumed = kNaN;
+  while (!ctx.deadline.Expired() && !ctx.stop.stop_requested()) {
+    resumed = AnalyzeWrites(writer.Log(), trigger_at, nullptr, found_at).first_ack_after;
+    if (!std::isnan(resumed)) break;
+    SleepUntil(SteadyClock::now() + std::chrono::milliseconds(50), ctx.stop);
+  }
+  if (std::isnan(resumed)) {
+    return fail_now("wait_writes_resume", now() - found_at, ErrorCode::kTimeout,
+                    "writes through pooler " + pooler_.name + " did not resume");
+  }
+  result.AddPhase("wait_writes_resume", std::max(0.0, resumed - found_at), true,
+                  fmt::format("writes through {} resumed {:.3f} s after the trigger", pooler_.name,
+                              resumed - trigger_at));
+  // the command (e.g. stack.sh failover) may still re-attach the old primary; the writer keeps
+  // writing meanwhile, so a pooler that drops out again is measured too
+  const bool trigger_ok = finish_command();
+  writer.Stop();
+
+  // ---- verify_writes: every acknowledged seq is on the new primary
+  const double verify_start = now();
+  PgConnection direct = pooler_;
+  const PgConnection* new_instance = FindInstance(cluster_, *new_primary);
+  direct.name = new_instance->name;
+  direct.host = new_instance->host;
+  direct.port = new_instance->port;
+  std::set<int64_t> present;
+  {
+    const Deadline deadline = Capped(ctx.deadline, std::chrono::seconds(15));
+    auto session = PgSession::Connect(direct, PgConnectOptions{}, deadline, ctx.stop);
+    Result<PgTable> rows =
+        session ? session->Query("SELECT seq FROM " + params_.table, deadline, ctx.stop)
+                : Result<PgTable>(session.error());
+    if (!rows) {
+      return fail_now("verify_writes", now() - verify_start, rows.error().code,
+                      "reading the writes on " + *new_primary + ": " + rows.error().message);
+    }
+    for (size_t row = 0; row < rows->size(); ++row) {
+      auto seq = rows->Number(row, "seq");
+      if (seq && seq->has_value()) present.insert(static_cast<int64_t>(**seq));
+    }
+  }
+  const auto log = writer.Log();
+  const WriteLogAnalysis analysis = AnalyzeWrites(log, trigger_at, &present, found_at);
+  result.AddPhase(
+      "verify_writes", now() - verify_start, analysis.lost.empty(),
+      fmt::format("{} acknowledged, {} failed, {} on {}; lost: {}", analysis.acknowledged,
+                  analysis.failed, present.size(), *new_primary,
+                  analysis.lost.empty() ? std::string("none") : FormatSeqs(analysis.lost)));
+  result.AddEvidence(
+      "writes through " + pooler_.name,
+      fmt::format("attempts {}, acknowledged {}, failed {}, failed but committed {}\n"
+                  "longest gap between acknowledgements after the trigger: {} "
+                  "(from {:.3f} s to {:.3f} s after the drill start; trigger at {:.3f} s)\n"
+                  "first failed write to next acknowledgement: {}\n"
+                  "lost acknowledged writes: {}",
+                  analysis.attempts, analysis.acknowledged, analysis.failed,
+                  analysis.ambiguous_committed, FormatSeconds(analysis.downtime_seconds),
+                  analysis.downtime_from, analysis.downtime_to, trigger_at,
+                  FormatSeconds(analysis.first_failure_to_ack_seconds),
+                  analysis.lost.empty() ? std::string("none") : FormatSeqs(analysis.lost)));
+
+  // ---- wait_standbys: the expected number of standbys stream from the new primary
+  const size_t need = cluster_.expect.min_streaming_standbys
+                          ? static_cast<size_t>(*cluster_.expect.min_streaming_standbys)
+                          : cluster_.standbys.size();
+  ctx.progress(fmt::format("waiting for {} standbys to stream from {}", need, *new_primary));
+  const double standbys_start = now();
+  double recovered = kNaN;
+  std::string replication_after;
+  while (!ctx.deadline.Expired() && !ctx.stop.stop_requested()) {
+    const auto round = SteadyClock::now();
+    auto health = InspectPostgresCluster(cluster_, ctx);
+    if (health && health->primaries == 1 && health->primary == *new_primary) {
+      replication_after = health->replication_table;
+      if (health->streaming.size() >= need) {
+        recovered = now() - trigger_at;
+        break;
+      }
+    }
+    SleepUntil(round + std::chrono::milliseconds(500), ctx.stop);
+  }
+  result.AddPhase("wait_standbys", now() - standbys_start, !std::isnan(recovered),
+                  std::isnan(recovered) ? fmt::format("fewer than {} standbys streaming", need)
+                                        : fmt::format("{} standbys streaming", need));
+  const double timeline_after = QueryTimeline(*new_instance, ctx);
+  result.AddEvidence("pg_stat_replication on " + *new_primary + " after", replication_after);
+  result.AddEvidence("timeline", fmt::format("before: {} on {}; after: {} on {}", timeline_before,
+                                             old_primary, timeline_after, *new_primary));
+
+  // ---- figures and targets
+  result.Add(kDowntime, labels, analysis.downtime_seconds);
+  result.Add(kNewPrimary, labels, new_primary_seconds);
+  result.Add(kLost, labels, static_cast<double>(analysis.lost.size()));
+  result.Add(kAcknowledged, labels, static_cast<double>(analysis.acknowledged));
+  result.Add(kFailed, labels, static_cast<double>(analysis.failed));
+  if (!std::isnan(recovered)) result.Add(kRecovered, labels, recovered);
+  if (!std::isnan(timeline_after)) result.Add(kTimeline, labels, timeline_after);
+  result.expectations.push_back(ExpectNumber("max_downtime_seconds", cluster_.name,
+                                             analysis.downtime_seconds,
+                                             "<=", params_.max_downtime_seconds));
+  result.expectations.push_back(ExpectNumber("max_lost_writes", cluster_.name,
+                                             static_cast<double>(analysis.lost.size()),
+                                             "<=", static_cast<double>(params_.max_lost_writes)));
+  result.expectations.push_back(ExpectNumber(
+      "max_recovery_seconds", cluster_.name, recovered, "<=",
+      params_.max_recovery_seconds.value_or(std::chrono::duration<double>(timeout_).count())));
+  if (!trigger_ok) return result;  // error already set by finish_command
+  if (std::isnan(recovered)) {
+    result.Fail(ErrorCode::kTimeout,
+                fmt::format("cluster {}: fewer than {} standbys stream from {} again",
+                            cluster_.name, need, *new_primary));
+  }
+  ctx.progress(fmt::format("downtime through {}: {}, lost writes: {}", pooler_.name,
+                           FormatSeconds(analysis.downtime_seconds), analysis.lost.size()));
+  return result;
+}
+
+bool ValidTableName(const std::string& name) {
+  static const std::regex kIdentifier("[a-z_][a-z0-9_]{0,62}");
+  return std::regex_match(name, kIdentifier);
+}
+
+}  // namespace
+
+const std::vector<MetricDesc>& FailoverMetricDescs() {
+  static const std::vector<MetricDesc> kDescs{
+      {kDowntime,
+       "Longest time between two acknowledged writes through the rw pooler during the last "
+       "failover drill (client-visible write unavailability).",
+       MetricType::kGauge},
+      {kNewPrimary,
+       "Seconds from the trigger until another instance accepted a write directly, last "
+       "failover drill.",
+       MetricType::kGauge},
+      {kLost, "Acknowledged writes missing on the new primary after the last failover drill.",
+       MetricType::kGauge},
+      {kAcknowledged, "Writes acknowledged through the pooler during the last failover drill.",
+       MetricType::kGauge},
+      {kFailed,
+       "Writes that failed or timed out through the pooler during the last failover drill.",
+       MetricType::kGauge},
+      {kRecovered,
+       "Seconds from the trigger until the expected number of standbys streamed from the new "
+       "primary, last failover drill.",
+       MetricType::kGauge},
+      {kTimeline, "Timeline of the new primary after the last failover drill.", MetricType::kGauge},
+  };
+  return kDescs;
+}
+
+Result<FailoverParams> ReadFailoverParams(const DrillSettings& settings, const Config& config) {
+  FailoverParams params;
+  try {
+    YamlMap& map = *settings.params;
+    params.cluster = map.RequiredString("cluster");
+    if (config.FindCluster(params.cluster) == nullptr) {
+      map.Fail("cluster", "no postgres cluster named \"" + params.cluster + "\"");
+    }
+    params.pooler = map.RequiredString("pooler");
+    const Pooler* pooler = config.FindPooler(params.pooler);
+    if (pooler == nullptr) map.Fail("pooler", "no pooler named \"" + params.pooler + "\"");
+    if (pooler->cluster != params.cluster) {
+      map.Fail("pooler", "pooler \"" + params.pooler + "\" belongs to cluster \"" +
+                             pooler->cluster + "\", not \"" + params.cluster + "\"");
+    }
+    if (pooler->type != PoolerType::kReadWrite) {
+      map.Fail("pooler", "pooler \"" + params.pooler + "\" is not of type rw");
+    }
+    auto trigger = map.Map("trigger");
+    if (!trigger)
+      map.Fail("trigger", "required: { command: [...] } or { kubernetes: { cluster } }");
+    const bool has_command = trigger->Has("command");
+    const bool has_kube = trigger->Has("kubernetes");
+    if (has_command == has_kube) {
+      trigger->FailHere("exactly one of command or kubernetes");
+    }
+    if (has_command) {
+      params.command = trigger->ListOfStrings("command");
+      if (params.command.empty() || params.command[0].empty()) {
+        trigger->Fail("command", "needs at least the program");
+      }
+      if (auto timeout = trigger->Duration("timeout")) {
+        if (timeout->count() <= 0) trigger->Fail("timeout", "must be positive");
+        params.command_timeout = *timeout;
+      }
+    } else {
+      auto kube = trigger->Map("kubernetes");
+      params.kube_cluster = kube->RequiredString("cluster");
+      if (!config.kubernetes) kube->Fail("cluster", "there is no kubernetes: section");
+      if (config.FindKubeCluster(params.kube_cluster) == nullptr) {
+        kube->Fail("cluster",
+                   "no kubernetes.clusters[] entry named \"" + params.kube_cluster + "\"");
+      }
+      kube->Finish();
+    }
+    trigger->Finish();
+    if (auto interval = map.Duration("write_interval")) {
+      if (interval->count() < 10) map.Fail("write_interval", "must be at least 10ms");
+      params.write_interval = *interval;
+    }
+    if (auto timeout = map.Duration("write_timeout")) {
+      if (timeout->count() < 100) map.Fail("write_timeout", "must be at least 100ms");
+      params.write_timeout = *timeout;
+    }
+    if (auto table = map.String("table")) {
+      if (!ValidTableName(*table)) {
+        map.Fail("table", "must be a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 63)");
+      }
+      params.table = *table;
+    }
+    if (auto expect = map.Map("expect")) {
+      if (auto value = expect->Number("max_downtime_seconds", 0, 86400)) {
+        params.max_downtime_seconds = *value;
+      }
+      if (auto value = expect->Int("max_lost_writes", 0, 1000000)) params.max_lost_writes = *value;
+      params.max_recovery_seconds = expect->Number("max_recovery_seconds", 0, 86400);
+      expect->Finish();
+    }
+    map.Finish();
+  } catch (const ConfigError& error) {
+    return MakeError(ErrorCode::kConfig, error.what());
+  }
+  return params;
+}
+
+Result<std::unique_ptr<Drill>> MakeFailoverDrill(const DrillSettings& settings,
+                                                 const Config& config) {
+  auto params = ReadFailoverParams(settings, config);
+  if (!params) return params.error();
+  const PostgresCluster& cluster = *config.FindCluster(params->cluster);
+  const Pooler& pooler = *config.FindPooler(params->pooler);
+  std::optional<KubernetesSettings> kube;
+  std::string kube_namespace;
+  std::string cnpg_cluster;
+  if (!params->kube_cluster.empty()) {
+    kube = *config.kubernetes;
+    const KubeCluster& target = *config.FindKubeCluster(params->kube_cluster);
+    kube_namespace = target.namespace_;
+    cnpg_cluster = target.cnpg_cluster.empty() ? target.name : target.cnpg_cluster;
+  }
+  std::unique_ptr<Drill> drill = std::make_unique<FailoverDrill>(
+      std::move(params).value(), cluster, pooler.connection, std::move(kube),
+      std::move(kube_namespace), std::move(cnpg_cluster), settings.timeout);
+  return drill;
+}
+
+}  // namespace dbcanary

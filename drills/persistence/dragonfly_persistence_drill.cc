@@ -1,0 +1,421 @@
+#include "drills/persistence/dragonfly_persistence_drill.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "drills/health.h"
+#include "drills/command.h"
+#include "probes/dragonfly/dragonfly_util.h"
+#include "probes/dragonfly/redis_connection.h"
+#include "probes/dragonfly/redis_info.h"
+
+namespace dbcanary {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr char kRecoverySeconds[] = "dbcanary_drill_dragonfly_persistence_recovery_seconds";
+constexpr char kSaveSeconds[] = "dbcanary_drill_dragonfly_persistence_save_seconds";
+constexpr char kKeysWritten[] = "dbcanary_drill_dragonfly_persistence_keys_written";
+constexpr char kKeysVerified[] = "dbcanary_drill_dragonfly_persistence_keys_verified";
+constexpr char kReplicaLinkSeconds[] = "dbcanary_drill_dragonfly_persistence_replica_link_seconds";
+
+constexpr int kHashFields = 10;
+constexpr int kSetMembers = 10;
+constexpr int kBatch = 500;
+
+const std::vector<MetricDesc>& PersistenceFamilies() {
+  static const std::vector<MetricDesc> families = {
+      {kRecoverySeconds,
+       "Time from triggering the master's restart until it answered PING with its dataset loaded.",
+       MetricType::kGauge},
+      {kSaveSeconds, "Time the SAVE before the restart took, until LASTSAVE advanced.",
+       MetricType::kGauge},
+      {kKeysWritten, "Keys (plus one hash and one set) the drill wrote before the restart.",
+       MetricType::kGauge},
+      {kKeysVerified, "Of those, the ones read back intact after the restart.", MetricType::kGauge},
+      {kReplicaLinkSeconds,
+       "Time from the master serving again until the replica reported master_link_status:up.",
+       MetricType::kGauge},
+  };
+  return families;
+}
+
+bool Pause(const DrillContext& ctx, milliseconds pause) {
+  auto until = SteadyClock::now() + std::min(pause, ctx.deadline.Remaining());
+  while (SteadyClock::now() < until) {
+    if (ctx.stop.stop_requested()) return false;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return !ctx.stop.stop_requested() && !ctx.deadline.Expired();
+}
+
+std::string HashValue(const std::string& token, int field) {
+  return fmt::format("h:{}:{}", token, field);
+}
+std::string SetMember(const std::string& token, int member) {
+  return fmt::format("s:{}:{}", token, member);
+}
+
+struct ServerState {
+  bool loading = true;
+  std::string run_id;
+  std::optional<double> uptime;
+};
+
+// PING, then INFO: loading flag, run_id, uptime.
+Result<ServerState> Inspect(RedisClient& client) {
+  auto pong = client.Command({"PING"});
+  if (!pong) return pong.error();
+  auto text = RedisInfoText(client, "all");
+  if (!text) return text.error();
+  RedisInfo info = RedisInfo::Parse(*text);
+  ServerState state;
+  state.loading = info.Number("loading").value_or(0) != 0;
+  state.run_id = std::string(info.Text("run_id").value_or(""));
+  state.uptime = info.Number("uptime_in_seconds");
+  return state;
+}
+
+class DragonflyPersistenceDrill : public Drill {
+ public:
+  DragonflyPersistenceDrill(DragonflyPersistenceParams params, Dragonfly dragonfly)
+      : params_(std::move(params)), dragonfly_(std::move(dragonfly)) {}
+
+  const std::vector<MetricDesc>& Describe() const override { return PersistenceFamilies(); }
+
+  Status CleanUp(const DrillContext& ctx) override {
+    auto client = RedisClient::Connect(dragonfly_.master, ctx.deadline);
+    if (!client) return client.error();
+    const std::string pattern = dragonfly_.key_prefix + "drill:persistence:*";
+    std::string cursor = "0";
+    do {
+      auto reply = client->Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+      if (!reply) return reply.error();
+      if (!reply->Is(RedisType::kArray) || reply->size() != 2) {
+        return RedisProblem(*client, ErrorCode::kProtocol, "scan", "unexpected SCAN reply");
+      }
+      cursor = std::string((*reply)[0].text());
+      RedisValue keys = (*reply)[1];
+      if (keys.size() > 0) {
+        std::vector<std::string> argv{"UNLINK"};
+        for (size_t i = 0; i < keys.size(); ++i) argv.emplace_back(keys[i].text());
+        std::vector<std::string_view> views(argv.begin(), argv.end());
+        auto deleted = client->Command(std::span<const std::string_view>(views));
+        if (!deleted) return deleted.error();
+      }
+    } while (cursor != "0");
+    return Ok{};
+  }
+
+  Status CheckPreconditions(const DrillContext& ctx) override {
+    return CheckDragonflyHealthy(dragonfly_, ctx);
+  }
+
+  DrillResult Run(const DrillContext& ctx) override {
+    DrillResult result;
+    Labels labels{{"target", dragonfly_.name}};
+    const std::string token = RandomHex64();
+
+    // 1. keys, a hash and a set
+    auto start = SteadyClock::now();
+    ctx.progress(fmt::format("writing {} keys, a hash and a set on {}", params_.keys,
+                             dragonfly_.master.name));
+    auto client = RedisClient::Connect(dragonfly_.master, ctx.deadline);
+    if (!client) return Failed(result, "write_keys", start, client.error());
+    for (int first = 0; first < params_.keys; first += kBatch) {
+      std::vector<std::string> argv{"MSET"};
+      for (int i = first; i < std::min(params_.keys, first + kBatch); ++i) {
+        argv.push_back(PersistenceKey(dragonfly_.key_prefix, i));
+        argv.push_back(PersistenceValue(token, i));
+      }
+      if (auto status = Send(*client, argv); !status) {
+        return Failed(result, "write_keys", start, status.error());
+      }
+    }
+    std::vector<std::string> hset{"HSET", PersistenceHashKey(dragonfly_.key_prefix)};
+    for (int f = 0; f < kHashFields; ++f) {
+      hset.push_back("f" + std::to_string(f));
+      hset.push_back(HashValue(token, f));
+    }
+    std::vector<std::string> sadd{"SADD", PersistenceSetKey(dragonfly_.key_prefix)};
+    for (int m = 0; m < kSetMembers; ++m) sadd.push_back(SetMember(token, m));
+    for (const auto* argv : {&hset, &sadd}) {
+      if (auto status = Send(*client, *argv); !status) {
+        return Failed(result, "write_keys", start, status.error());
+      }
+    }
+    result.Add(kKeysWritten, labels, params_.keys);
+    result.AddPhase("write_keys", SecondsSince(start), true,
+                    fmt::format("{} keys, hash of {} fields, set of {} members", params_.keys,
+                                kHashFields, kSetMembers));
+
+    // 2. SAVE, and LASTSAVE must advance
+    start = SteadyClock::now();
+    ctx.progress("SAVE on " + dragonfly_.master.name);
+    auto before = client->Command({"LASTSAVE"});
+    if (!before) return Failed(result, "save", start, before.error());
+    // LASTSAVE has whole seconds: a save within the same second would not show.
+    double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (static_cast<long long>(now) <= before->integer()) {
+      Pause(ctx, milliseconds(static_cast<int>((1.0 - (now - static_cast<long long>(now))) * 1000) +
+                              20));
+    }
+    // A background save of the server's own (save rules, a replica's full sync) makes SAVE
+    // refuse: wait for it to end and save again.
+    for (;;) {
+      auto saved = client->Command({"SAVE"});
+      if (saved) break;
+      if (saved.error().message.find("in progress") == std::string::npos ||
+          !Pause(ctx, milliseconds(200))) {
+        return Failed(result, "save", start, saved.error());
+      }
+    }
+    long long lastsave = 0;
+    for (;;) {
+      auto after = client->Command({"LASTSAVE"});
+      if (!after) return Failed(result, "save", start, after.error());
+      lastsave = after->integer();
+      if (lastsave > before->integer()) break;
+      if (!Pause(ctx, milliseconds(100))) {
+        return Failed(result, "save", start,
+                      Error{ErrorCode::kTimeout, "LASTSAVE did not advance after SAVE"});
+      }
+    }
+    result.Add(kSaveSeconds, labels, SecondsSince(start));
+    result.AddPhase("save", SecondsSince(start), true,
+                    fmt::format("LASTSAVE {} -> {}", before->integer(), lastsave));
+    auto state_before = Inspect(*client);
+    if (!state_before) return Failed(result, "save", start, state_before.error());
+    client = MakeError(ErrorCode::kConnect, "closed before the restart");
+
+    // 3. restart
+    start = SteadyClock::now();
+    ctx.progress("restarting " + dragonfly_.master.name + ": " +
+                 DescribeCommand(params_.restart_command));
+    auto outcome = RunDrillCommand(params_.restart_command, {}, ctx.deadline, ctx.stop);
+    if (!outcome) return Failed(result, "restart", start, outcome.error());
+    result.AddEvidence("restart command output", outcome->output);
+    if (outcome->exit_code != 0) {
+      return Failed(result, "restart", start,
+                    Error{ErrorCode::kUnexpected, "restart command exited with " +
+                                                      std::to_string(outcome->exit_code) + ": " +
+                                                      LastLines(outcome->output, 3)});
+    }
+    result.AddPhase("restart", SecondsSince(start), true, "restart command done");
+
+    // 4. serving again, dataset loaded, and really a new process
+    auto recover_start = SteadyClock::now();
+    std::optional<RedisClient> fresh;
+    Error last{ErrorCode::kTimeout, "not answering"};
+    for (;;) {
+      auto attempt = RedisClient::Connect(dragonfly_.master, Deadline::In(milliseconds(1000)));
+      if (attempt) {
+        auto state = Inspect(*attempt);
+        if (state && !state->loading &&
+            RestartedSince(state_before->run_id, state->run_id, state->uptime,
+                           SecondsSince(start) + 1)) {
+          fresh.emplace(std::move(*attempt));
+          break;
+        }
+        last = state ? Error{ErrorCode::kUnexpected,
+                             state->loading ? "still loading" : "not restarted yet"}
+                     : state.error();
+      } else {
+        last = attempt.error();
+      }
+      if (!Pause(ctx, milliseconds(100))) return Failed(result, "recover", recover_start, last);
+    }
+    double recovery = SecondsSince(start);
+    result.Add(kRecoverySeconds, labels, recovery);
+    result.AddPhase(
+        "recover", SecondsSince(recover_start), true,
+        fmt::format("serving with its dataset {:.3f} s after the restart began", recovery));
+    if (params_.max_recovery_seconds) {
+      result.expectations.push_back(ExpectNumber("max_recovery_seconds", dragonfly_.name, recovery,
+                                                 "<=", *params_.max_recovery_seconds));
+    }
+
+    // 5. verify
+    start = SteadyClock::now();
+    fresh->set_deadline(ctx.deadline);
+    int verified = 0;
+    for (int first = 0; first < params_.keys; first += kBatch) {
+      std::vector<std::string> argv{"MGET"};
+      for (int i = first; i < std::min(params_.keys, first + kBatch); ++i) {
+        argv.push_back(PersistenceKey(dragonfly_.key_prefix, i));
+      }
+      std::vector<std::string_view> views(argv.begin(), argv.end());
+      auto reply = fresh->Command(std::span<const std::string_view>(views));
+      if (!reply) return Failed(result, "verify", start, reply.error());
+      std::vector<std::optional<std::string>> values;
+      for (size_t i = 0; i < reply->size(); ++i) {
+        RedisValue value = (*reply)[i];
+        if (value.Is(RedisType::kString)) {
+          values.emplace_back(std::string(value.text()));
+        } else {
+          values.emplace_back(std::nullopt);
+        }
+      }
+      verified += CountVerified(values, token, first);
+    }
+    bool hash_ok = true;
+    for (int f = 0; f < kHashFields && hash_ok; ++f) {
+      auto value = fresh->Command(
+          {"HGET", PersistenceHashKey(dragonfly_.key_prefix), "f" + std::to_string(f)});
+      if (!value) return Failed(result, "verify", start, value.error());
+      hash_ok = value->Is(RedisType::kString) && value->text() == HashValue(token, f);
+    }
+    bool set_ok = true;
+    auto card = fresh->Command({"SCARD", PersistenceSetKey(dragonfly_.key_prefix)});
+    if (!card) return Failed(result, "verify", start, card.error());
+    set_ok = card->integer() == kSetMembers;
+    for (int m = 0; m < kSetMembers && set_ok; ++m) {
+      auto member = fresh->Command(
+          {"SISMEMBER", PersistenceSetKey(dragonfly_.key_prefix), SetMember(token, m)});
+      if (!member) return Failed(result, "verify", start, member.error());
+      set_ok = member->integer() == 1;
+    }
+    int total = verified + (hash_ok ? 1 : 0) + (set_ok ? 1 : 0);
+    result.Add(kKeysVerified, labels, verified);
+    result.expectations.push_back(
+        ExpectNumber("keys_verified", dragonfly_.name, total, "==", params_.keys + 2));
+    std::string detail = fmt::format("{}/{} keys intact, hash {}, set {}", verified, params_.keys,
+                                     hash_ok ? "intact" : "damaged", set_ok ? "intact" : "damaged");
+    result.AddPhase("verify", SecondsSince(start), true, detail);
+    result.AddEvidence("verification", detail);
+    auto after_info = RedisInfoText(*fresh, "persistence");
+    if (after_info) result.AddEvidence("INFO persistence after the restart", *after_info);
+
+    // 6. replicas re-attach
+    if (params_.check_replicas) {
+      for (const auto& replica : dragonfly_.replicas) {
+        WaitReplica(ctx, result, labels, replica);
+      }
+    }
+    return result;
+  }
+
+ private:
+  static Status Send(RedisClient& client, const std::vector<std::string>& argv) {
+    std::vector<std::string_view> views(argv.begin(), argv.end());
+    auto reply = client.Command(std::span<const std::string_view>(views));
+    if (!reply) return reply.error();
+    return Ok{};
+  }
+
+  DrillResult& Failed(DrillResult& result, const char* phase, SteadyClock::time_point start,
+                      const Error& error) {
+    std::string message = dragonfly_.name + ": " + phase + ": " + error.message;
+    result.AddPhase(phase, SecondsSince(start), false, message);
+    result.Fail(error.code, message);
+    return result;
+  }
+
+  void WaitReplica(const DrillContext& ctx, DrillResult& result, const Labels& labels,
+                   const RedisConnection& replica) {
+    auto start = SteadyClock::now();
+    ctx.progress("waiting for " + replica.name + " to re-attach");
+    std::string last = "not asked";
+    for (;;) {
+      auto client = RedisClient::Connect(replica, Deadline::In(milliseconds(1000)));
+      if (client) {
+        auto text = RedisInfoText(*client, "replication");
+        if (text) {
+          RedisInfo info = RedisInfo::Parse(*text);
+          std::string status(info.Text("master_link_status").value_or("absent"));
+          if (status == "up") break;
+          last = "master_link_status:" + status;
+        } else {
+          last = text.error().message;
+        }
+      } else {
+        last = client.error().message;
+      }
+      if (!Pause(ctx, milliseconds(200))) {
+        result.AddPhase("replica_link", SecondsSince(start), false, replica.name + ": " + last);
+        result.expectations.push_back(ExpectNumber("replica_linked", replica.name, 0, "==", 1));
+        return;
+      }
+    }
+    double seconds = SecondsSince(start);
+    Labels replica_labels = labels;
+    replica_labels.emplace_back("replica", replica.name);
+    result.Add(kReplicaLinkSeconds, replica_labels, seconds);
+    result.AddPhase("replica_link", seconds, true, replica.name + ": master_link_status:up");
+    result.expectations.push_back(ExpectNumber("replica_linked", replica.name, 1, "==", 1));
+  }
+
+  DragonflyPersistenceParams params_;
+  Dragonfly dragonfly_;
+};
+
+}  // namespace
+
+std::string PersistenceKey(const std::string& prefix, int index) {
+  return prefix + "drill:persistence:k:" + std::to_string(index);
+}
+std::string PersistenceHashKey(const std::string& prefix) {
+  return prefix + "drill:persistence:hash";
+}
+std::string PersistenceSetKey(const std::string& prefix) {
+  return prefix + "drill:persistence:set";
+}
+std::string PersistenceValue(const std::string& token, int index) {
+  return fmt::format("v:{}:{}", token, index);
+}
+
+int CountVerified(const std::vector<std::optional<std::string>>& values, const std::string& token,
+                  int first) {
+  int verified = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i] && *values[i] == PersistenceValue(token, first + static_cast<int>(i))) ++verified;
+  }
+  return verified;
+}
+
+bool RestartedSince(const std::string& run_id_before, const std::string& run_id_now,
+                    std::optional<double> uptime_seconds, double seconds_since_trigger) {
+  if (!run_id_before.empty() && !run_id_now.empty()) return run_id_before != run_id_now;
+  return uptime_seconds && *uptime_seconds <= seconds_since_trigger;
+}
+
+DragonflyPersistenceParams ReadDragonflyPersistenceParams(YamlMap& params, const Config& config) {
+  DragonflyPersistenceParams p;
+  p.dragonfly = params.RequiredString("dragonfly");
+  if (config.FindDragonfly(p.dragonfly) == nullptr) {
+    params.Fail("dragonfly", "no dragonfly target named \"" + p.dragonfly + "\"");
+  }
+  p.keys = static_cast<int>(params.Int("keys", 1, 100000).value_or(p.keys));
+  auto restart = params.Map("restart");
+  if (!restart) params.Fail("restart", "is required: { command: [argv] }");
+  p.restart_command = restart->ListOfStrings("command");
+  if (p.restart_command.empty() || p.restart_command[0].empty()) {
+    restart->Fail("command", "must be a non-empty list (argv, no shell)");
+  }
+  restart->Finish();
+  p.check_replicas = params.Bool("check_replicas").value_or(true);
+  if (auto expect = params.Map("expect")) {
+    p.max_recovery_seconds = expect->Number("max_recovery_seconds", 0, 1e9);
+    expect->Finish();
+  }
+  params.Finish();
+  return p;
+}
+
+Result<std::unique_ptr<Drill>> MakeDragonflyPersistenceDrill(const DrillSettings& settings,
+                                                             const Config& config) {
+  try {
+    DragonflyPersistenceParams params = ReadDragonflyPersistenceParams(*settings.params, config);
+    Dragonfly dragonfly = *config.FindDragonfly(params.dragonfly);
+    return std::unique_ptr<Drill>(
+        std::make_unique<DragonflyPersistenceDrill>(std::move(params), std::move(dragonfly)));
+  } catch (const ConfigError& error) {
+    return MakeError(ErrorCode::kConfig, error.what());
+  }
+}
+
+}  // namespace dbcanary

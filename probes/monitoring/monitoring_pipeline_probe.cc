@@ -1,0 +1,328 @@
+#include "probes/monitoring/monitoring_pipeline_probe.h"
+
+#include <cmath>
+#include <ctime>
+#include <limits>
+#include <set>
+#include <utility>
+
+#include "exporter/core/duration.h"
+#include "probes/monitoring/http_client.h"
+#include "probes/monitoring/responses.h"
+
+namespace dbcanary {
+namespace {
+
+using monitoring::LogsQuery;
+using monitoring::PromQuery;
+
+constexpr const char* kQuerySuccess = "dbcanary_monitoring_query_success";
+constexpr const char* kQuerySeries = "dbcanary_monitoring_query_series";
+constexpr const char* kQueryMin = "dbcanary_monitoring_query_min_value";
+constexpr const char* kQueryMax = "dbcanary_monitoring_query_max_value";
+constexpr const char* kQueryNewest = "dbcanary_monitoring_query_newest_sample_timestamp_seconds";
+constexpr const char* kQueryDuration = "dbcanary_monitoring_query_duration_seconds";
+constexpr const char* kLogsSuccess = "dbcanary_monitoring_logs_success";
+constexpr const char* kLogsLines = "dbcanary_monitoring_logs_lines";
+constexpr const char* kLogsNewest = "dbcanary_monitoring_logs_newest_timestamp_seconds";
+constexpr const char* kLogsDuration = "dbcanary_monitoring_logs_duration_seconds";
+
+constexpr size_t kMaxBodyBytes = 16 * 1024 * 1024;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double Seconds(std::chrono::milliseconds duration) {
+  return std::chrono::duration<double>(duration).count();
+}
+
+class MonitoringPipelineProbe final : public Probe {
+ public:
+  MonitoringPipelineProbe(std::string target, std::optional<HttpEndpoint> prometheus,
+                          std::optional<HttpEndpoint> logs, std::vector<PromQuery> queries,
+                          std::vector<LogsQuery> log_queries)
+      : target_(std::move(target)),
+        prometheus_(std::move(prometheus)),
+        logs_(std::move(logs)),
+        queries_(std::move(queries)),
+        log_queries_(std::move(log_queries)) {}
+
+  const std::vector<MetricDesc>& Describe() const override {
+    return MonitoringPipelineMetricDescs();
+  }
+
+  ProbeResult Run(const ProbeContext& ctx) override {
+    ProbeResult result;
+    std::vector<Error> errors;
+    for (const auto& query : queries_) {
+      if (ctx.stop.stop_requested()) break;
+      if (auto error = RunQuery(query, ctx, result)) errors.push_back(std::move(*error));
+    }
+    for (const auto& query : log_queries_) {
+      if (ctx.stop.stop_requested()) break;
+      if (auto error = RunLogs(query, ctx, result)) errors.push_back(std::move(*error));
+    }
+    if (errors.empty()) {
+      result.success = true;
+      return result;
+    }
+    std::string message = errors.front().message;
+    for (size_t i = 1; i < errors.size(); ++i) message += "; " + errors[i].message;
+    result.Fail(errors.front().code, std::move(message));
+    return result;
+  }
+
+ private:
+  std::string CheckTarget(const std::string& name) const { return target_ + "/" + name; }
+
+  std::optional<Error> RunQuery(const PromQuery& query, const ProbeContext& ctx,
+                                ProbeResult& result) const {
+    const Labels labels{{"target", target_}, {"query", query.name}};
+    const std::string where =
+        "monitoring " + target_ + " query " + query.name + " (" + prometheus_->Describe() + "): ";
+    const auto start = SteadyClock::now();
+    std::optional<Error> error;
+    std::optional<monitoring::PromAnswer> answer;
+    auto http = monitoring::PostForm(*prometheus_, "/api/v1/query", {{"query", query.promql}},
+                                     ctx.deadline, kMaxBodyBytes);
+    if (!http) {
+      error = Error{http.error().code,
+                    "monitoring " + target_ + " query " + query.name + ": " + http.error().message};
+    } else {
+      auto parsed = monitoring::ParsePromAnswer(http->status, http->body, where);
+      if (parsed) {
+        answer = std::move(*parsed);
+      } else {
+        error = parsed.error();
+      }
+    }
+    result.Add(kQueryDuration, labels, SecondsSince(start));
+    result.Add(kQuerySuccess, labels, answer ? 1 : 0);
+
+    double series = kNaN, min = kNaN, max = kNaN, newest = kNaN;
+    if (answer) {
+      series = static_cast<double>(answer->series.size());
+      for (const auto& point : answer->series) {
+        if (!std::isnan(point.value)) {
+          min = std::isnan(min) ? point.value : std::min(min, point.value);
+          max = std::isnan(max) ? point.value : std::max(max, point.value);
+        }
+        newest = std::isnan(newest) ? point.timestamp : std::max(newest, point.timestamp);
+      }
+      result.Add(kQuerySeries, labels, series);
+      if (!std::isnan(min)) result.Add(kQueryMin, labels, min);
+      if (!std::isnan(max)) result.Add(kQueryMax, labels, max);
+      if (!std::isnan(newest)) result.Add(kQueryNewest, labels, newest);
+    }
+    const std::string check_target = CheckTarget(query.name);
+    if (query.min_series > 0) {
+      result.expectations.push_back(ExpectNumber("monitoring_query_min_series", check_target,
+                                                 series,
+                                                 ">=", static_cast<double>(query.min_series)));
+    }
+    if (query.min_value) {
+      result.expectations.push_back(
+          ExpectNumber("monitoring_query_min_value", check_target, min, ">=", *query.min_value));
+    }
+    if (query.max_value) {
+      result.expectations.push_back(
+          ExpectNumber("monitoring_query_max_value", check_target, max, "<=", *query.max_value));
+    }
+    if (query.max_age) {
+      const double age = std::isnan(newest) ? kNaN : std::max(0.0, NowSeconds() - newest);
+      result.expectations.push_back(ExpectNumber("monitoring_query_max_age", check_target, age,
+                                                 "<=", Seconds(*query.max_age)));
+    }
+    return error;
+  }
+
+  std::optional<Error> RunLogs(const LogsQuery& query, const ProbeContext& ctx,
+                               ProbeResult& result) const {
+    const Labels labels{{"target", target_}, {"query", query.name}};
+    const std::string where =
+        "monitoring " + target_ + " logs " + query.name + " (" + logs_->Describe() + "): ";
+    const auto start = SteadyClock::now();
+    const double now = NowSeconds();
+    std::optional<Error> error;
+    std::optional<monitoring::LogsAnswer> answer;
+    monitoring::FormFields form{
+        {"query", query.logsql},
+        {"limit", std::to_string(query.limit)},
+        {"start", monitoring::FormatRfc3339(now - Seconds(query.lookback))}};
+    auto http =
+        monitoring::PostForm(*logs_, "/select/logsql/query", form, ctx.deadline, kMaxBodyBytes);
+    if (!http) {
+      error = Error{http.error().code,
+                    "monitoring " + target_ + " logs " + query.name + ": " + http.error().message};
+    } else {
+      auto parsed = monitoring::ParseLogsAnswer(http->status, http->body, where);
+      if (parsed) {
+        answer = std::move(*parsed);
+      } else {
+        error = parsed.error();
+      }
+    }
+    result.Add(kLogsDuration, labels, SecondsSince(start));
+    result.Add(kLogsSuccess, labels, answer ? 1 : 0);
+    double lines = kNaN, newest = kNaN;
+    if (answer) {
+      lines = static_cast<double>(answer->lines);
+      result.Add(kLogsLines, labels, lines);
+      if (answer->newest) {
+        newest = *answer->newest;
+        result.Add(kLogsNewest, labels, newest);
+      }
+    }
+    const std::string check_target = CheckTarget(query.name);
+    if (query.min_lines > 0) {
+      result.expectations.push_back(ExpectNumber("monitoring_logs_min_lines", check_target, lines,
+                                                 ">=", static_cast<double>(query.min_lines)));
+    }
+    if (query.max_age) {
+      const double age = std::isnan(newest) ? kNaN : std::max(0.0, NowSeconds() - newest);
+      result.expectations.push_back(ExpectNumber("monitoring_logs_max_age", check_target, age,
+                                                 "<=", Seconds(*query.max_age)));
+    }
+    return error;
+  }
+
+  std::string target_;
+  std::optional<HttpEndpoint> prometheus_;
+  std::optional<HttpEndpoint> logs_;
+  std::vector<PromQuery> queries_;
+  std::vector<LogsQuery> log_queries_;
+};
+
+std::string ReadName(YamlMap& map, std::set<std::string>& names) {
+  std::string name = map.RequiredString("name");
+  if (!monitoring::IsQueryName(name)) {
+    map.Fail("name", "must match [a-z][a-z0-9_]* (at most 63 characters): it is a label value");
+  }
+  if (!names.insert(name).second) map.Fail("name", "duplicate query name \"" + name + "\"");
+  return name;
+}
+
+std::optional<std::chrono::milliseconds> ReadMaxAge(YamlMap& expect) {
+  auto value = expect.Duration("max_age");
+  if (value && *value <= std::chrono::milliseconds(0)) expect.Fail("max_age", "must be positive");
+  return value;
+}
+
+}  // namespace
+
+namespace monitoring {
+
+bool IsQueryName(const std::string& name) {
+  if (name.empty() || name.size() > 63 || name.front() < 'a' || name.front() > 'z') return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+std::string FormatRfc3339(double seconds) {
+  const auto whole = static_cast<std::time_t>(std::floor(seconds));
+  std::tm utc{};
+  gmtime_r(&whole, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+}  // namespace monitoring
+
+Result<std::unique_ptr<Probe>> CreateMonitoringPipelineProbe(const ProbeSettings& settings,
+                                                             const Config& config) {
+  return BuildProbe([&]() -> Result<std::unique_ptr<Probe>> {
+    const MonitoringTarget* target = config.FindMonitoring(settings.target);
+    if (target == nullptr) {
+      return MakeError(ErrorCode::kConfig, "monitoring_pipeline: target \"" + settings.target +
+                                               "\" is not a monitoring[] entry");
+    }
+    YamlMap& params = *settings.params;
+    std::set<std::string> names;
+    std::vector<PromQuery> queries;
+    for (auto& map : params.ListOfMaps("queries")) {
+      PromQuery query;
+      query.name = ReadName(map, names);
+      query.promql = map.RequiredString("promql");
+      if (query.promql.empty()) map.Fail("promql", "must not be empty");
+      if (auto expect = map.Map("expect")) {
+        if (auto value = expect->Int("min_series", 0, 1000000)) query.min_series = *value;
+        query.min_value = expect->Number("min_value", -1e300, 1e300);
+        query.max_value = expect->Number("max_value", -1e300, 1e300);
+        if (query.min_value && query.max_value && *query.min_value > *query.max_value) {
+          expect->Fail("max_value", "must not be below min_value");
+        }
+        query.max_age = ReadMaxAge(*expect);
+        expect->Finish();
+      }
+      map.Finish();
+      queries.push_back(std::move(query));
+    }
+    std::vector<LogsQuery> log_queries;
+    for (auto& map : params.ListOfMaps("logs")) {
+      LogsQuery query;
+      query.name = ReadName(map, names);
+      query.logsql = map.RequiredString("logsql");
+      if (query.logsql.empty()) map.Fail("logsql", "must not be empty");
+      if (auto value = map.Int("limit", 1, 10000)) query.limit = *value;
+      if (auto expect = map.Map("expect")) {
+        if (auto value = expect->Int("min_lines", 0, 10000)) query.min_lines = *value;
+        if (query.min_lines > query.limit) {
+          expect->Fail("min_lines", "must not exceed limit (" + std::to_string(query.limit) + ")");
+        }
+        query.max_age = ReadMaxAge(*expect);
+        expect->Finish();
+      }
+      if (query.max_age) query.lookback = *query.max_age;
+      if (auto value = map.Duration("lookback")) {
+        if (*value < std::chrono::seconds(1)) map.Fail("lookback", "must be at least 1s");
+        if (query.max_age && *value < *query.max_age) {
+          map.Fail("lookback", "must not be shorter than expect.max_age (" +
+                                   FormatDuration(*query.max_age) + ")");
+        }
+        query.lookback = *value;
+      }
+      map.Finish();
+      log_queries.push_back(std::move(query));
+    }
+    if (queries.empty() && log_queries.empty()) {
+      params.FailHere("declare at least one of queries: [...] or logs: [...]");
+    }
+    if (!queries.empty() && !target->prometheus) {
+      params.Fail("queries", "target \"" + target->name + "\" has no prometheus: endpoint");
+    }
+    if (!log_queries.empty() && !target->victorialogs) {
+      params.Fail("logs", "target \"" + target->name + "\" has no victorialogs: endpoint");
+    }
+    params.Finish();
+    return std::unique_ptr<Probe>(std::make_unique<MonitoringPipelineProbe>(
+        target->name, target->prometheus, target->victorialogs, std::move(queries),
+        std::move(log_queries)));
+  });
+}
+
+const std::vector<MetricDesc>& MonitoringPipelineMetricDescs() {
+  static const std::vector<MetricDesc> descs{
+      {kQuerySuccess, "1 if the declared PromQL query answered successfully at the last run."},
+      {kQuerySeries, "Series (or scalar results) the declared PromQL query returned."},
+      {kQueryMin, "Smallest non-NaN value among the series the declared PromQL query returned."},
+      {kQueryMax, "Largest non-NaN value among the series the declared PromQL query returned."},
+      {kQueryNewest,
+       "Unix time of the newest point the declared PromQL query returned (raw-sample time for a "
+       "range selector, evaluation time for an instant vector)."},
+      {kQueryDuration, "Seconds the declared PromQL query took, HTTP round trip included."},
+      {kLogsSuccess, "1 if the declared LogsQL query answered successfully at the last run."},
+      {kLogsLines,
+       "Log lines the declared LogsQL query returned within its lookback (capped at "
+       "its limit)."},
+      {kLogsNewest, "Unix time (_time) of the newest log line the declared LogsQL query returned."},
+      {kLogsDuration, "Seconds the declared LogsQL query took, HTTP round trip included."},
+  };
+  return descs;
+}
+
+}  // namespace dbcanary

@@ -1,0 +1,386 @@
+#!/usr/bin/env bash
+# Checks the Kubernetes deployment files without a cluster:
+#  - the generated copies (rules, dashboard) under deploy/kustomize are in sync (alerts/generate.py);
+#  - `kubectl kustomize` renders the base alone, the base with each component, and with all of them;
+#  - the rendered objects: kinds, namespaces, labels/selectors, Deployment hardening (non-root,
+#    read-only root fs, no privilege escalation, capabilities drop ALL, seccomp RuntimeDefault,
+#    resources), probe paths, volumes (config, Secret references, reports emptyDir), Service port,
+#    no Secret object and no secret data, RBAC rules exactly as documented, the Grafana label,
+#    rules equal to alerts/dbcanary.rules.yml;
+#  - the base config passes `dbcanary check-config` (with its /etc/dbcanary paths pointed at dummies);
+#  - deploy/flux parses and points at existing paths;
+#  - deploy/Dockerfile: USER 65532, bookworm stages, build packages == install-deps' build group,
+#    runtime packages == the Debian packages of the built binary's DT_NEEDED libraries (ldd).
+# No Docker engine or hadolint is needed (neither is on the CI machines).
+# Usage: tests/check-deploy.sh   (needs kubectl, python3 with PyYAML; DBCANARY_BINARY=path to the
+# built binary for the check-config and ldd steps, default build/dbcanary)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+kubectl="${KUBECTL:-kubectl}"
+binary="${DBCANARY_BINARY:-$root/build/dbcanary}"
+command -v "$kubectl" >/dev/null || { echo "check-deploy: kubectl not found (Debian: kubernetes-client)" >&2; exit 2; }
+python3 -c 'import yaml' 2>/dev/null || { echo "check-deploy: python3 yaml missing (Debian: python3-yaml)" >&2; exit 2; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+python3 alerts/generate.py --check
+
+base=deploy/kustomize/base
+components=(drills servicemonitor vmservicescrape rules dashboard)
+
+# Renders base + the given components through a temporary overlay (kustomize refuses absolute
+# paths for bases, so the overlay uses relative ones).
+render() {
+  local name=$1; shift
+  local dir="$tmp/overlay-$name"
+  mkdir -p "$dir"
+  local rel
+  rel=$(realpath --relative-to="$dir" "$root/deploy/kustomize")
+  {
+    echo "apiVersion: kustomize.config.k8s.io/v1beta1"
+    echo "kind: Kustomization"
+    echo "resources: [\"$rel/base\"]"
+    if [ $# -gt 0 ]; then
+      echo "components:"
+      for c in "$@"; do echo "  - \"$rel/components/$c\""; done
+    fi
+  } >"$dir/kustomization.yaml"
+  "$kubectl" kustomize "$dir" >"$tmp/$name.yaml"
+}
+
+"$kubectl" kustomize "$base" >"$tmp/base-direct.yaml"
+render base
+cmp -s "$tmp/base-direct.yaml" "$tmp/base.yaml" || { echo "check-deploy: overlay render differs from base" >&2; exit 1; }
+for c in "${components[@]}"; do render "$c" "$c"; done
+render all "${components[@]}"
+
+python3 - "$tmp" "${components[@]}" <<'PY'
+import json, os, sys, yaml
+
+tmp, components = sys.argv[1], sys.argv[2:]
+errors = []
+
+def err(msg):
+    errors.append(msg)
+
+def load(name):
+    with open(os.path.join(tmp, name + ".yaml")) as f:
+        return [d for d in yaml.safe_load_all(f) if d]
+
+def key(o):
+    return (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
+
+base = load("base")
+base_keys = {key(o) for o in base}
+
+def one(docs, kind, name_prefix="dbcanary"):
+    found = [o for o in docs if o["kind"] == kind and o["metadata"]["name"].startswith(name_prefix)]
+    if len(found) != 1:
+        err(f"expected one {kind} {name_prefix}*, found {len(found)}")
+        return None
+    return found[0]
+
+# --- base: kinds and namespaces
+want = {("ServiceAccount", "monitoring", "dbcanary"), ("Role", "db", "dbcanary-readonly"),
+        ("RoleBinding", "db", "dbcanary-readonly"), ("Service", "monitoring", "dbcanary"),
+        ("Deployment", "monitoring", "dbcanary")}
+got = {k for k in base_keys if k[0] != "ConfigMap"}
+if got != want:
+    err(f"base objects {sorted(got)} != {sorted(want)}")
+for o in base:
+    labels = o["metadata"].get("labels", {})
+    if labels.get("app.kubernetes.io/name") != "dbcanary":
+        err(f"{key(o)} lacks label app.kubernetes.io/name=dbcanary")
+    if not o["metadata"].get("namespace"):
+        err(f"{key(o)} has no namespace")
+
+# --- no Secret objects, no secret data anywhere
+for name in ["base", "all"] + components:
+    for o in load(name):
+        if o["kind"] == "Secret":
+            err(f"{name}: renders a Secret {o['metadata']['name']}: secrets must not be committed")
+        if "data" in o and o["kind"] != "ConfigMap":
+            err(f"{name}: {key(o)} carries data")
+
+# --- ConfigMap with the config; password_file only
+cm = one(base, "ConfigMap", "dbcanary-config")
+config_text = cm["data"].get("dbcanary.yaml", "") if cm else ""
+config = yaml.safe_load(config_text) if config_text else {}
+if not config:
+    err("ConfigMap dbcanary-config has no dbcanary.yaml")
+def walk(node, path):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "password":
+                err(f"config {path}.password: use password_file (a mounted Secret)")
+            if k == "password_file" and not str(v).startswith("/etc/dbcanary/secrets/"):
+                err(f"config {path}.password_file {v} is not under the mounted Secret")
+            walk(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            walk(v, f"{path}[{i}]")
+walk(config, "")
+if config.get("exporter", {}).get("listen_address", "").rsplit(":", 1)[-1] != "9750":
+    err("config listen_address is not on port 9750")
+
+# --- Deployment
+dep = one(base, "Deployment")
+if dep:
+    spec = dep["spec"]
+    tpl = spec["template"]
+    sel = spec["selector"]["matchLabels"]
+    if sel.get("app.kubernetes.io/name") != "dbcanary" or any(
+            tpl["metadata"]["labels"].get(k) != v for k, v in sel.items()):
+        err("Deployment selector does not match its pod labels")
+    pod = tpl["spec"]
+    if pod.get("serviceAccountName") != "dbcanary":
+        err("Deployment does not run as ServiceAccount dbcanary")
+    psc = pod.get("securityContext", {})
+    for k, v in {"runAsNonRoot": True, "runAsUser": 65532}.items():
+        if psc.get(k) != v:
+            err(f"pod securityContext.{k} != {v}")
+    if psc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+        err("pod seccompProfile is not RuntimeDefault")
+    containers = pod["containers"]
+    if len(containers) != 1:
+        err("expected one container")
+    c = containers[0]
+    if not c["image"].endswith("dbcanary:latest") and "dbcanary" not in c["image"]:
+        err(f"unexpected image {c['image']}")
+    if c.get("args") != ["serve", "--config", "/etc/dbcanary/dbcanary.yaml"]:
+        err(f"container args {c.get('args')}")
+    sc = c.get("securityContext", {})
+    for k, v in {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                 "readOnlyRootFilesystem": True}.items():
+        if sc.get(k) != v:
+            err(f"container securityContext.{k} != {v}")
+    if sc.get("capabilities", {}).get("drop") != ["ALL"] or sc.get("capabilities", {}).get("add"):
+        err("container capabilities must drop ALL and add none")
+    if sc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+        err("container seccompProfile is not RuntimeDefault")
+    if sc.get("privileged"):
+        err("container is privileged")
+    ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+    if ports != {"http-metrics": 9750}:
+        err(f"container ports {ports}")
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        get = c.get(probe, {}).get("httpGet", {})
+        if get.get("path") != path or get.get("port") != "http-metrics":
+            err(f"{probe} is not GET {path} on http-metrics: {get}")
+    res = c.get("resources", {})
+    for part in ("requests", "limits"):
+        for r in ("cpu", "memory"):
+            if r not in res.get(part, {}):
+                err(f"resources.{part}.{r} missing")
+    vols = {v["name"]: v for v in pod.get("volumes", [])}
+    mounts = {m["name"]: m for m in c.get("volumeMounts", [])}
+    if set(vols) != set(mounts):
+        err(f"volumes {sorted(vols)} != mounts {sorted(mounts)}")
+    cfg = vols.get("config", {}).get("configMap", {}).get("name", "")
+    if not cm or cfg != cm["metadata"]["name"]:
+        err(f"config volume refers to {cfg!r}, not the generated ConfigMap")
+    if mounts.get("config", {}).get("mountPath") != "/etc/dbcanary/dbcanary.yaml":
+        err("config is not mounted at /etc/dbcanary/dbcanary.yaml")
+    if vols.get("passwords", {}).get("secret", {}).get("secretName") != "dbcanary-passwords" or \
+            mounts.get("passwords", {}).get("mountPath") != "/etc/dbcanary/secrets":
+        err("Secret dbcanary-passwords is not mounted at /etc/dbcanary/secrets")
+    if vols.get("pg-ca", {}).get("secret", {}).get("secretName") != "dbcanary-pg-ca" or \
+            mounts.get("pg-ca", {}).get("mountPath") != "/etc/dbcanary/tls":
+        err("Secret dbcanary-pg-ca is not mounted at /etc/dbcanary/tls")
+    if "emptyDir" not in vols.get("reports", {}) or \
+            mounts.get("reports", {}).get("mountPath") != "/var/lib/dbcanary/reports":
+        err("no emptyDir at /var/lib/dbcanary/reports (drills.reports_dir)")
+    for m in mounts.values():
+        if m["name"] in ("config", "passwords", "pg-ca") and not m.get("readOnly"):
+            err(f"mount {m['name']} is not readOnly")
+    # every file the config reads comes from a mount
+    def files(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in ("password_file", "sslrootcert", "sslcert", "sslkey") and isinstance(v, str):
+                    yield v
+                else:
+                    yield from files(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from files(v)
+    dirs = [m["mountPath"] for m in mounts.values()]
+    for f in files(config):
+        if not any(f.startswith(d.rstrip("/") + "/") for d in dirs):
+            err(f"config reads {f}, which no volume provides")
+
+# --- Service
+svc = one(base, "Service")
+if svc:
+    ports = svc["spec"]["ports"]
+    if [(p["name"], p["port"], p["targetPort"]) for p in ports] != [("http-metrics", 9750, "http-metrics")]:
+        err(f"Service ports {ports}")
+    if dep and any(dep["spec"]["template"]["metadata"]["labels"].get(k) != v
+                   for k, v in svc["spec"]["selector"].items()):
+        err("Service selector does not match the pods")
+
+# --- RBAC exactly as documented
+def rules_of(docs, name):
+    role = [o for o in docs if o["kind"] == "Role" and o["metadata"]["name"] == name]
+    if len(role) != 1:
+        err(f"Role {name}: found {len(role)}")
+        return None
+    out = set()
+    for r in role[0]["rules"]:
+        for g in r["apiGroups"]:
+            for res in r["resources"]:
+                for v in r["verbs"]:
+                    out.add((g, res, v))
+    return out
+
+def check_binding(docs, name):
+    rb = [o for o in docs if o["kind"] == "RoleBinding" and o["metadata"]["name"] == name]
+    if len(rb) != 1:
+        err(f"RoleBinding {name}: found {len(rb)}")
+        return
+    rb = rb[0]
+    if rb["roleRef"] != {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name}:
+        err(f"RoleBinding {name} roleRef {rb['roleRef']}")
+    if rb["subjects"] != [{"kind": "ServiceAccount", "name": "dbcanary", "namespace": "monitoring"}]:
+        err(f"RoleBinding {name} subjects {rb['subjects']}")
+
+readonly = {("postgresql.cnpg.io", "clusters", "get"), ("postgresql.cnpg.io", "poolers", "get"),
+            ("postgresql.cnpg.io", "backups", "list"), ("postgresql.cnpg.io", "scheduledbackups", "list"),
+            ("barmancloud.cnpg.io", "objectstores", "get")}
+if rules_of(base, "dbcanary-readonly") != readonly:
+    err(f"Role dbcanary-readonly rules {sorted(rules_of(base, 'dbcanary-readonly') or [])} != documented")
+check_binding(base, "dbcanary-readonly")
+if any(o["kind"] in ("ClusterRole", "ClusterRoleBinding") for o in load("all")):
+    err("cluster-wide RBAC rendered; dbcanary needs namespaced Roles only")
+# the standalone RBAC file must carry the same rules
+with open("deploy/rbac/dbcanary-readonly.yaml") as f:
+    standalone = [d for d in yaml.safe_load_all(f) if d]
+if rules_of(standalone, "dbcanary-readonly") != readonly:
+    err("deploy/rbac/dbcanary-readonly.yaml and the base Role differ")
+
+drills = load("drills")
+drill_rules = {("", "pods", "delete")} | {("postgresql.cnpg.io", r, v)
+                                          for r in ("backups", "clusters")
+                                          for v in ("create", "get", "delete")}
+if rules_of(drills, "dbcanary-drills") != drill_rules:
+    err(f"Role dbcanary-drills rules {sorted(rules_of(drills, 'dbcanary-drills') or [])} != documented")
+check_binding(drills, "dbcanary-drills")
+if {key(o) for o in drills} - base_keys != {("Role", "db", "dbcanary-drills"),
+                                            ("RoleBinding", "db", "dbcanary-drills")}:
+    err("the drills component adds more than its Role and RoleBinding")
+
+# --- each component adds exactly its objects, in the monitoring namespace
+expect_added = {
+    "servicemonitor": {("ServiceMonitor", "monitoring", "dbcanary")},
+    "vmservicescrape": {("VMServiceScrape", "monitoring", "dbcanary")},
+    "rules": {("PrometheusRule", "monitoring", "dbcanary"), ("VMRule", "monitoring", "dbcanary")},
+    "dashboard": {("ConfigMap", "monitoring", "dbcanary-dashboard")},
+}
+for comp, added in expect_added.items():
+    docs = load(comp)
+    if {key(o) for o in docs} - base_keys != added:
+        err(f"component {comp} adds {sorted({key(o) for o in docs} - base_keys)}, expected {sorted(added)}")
+    for o in docs:
+        if key(o) not in added:
+            continue
+        spec = o.get("spec", {})
+        if o["kind"] in ("ServiceMonitor", "VMServiceScrape"):
+            if spec.get("selector", {}).get("matchLabels") != {"app.kubernetes.io/name": "dbcanary"}:
+                err(f"{o['kind']} selector {spec.get('selector')}")
+            eps = spec.get("endpoints", [])
+            if [(e.get("port"), e.get("path")) for e in eps] != [("http-metrics", "/metrics")]:
+                err(f"{o['kind']} endpoints {eps}")
+        if o["kind"] in ("PrometheusRule", "VMRule"):
+            with open("alerts/dbcanary.rules.yml") as f:
+                plain = yaml.safe_load(f)["groups"]
+            if spec.get("groups") != plain:
+                err(f"{o['kind']} groups differ from alerts/dbcanary.rules.yml")
+        if o["kind"] == "ConfigMap":
+            if o["metadata"].get("labels", {}).get("grafana_dashboard") != "1":
+                err("dashboard ConfigMap lacks label grafana_dashboard: \"1\"")
+            with open("dashboards/dbcanary-overview.json") as f:
+                if json.loads(o["data"]["dbcanary-overview.json"]) != json.load(f):
+                    err("dashboard ConfigMap differs from dashboards/dbcanary-overview.json")
+
+all_keys = {key(o) for o in load("all")}
+union = set(base_keys)
+for comp in components:
+    union |= {key(o) for o in load(comp)}
+if all_keys != union:
+    err("base + all components != union of the single renders")
+
+# --- Flux
+with open("deploy/flux/kustomization.yaml") as f:
+    fk = yaml.safe_load(f)
+with open("deploy/flux/gitrepository.yaml") as f:
+    gr = yaml.safe_load(f)
+if (fk["apiVersion"], fk["kind"]) != ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"):
+    err("deploy/flux/kustomization.yaml is not a kustomize.toolkit.fluxcd.io/v1 Kustomization")
+if (gr["apiVersion"], gr["kind"]) != ("source.toolkit.fluxcd.io/v1", "GitRepository"):
+    err("deploy/flux/gitrepository.yaml is not a source.toolkit.fluxcd.io/v1 GitRepository")
+if fk["spec"]["sourceRef"] != {"kind": "GitRepository", "name": gr["metadata"]["name"]}:
+    err("Flux Kustomization does not reference the GitRepository")
+path = os.path.normpath(fk["spec"]["path"])
+if not os.path.isfile(os.path.join(path, "kustomization.yaml")):
+    err(f"Flux path {path} has no kustomization.yaml")
+for comp in fk["spec"].get("components", []):
+    if not os.path.isfile(os.path.join(path, comp, "kustomization.yaml")):
+        err(f"Flux component {comp} does not exist")
+
+for e in errors:
+    print("check-deploy:", e, file=sys.stderr)
+if errors:
+    sys.exit(1)
+print(f"check-deploy: rendered objects OK (base {len(base)} objects, {len(components)} components)")
+PY
+
+# --- the base config loads (paths under /etc/dbcanary pointed at dummy files)
+if [ -x "$binary" ]; then
+  etc="$tmp/etc"
+  mkdir -p "$etc/secrets" "$etc/tls"
+  for k in dbcanary gitlab harbor keycloak synergyflow dragonfly; do echo "dummy-$k" >"$etc/secrets/$k"; done
+  cp "$root/deploy/kustomize/base/dbcanary.yaml" "$tmp/base-config.yaml"
+  sed -i "s#/etc/dbcanary/#$etc/#g" "$tmp/base-config.yaml"
+  : >"$etc/tls/ca.crt"
+  "$binary" check-config "$tmp/base-config.yaml"
+else
+  echo "check-deploy: $binary not built: skipping check-config of the base config and the ldd check" >&2
+fi
+
+# --- Dockerfile
+df=deploy/Dockerfile
+grep -qE '^USER 65532(:65532)?$' "$df" || { echo "check-deploy: $df does not switch to USER 65532" >&2; exit 1; }
+[ "$(grep -cE '^FROM debian:bookworm(-slim)?( |$)' "$df")" -eq 2 ] ||
+  { echo "check-deploy: $df must have two debian:bookworm stages" >&2; exit 1; }
+[ -f .dockerignore ] || { echo "check-deploy: .dockerignore missing" >&2; exit 1; }
+# build stage packages == the "# build" group of install-deps.sh
+build_pkgs=$(sed -n '/^FROM debian:bookworm AS build/,/^FROM /p' "$df" | sed -n '/apt-get install/,/rm -rf/p' |
+  tr ' \\' '\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -vE '^(apt-get|install|rm|rf|update)$' | sort -u)
+deps_pkgs=$(sed -n '/^  # build$/,/^  # /p' deploy/local/install-deps.sh | grep -v '#' | tr ' ' '\n' | grep . | sort -u)
+if [ "$build_pkgs" != "$deps_pkgs" ]; then
+  echo "check-deploy: $df build packages differ from install-deps.sh's build group:" >&2
+  diff <(echo "$deps_pkgs") <(echo "$build_pkgs") >&2 || true
+  exit 1
+fi
+# runtime packages == packages owning the binary's DT_NEEDED libraries
+runtime_pkgs=$(sed -n '/runtime-packages-begin/,/runtime-packages-end/p' "$df" |
+  sed -n 's/^ *\([a-z0-9][a-z0-9.+-]*\) \\$/\1/p' | sort -u)
+if [ -x "$binary" ]; then
+  needed_pkgs=$(
+    for lib in $(readelf -d "$binary" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); do
+      path=$(ldd "$binary" | awk -v n="$lib" '$1 == n { print $3 }')
+      [ -n "$path" ] || { echo "?unresolved-$lib"; continue; }
+      owner=$(dpkg -S "$path" 2>/dev/null) || owner=$(dpkg -S "$(realpath "$path")" 2>/dev/null) ||
+        owner="?unowned-$path:"
+      echo "${owner%%:*}"
+    done | sort -u)
+  if [ "$runtime_pkgs" != "$needed_pkgs" ]; then
+    echo "check-deploy: $df runtime packages differ from ldd of $binary (< ldd, > Dockerfile):" >&2
+    diff <(echo "$needed_pkgs") <(echo "$runtime_pkgs") >&2 || true
+    exit 1
+  fi
+  echo "check-deploy: runtime packages match ldd ($(echo "$runtime_pkgs" | wc -l) packages)"
+fi
+echo "check-deploy: OK"

@@ -1,0 +1,323 @@
+// pg_benchmark and dragonfly_benchmark against the local stack, driven through the Drill
+// interface: short runs (TPS > 0, expectations that pass and fail), the scratch database and
+// the benchmark keys removed afterwards, and leftovers of a killed run removed by CleanUp.
+
+#include <gtest/gtest.h>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/null_sink.h>
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "drills/benchmark/dragonfly_benchmark_drill.h"
+#include "drills/benchmark/pg_benchmark_drill.h"
+#include "drills/drill.h"
+#include "probes/dragonfly/redis_connection.h"
+#include "tests/integration/harness/stack.h"
+
+namespace dbcanary {
+namespace {
+
+using testing::Stack;
+using namespace std::chrono_literals;
+
+constexpr char kDatabase[] = "dbcanary_bench";
+constexpr char kMarker[] = "dbcanary pg_benchmark scratch database";
+
+std::shared_ptr<spdlog::logger> NullLogger() {
+  static auto logger =
+      std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+  return logger;
+}
+
+DrillContext Context(std::chrono::milliseconds budget, std::stop_token stop = {}) {
+  return DrillContext{Deadline::In(budget), std::move(stop), *NullLogger(),
+                      [](std::string_view) {}};
+}
+
+DrillSettings Settings(const std::string& kind, const std::string& yaml) {
+  DrillSettings settings;
+  settings.kind = kind;
+  settings.enabled = true;
+  settings.timeout = 2min;
+  settings.params = std::make_shared<YamlMap>(YAML::Load(yaml), "drills.jobs." + kind,
+                                              std::make_shared<const std::string>("test"));
+  return settings;
+}
+
+double Value(const DrillResult& result, const std::string& name, const std::string& label,
+             const std::string& value) {
+  for (const auto& sample : result.samples) {
+    if (sample.name != name) continue;
+    for (const auto& [k, v] : sample.labels) {
+      if (k == label && v == value) return sample.value;
+    }
+  }
+  return -1;
+}
+
+const ExpectationResult* FindExpectation(const DrillResult& result, const std::string& check,
+                                         const std::string& target) {
+  for (const auto& e : result.expectations) {
+    if (e.check == check && e.target == target) return &e;
+  }
+  return nullptr;
+}
+
+int64_t DatabaseCount() {
+  auto rows = Stack::Get().AdminQuery(
+      "shared-postgres-1",
+      std::string("SELECT count(*) AS n FROM pg_database WHERE datname = '") + kDatabase + "'");
+  if (!rows) return -1;
+  return static_cast<int64_t>(rows->Number(0, "n").value().value_or(-1));
+}
+
+class BenchmarkDrillTest : public ::testing::Test {
+ protected:
+  // The drill runs as the stack's monitoring role, which needs CREATEDB for its scratch
+  // database; granted for this suite only and taken back afterwards, pass or fail.
+  static void SetUpTestSuite() {
+    if (!Stack::Get().available()) return;
+    auto rows = Stack::Get().AdminQuery(
+        "shared-postgres-1",
+        "SELECT rolcreatedb::text AS c FROM pg_roles WHERE rolname = 'dbcanary'");
+    had_createdb_ = rows && !rows->empty() && rows->Text(0, "c").value() == "true";
+    if (!had_createdb_)
+      (void)Stack::Get().AdminQuery("shared-postgres-1", "ALTER ROLE dbcanary CREATEDB");
+  }
+  static void TearDownTestSuite() {
+    if (!Stack::Get().available()) return;
+    (void)Stack::Get().AdminQuery(
+        "shared-postgres-1", std::string("DROP DATABASE IF EXISTS ") + kDatabase + " WITH (FORCE)");
+    if (!had_createdb_) {
+      (void)Stack::Get().AdminQuery("shared-postgres-1", "ALTER ROLE dbcanary NOCREATEDB");
+    }
+  }
+
+  void SetUp() override {
+    DBCANARY_REQUIRE_STACK();
+    auto config = Stack::Get().LoadConfig();
+    ASSERT_TRUE(config) << config.error().message;
+    config_ = *config;
+  }
+
+  std::unique_ptr<Drill> Make(const std::string& kind, const std::string& yaml) {
+    DrillRegistry registry;
+    RegisterBuiltinDrills(registry);
+    auto drill = registry.Create(Settings(kind, yaml), *config_);
+    EXPECT_TRUE(drill) << drill.error().message;
+    return drill ? std::move(*drill) : nullptr;
+  }
+
+  static inline bool had_createdb_ = false;
+  std::shared_ptr<const Config> config_;
+};
+
+// Pins: the workload not committing anything (direct or through PgBouncer), failed
+// transactions under a clean run, expectations not evaluated per path, the scratch database
+// left behind after a successful run.
+TEST_F(BenchmarkDrillTest, PgBenchmarkBothPathsThenDropsDatabase) {
+  auto drill = Make("pg_benchmark",
+                    "{cluster: shared-postgres, pooler: gitlab-pooler-rw, clients: 4, threads: 2, "
+                    "duration: 3s, expect: {min_tps: 1, max_regression: 0.2}, "
+                    "baseline: {direct: 1000000000, pooler: 1000000000}}");
+  ASSERT_TRUE(drill);
+  auto ctx = Context(90s);
+  ASSERT_TRUE(drill->CleanUp(ctx));
+  auto ready = drill->CheckPreconditions(ctx);
+  ASSERT_TRUE(ready) << ready.error().message;
+  DrillResult result = drill->Run(ctx);
+  ASSERT_FALSE(result.error) << result.error->message;
+
+  for (const std::string path : {"direct", "pooler"}) {
+    SCOPED_TRACE(path);
+    EXPECT_GT(Value(result, "dbcanary_drill_pg_benchmark_tps", "path", path), 1);
+    EXPECT_GT(Value(result, "dbcanary_drill_pg_benchmark_transactions", "path", path), 3);
+    EXPECT_EQ(Value(result, "dbcanary_drill_pg_benchmark_failed_transactions", "path", path), 0);
+    EXPECT_EQ(Value(result, "dbcanary_drill_pg_benchmark_clients", "path", path), 4);
+  }
+  const double p50 =
+      Value(result, "dbcanary_drill_pg_benchmark_latency_seconds", "quantile", "0.5");
+  const double p99 =
+      Value(result, "dbcanary_drill_pg_benchmark_latency_seconds", "quantile", "0.99");
+  EXPECT_GT(p50, 0);
+  EXPECT_LT(p50, 1.0);
+  EXPECT_GE(p99, p50);
+
+  for (const std::string target : {"shared-postgres", "gitlab-pooler-rw"}) {
+    SCOPED_TRACE(target);
+    const auto* min_tps = FindExpectation(result, "pg_benchmark_min_tps", target);
+    ASSERT_NE(min_tps, nullptr);
+    EXPECT_TRUE(min_tps->pass);
+    // a baseline of 1e9 TPS: this run is ~100 % slower, beyond max_regression 0.2
+    const auto* regression = FindExpectation(result, "pg_benchmark_max_regression", target);
+    ASSERT_NE(regression, nullptr);
+    EXPECT_FALSE(regression->pass);
+    EXPECT_GT(regression->observed, 0.99);
+  }
+  EXPECT_FALSE(result.Passed());
+  std::vector<std::string> phases;
+  for (const auto& phase : result.phases) {
+    phases.push_back(phase.name);
+    EXPECT_TRUE(phase.ok) << phase.name << ": " << phase.detail;
+  }
+  EXPECT_EQ(phases, (std::vector<std::string>{"create_database", "init_schema", "bench_direct",
+                                              "bench_pooler", "drop_database"}));
+  EXPECT_EQ(DatabaseCount(), 0);
+}
+
+// Pins: a stop request (exporter shutdown) not ending the workload, or the run leaving its
+// scratch database behind when stopped; an unmet min_tps reported as a pass.
+TEST_F(BenchmarkDrillTest, PgBenchmarkStopsMidRunAndStillDrops) {
+  auto drill = Make("pg_benchmark",
+                    "{cluster: shared-postgres, pooler: gitlab-pooler-rw, clients: 2, threads: 1, "
+                    "duration: 20s, expect: {min_tps: 1000000000}}");
+  ASSERT_TRUE(drill);
+  std::stop_source stop;
+  std::jthread stopper;
+  // stop 1.5 s into the direct leg, as an exporter shutdown would
+  DrillContext ctx{Deadline::In(90s), stop.get_token(), *NullLogger(), [&](std::string_view line) {
+                     if (line.starts_with("benchmark direct: 2 clients") && !stopper.joinable()) {
+                       stopper = std::jthread([&stop] {
+                         std::this_thread::sleep_for(1500ms);
+                         stop.request_stop();
+                       });
+                     }
+                   }};
+  ASSERT_TRUE(drill->CleanUp(ctx));
+  const auto started = SteadyClock::now();
+  DrillResult result = drill->Run(ctx);
+  EXPECT_LT(SecondsSince(started), 20);  // far less than the 2 x 20 s configured
+  ASSERT_TRUE(result.error);
+  EXPECT_EQ(result.error->code, ErrorCode::kTimeout);
+  EXPECT_NE(result.error->message.find("stop requested"), std::string::npos)
+      << result.error->message;
+  EXPECT_GT(Value(result, "dbcanary_drill_pg_benchmark_transactions", "path", "direct"), 0);
+  const auto* min_tps = FindExpectation(result, "pg_benchmark_min_tps", "shared-postgres");
+  ASSERT_NE(min_tps, nullptr);
+  EXPECT_FALSE(min_tps->pass);
+  EXPECT_EQ(FindExpectation(result, "pg_benchmark_min_tps", "gitlab-pooler-rw"), nullptr);
+  EXPECT_EQ(DatabaseCount(), 0);
+}
+
+// Pins: the scratch database of a run killed midway (still holding a connection) surviving
+// the next CleanUp; CleanUp dropping a same-named database the drill did not create.
+TEST_F(BenchmarkDrillTest, PgCleanUpRemovesLeftoverButNotForeignDatabase) {
+  auto drill = Make("pg_benchmark", "{cluster: shared-postgres}");
+  ASSERT_TRUE(drill);
+  const auto& stack = Stack::Get();
+  // a foreign database of that name (even one the drill's role owns): refused, left alone
+  ASSERT_TRUE(stack.AdminQuery("shared-postgres-1",
+                               std::string("CREATE DATABASE ") + kDatabase + " OWNER dbcanary"));
+  auto refused = drill->CleanUp(Context(20s));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnexpected);
+  EXPECT_EQ(DatabaseCount(), 1);
+  // marked as the drill marks it, with a session still open in it (the killed run's client)
+  ASSERT_TRUE(stack.AdminQuery("shared-postgres-1", std::string("COMMENT ON DATABASE ") +
+                                                        kDatabase + " IS '" + kMarker + "'"));
+  PgConnection leftover = config_->FindCluster("shared-postgres")->primary;
+  leftover.dbname = kDatabase;
+  auto session = PgSession::Connect(leftover, {}, Deadline::In(10s));
+  ASSERT_TRUE(session) << session.error().message;
+  auto cleaned = drill->CleanUp(Context(20s));
+  ASSERT_TRUE(cleaned) << cleaned.error().message;
+  EXPECT_EQ(DatabaseCount(), 0);
+  EXPECT_TRUE(drill->CleanUp(Context(20s)));  // idempotent
+}
+
+size_t CountKeys(RedisClient& client, const std::string& pattern) {
+  size_t count = 0;
+  std::string cursor = "0";
+  do {
+    auto reply = client.Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+    if (!reply) return SIZE_MAX;
+    cursor = std::string((*reply)[0].text());
+    count += (*reply)[1].size();
+  } while (cursor != "0");
+  return count;
+}
+
+// Pins: no load reaching the server, error replies under a clean run, missing per-op figures
+// or expectations, benchmark keys left after CleanUp, CleanUp deleting keys outside its prefix.
+TEST_F(BenchmarkDrillTest, DragonflyBenchmarkSetGetThenKeysDeleted) {
+  auto drill = Make("dragonfly_benchmark",
+                    "{dragonfly: dragonfly, connections: 8, pipeline: 4, duration: 2s, "
+                    "value_size: 10, keyspace: 5000, expect: {min_ops_per_second: 1}}");
+  ASSERT_TRUE(drill);
+  auto ctx = Context(60s);
+  ASSERT_TRUE(drill->CleanUp(ctx));
+  auto ready = drill->CheckPreconditions(ctx);
+  ASSERT_TRUE(ready) << ready.error().message;
+  const Dragonfly& df = *config_->FindDragonfly("dragonfly");
+  auto client = RedisClient::Connect(df.master, Deadline::In(30s));
+  ASSERT_TRUE(client) << client.error().message;
+  ASSERT_TRUE(client->Command({"SET", "dbcanary:not-bench", "keep"}));
+
+  DrillResult result = drill->Run(ctx);
+  ASSERT_FALSE(result.error) << result.error->message;
+  for (const std::string op : {"set", "get"}) {
+    SCOPED_TRACE(op);
+    EXPECT_GT(Value(result, "dbcanary_drill_dragonfly_benchmark_ops_per_second", "op", op), 100);
+    EXPECT_GT(Value(result, "dbcanary_drill_dragonfly_benchmark_operations", "op", op), 100);
+    EXPECT_EQ(Value(result, "dbcanary_drill_dragonfly_benchmark_errors", "op", op), 0);
+    const auto* e =
+        FindExpectation(result, "dragonfly_benchmark_min_" + op + "_ops_per_second", "dragonfly");
+    ASSERT_NE(e, nullptr);
+    EXPECT_TRUE(e->pass);
+  }
+  EXPECT_TRUE(result.Passed());
+  EXPECT_GT(CountKeys(*client, "dbcanary:bench:*"), 100u);
+  // value_size honoured
+  auto scan = client->Command({"SCAN", "0", "MATCH", "dbcanary:bench:*", "COUNT", "1000"});
+  ASSERT_TRUE(scan);
+  ASSERT_GT((*scan)[1].size(), 0u);
+  auto length = client->Command({"STRLEN", (*scan)[1][0].text()});
+  ASSERT_TRUE(length);
+  EXPECT_EQ(length->integer(), 10);
+  ASSERT_TRUE(drill->CleanUp(ctx));
+  EXPECT_EQ(CountKeys(*client, "dbcanary:bench:*"), 0u);
+  auto kept = client->Command({"GET", "dbcanary:not-bench"});
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->text(), "keep");
+  ASSERT_TRUE(client->Command({"DEL", "dbcanary:not-bench"}));
+}
+
+// Pins: an unmet min_ops_per_second or a regression against the previous run reported as a
+// pass; keys of a run killed midway surviving the next CleanUp.
+TEST_F(BenchmarkDrillTest, DragonflyExpectationsFailAndLeftoversCleaned) {
+  auto drill = Make("dragonfly_benchmark",
+                    "{dragonfly: dragonfly, connections: 4, pipeline: 2, duration: 500ms, "
+                    "ops: [set], expect: {min_ops_per_second: 1000000000000, max_regression: 0.2}, "
+                    "baseline: {set: 1000000000000}}");
+  ASSERT_TRUE(drill);
+  auto ctx = Context(30s);
+  DrillResult result = drill->Run(ctx);
+  ASSERT_FALSE(result.error) << result.error->message;
+  const auto* min =
+      FindExpectation(result, "dragonfly_benchmark_min_set_ops_per_second", "dragonfly");
+  ASSERT_NE(min, nullptr);
+  EXPECT_FALSE(min->pass);
+  const auto* regression =
+      FindExpectation(result, "dragonfly_benchmark_max_set_regression", "dragonfly");
+  ASSERT_NE(regression, nullptr);
+  EXPECT_FALSE(regression->pass);
+  EXPECT_FALSE(result.Passed());
+  EXPECT_EQ(FindExpectation(result, "dragonfly_benchmark_min_get_ops_per_second", "dragonfly"),
+            nullptr);
+  // the keys stay until CleanUp: what a killed run leaves; a new drill instance removes them
+  const Dragonfly& df = *config_->FindDragonfly("dragonfly");
+  auto client = RedisClient::Connect(df.master, Deadline::In(30s));
+  ASSERT_TRUE(client) << client.error().message;
+  EXPECT_GT(CountKeys(*client, "dbcanary:bench:*"), 0u);
+  auto next = Make("dragonfly_benchmark", "{dragonfly: dragonfly}");
+  ASSERT_TRUE(next);
+  ASSERT_TRUE(next->CleanUp(ctx));
+  EXPECT_EQ(CountKeys(*client, "dbcanary:bench:*"), 0u);
+}
+
+}  // namespace
+}  // namespace dbcanary

@@ -1,0 +1,157 @@
+// The failover drill against the local stack: `stack.sh failover` really kills the primary,
+// promotes a standby and repoints PgBouncer while a writer commits through gitlab-pooler-rw.
+// Teardown fails back to shared-postgres-1 (pass or fail): every other test assumes it.
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "drills/drill.h"
+#include "drills/failover/failover_drill.h"
+#include "exporter/config/yaml_reader.h"
+#include "tests/integration/harness/stack.h"
+
+namespace dbcanary {
+namespace {
+
+using testing::Stack;
+
+constexpr char kCluster[] = "shared-postgres";
+constexpr char kPrimary[] = "shared-postgres-1";
+constexpr char kTimelineSql[] =
+    "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint AS t";
+
+std::optional<double> FindDrillSample(const DrillResult& result, std::string_view name) {
+  for (const auto& sample : result.samples) {
+    if (sample.name == name) return sample.value;
+  }
+  return std::nullopt;
+}
+
+const ExpectationResult* FindDrillExpectation(const DrillResult& result, std::string_view check) {
+  for (const auto& expectation : result.expectations) {
+    if (expectation.check == check) return &expectation;
+  }
+  return nullptr;
+}
+
+std::string Cell(const Result<PgTable>& table, std::string_view column) {
+  if (!table || table->empty()) return "<no answer>";
+  auto value = table->Text(0, column);
+  return value && value->has_value() ? **value : "<null>";
+}
+
+// Brings the primary back to shared-postgres-1 and checks the stack is whole again, also when
+// the test failed midway.
+class FailBack {
+ public:
+  ~FailBack() {
+    const Stack& stack = Stack::Get();
+    std::string output;
+    auto back = stack.Script({"failover", "--to", kPrimary}, &output, std::chrono::seconds(180));
+    EXPECT_TRUE(back) << "fail back: " << (back ? output : back.error().message);
+    EXPECT_EQ(Cell(stack.AdminQuery(kPrimary, "SELECT pg_is_in_recovery()::text AS r"), "r"),
+              "false");
+    EXPECT_EQ(Cell(stack.AdminQuery(kPrimary,
+                                    "SELECT count(*) AS n FROM pg_stat_replication WHERE state "
+                                    "= 'streaming' AND sync_state IN ('sync', 'quorum')"),
+                   "n"),
+              "2");
+  }
+};
+
+DrillContext Context(std::chrono::seconds timeout) {
+  return DrillContext{
+      Deadline::In(timeout), std::stop_token{}, testing::TestLogger(), [](std::string_view line) {
+        std::fprintf(stderr, "[drill] %.*s\n", static_cast<int>(line.size()), line.data());
+      }};
+}
+
+// A real promotion through the command trigger: another instance becomes primary on a new
+// timeline, writes through PgBouncer resume within 30 s, no acknowledged write is lost, and
+// both standbys stream again. Pins: a drill that measures nothing, misses lost writes, or
+// leaves the stack failed over.
+TEST(FailoverDrillIntegrationTest, CommandTriggerPromotesAStandbyWithoutLosingWrites) {
+  DBCANARY_REQUIRE_STACK();
+  const Stack& stack = Stack::Get();
+  auto config = stack.LoadConfig();
+  ASSERT_TRUE(config) << config.error().message;
+  auto timeline_before = stack.AdminQuery(kPrimary, kTimelineSql);
+  ASSERT_TRUE(timeline_before) << timeline_before.error().message;
+  const double tl_before = std::stod(Cell(timeline_before, "t"));
+
+  DrillSettings settings;
+  settings.kind = "failover";
+  settings.timeout = std::chrono::minutes(3);
+  const std::string yaml = std::string("{cluster: ") + kCluster +
+                           ", pooler: gitlab-pooler-rw, trigger: {command: [env, "
+                           "\"DBCANARY_STACK_DIR=" +
+                           stack.dir() + "\", \"" + DBCANARY_SOURCE_DIR +
+                           "/deploy/local/stack.sh\", failover], timeout: 150s}, "
+                           "expect: {max_downtime_seconds: 30, max_lost_writes: 0}}";
+  settings.params = std::make_shared<YamlMap>(YAML::Load(yaml), "drills.jobs.failover",
+                                              std::make_shared<const std::string>("test.yaml"));
+  DrillRegistry registry;
+  RegisterBuiltinDrills(registry);
+  auto drill = registry.Create(settings, **config);
+  ASSERT_TRUE(drill) << drill.error().message;
+
+  auto ctx = Context(std::chrono::seconds(170));
+  ASSERT_TRUE((*drill)->CleanUp(ctx));
+  auto ready = (*drill)->CheckPreconditions(ctx);
+  ASSERT_TRUE(ready) << ready.error().message;
+
+  FailBack fail_back;
+  DrillResult result = (*drill)->Run(ctx);
+  for (const auto& phase : result.phases) {
+    std::fprintf(stderr, "phase %-20s %7.3f s %s %s\n", phase.name.c_str(), phase.duration_seconds,
+                 phase.ok ? "ok  " : "FAIL", phase.detail.c_str());
+  }
+  for (const auto& evidence : result.evidence) {
+    std::fprintf(stderr, "== %s\n%s\n", evidence.title.c_str(), evidence.text.c_str());
+  }
+  ASSERT_FALSE(result.error) << result.error->message;
+
+  // a real promotion: the old primary is a standby now, the new one is on a later timeline
+  EXPECT_EQ(Cell(stack.AdminQuery(kPrimary, "SELECT pg_is_in_recovery()::text AS r"), "r"), "true");
+  auto timeline = FindDrillSample(result, "dbcanary_drill_failover_timeline");
+  ASSERT_TRUE(timeline);
+  EXPECT_GT(*timeline, tl_before);
+
+  auto downtime = FindDrillSample(result, "dbcanary_drill_failover_downtime_seconds");
+  ASSERT_TRUE(downtime);
+  EXPECT_GT(*downtime, 0.2);  // the primary really went away under the writer
+  EXPECT_LT(*downtime, 30.0);
+  auto new_primary = FindDrillSample(result, "dbcanary_drill_failover_new_primary_seconds");
+  ASSERT_TRUE(new_primary);
+  EXPECT_GT(*new_primary, 0.0);
+  EXPECT_EQ(FindDrillSample(result, "dbcanary_drill_failover_lost_writes"), 0.0);
+  auto acknowledged = FindDrillSample(result, "dbcanary_drill_failover_acknowledged_writes");
+  ASSERT_TRUE(acknowledged);
+  EXPECT_GE(*acknowledged, 10.0);
+  auto recovered = FindDrillSample(result, "dbcanary_drill_failover_standbys_recovered_seconds");
+  ASSERT_TRUE(recovered);
+  EXPECT_GE(*recovered, *new_primary);
+
+  const ExpectationResult* max_downtime = FindDrillExpectation(result, "max_downtime_seconds");
+  ASSERT_NE(max_downtime, nullptr);
+  EXPECT_TRUE(max_downtime->pass) << max_downtime->observed_text;
+  EXPECT_TRUE(result.Passed());
+  std::fprintf(stderr,
+               "FIGURES downtime=%.3f new_primary=%.3f standbys_recovered=%.3f acknowledged=%.0f "
+               "lost=0\n",
+               *downtime, *new_primary, *recovered, *acknowledged);
+
+  EXPECT_TRUE((*drill)->CleanUp(ctx));
+}
+
+}  // namespace
+}  // namespace dbcanary

@@ -1,0 +1,211 @@
+// `dbcanary validate` against the real local stack: GO with every check listed, NO-GO
+// naming the failing check with a standby down, exit codes, and the evidence files.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "tests/integration/harness/exporter_process.h"
+#include "tests/integration/harness/stack.h"
+
+namespace dbcanary::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::string Quote(const std::string& text) { return "'" + text + "'"; }
+
+struct CliRun {
+  int exit_code = -1;
+  std::string output;
+};
+
+CliRun Validate(const std::string& args) {
+  CliRun run;
+  run.exit_code = RunCommand(std::string(DBCANARY_BINARY) + " validate " + args, "", &run.output);
+  return run;
+}
+
+class ValidateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DBCANARY_REQUIRE_STACK();
+    char pattern[] = "/tmp/dbcanary-validate-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    if (!dir_.empty()) fs::remove_all(dir_, ignored);
+  }
+
+  // The check rows of summary.json, keyed "check|target" -> state.
+  static std::map<std::string, std::string> States(const nlohmann::json& summary) {
+    std::map<std::string, std::string> states;
+    for (const auto& group : summary["groups"]) {
+      for (const auto& check : group["checks"]) {
+        states[check["kind"].get<std::string>() + ":" + check["check"].get<std::string>() + "|" +
+               check["target"].get<std::string>()] = check["state"];
+      }
+    }
+    return states;
+  }
+
+  std::string dir_;
+};
+
+// Pins: a healthy stack must give GO (exit 0) with every configured probe's run and
+// expectations listed, grouped, and the evidence and JUnit files well-formed.
+TEST_F(ValidateTest, HealthyStackIsGoWithEveryCheckAndEvidence) {
+  const auto& stack = Stack::Get();
+  auto config = stack.LoadConfig();
+  ASSERT_TRUE(config) << config.error().message;
+  std::string report = dir_ + "/report";
+  std::string junit = dir_ + "/junit.xml";
+  CliRun run = Validate("--config " + Quote(stack.ConfigPath()) + " --report " + Quote(report) +
+                        " --junit " + Quote(junit));
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("\nGO ("));
+  for (const char* group :
+       {"== Operator ==\n  not configured", "== Cluster and replication ==", "== Tenants ==",
+        "== Poolers ==", "== Backups ==", "== Dragonfly ==", "== Performance ==\n  not configured",
+        "== Monitoring ==\n  not configured"}) {
+    EXPECT_THAT(run.output, HasSubstr(group));
+  }
+  // One progress line and one run row per configured probe.
+  const auto probes = (*config)->AllProbes();
+  for (const auto* probe : probes) {
+    EXPECT_THAT(run.output, HasSubstr(probe->kind + "/" + probe->target + " ok")) << probe->kind;
+    EXPECT_THAT(run.output, HasSubstr(probe->kind + " run")) << probe->kind;
+  }
+
+  auto summary = nlohmann::json::parse(ReadFile(report + "/summary.json"));
+  EXPECT_EQ(summary["verdict"], "GO");
+  EXPECT_EQ(summary["counts"]["fail"], 0);
+  EXPECT_GT(summary["counts"]["total"].get<size_t>(), probes.size());  // runs + expectations
+  auto states = States(summary);
+  EXPECT_EQ(states["pg_replication:min_streaming_standbys|shared-postgres"], "pass");
+  EXPECT_EQ(states["pooler_admin:pool_mode|keycloak-pooler-rw"], "pass");
+  EXPECT_EQ(states["dragonfly_replication:min_connected_replicas|dragonfly"], "pass");
+  size_t runs = 0;
+  for (const auto& [key, state] : states) runs += key.find(":run|") != std::string::npos;
+  EXPECT_EQ(runs, probes.size());
+  for (const char* group : {"operator", "cluster", "tenants", "poolers", "backups", "dragonfly",
+                            "performance", "monitoring"}) {
+    std::string base = report + "/" + group;
+    ASSERT_TRUE(fs::exists(base + ".md")) << base;
+    auto json = nlohmann::json::parse(ReadFile(base + ".json"));
+    EXPECT_EQ(json["id"], group);
+  }
+  EXPECT_THAT(ReadFile(report + "/summary.md"), HasSubstr("# dbcanary validate: GO"));
+  std::string output;
+  int xml = RunCommand(
+      "python3 -c 'import xml.dom.minidom,sys; d=xml.dom.minidom.parse(sys.argv[1]); "
+      "print(len(d.getElementsByTagName(\"testsuite\")), "
+      "len(d.getElementsByTagName(\"testcase\")), "
+      "len(d.getElementsByTagName(\"failure\")))' " +
+          Quote(junit),
+      "", &output);
+  EXPECT_EQ(xml, 0) << output;
+  EXPECT_EQ(output, "8 " + std::to_string(summary["counts"]["total"].get<size_t>()) + " 0\n");
+}
+
+// Pins: a stopped standby must turn the verdict to NO-GO (exit 1) and name the unmet
+// replication target, not just a generic failure.
+TEST_F(ValidateTest, StoppedStandbyIsNoGoNamingTheCheck) {
+  const auto& stack = Stack::Get();
+  StoppedComponents stopped;
+  ASSERT_TRUE(stopped.Stop("shared-postgres-3"));
+  std::string report = dir_ + "/report";
+  CliRun run = Validate("--config " + Quote(stack.ConfigPath()) + " --report " + Quote(report));
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("\nNO-GO ("));
+  EXPECT_THAT(run.output, HasSubstr("min_streaming_standbys on shared-postgres"));
+  EXPECT_THAT(run.output,
+              ::testing::ContainsRegex("FAIL +min_streaming_standbys +shared-postgres +1 +>= 2"));
+  auto summary = nlohmann::json::parse(ReadFile(report + "/summary.json"));
+  EXPECT_EQ(summary["verdict"], "NO-GO");
+  auto states = States(summary);
+  EXPECT_EQ(states["pg_replication:min_streaming_standbys|shared-postgres"], "fail");
+  EXPECT_EQ(states["pooler_admin:pool_mode|keycloak-pooler-rw"], "pass");  // the rest still runs
+}
+
+// Pins: config and usage errors exit 2 with the error printed, before any probe runs.
+TEST_F(ValidateTest, BadConfigAndUsageExitTwo) {
+  std::string bad = dir_ + "/bad.yaml";
+  std::ofstream(bad) << "exporter:\n  no_such_key: 1\n";
+  CliRun run = Validate("--config " + Quote(bad));
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("no_such_key"));
+  EXPECT_THAT(run.output, ::testing::Not(HasSubstr("GO")));
+
+  run = Validate("--config " + Quote(dir_ + "/missing.yaml"));
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("missing.yaml"));
+
+  run = Validate("");
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("--config"));
+}
+
+}  // namespace
+}  // namespace dbcanary::testing
+
+namespace dbcanary::testing {
+namespace {
+
+// The stack's config with its `drills:` section replaced by one cheap dragonfly_benchmark job.
+std::string ConfigWithCheapDrill(const std::string& dir) {
+  std::ifstream in(Stack::Get().ConfigPath());
+  std::string path = dir + "/with-drill.yaml";
+  std::ofstream out(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  out << WithoutDrillsSection(text.str());
+  out << "drills:\n  reports_dir: " << dir << "/reports\n  jobs:\n"
+      << "    dragonfly_benchmark:\n      timeout: 30s\n      dragonfly: dragonfly\n"
+      << "      connections: 2\n      duration: 1s\n      keyspace: 100\n"
+      << "      expect: { min_ops_per_second: 1 }\n";
+  return path;
+}
+
+// Pins: `--drill NAME` runs the drill after the probes and lists its run and expectations in
+// the checklist and the evidence; an unknown drill is a usage error before anything runs.
+TEST_F(ValidateTest, NamedDrillRunsAndJoinsTheChecklist) {
+  std::string config = ConfigWithCheapDrill(dir_);
+  std::string report = dir_ + "/report";
+  CliRun run = Validate("--config " + Quote(config) + " --drill dragonfly_benchmark --report " +
+                        Quote(report));
+  EXPECT_THAT(run.output, HasSubstr("drill dragonfly_benchmark: pass")) << run.output;
+  auto summary = nlohmann::json::parse(ReadFile(report + "/summary.json"));
+  auto states = States(summary);
+  size_t drill_rows = 0;
+  for (const auto& [key, state] : states) {
+    if (key.rfind("dragonfly_benchmark:", 0) == 0) {
+      ++drill_rows;
+      EXPECT_EQ(state, "pass") << key;
+    }
+  }
+  EXPECT_GE(drill_rows, 3u) << "the drill's run row and its ops/s expectations";
+  EXPECT_TRUE(fs::exists(dir_ + "/reports/dragonfly_benchmark"));
+
+  CliRun unknown = Validate("--config " + Quote(config) + " --drill no_such_drill");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_THAT(unknown.output, HasSubstr("no_such_drill"));
+  EXPECT_THAT(unknown.output, ::testing::Not(HasSubstr("running")));
+}
+
+}  // namespace
+}  // namespace dbcanary::testing

@@ -1,0 +1,279 @@
+// The checklist model of `dbcanary validate` and the status page: grouping, GO/NO-GO
+// and the Markdown, JSON, JUnit and text writers.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "drills/drill.h"
+#include "exporter/validate/checklist.h"
+#include "exporter/validate/groups.h"
+#include "exporter/validate/writers.h"
+#include "probes/probe.h"
+#include "tests/unit/temp_dir.h"
+
+namespace dbcanary {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const auto kAt = std::chrono::system_clock::time_point(std::chrono::seconds(1795000000));
+
+ProbeResult Passing(std::vector<ExpectationResult> expectations = {}) {
+  ProbeResult result;
+  result.success = true;
+  result.expectations = std::move(expectations);
+  result.finished_at = kAt;
+  result.duration_seconds = 0.012;
+  return result;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+TEST(CheckGroupsTest, EveryBuiltinProbeKindHasAGroup) {
+  ProbeRegistry registry;
+  RegisterBuiltinProbes(registry);
+  for (const auto& kind : registry.Kinds()) {
+    EXPECT_NE(GroupOfKind(CheckSource::kProbe, kind), CheckGroup::kOther) << kind;
+  }
+}
+
+TEST(CheckGroupsTest, TableMapsPlannedKindsAndDrills) {
+  EXPECT_EQ(GroupOfKind(CheckSource::kProbe, "k8s_cnpg_operator"), CheckGroup::kOperator);
+  EXPECT_EQ(GroupOfKind(CheckSource::kProbe, "k8s_dragonfly"), CheckGroup::kDragonfly);
+  EXPECT_EQ(GroupOfKind(CheckSource::kProbe, "monitoring_pipeline"), CheckGroup::kMonitoring);
+  EXPECT_EQ(GroupOfKind(CheckSource::kProbe, "pg_replication"), CheckGroup::kCluster);
+  EXPECT_EQ(GroupOfKind(CheckSource::kProbe, "pg_tenants"), CheckGroup::kTenants);
+  EXPECT_EQ(GroupOfKind(CheckSource::kProbe, "pooler_admin"), CheckGroup::kPoolers);
+  EXPECT_EQ(GroupOfKind(CheckSource::kProbe, "pg_archiver"), CheckGroup::kBackups);
+  EXPECT_EQ(GroupOfKind(CheckSource::kDrill, "pg_benchmark"), CheckGroup::kPerformance);
+  EXPECT_EQ(GroupOfKind(CheckSource::kDrill, "dragonfly_benchmark"), CheckGroup::kPerformance);
+  EXPECT_EQ(GroupOfKind(CheckSource::kDrill, "failover"), CheckGroup::kCluster);
+  EXPECT_EQ(GroupOfKind(CheckSource::kDrill, "restore"), CheckGroup::kBackups);
+  EXPECT_EQ(GroupOfKind(CheckSource::kDrill, "dragonfly_persistence"), CheckGroup::kDragonfly);
+  // A drill kind is not a probe kind.
+  EXPECT_EQ(GroupOfKind(CheckSource::kProbe, "failover"), CheckGroup::kOther);
+  EXPECT_EQ(GroupOfKind(CheckSource::kProbe, "no_such_kind"), CheckGroup::kOther);
+}
+
+TEST(CheckGroupsTest, TableHasNoDuplicateKindAndGroupsAreInAcceptanceOrder) {
+  std::set<std::pair<CheckSource, std::string_view>> seen;
+  for (const auto& row : KindGroups()) {
+    EXPECT_TRUE(seen.insert({row.source, row.kind}).second) << row.kind;
+  }
+  std::vector<std::string_view> slugs;
+  for (const auto& info : AllGroups()) slugs.push_back(info.slug);
+  EXPECT_THAT(slugs, ::testing::ElementsAre("operator", "cluster", "tenants", "poolers", "backups",
+                                            "dragonfly", "performance", "monitoring", "other"));
+}
+
+TEST(ChecklistTest, ProbeRunBecomesRunRowPlusOneRowPerExpectation) {
+  std::vector<CheckRow> rows;
+  AddProbeRun(rows, "pg_replication", "shared-postgres",
+              Passing({ExpectNumber("min_streaming_standbys", "shared-postgres", 2, ">=", 2),
+                       ExpectNumber("max_replay_lag_bytes", "shared-postgres-2", 10, "<=", 5)}));
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_TRUE(rows[0].is_run());
+  EXPECT_EQ(rows[0].DisplayName(), "pg_replication run");
+  EXPECT_EQ(rows[0].state, CheckState::kPass);
+  EXPECT_EQ(rows[0].group, CheckGroup::kCluster);
+  EXPECT_EQ(rows[1].check, "min_streaming_standbys");
+  EXPECT_EQ(rows[1].state, CheckState::kPass);
+  EXPECT_EQ(rows[2].target, "shared-postgres-2");
+  EXPECT_EQ(rows[2].run_target, "shared-postgres");
+  EXPECT_EQ(rows[2].state, CheckState::kFail);
+  EXPECT_EQ(rows[2].observed, "10");
+  EXPECT_EQ(rows[2].expected, "<= 5");
+  EXPECT_EQ(rows[2].last_run, kAt);
+}
+
+TEST(ChecklistTest, FailedRunNamesItsReasonAndRedactedMessage) {
+  std::vector<CheckRow> rows;
+  ProbeResult failed;
+  failed.Fail(ErrorCode::kConnect, "shared-postgres-1: connection refused");
+  failed.finished_at = kAt;
+  AddProbeRun(rows, "pg_instance", "shared-postgres", failed);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].state, CheckState::kFail);
+  EXPECT_EQ(rows[0].reason, "connect");
+  EXPECT_EQ(rows[0].observed, "failed: connect");
+  EXPECT_EQ(rows[0].message, "shared-postgres-1: connection refused");
+  // A result marked failed without an error is still a failure.
+  ProbeResult bare;
+  AddProbeRun(rows, "pg_instance", "x", bare);
+  EXPECT_EQ(rows.back().reason, "internal");
+}
+
+TEST(ChecklistTest, DrillResultMapsLikeAProbeResult) {
+  DrillResult drill;
+  drill.expectations.push_back(
+      ExpectNumber("max_downtime_seconds", "shared-postgres", 12, "<=", 30));
+  std::vector<CheckRow> rows;
+  AddDrillRun(rows, "failover", "shared-postgres", drill, kAt, 40);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].source, CheckSource::kDrill);
+  EXPECT_EQ(rows[0].group, CheckGroup::kCluster);
+  EXPECT_EQ(rows[1].state, CheckState::kPass);
+  drill.Fail(ErrorCode::kTimeout, "no new primary within 60 s");
+  AddDrillRun(rows, "failover", "shared-postgres", drill, kAt, 60);
+  EXPECT_EQ(rows[2].state, CheckState::kFail);
+  EXPECT_EQ(rows[2].reason, "timeout");
+}
+
+TEST(VerdictTest, GoOnlyWhenEveryCheckPassed) {
+  std::vector<CheckRow> rows;
+  EXPECT_FALSE(Summarize(rows).go);  // nothing configured is not a GO
+  AddProbeRun(
+      rows, "pg_tls", "shared-postgres",
+      Passing({ExpectNumber("min_cert_validity_seconds", "shared-postgres-1", 10, ">=", 1)}));
+  EXPECT_TRUE(Summarize(rows).go);
+  EXPECT_THAT(VerdictLine(rows), HasSubstr("GO (2 checks passed)"));
+
+  auto unmet = rows;
+  AddProbeRun(unmet, "pg_replication", "shared-postgres",
+              Passing({ExpectNumber("min_streaming_standbys", "shared-postgres", 1, ">=", 2)}));
+  Verdict verdict = Summarize(unmet);
+  EXPECT_FALSE(verdict.go);
+  EXPECT_EQ(verdict.fail, 1u);
+  EXPECT_EQ(verdict.pass, 3u);
+  EXPECT_THAT(VerdictLine(unmet), HasSubstr("NO-GO"));
+  EXPECT_THAT(VerdictLine(unmet), HasSubstr("min_streaming_standbys on shared-postgres"));
+
+  auto pending = rows;
+  AddPending(pending, CheckSource::kProbe, "pg_instance", "shared-postgres");
+  EXPECT_FALSE(Summarize(pending).go);
+  EXPECT_EQ(Summarize(pending).pending, 1u);
+  // A configured drill that never ran (drills are opt-in) is listed but is no reason for NO-GO.
+  auto never_drilled = rows;
+  AddPending(never_drilled, CheckSource::kDrill, "failover", "failover");
+  EXPECT_EQ(never_drilled.back().observed, "never run");
+  EXPECT_TRUE(Summarize(never_drilled).go);
+  EXPECT_EQ(Summarize(never_drilled).total, Summarize(rows).total);
+  auto stale = rows;
+  stale[0].state = CheckState::kStale;
+  EXPECT_FALSE(Summarize(stale).go);
+}
+
+std::vector<CheckRow> SampleRows() {
+  std::vector<CheckRow> rows;
+  AddProbeRun(rows, "pg_replication", "shared-postgres",
+              Passing({ExpectNumber("min_streaming_standbys", "shared-postgres", 1, ">=", 2)}));
+  ProbeResult failed;
+  failed.Fail(ErrorCode::kAuth, "pooler <gitlab> & \"admin\" refused |x|\x01");
+  failed.finished_at = kAt;
+  AddProbeRun(rows, "pooler_admin", "gitlab-pooler-rw", failed);
+  AddProbeRun(rows, "dragonfly_basics", "dragonfly", Passing());
+  return rows;
+}
+
+TEST(WritersTest, TextListsEveryGroupAndEndsWithVerdict) {
+  auto text = RenderText(SampleRows());
+  EXPECT_THAT(text, HasSubstr("== Operator ==\n  not configured\n"));
+  EXPECT_THAT(text, HasSubstr("== Monitoring ==\n  not configured\n"));
+  EXPECT_THAT(text, Not(HasSubstr("== Other ==")));
+  EXPECT_THAT(text, HasSubstr("FAIL     min_streaming_standbys  shared-postgres  1         >= 2"));
+  EXPECT_THAT(text, HasSubstr("pooler_admin on gitlab-pooler-rw failed (auth): pooler <gitlab>"));
+  EXPECT_THAT(text, Not(HasSubstr("\033[")));
+  EXPECT_THAT(text, HasSubstr("\nNO-GO (2 of 4 checks not passed: min_streaming_standbys on "
+                              "shared-postgres, pooler_admin run on gitlab-pooler-rw)\n"));
+  EXPECT_THAT(RenderText(SampleRows(), TextOptions{true}), HasSubstr("\033[31mFAIL"));
+}
+
+TEST(WritersTest, MarkdownEscapesCellsAndMarksEmptyGroups) {
+  auto markdown = RenderMarkdown(SampleRows(), kAt);
+  EXPECT_THAT(markdown, HasSubstr("# dbcanary validate: NO-GO\n"));
+  EXPECT_THAT(markdown, HasSubstr("## Operator\n\n_not configured_\n"));
+  EXPECT_THAT(markdown, HasSubstr("| [Poolers](poolers.md) | 1 | 0 | 1 | NO-GO |"));
+  EXPECT_THAT(markdown, HasSubstr("| FAIL | min_streaming_standbys | probe pg_replication | "
+                                  "shared-postgres | 1 | >= 2 |"));
+  EXPECT_THAT(markdown, HasSubstr("\\|x\\|"));
+  auto group = RenderGroupMarkdown(SampleRows(), CheckGroup::kDragonfly, kAt);
+  EXPECT_THAT(group, HasSubstr("# Dragonfly: GO\n"));
+  EXPECT_THAT(group, Not(HasSubstr("pooler_admin")));
+}
+
+TEST(WritersTest, JsonHasEveryGroupAndCheck) {
+  auto json = ChecklistJson(SampleRows(), kAt + std::chrono::seconds(5));
+  EXPECT_EQ(json["verdict"], "NO-GO");
+  EXPECT_EQ(json["counts"]["total"], 4);
+  EXPECT_EQ(json["counts"]["fail"], 2);
+  ASSERT_EQ(json["groups"].size(), 8u);
+  EXPECT_EQ(json["groups"][0]["id"], "operator");
+  EXPECT_EQ(json["groups"][0]["configured"], false);
+  EXPECT_EQ(json["groups"][0]["verdict"], "not configured");
+  const auto& cluster = json["groups"][1];
+  EXPECT_EQ(cluster["verdict"], "NO-GO");
+  ASSERT_EQ(cluster["checks"].size(), 2u);
+  EXPECT_EQ(cluster["checks"][1]["check"], "min_streaming_standbys");
+  EXPECT_EQ(cluster["checks"][1]["state"], "fail");
+  EXPECT_EQ(cluster["checks"][1]["expected"], ">= 2");
+  EXPECT_EQ(cluster["checks"][1]["last_run"], "2026-11-18T11:06:40Z");
+  EXPECT_DOUBLE_EQ(cluster["checks"][1]["age_seconds"].get<double>(), 5.0);
+  EXPECT_EQ(json["groups"][3]["checks"][0]["reason"], "auth");
+  // Round trip through text.
+  auto parsed = nlohmann::json::parse(json.dump());
+  EXPECT_EQ(parsed, json);
+}
+
+TEST(WritersTest, JunitHasOneSuitePerGroupAndEscapesText) {
+  auto xml = RenderJunit(SampleRows(), kAt);
+  EXPECT_THAT(xml, HasSubstr("<testsuites name=\"dbcanary validate\" tests=\"4\" failures=\"2\">"));
+  EXPECT_THAT(xml,
+              HasSubstr("<testsuite name=\"Operator\" id=\"operator\" tests=\"0\" failures=\"0\""));
+  EXPECT_THAT(xml, HasSubstr("<testsuite name=\"Cluster and replication\" id=\"cluster\" "
+                             "tests=\"2\" failures=\"1\""));
+  EXPECT_THAT(xml, HasSubstr("name=\"min_streaming_standbys on shared-postgres\""));
+  EXPECT_THAT(xml,
+              HasSubstr("<failure message=\"fail: observed 1, target &gt;= 2\" type=\"fail\">"));
+  EXPECT_THAT(xml, HasSubstr("pooler &lt;gitlab&gt; &amp; &quot;admin&quot; refused |x|<"));
+  EXPECT_THAT(xml, Not(HasSubstr("\x01")));
+  size_t suites = 0;
+  for (size_t at = xml.find("<testsuite "); at != std::string::npos;
+       at = xml.find("<testsuite ", at + 1)) {
+    ++suites;
+  }
+  EXPECT_EQ(suites, 8u);
+}
+
+TEST(WritersTest, EvidenceDirectoryHasSummaryAndPerGroupFiles) {
+  testing::TempDir dir;
+  std::string out = dir.path() + "/evidence";
+  ASSERT_TRUE(WriteEvidence(out, SampleRows(), kAt));
+  for (std::string name : {"summary", "operator", "cluster", "tenants", "poolers", "backups",
+                           "dragonfly", "performance", "monitoring"}) {
+    EXPECT_TRUE(std::filesystem::exists(out + "/" + name + ".md")) << name;
+    EXPECT_TRUE(std::filesystem::exists(out + "/" + name + ".json")) << name;
+  }
+  EXPECT_FALSE(std::filesystem::exists(out + "/other.md"));
+  auto summary = nlohmann::json::parse(ReadFile(out + "/summary.json"));
+  EXPECT_EQ(summary["verdict"], "NO-GO");
+  auto poolers = nlohmann::json::parse(ReadFile(out + "/poolers.json"));
+  EXPECT_EQ(poolers["checks"][0]["kind"], "pooler_admin");
+  EXPECT_THAT(ReadFile(out + "/summary.md"), HasSubstr("## Dragonfly"));
+  EXPECT_FALSE(WriteEvidence("/proc/no/such/dir", SampleRows(), kAt));
+}
+
+TEST(WritersTest, TimeHelpers) {
+  EXPECT_EQ(FormatUtcTime(kAt), "2026-11-18T11:06:40Z");
+  EXPECT_EQ(FormatAgo(std::chrono::seconds(7)), "7s ago");
+  EXPECT_EQ(FormatAgo(std::chrono::seconds(119)), "119s ago");
+  EXPECT_EQ(FormatAgo(std::chrono::minutes(5)), "5m ago");
+  EXPECT_EQ(FormatAgo(std::chrono::hours(5)), "5h ago");
+  EXPECT_EQ(FormatAgo(std::chrono::hours(72)), "3d ago");
+  EXPECT_EQ(FormatAgo(-std::chrono::seconds(3)), "0s ago");
+}
+
+}  // namespace
+}  // namespace dbcanary
