@@ -32,7 +32,7 @@ const std::vector<MetricDesc>& Descs() {
       {kOps, "Operations per second of the last dragonfly_benchmark run, per operation.",
        MetricType::kGauge},
       {kLatency,
-       "Request latency quantiles (0.5, 0.95, 0.99) of the last dragonfly_benchmark run, per "
+       "Request latency percentiles (50, 95, 99) of the last dragonfly_benchmark run, per "
        "operation.",
        MetricType::kGauge},
       {kOperations, "Operations answered in the last dragonfly_benchmark run, per operation.",
@@ -403,9 +403,10 @@ class DragonflyBenchmarkDrill final : public Drill {
       result.Add(kOperations, labels, static_cast<double>(total.ops));
       result.Add(kErrors, labels, static_cast<double>(total.errors));
       for (const auto& [q, text] :
-           {std::pair{0.5, "0.5"}, std::pair{0.95, "0.95"}, std::pair{0.99, "0.99"}}) {
+           {std::pair{0.5, "50"}, std::pair{0.95, "95"}, std::pair{0.99, "99"}}) {
+        // Not `quantile`: Prometheus reserves that label for summaries (promtool rejects it).
         Labels with_quantile = labels;
-        with_quantile.emplace_back("quantile", text);
+        with_quantile.emplace_back("percentile", text);
         result.Add(kLatency, with_quantile, total.latency.QuantileSeconds(q));
       }
       char detail[256];

@@ -36,7 +36,7 @@ const std::vector<MetricDesc>& Descs() {
       {kTps, "Committed transactions per second of the last pg_benchmark run, per path.",
        MetricType::kGauge},
       {kLatency,
-       "Transaction latency quantiles (0.5, 0.95, 0.99) of the last pg_benchmark run, per path.",
+       "Transaction latency percentiles (50, 95, 99) of the last pg_benchmark run, per path.",
        MetricType::kGauge},
       {kTransactions, "Transactions committed in the last pg_benchmark run, per path.",
        MetricType::kGauge},
@@ -473,9 +473,10 @@ class PgBenchmarkDrill final : public Drill {
       result.Add(kFailed, labels, static_cast<double>(s.failed));
       result.Add(kClients, labels, params_.clients);
       for (const auto& [q, text] :
-           {std::pair{0.5, "0.5"}, std::pair{0.95, "0.95"}, std::pair{0.99, "0.99"}}) {
+           {std::pair{0.5, "50"}, std::pair{0.95, "95"}, std::pair{0.99, "99"}}) {
+        // Not `quantile`: Prometheus reserves that label for summaries (promtool rejects it).
         Labels with_quantile = labels;
-        with_quantile.emplace_back("quantile", text);
+        with_quantile.emplace_back("percentile", text);
         result.Add(kLatency, with_quantile, s.latency.QuantileSeconds(q));
       }
       char detail[256];

@@ -140,9 +140,9 @@ TEST_F(BenchmarkDrillTest, PgBenchmarkBothPathsThenDropsDatabase) {
     EXPECT_EQ(Value(result, "dbcanary_drill_pg_benchmark_clients", "path", path), 4);
   }
   const double p50 =
-      Value(result, "dbcanary_drill_pg_benchmark_latency_seconds", "quantile", "0.5");
+      Value(result, "dbcanary_drill_pg_benchmark_latency_seconds", "percentile", "50");
   const double p99 =
-      Value(result, "dbcanary_drill_pg_benchmark_latency_seconds", "quantile", "0.99");
+      Value(result, "dbcanary_drill_pg_benchmark_latency_seconds", "percentile", "99");
   EXPECT_GT(p50, 0);
   EXPECT_LT(p50, 1.0);
   EXPECT_GE(p99, p50);
