@@ -91,7 +91,8 @@ best() {  # largest of the numbers on stdin
 }
 
 # dbcanary config: the stack's, plus the two benchmark drills with these parameters
-cat "$DBCANARY_STACK_CONFIG" >"$WORK/dbcanary.yaml"
+# the stack's config without its own drills: section (this script brings its jobs)
+awk '/^[^ #]/ { skip = ($0 ~ /^drills:/) } !skip' "$DBCANARY_STACK_CONFIG" >"$WORK/dbcanary.yaml"
 cat >>"$WORK/dbcanary.yaml" <<EOF
 drills:
   reports_dir: $WORK/reports
