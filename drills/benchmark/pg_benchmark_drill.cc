@@ -65,58 +65,13 @@ std::string OneLine(std::string text) {
 // waits per query; the workload multiplexes many connections per thread, as pgbench does).
 Result<PgConnPtr> ConnectRaw(const PgConnection& target, Deadline deadline,
                              const std::stop_token& stop) {
-  const std::string describe = target.Describe();
-  const auto started = SteadyClock::now();
-  const Deadline until(std::min(deadline.at(), started + target.connect_timeout));
-  std::vector<const char*> keys;
-  std::vector<const char*> values;
-  auto add = [&](const char* key, const std::string& value) {
-    if (value.empty()) return;
-    keys.push_back(key);
-    values.push_back(value.c_str());
-  };
-  const std::string port = std::to_string(target.port);
-  const std::string application_name = "dbcanary-pg-benchmark";
-  const std::string gssencmode = "disable";
-  add("host", target.host);
-  add("port", port);
-  add("dbname", target.dbname);
-  add("user", target.user);
-  add("password", target.password.Reveal());
-  add("sslmode", target.sslmode);
-  add("sslrootcert", target.sslrootcert);
-  add("sslcert", target.sslcert);
-  add("sslkey", target.sslkey);
-  add("application_name", application_name);
-  add("gssencmode", gssencmode);
-  keys.push_back(nullptr);
-  values.push_back(nullptr);
-  PgConnPtr conn(PQconnectStartParams(keys.data(), values.data(), 0));
-  if (!conn) return MakeError(ErrorCode::kInternal, "connect to " + describe + ": out of memory");
-  auto failed = [&]() {
-    std::string text = PQerrorMessage(conn.get());
-    return MakeError(ClassifyConnectError(text), "connect to " + describe + ": " + OneLine(text));
-  };
-  if (PQstatus(conn.get()) == CONNECTION_BAD) return failed();
-  PostgresPollingStatusType state = PGRES_POLLING_WRITING;
-  while (state != PGRES_POLLING_OK) {
-    if (state == PGRES_POLLING_FAILED) return failed();
-    const int fd = PQsocket(conn.get());
-    if (fd < 0) return failed();
-    switch (WaitFd(fd, state == PGRES_POLLING_READING ? POLLIN : POLLOUT, until, stop)) {
-      case Wait::kReady:
-        break;
-      case Wait::kExpired:
-        return MakeError(ErrorCode::kTimeout, "connect to " + describe + ": no answer in time");
-      case Wait::kStopped:
-        return MakeError(ErrorCode::kTimeout, "connect to " + describe + ": stop requested");
-      case Wait::kError:
-        return MakeError(ErrorCode::kConnect,
-                         "connect to " + describe + ": poll failed: " + std::strerror(errno));
-    }
-    state = PQconnectPoll(conn.get());
+  auto session = PgSession::Connect(target, {}, deadline, stop);
+  if (!session) return session.error();
+  PgConnPtr conn(session->Release());
+  if (PQsetnonblocking(conn.get(), 1) != 0) {
+    return MakeError(ErrorCode::kConnect, "connect to " + target.Describe() + ": " +
+                                              OneLine(PQerrorMessage(conn.get())));
   }
-  if (PQsetnonblocking(conn.get(), 1) != 0) return failed();
   return conn;
 }
 

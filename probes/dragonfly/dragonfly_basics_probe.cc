@@ -12,6 +12,7 @@
 #include "exporter/config/secret.h"
 #include "exporter/core/duration.h"
 #include "probes/dragonfly/dragonfly_ops.h"
+#include "probes/dragonfly/dragonfly_util.h"
 
 namespace dbcanary {
 namespace {
@@ -43,39 +44,12 @@ std::string RandomBytes(size_t count) {
   return out;
 }
 
-// How messages show a reply: its type, and the text of short status/error replies. Never the
-// bytes of a string reply (they are data).
-std::string ShowReply(const RedisReply& reply) {
-  std::string shown(RedisTypeName(reply.type()));
-  switch (reply.type()) {
-    case RedisType::kStatus: {
-      std::string text;
-      for (char c : reply.text().substr(0, 40)) {
-        text.push_back(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f ? c : '?');
-      }
-      return shown + " \"" + text + "\"";
-    }
-    case RedisType::kInteger:
-      return shown + " " + std::to_string(reply.integer());
-    case RedisType::kString:
-      return shown + " of " + std::to_string(reply.text().size()) + " bytes";
-    case RedisType::kArray:
-      return shown + " of " + std::to_string(reply.size()) + " elements";
-    default:
-      return shown;
-  }
-}
-
-Error Problem(const RedisClient& client, ErrorCode code, std::string_view op,
-              const std::string& what) {
-  return MakeError(code, RedactSecrets(client.describe() + ": " + std::string(op) + ": " + what));
-}
-
 Status Ping(RedisClient& client) {
   auto reply = client.Command({"PING"});
   if (!reply) return reply.error();
   if (!reply->Is(RedisType::kStatus) || reply->text() != "PONG") {
-    return Problem(client, ErrorCode::kProtocol, "PING", "expected PONG, got " + ShowReply(*reply));
+    return RedisProblem(client, ErrorCode::kProtocol, "PING",
+                        "expected PONG, got " + ShowRedisReply(*reply));
   }
   return Ok{};
 }
@@ -85,7 +59,8 @@ Status Set(RedisClient& client, const std::string& key, const std::string& value
   auto reply = client.Command({"SET", key, value, "EX", ttl_text});
   if (!reply) return reply.error();
   if (!reply->Is(RedisType::kStatus) || reply->text() != "OK") {
-    return Problem(client, ErrorCode::kProtocol, "SET", "expected OK, got " + ShowReply(*reply));
+    return RedisProblem(client, ErrorCode::kProtocol, "SET",
+                        "expected OK, got " + ShowRedisReply(*reply));
   }
   return Ok{};
 }
@@ -94,16 +69,17 @@ Status Get(RedisClient& client, const std::string& key, const std::string& expec
   auto reply = client.Command({"GET", key});
   if (!reply) return reply.error();
   if (reply->Is(RedisType::kNil)) {
-    return Problem(client, ErrorCode::kUnexpected, "GET", "the key just written is missing");
+    return RedisProblem(client, ErrorCode::kUnexpected, "GET", "the key just written is missing");
   }
   if (!reply->Is(RedisType::kString)) {
-    return Problem(client, ErrorCode::kProtocol, "GET",
-                   "expected a string, got " + ShowReply(*reply));
+    return RedisProblem(client, ErrorCode::kProtocol, "GET",
+                        "expected a string, got " + ShowRedisReply(*reply));
   }
   if (reply->text() != expected) {
-    return Problem(client, ErrorCode::kUnexpected, "GET",
-                   "read " + std::to_string(reply->text().size()) + " bytes that differ from the " +
-                       std::to_string(expected.size()) + " bytes written");
+    return RedisProblem(client, ErrorCode::kUnexpected, "GET",
+                        "read " + std::to_string(reply->text().size()) +
+                            " bytes that differ from the " + std::to_string(expected.size()) +
+                            " bytes written");
   }
   return Ok{};
 }
@@ -112,11 +88,11 @@ Status Ttl(RedisClient& client, const std::string& key, seconds ttl) {
   auto reply = client.Command({"TTL", key});
   if (!reply) return reply.error();
   if (!reply->Is(RedisType::kInteger)) {
-    return Problem(client, ErrorCode::kProtocol, "TTL",
-                   "expected an integer, got " + ShowReply(*reply));
+    return RedisProblem(client, ErrorCode::kProtocol, "TTL",
+                        "expected an integer, got " + ShowRedisReply(*reply));
   }
   std::string problem = CheckBasicsTtl(reply->integer(), ttl);
-  if (!problem.empty()) return Problem(client, ErrorCode::kUnexpected, "TTL", problem);
+  if (!problem.empty()) return RedisProblem(client, ErrorCode::kUnexpected, "TTL", problem);
   return Ok{};
 }
 
@@ -124,12 +100,12 @@ Status Del(RedisClient& client, const std::string& key) {
   auto reply = client.Command({"DEL", key});
   if (!reply) return reply.error();
   if (!reply->Is(RedisType::kInteger)) {
-    return Problem(client, ErrorCode::kProtocol, "DEL",
-                   "expected an integer, got " + ShowReply(*reply));
+    return RedisProblem(client, ErrorCode::kProtocol, "DEL",
+                        "expected an integer, got " + ShowRedisReply(*reply));
   }
   if (reply->integer() != 1) {
-    return Problem(client, ErrorCode::kUnexpected, "DEL",
-                   "removed " + std::to_string(reply->integer()) + " keys instead of 1");
+    return RedisProblem(client, ErrorCode::kUnexpected, "DEL",
+                        "removed " + std::to_string(reply->integer()) + " keys instead of 1");
   }
   return Ok{};
 }
@@ -190,7 +166,7 @@ ProbeResult DragonflyBasicsProbe::Run(const ProbeContext& ctx) {
     }};
     for (const auto& [op, step] : steps) {
       if (ctx.stop.stop_requested()) {
-        fail(Problem(*client, ErrorCode::kTimeout, op, "stopped (shutdown or reload)"));
+        fail(RedisProblem(*client, ErrorCode::kTimeout, op, "stopped (shutdown or reload)"));
         break;
       }
       Status status = ops.Time(op, step);

@@ -122,6 +122,9 @@ class PgSession {
 
   // Closes the connection now (also done by the destructor).
   void Close();
+  // Hands the open connection to the caller, who then owns it (PQfinish), for code that drives
+  // libpq itself (the benchmark's multiplexed clients); the session is closed afterwards.
+  pg_conn* Release() { return conn_.release(); }
 
  private:
   struct Finisher {
