@@ -375,7 +375,7 @@ if [ -x "$binary" ]; then
       owner=$(dpkg -S "$path" 2>/dev/null) || owner=$(dpkg -S "$(realpath "$path")" 2>/dev/null) ||
         owner="?unowned-$path:"
       echo "${owner%%:*}"
-    done | sort -u)
+    done | grep -vE '^lib(asan|ubsan|tsan)[0-9]+$' | sort -u)  # a sanitizer build's runtimes
   if [ "$runtime_pkgs" != "$needed_pkgs" ]; then
     echo "check-deploy: $df runtime packages differ from ldd of $binary (< ldd, > Dockerfile):" >&2
     diff <(echo "$needed_pkgs") <(echo "$runtime_pkgs") >&2 || true

@@ -3,6 +3,17 @@
 #include "drills/framework/report.h"
 
 namespace dbcanary {
+namespace {
+
+std::atomic<uint64_t> g_last_generation{0};
+
+uint64_t NextGeneration() { return g_last_generation.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+}  // namespace
+
+DrillStateStore::DrillStateStore() : generation_(NextGeneration()) {}
+
+void DrillStateStore::Bump() { generation_.store(NextGeneration(), std::memory_order_release); }
 
 void DrillStateStore::SetDrills(std::vector<DrillInfo> drills, std::string reports_dir) {
   // Reports are read outside the lock: a scrape never waits for the disk.
@@ -41,6 +52,7 @@ void DrillStateStore::SetDrills(std::vector<DrillInfo> drills, std::string repor
   }
   states_ = std::move(next);
   reports_dir_ = std::move(reports_dir);
+  Bump();
 }
 
 void DrillStateStore::SetRunning(const std::string& drill, bool running) {
@@ -53,11 +65,15 @@ void DrillStateStore::SetRunning(const std::string& drill, bool running) {
   } else {
     found->second.running_since.reset();
   }
+  Bump();
 }
 
 void DrillStateStore::SetNextRun(const std::string& drill, std::optional<SystemTime> at) {
   std::lock_guard lock(mutex_);
-  if (auto found = states_.find(drill); found != states_.end()) found->second.next_run = at;
+  if (auto found = states_.find(drill); found != states_.end()) {
+    found->second.next_run = at;
+    Bump();
+  }
 }
 
 void DrillStateStore::Record(std::shared_ptr<const DrillRecord> record) {
@@ -68,10 +84,17 @@ void DrillStateStore::Record(std::shared_ptr<const DrillRecord> record) {
   state.runs[static_cast<size_t>(record->outcome)]++;
   if (record->outcome == DrillOutcome::kPass) state.last_success = record->finished_at;
   state.last = std::move(record);
+  Bump();
 }
 
 std::vector<DrillState> DrillStateStore::Snapshot() const {
+  uint64_t generation = 0;
+  return Snapshot(&generation);
+}
+
+std::vector<DrillState> DrillStateStore::Snapshot(uint64_t* generation) const {
   std::lock_guard lock(mutex_);
+  *generation = generation_.load(std::memory_order_relaxed);
   std::vector<DrillState> states;
   states.reserve(order_.size());
   for (const auto& name : order_) states.push_back(states_.at(name));

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -39,6 +40,8 @@ struct DrillState {
 // snapshot (cheap: records are shared immutable pointers) and render without the lock.
 class DrillStateStore {
  public:
+  DrillStateStore();
+
   // Installs the drills of a config generation. State of drills that stay is kept; drills
   // that are new get their last run restored from the newest JSON report in reports_dir.
   void SetDrills(std::vector<DrillInfo> drills, std::string reports_dir);
@@ -49,13 +52,21 @@ class DrillStateStore {
   void Record(std::shared_ptr<const DrillRecord> record);
 
   std::vector<DrillState> Snapshot() const;
+  // The same, with the generation it was taken at (see generation()).
+  std::vector<DrillState> Snapshot(uint64_t* generation) const;
+  // Changes whenever anything Snapshot() returns changes: a /metrics render cache is
+  // valid while this stays equal. Unique across the DrillStateStores of the process.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   std::optional<DrillState> Find(const std::string& drill) const;
   std::string reports_dir() const;
   // The last success of `drill` known right now (for the record being written).
   std::optional<SystemTime> LastSuccess(const std::string& drill) const;
 
  private:
+  void Bump();  // with mutex_ held
+
   mutable std::mutex mutex_;
+  std::atomic<uint64_t> generation_;
   std::string reports_dir_;
   std::vector<std::string> order_;  // config order
   std::map<std::string, DrillState> states_;

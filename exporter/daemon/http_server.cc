@@ -1,9 +1,7 @@
 #include "exporter/daemon/http_server.h"
 
 #include <CivetServer.h>
-#include <dlfcn.h>
 #include <netdb.h>
-#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -11,8 +9,6 @@
 #include <atomic>
 #include <charconv>
 #include <exception>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -24,6 +20,7 @@
 #include "exporter/daemon/logging.h"
 #include "exporter/daemon/render.h"
 #include "exporter/daemon/status_pages.h"
+#include "exporter/daemon/tls_front.h"
 #include "exporter/daemon/web_config.h"
 
 namespace dbcanary {
@@ -53,64 +50,6 @@ int LogCivetMessage(const mg_connection* /*connection*/, const char* message) {
     MainLogger()->warn("http: {}", message);
   }
   return 1;
-}
-
-// The TLS settings for CivetServer's constructor on this thread (see InitTls).
-thread_local const TlsServerConfig* t_tls = nullptr;
-
-// CivetWeb's init_ssl callback: the SSL_CTX is set up by ConfigureTlsContext, because
-// CivetWeb's options want key and certificate in one file, cannot require TLS 1.3 in 1.15
-// and know no "require any client certificate". Returning 1 tells CivetWeb it is done.
-int InitTls(void* ssl_context, void* /*user_data*/) {
-  if (t_tls == nullptr) return 0;
-  auto configured = ConfigureTlsContext(static_cast<SSL_CTX*>(ssl_context), *t_tls);
-  if (configured) return 1;
-  if (t_start_errors != nullptr) {
-    if (!t_start_errors->empty()) *t_start_errors += "; ";
-    *t_start_errors += configured.error().message;
-  }
-  return -1;
-}
-
-// Whether the CivetWeb library in this process names SSL_get_peer_certificate among the
-// OpenSSL functions it looks up (1.1 API builds do; 3.0 API builds use the get1 name).
-bool CivetUsesOpenSsl11Api() {
-  Dl_info info{};
-  if (::dladdr(reinterpret_cast<void*>(&mg_check_feature), &info) == 0 ||
-      info.dli_fname == nullptr) {
-    return true;  // cannot tell: assume the Debian 12 build
-  }
-  std::ifstream in(info.dli_fname, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  static constexpr char kName[] = "SSL_get_peer_certificate";
-  return bytes.find(std::string_view(kName, sizeof(kName))) != std::string::npos;  // with NUL
-}
-
-// Whether CivetWeb can serve TLS in this process. Debian 12's libcivetweb1 (1.15) is
-// built for the OpenSSL 1.1 API: at runtime it dlopen()s "libssl.so" and looks up
-// SSL_get_peer_certificate, which OpenSSL 3 no longer exports (it is a macro for
-// SSL_get1_peer_certificate now). CivetWeb then calls a null pointer after every TLS
-// handshake, killing the process. Refuse TLS at start instead.
-Status CheckCivetTls() {
-  if (mg_check_feature(2) == 0) {
-    return MakeError(ErrorCode::kConfig, "this CivetWeb was built without TLS support");
-  }
-  void* libssl = ::dlopen("libssl.so", RTLD_NOW | RTLD_LOCAL);
-  if (libssl == nullptr) {
-    return MakeError(ErrorCode::kConfig,
-                     "CivetWeb loads libssl.so at runtime and it cannot be loaded (install "
-                     "libssl-dev, or link libssl.so -> libssl.so.3)");
-  }
-  bool has_old_api = ::dlsym(libssl, "SSL_get_peer_certificate") != nullptr;
-  ::dlclose(libssl);
-  if (!has_old_api && CivetUsesOpenSsl11Api()) {
-    return MakeError(ErrorCode::kConfig,
-                     "this CivetWeb (" + std::string(mg_version()) +
-                         ") was built for the OpenSSL 1.1 API and would crash on the first TLS "
-                         "connection with OpenSSL 3 (it calls SSL_get_peer_certificate); TLS "
-                         "is unavailable with this build, see docs/web-security.md");
-  }
-  return Ok{};
 }
 
 void Send(mg_connection* connection, const Response& response, bool head_only) {
@@ -158,8 +97,9 @@ void WakeListener(const std::string& host, int port) {
 
 class HttpServer::Router : public CivetHandler {
  public:
-  Router(HttpBackend backend, std::unique_ptr<BasicAuthenticator> auth)
-      : backend_(std::move(backend)), auth_(std::move(auth)) {}
+  Router(HttpBackend backend, std::unique_ptr<BasicAuthenticator> auth,
+         std::shared_ptr<const RelayPorts> relays)
+      : backend_(std::move(backend)), auth_(std::move(auth)), relays_(std::move(relays)) {}
 
   bool handleGet(CivetServer*, mg_connection* c, int* status) override { return Handle(c, status); }
   bool handleHead(CivetServer*, mg_connection* c, int* status) override {
@@ -188,7 +128,8 @@ class HttpServer::Router : public CivetHandler {
     std::string_view query = request->query_string ? request->query_string : "";
     bool head_only = method == "HEAD";
     try {
-      Response response = Authorized(connection, method, path)
+      Response response = !FromTlsFront(*request) ? Response{403, kPlainText, "forbidden\n", {}}
+                          : Authorized(connection, method, path)
                               ? Route(method, path, query)
                               : Response{401, kPlainText, "unauthorized\n", {}, true};
       *status = response.status;
@@ -212,6 +153,18 @@ class HttpServer::Router : public CivetHandler {
     return 500;
   }
 
+  // With TLS, CivetWeb listens on 127.0.0.1 behind the TLS front. Every process in the pod
+  // (a sidecar, a debug shell) can reach that port too and would skip TLS and its client
+  // certificate check. So a request is served only over a connection the front opened: the
+  // front registers the local port of each of its sockets to CivetWeb for as long as it is
+  // open, and a peer port on 127.0.0.1 cannot belong to two sockets at once. Anything else
+  // gets 403, not 401: no credentials can make this port the right one.
+  bool FromTlsFront(const mg_request_info& request) const {
+    if (!relays_) return true;  // plain HTTP: CivetWeb is the public listener
+    return request.remote_addr == std::string_view("127.0.0.1") &&
+           relays_->Contains(request.remote_port);
+  }
+
   // Without configured users everything is open. With them only the kubelet's GET/HEAD
   // /healthz and /readyz are: they say nothing secret and start no work.
   bool Authorized(mg_connection* connection, std::string_view method, std::string_view path) {
@@ -229,7 +182,7 @@ class HttpServer::Router : public CivetHandler {
       if (!read) return NotAllowed("GET, HEAD");
       return {200,
               kTextFormatContentType,
-              Scrape(*backend_.store, *backend_.self, backend_.drills),
+              Scrape(*backend_.store, *backend_.self, backend_.drills, &metrics_cache_),
               {}};
     }
     if (path == "/reports" || path.starts_with("/reports/")) {
@@ -288,6 +241,8 @@ class HttpServer::Router : public CivetHandler {
 
   HttpBackend backend_;
   std::unique_ptr<BasicAuthenticator> auth_;  // null: no basic_auth_users
+  std::shared_ptr<const RelayPorts> relays_;  // null: no TLS front
+  RenderCache metrics_cache_;  // /metrics: probe and drill families between publishes
 };
 
 Result<ListenAddress> ParseListenAddress(std::string_view address) {
@@ -327,13 +282,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     web = std::move(loaded).value();
   }
   const TlsServerConfig* tls = web && web->tls ? &*web->tls : nullptr;
-  if (tls != nullptr) {
-    if (auto usable = CheckCivetTls(); !usable) {
-      return MakeError(ErrorCode::kConfig,
-                       options.web_config_file + ": tls_server_config: " + usable.error().message);
-    }
-    listening += "s";  // CivetWeb's mark for a TLS port
-  }
+  // With TLS the TlsFront (tls_front.h) takes the public address and CivetWeb, which cannot
+  // serve TLS with Debian 12's build, listens on an ephemeral loopback port behind it.
+  if (tls != nullptr) listening = "127.0.0.1:0";
   const std::pair<std::string, std::string> settings[] = {
       {"listening_ports", listening},
       {"num_threads", std::to_string(std::max(options.threads, 1))},
@@ -347,50 +298,66 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   }
   CivetCallbacks callbacks;
   callbacks.log_message = &LogCivetMessage;
-  if (tls != nullptr) callbacks.init_ssl = &InitTls;
 
   std::unique_ptr<HttpServer> server(new HttpServer());
   std::unique_ptr<BasicAuthenticator> auth;
   if (web && !web->basic_auth_users.empty()) {
     auth = std::make_unique<BasicAuthenticator>(web->basic_auth_users);
   }
-  server->router_ = std::make_unique<Router>(std::move(backend), std::move(auth));
+  std::shared_ptr<RelayPorts> relays = tls != nullptr ? std::make_shared<RelayPorts>() : nullptr;
+  SelfMetrics* self = backend.self;
+  server->router_ = std::make_unique<Router>(std::move(backend), std::move(auth), relays);
   std::string start_errors;
   t_start_errors = &start_errors;
-  t_tls = tls;
   try {
     server->server_ = std::make_unique<CivetServer>(civet_options, &callbacks);
   } catch (const std::exception& error) {
     t_start_errors = nullptr;
-    t_tls = nullptr;
     std::string why = start_errors.empty() ? std::string(error.what()) : start_errors;
     return MakeError(ErrorCode::kConfig, "cannot listen on " + options.listen_address + ": " + why);
   }
   t_start_errors = nullptr;
-  t_tls = nullptr;
   server->server_->addHandler("/", server->router_.get());
   auto ports = server->server_->getListeningPorts();
-  server->port_ = ports.empty() ? address->port : ports.front();
+  server->civet_host_ = tls != nullptr ? "127.0.0.1" : host.empty() ? "0.0.0.0" : host;
+  server->civet_port_ = ports.empty() ? address->port : ports.front();
   server->host_ = host.empty() ? "0.0.0.0" : host;
+  server->port_ = server->civet_port_;
   server->tls_ = tls != nullptr;
-  MainLogger()->info("listening on {}://{}:{}{}", server->tls_ ? "https" : "http", server->host_,
+  std::string relayed;
+  if (tls != nullptr) {
+    TlsFrontOptions front_options;
+    front_options.host = host;
+    front_options.port = address->port;
+    front_options.backend_port = server->civet_port_;
+    auto front = TlsFront::Start(*tls, front_options, relays, self);
+    if (!front) return front.error();  // names the file or the address
+    server->front_ = std::move(front).value();
+    server->port_ = server->front_->port();
+    if (self != nullptr) self->EnableWebTls();
+    // The inner port is in the log for operators and tests (docs/web-security.md).
+    relayed = fmt::format(", relayed to 127.0.0.1:{}", server->civet_port_);
+  }
+  MainLogger()->info("listening on {}://{}:{}{}{}", server->tls_ ? "https" : "http", server->host_,
                      server->port_,
                      web && !web->basic_auth_users.empty()
                          ? fmt::format(" (basic auth, {} users)", web->basic_auth_users.size())
-                         : std::string());
+                         : std::string(),
+                     relayed);
   return server;
 }
 
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Stop() {
+  if (front_) front_->Stop();  // first: no new requests reach CivetWeb
   if (!server_ || server_->getContext() == nullptr) return;
   // CivetWeb 1.15 checks its stop flag only between 2-second poll()s of the listening
   // sockets, so close() alone takes up to 2 s; a connection wakes the poll at once.
   std::atomic<bool> closed{false};
   std::jthread waker([&] {
     while (!closed.load()) {
-      WakeListener(host_, port_);
+      WakeListener(civet_host_, civet_port_);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });

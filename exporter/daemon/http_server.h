@@ -13,6 +13,8 @@ class CivetServer;
 
 namespace dbcanary {
 
+class TlsFront;
+
 struct HttpServerOptions {
   std::string listen_address = "0.0.0.0:9750";  // host:port; port 0 picks a free port
   int threads = 4;                              // CivetWeb worker threads
@@ -43,6 +45,9 @@ struct HttpBackend {
 // With basic_auth_users in the web config, every request needs valid credentials (else
 // 401 with WWW-Authenticate) except GET/HEAD /healthz and /readyz, the kubelet's probes;
 // so POST /-/reload and anything else that changes state or starts work always does.
+// With tls_server_config, a TlsFront terminates TLS on the listen address and relays to
+// CivetWeb on an ephemeral 127.0.0.1 port, which answers 403 to any connection the front
+// did not open (tls_front.h, docs/web-security.md).
 class HttpServer {
  public:
   static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
@@ -65,8 +70,11 @@ class HttpServer {
 
   std::unique_ptr<Router> router_;
   std::unique_ptr<CivetServer> server_;
-  std::string host_;
+  std::unique_ptr<TlsFront> front_;  // with TLS: the public listener, relaying to CivetWeb
+  std::string host_;                 // the public listener
   int port_ = 0;
+  std::string civet_host_;  // CivetWeb's listener: the public one, or loopback behind front_
+  int civet_port_ = 0;
   bool tls_ = false;
 };
 

@@ -1,11 +1,13 @@
 #include "exporter/daemon/render.h"
 
+#include <array>
 #include <chrono>
 #include <cmath>
 
 #include "drills/framework/drill_metrics.h"
 #include "exporter/core/deadline.h"
 #include "exporter/core/text_format.h"
+#include "exporter/daemon/tls_front.h"
 #include "exporter/daemon/version.h"
 
 namespace dbcanary {
@@ -89,6 +91,14 @@ const MetricDesc kMaxFds{"dbcanary_process_max_fds",
                          "Limit on open file descriptors of the exporter process.", Type::kGauge};
 const MetricDesc kStartTime{"dbcanary_process_start_time_seconds",
                             "Unix time at which the exporter process started.", Type::kGauge};
+const MetricDesc kTlsHandshakeFailures{"dbcanary_web_tls_handshake_failures_total",
+                                       "TLS handshakes on the web endpoint that failed, by "
+                                       "reason.",
+                                       Type::kCounter};
+const MetricDesc kConnectionsRejected{"dbcanary_web_connections_rejected_total",
+                                      "Connections to the TLS web endpoint closed at once because "
+                                      "the connection limit was reached.",
+                                      Type::kCounter};
 
 double UnixSeconds(std::chrono::system_clock::time_point at) {
   return std::chrono::duration<double>(at.time_since_epoch()).count();
@@ -133,14 +143,14 @@ void AddExpectations(const ProbeResult& result, FamilyBuilder& builder) {
   }
 }
 
-void AddSelf(const MetricsInput& input, FamilyBuilder& builder) {
-  const SelfMetricsSnapshot& self = input.self;
+void AddSelf(const SelfMetricsSnapshot& self, size_t probes,
+             const std::optional<ProcessStats>& process, FamilyBuilder& builder) {
   builder.Add({kBuildInfo.name,
                {{"version", std::string(Version())}, {"revision", std::string(Revision())}},
                1});
   builder.Add({kScrapes.name, {}, static_cast<double>(self.scrapes)});
   builder.Add({kScrapeDuration.name, {}, self.last_scrape_duration_seconds});
-  builder.Add({kProbes.name, {}, static_cast<double>(input.probes.size())});
+  builder.Add({kProbes.name, {}, static_cast<double>(probes)});
   builder.Add({kReloadSuccessful.name, {}, self.last_reload_successful ? 1.0 : 0.0});
   if (self.last_reload_success) {
     builder.Add({kReloadSuccessTime.name, {}, UnixSeconds(*self.last_reload_success)});
@@ -148,7 +158,7 @@ void AddSelf(const MetricsInput& input, FamilyBuilder& builder) {
   builder.Add(
       {kReloads.name, {{"result", "success"}}, static_cast<double>(self.reloads_succeeded)});
   builder.Add({kReloads.name, {{"result", "failure"}}, static_cast<double>(self.reloads_failed)});
-  if (const auto& process = input.process) {
+  if (process) {
     builder.Add({kResidentMemory.name, {}, process->resident_memory_bytes});
     builder.Add({kVirtualMemory.name, {}, process->virtual_memory_bytes});
     builder.Add({kCpuSeconds.name, {}, process->cpu_seconds_total});
@@ -156,28 +166,57 @@ void AddSelf(const MetricsInput& input, FamilyBuilder& builder) {
     builder.Add({kMaxFds.name, {}, process->max_fds});
     builder.Add({kStartTime.name, {}, process->start_time_seconds});
   }
+  if (self.web_tls) {  // only with tls_server_config (the TLS front, tls_front.h)
+    for (size_t i = 0; i < kTlsHandshakeFailureNames.size(); ++i) {
+      builder.Add({kTlsHandshakeFailures.name,
+                   {{"reason", std::string(kTlsHandshakeFailureNames[i])}},
+                   static_cast<double>(self.web_tls_handshake_failures[i])});
+    }
+    builder.Add(
+        {kConnectionsRejected.name, {}, static_cast<double>(self.web_connections_rejected)});
+  }
 }
 
-}  // namespace
-
-std::string RenderMetrics(const MetricsInput& input) {
-  FamilyBuilder builder;
+// The families of the probes' state and results and the drills, in exposition order.
+void DescribeSnapshotFamilies(const std::vector<ProbeSnapshot>& probes,
+                              const std::vector<DrillState>& drills, FamilyBuilder& builder) {
   for (const auto* desc : {&kProbeSuccess, &kProbeDuration, &kProbeLastRun, &kProbeLastSuccess,
                            &kProbeRuns, &kProbeFailures, &kProbeSkipped, &kProbeInterval,
                            &kProbeTimeout, &kExpectationPass, &kExpectationThreshold}) {
     builder.Describe(*desc);
   }
-  for (const auto& probe : input.probes) {
+  for (const auto& probe : probes) {
     for (const auto& desc : probe.info->descriptors) builder.Describe(desc);
   }
-  DescribeDrillMetrics(input.drills, builder);
-  for (const auto* desc : {&kBuildInfo, &kScrapes, &kScrapeDuration, &kProbes, &kReloadSuccessful,
-                           &kReloadSuccessTime, &kReloads, &kResidentMemory, &kVirtualMemory,
-                           &kCpuSeconds, &kOpenFds, &kMaxFds, &kStartTime}) {
-    builder.Describe(*desc);
-  }
+  DescribeDrillMetrics(drills, builder);
+}
 
-  for (const auto& probe : input.probes) {
+// The exporter's own families: rendered on every scrape, after the probes' and drills'.
+constexpr std::array kSelfFamilies = {
+    &kBuildInfo,
+    &kScrapes,
+    &kScrapeDuration,
+    &kProbes,
+    &kReloadSuccessful,
+    &kReloadSuccessTime,
+    &kReloads,
+    &kResidentMemory,
+    &kVirtualMemory,
+    &kCpuSeconds,
+    &kOpenFds,
+    &kMaxFds,
+    &kStartTime,
+    &kTlsHandshakeFailures,
+    &kConnectionsRejected,
+};
+
+void DescribeSelfFamilies(FamilyBuilder& builder) {
+  for (const auto* desc : kSelfFamilies) builder.Describe(*desc);
+}
+
+void AddSnapshotSamples(const std::vector<ProbeSnapshot>& probes,
+                        const std::vector<DrillState>& drills, FamilyBuilder& builder) {
+  for (const auto& probe : probes) {
     AddProbeState(probe, builder);
     if (!probe.latest) continue;
     AddExpectations(*probe.latest, builder);
@@ -192,22 +231,96 @@ std::string RenderMetrics(const MetricsInput& input) {
       }
     }
   }
-  AddDrillMetrics(input.drills, builder, kExpectationPass.name, kExpectationThreshold.name);
-  AddSelf(input, builder);
+  AddDrillMetrics(drills, builder, kExpectationPass.name, kExpectationThreshold.name);
+}
+
+// Renders the probe and drill families on their own. Identical to the leading part of
+// RenderMetrics' body unless a probe or drill describes a self-metric family (then
+// RenderMetrics would merge the self samples into it): `split` says so.
+std::shared_ptr<const RenderCache::Entry> RenderSnapshotPart(
+    const std::vector<ProbeSnapshot>& probes, const std::vector<DrillState>& drills,
+    uint64_t store_generation, uint64_t drills_generation) {
+  auto entry = std::make_shared<RenderCache::Entry>();
+  entry->store_generation = store_generation;
+  entry->drills_generation = drills_generation;
+  entry->probes = probes.size();
+  FamilyBuilder builder;
+  DescribeSnapshotFamilies(probes, drills, builder);
+  AddSnapshotSamples(probes, drills, builder);
+  std::vector<MetricFamily> families = builder.Take();
+  for (const auto& family : families) {
+    for (const auto* self : kSelfFamilies) {
+      if (family.desc.name == self->name) entry->split = false;
+    }
+  }
+  if (entry->split) AppendTextFormat(families, entry->text);
+  return entry;
+}
+
+}  // namespace
+
+std::string RenderMetrics(const MetricsInput& input) {
+  FamilyBuilder builder;
+  DescribeSnapshotFamilies(input.probes, input.drills, builder);
+  DescribeSelfFamilies(builder);
+  AddSnapshotSamples(input.probes, input.drills, builder);
+  AddSelf(input.self, input.probes.size(), input.process, builder);
 
   std::string body;
   AppendTextFormat(builder.Take(), body);
   return body;
 }
 
-std::string Scrape(const ResultStore& store, SelfMetrics& self, const DrillStateStore* drills) {
+std::shared_ptr<const RenderCache::Entry> RenderCache::Get() const {
+  std::lock_guard lock(mutex_);
+  return entry_;
+}
+
+void RenderCache::Put(std::shared_ptr<const Entry> entry) {
+  std::lock_guard lock(mutex_);
+  entry_ = std::move(entry);
+}
+
+std::string Scrape(const ResultStore& store, SelfMetrics& self, const DrillStateStore* drills,
+                   RenderCache* cache) {
   auto started = SteadyClock::now();
-  MetricsInput input;
-  input.self = self.CountScrape();
-  input.probes = store.Snapshot();
-  input.process = ReadProcessStats();
-  if (drills != nullptr) input.drills = drills->Snapshot();
-  std::string body = RenderMetrics(input);
+  SelfMetricsSnapshot self_snapshot = self.CountScrape();
+  std::optional<ProcessStats> process = ReadProcessStats();
+  std::string body;
+  // Generations are unique per store object, so an entry never matches another store.
+  std::shared_ptr<const RenderCache::Entry> entry;
+  if (cache != nullptr) {
+    entry = cache->Get();
+    uint64_t drills_generation = drills != nullptr ? drills->generation() : 0;
+    if (entry && (entry->store_generation != store.generation() ||
+                  entry->drills_generation != drills_generation)) {
+      entry.reset();
+    }
+    if (!entry) {
+      uint64_t store_at = 0;
+      uint64_t drills_at = 0;
+      std::vector<ProbeSnapshot> probes = store.Snapshot(&store_at);
+      std::vector<DrillState> states;
+      if (drills != nullptr) states = drills->Snapshot(&drills_at);
+      entry = RenderSnapshotPart(probes, states, store_at, drills_at);
+      cache->Put(entry);
+    }
+  }
+  if (entry && entry->split) {
+    FamilyBuilder builder;
+    DescribeSelfFamilies(builder);
+    AddSelf(self_snapshot, entry->probes, process, builder);
+    body.reserve(entry->text.size() + 4096);
+    body = entry->text;
+    AppendTextFormat(builder.Take(), body);
+  } else {
+    MetricsInput input;
+    input.self = self_snapshot;
+    input.probes = store.Snapshot();
+    input.process = std::move(process);
+    if (drills != nullptr) input.drills = drills->Snapshot();
+    body = RenderMetrics(input);
+  }
   self.SetScrapeDuration(SecondsSince(started));
   return body;
 }

@@ -13,7 +13,15 @@ constexpr bool ErrorCodesAreIndexable() {
 }
 static_assert(ErrorCodesAreIndexable(), "kAllErrorCodes must list ErrorCode in enum order");
 
+std::atomic<uint64_t> g_last_generation{0};
+
+uint64_t NextGeneration() { return g_last_generation.fetch_add(1, std::memory_order_relaxed) + 1; }
+
 }  // namespace
+
+ResultStore::ResultStore() : generation_(NextGeneration()) {}
+
+void ResultStore::Bump() { generation_.store(NextGeneration(), std::memory_order_release); }
 
 void ResultStore::SetProbes(std::vector<std::shared_ptr<const ProbeInfo>> probes) {
   std::lock_guard lock(mutex_);
@@ -31,6 +39,7 @@ void ResultStore::SetProbes(std::vector<std::shared_ptr<const ProbeInfo>> probes
   }
   probes_ = std::move(next);
   index_ = std::move(next_index);
+  Bump();
 }
 
 std::optional<bool> ResultStore::Publish(const ProbeKey& key,
@@ -53,16 +62,26 @@ std::optional<bool> ResultStore::Publish(const ProbeKey& key,
     ++entry.counters.failures[reason];
   }
   entry.latest = std::move(result);
+  Bump();
   return before;
 }
 
 void ResultStore::CountSkipped(const ProbeKey& key) {
   std::lock_guard lock(mutex_);
-  if (auto it = index_.find(key); it != index_.end()) ++probes_[it->second].counters.skipped;
+  if (auto it = index_.find(key); it != index_.end()) {
+    ++probes_[it->second].counters.skipped;
+    Bump();
+  }
 }
 
 std::vector<ProbeSnapshot> ResultStore::Snapshot() const {
+  uint64_t generation = 0;
+  return Snapshot(&generation);
+}
+
+std::vector<ProbeSnapshot> ResultStore::Snapshot(uint64_t* generation) const {
   std::lock_guard lock(mutex_);
+  *generation = generation_.load(std::memory_order_relaxed);
   return probes_;
 }
 

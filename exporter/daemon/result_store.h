@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <compare>
 #include <cstdint>
@@ -62,6 +63,7 @@ struct ProbeSnapshot {
 // and a few integers; results are immutable once published.
 class ResultStore {
  public:
+  ResultStore();
   // Replaces the configured probe set (in config order). Keys present before keep
   // their latest result and counters; keys no longer configured are removed.
   void SetProbes(std::vector<std::shared_ptr<const ProbeInfo>> probes);
@@ -74,9 +76,18 @@ class ResultStore {
   void CountSkipped(const ProbeKey& key);
   // Every configured probe, in config order.
   std::vector<ProbeSnapshot> Snapshot() const;
+  // The same, with the generation it was taken at (see generation()).
+  std::vector<ProbeSnapshot> Snapshot(uint64_t* generation) const;
+  // Changes whenever anything Snapshot() returns changes (SetProbes, Publish,
+  // CountSkipped): a /metrics render cache is valid while this stays equal. Values are
+  // unique across all ResultStores of the process, so a cache cannot confuse two stores.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
  private:
+  void Bump();  // with mutex_ held
+
   mutable std::mutex mutex_;
+  std::atomic<uint64_t> generation_;
   std::vector<ProbeSnapshot> probes_;
   std::map<ProbeKey, size_t> index_;
 };

@@ -30,6 +30,23 @@ void SelfMetrics::RecordReload(bool success, std::chrono::system_clock::time_poi
   }
 }
 
+void SelfMetrics::EnableWebTls() {
+  std::lock_guard lock(mutex_);
+  values_.web_tls = true;
+}
+
+void SelfMetrics::CountTlsHandshakeFailure(size_t reason) {
+  std::lock_guard lock(mutex_);
+  if (reason < values_.web_tls_handshake_failures.size()) {
+    ++values_.web_tls_handshake_failures[reason];
+  }
+}
+
+void SelfMetrics::CountWebConnectionRejected() {
+  std::lock_guard lock(mutex_);
+  ++values_.web_connections_rejected;
+}
+
 SelfMetricsSnapshot SelfMetrics::Snapshot() const {
   std::lock_guard lock(mutex_);
   return values_;

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -14,6 +16,11 @@ struct SelfMetricsSnapshot {
   std::optional<std::chrono::system_clock::time_point> last_reload_success;
   uint64_t reloads_succeeded = 0;
   uint64_t reloads_failed = 0;
+  // The TLS front (tls_front.h), when tls_server_config is set: handshake failures by
+  // TlsHandshakeFailure, and connections closed at once over the connection limit.
+  bool web_tls = false;
+  std::array<uint64_t, 4> web_tls_handshake_failures{};
+  uint64_t web_connections_rejected = 0;
 };
 
 // The exporter's own counters: scrapes and configuration loads.
@@ -26,6 +33,9 @@ class SelfMetrics {
   void RecordInitialLoad(std::chrono::system_clock::time_point at);
   void RecordReload(bool success, std::chrono::system_clock::time_point at);
   SelfMetricsSnapshot Snapshot() const;
+  void EnableWebTls();
+  void CountTlsHandshakeFailure(size_t reason);  // a TlsHandshakeFailure
+  void CountWebConnectionRejected();
 
  private:
   mutable std::mutex mutex_;

@@ -81,7 +81,8 @@ class PgHeartbeatProbe final : public Probe {
         write_sql_(HeartbeatWriteSql(table_, "local")),
         read_sql_(HeartbeatReadSql(table_)),
         max_poll_interval_(max_poll_interval),
-        max_lag_seconds_(max_lag_seconds) {}
+        max_lag_seconds_(max_lag_seconds),
+        standby_failing_(standbys_.size(), 0) {}
 
   const std::vector<MetricDesc>& Describe() const override { return HeartbeatMetricDescs(); }
 
@@ -92,14 +93,15 @@ class PgHeartbeatProbe final : public Probe {
                               std::min<SteadyClock::duration>(kReadMargin, budget / 10));
     WriteOutcome outcome;
     std::vector<StandbyReading> readings(standbys_.size());
+    std::vector<std::string> problems(standbys_.size());
     std::optional<Committed> committed;
     {
       // Standbys connect while the primary writes, so their connect time is not counted as lag.
       std::vector<std::jthread> readers;
       readers.reserve(standbys_.size());
       for (size_t i = 0; i < standbys_.size(); ++i) {
-        readers.emplace_back([this, &ctx, &outcome, &readings, read_until, i] {
-          ReadStandby(standbys_[i], ctx, read_until, outcome, readings[i]);
+        readers.emplace_back([this, &ctx, &outcome, &readings, &problems, read_until, i] {
+          ReadStandby(standbys_[i], ctx, read_until, outcome, readings[i], problems[i]);
         });
       }
       auto written = WritePrimary(ctx);
@@ -107,6 +109,7 @@ class PgHeartbeatProbe final : public Probe {
       outcome.Publish(committed);
       if (!written) result.Fail(written.error());
     }  // joins the readers: each returns by the deadline
+    LogStandbyChanges(problems, ctx);
     if (!committed) return result;
     InterpretHeartbeat(cluster_, committed->heartbeat, readings, max_lag_seconds_, result);
     result.success = true;
@@ -146,15 +149,28 @@ class PgHeartbeatProbe final : public Probe {
     return Committed{**heartbeat, at};
   }
 
+  // A standby that stays down is reported by its metrics every run; the log says when it
+  // went down (with the reason) and when it came back, not once per run.
+  void LogStandbyChanges(const std::vector<std::string>& problems, const ProbeContext& ctx) {
+    for (size_t i = 0; i < standbys_.size(); ++i) {
+      const bool failing = !problems[i].empty();
+      if (failing && !standby_failing_[i]) {
+        ctx.log.warn("pg_heartbeat {}: standby {}: {}", cluster_, standbys_[i].name, problems[i]);
+      } else if (!failing && standby_failing_[i]) {
+        ctx.log.info("pg_heartbeat {}: standby {}: readable again", cluster_, standbys_[i].name);
+      }
+      standby_failing_[i] = failing ? 1 : 0;
+    }
+  }
+
   void ReadStandby(const PgConnection& standby, const ProbeContext& ctx, Deadline read_until,
-                   WriteOutcome& outcome, StandbyReading& reading) {
+                   WriteOutcome& outcome, StandbyReading& reading, std::string& problem) {
     reading.name = standby.name;
     PgConnectOptions options;
     options.statement_timeout = ctx.deadline.Remaining();
     auto session = PgSession::Connect(standby, options, ctx.deadline, ctx.stop);
     if (!session) {
-      ctx.log.warn("pg_heartbeat {}: standby {}: {}", cluster_, standby.name,
-                   session.error().message);
+      problem = session.error().message;
       return;
     }
     auto committed = outcome.Wait(ctx.deadline, ctx.stop);
@@ -166,16 +182,14 @@ class PgHeartbeatProbe final : public Probe {
       const auto sent = SteadyClock::now();
       auto rows = session->QueryParams(read_sql_, params, ctx.deadline, ctx.stop);
       if (!rows && !IsNotReplayedYet(rows.error())) {
-        ctx.log.warn("pg_heartbeat {}: standby {}: {}", cluster_, standby.name,
-                     rows.error().message);
+        problem = rows.error().message;
         reading.up = false;
         return;
       }
       if (rows) {
         auto heartbeat = ParseHeartbeatRow(*rows);
         if (!heartbeat) {
-          ctx.log.warn("pg_heartbeat {}: standby {}: {}", cluster_, standby.name,
-                       heartbeat.error().message);
+          problem = heartbeat.error().message;
           reading.up = false;
           return;
         }
@@ -203,6 +217,9 @@ class PgHeartbeatProbe final : public Probe {
   std::string read_sql_;
   milliseconds max_poll_interval_;
   std::optional<double> max_lag_seconds_;
+  // Per standby, as of the last run; not vector<bool>: its packed bits are no place for
+  // state kept across runs. Runs of one probe never overlap.
+  std::vector<char> standby_failing_;
   bool table_ready_ = false;  // runs of one probe never overlap
 };
 

@@ -5,7 +5,9 @@
 # input is left in $DBCANARY_FUZZ_ARTIFACTS (default: <build dir>/artifacts) to become a unit test.
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]     e.g. tests/fuzz/run.sh 600 cron kube_json
 # Environment: DBCANARY_FUZZ_BUILD_DIR (default build-fuzz), DBCANARY_FUZZ_JOBS (parallel
-# fuzzing processes per target, default 1), CMAKE_CXX_COMPILER_LAUNCHER (e.g. ccache).
+# fuzzing processes per target, default 1), DBCANARY_FUZZ_TIMEOUT (seconds one input may take
+# before it counts as a hang, default 10: raise it on a host that is busy with other work),
+# CMAKE_CXX_COMPILER_LAUNCHER (e.g. ccache).
 set -euo pipefail
 shopt -s nullglob
 cd "$(dirname "$0")/../.."
@@ -18,6 +20,7 @@ targets=("$@")
 build_dir=${DBCANARY_FUZZ_BUILD_DIR:-build-fuzz}
 artifacts=${DBCANARY_FUZZ_ARTIFACTS:-$build_dir/artifacts}
 jobs=${DBCANARY_FUZZ_JOBS:-1}
+input_timeout=${DBCANARY_FUZZ_TIMEOUT:-10}
 
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not installed (deploy/local/install-deps.sh)" >&2; exit 1; }
 
@@ -47,10 +50,10 @@ for target in "${targets[@]}"; do
   mkdir -p "$work"
   log=$build_dir/$target.log
   printf 'fuzz: %-20s %3ss ... ' "$target" "$seconds"
-  # rss_limit 2 GB, 10 s per input: a hang or a runaway allocation is a finding too.
+  # rss_limit 2 GB, 10 s per input (by default): a hang or a runaway allocation is a finding too.
   rm -f "$build_dir"/fuzz-*.log
   if (cd "$build_dir" && exec "tests/fuzz/${target}_fuzzer" "$work" "$root/$seeds" \
-      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+      -max_total_time="$seconds" -timeout="$input_timeout" -rss_limit_mb=2048 -max_len=65536 \
       -print_final_stats=1 -artifact_prefix="$artifacts/${target}-" "${parallel[@]}") \
       >"$log" 2>&1; then
     job_logs=("$build_dir"/fuzz-*.log)

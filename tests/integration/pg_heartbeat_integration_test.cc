@@ -1,12 +1,15 @@
 // pg_heartbeat against the local stack's real PostgreSQL primary + 2 streaming standbys.
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -211,6 +214,44 @@ TEST_F(PgHeartbeatIntegrationTest, StoppedStandbyIsDownButRunSucceeds) {
   EXPECT_FALSE(check->pass);
   EXPECT_EQ(FindSample(result, kPgHeartbeatStandbyUp, StandbyLabels(kStandbys[0])), 1);
   EXPECT_LT(Lag(result, kStandbys[0]), 1.0);
+}
+
+// Pins the log volume of a standby that stays down: one warning naming it when it goes down,
+// none on the runs after (its metrics say it every run), one line when it is readable again.
+TEST_F(PgHeartbeatIntegrationTest, AStandbyThatStaysDownIsLoggedOnceAndItsReturnOnce) {
+  auto probe = HeartbeatProbe(1.0);
+  ASSERT_NE(probe, nullptr);
+  std::ostringstream log_text;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text);
+  sink->set_pattern("%l %v");
+  spdlog::logger logger("pg_heartbeat-test", sink);
+  auto run = [&] {
+    ProbeContext context{Deadline::In(kTimeout), {}, logger};
+    auto result = probe->Run(context);
+    ASSERT_TRUE(result.success) << result.error->message;
+  };
+  auto count = [&](const std::string& needle) {
+    const std::string text = log_text.str();
+    size_t found = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+      ++found;
+    }
+    return found;
+  };
+  const std::string standby = "standby " + kStandbys[1] + ": ";
+  run();
+  EXPECT_EQ(count(standby), 0u) << log_text.str();
+  auto stopped = stopped_.Stop(kStandbys[1]);
+  ASSERT_TRUE(stopped) << stopped.error().message;
+  for (int i = 0; i < 3; ++i) run();
+  EXPECT_EQ(count("warning pg_heartbeat " + std::string(kCluster) + ": " + standby), 1u)
+      << log_text.str();
+  auto started = stopped_.Start(kStandbys[1]);
+  ASSERT_TRUE(started) << started.error().message;
+  run();
+  run();
+  EXPECT_EQ(count(standby + "readable again"), 1u) << log_text.str();
+  EXPECT_EQ(count(standby), 2u) << log_text.str();
 }
 
 }  // namespace

@@ -43,6 +43,9 @@ struct FakeProbeState {
   std::atomic<int> finished{0};
   std::atomic<int> in_flight{0};
   std::atomic<int> max_in_flight{0};
+  // Set when the scheduler lets go of the probe: a test that abandons a stuck run waits
+  // for it, so no thread of its outlives the test (or the process's static destructors).
+  std::atomic<bool> released{false};
 };
 
 class FakeProbe : public Probe {
@@ -50,6 +53,9 @@ class FakeProbe : public Probe {
   explicit FakeProbe(std::shared_ptr<FakeProbeState> state,
                      std::vector<MetricDesc> descriptors = {})
       : state_(std::move(state)), descriptors_(std::move(descriptors)) {}
+  ~FakeProbe() override { state_->released = true; }
+  FakeProbe(const FakeProbe&) = delete;
+  FakeProbe& operator=(const FakeProbe&) = delete;
 
   const std::vector<MetricDesc>& Describe() const override { return descriptors_; }
 

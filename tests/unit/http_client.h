@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 
+#include "tests/unit/loopback.h"
+
 namespace dbcanary::testing {
 
 struct HttpResponse {
@@ -31,10 +33,7 @@ inline std::optional<HttpResponse> HttpRequest(
              static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sockaddr_in address = Loopback(port);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
     ::close(fd);
     return std::nullopt;

@@ -51,9 +51,11 @@ struct Harness {
 
 TEST(SchedulerTest, RunsOnInterval) {
   Harness harness;
-  auto state = harness.Add("t1", 50ms, 40ms);
+  // 100 ms slots: wide enough that a loaded CI host (or TSan) still picks each run up
+  // before the next slot, so a skip really means a scheduling fault.
+  auto state = harness.Add("t1", 100ms, 80ms);
   auto scheduler = harness.Start();
-  std::this_thread::sleep_for(275ms);  // runs due at about 0, 50, ..., 250 ms
+  std::this_thread::sleep_for(550ms);  // runs due at about 0, 100, ..., 500 ms
   ASSERT_TRUE(scheduler->Join(1s));
   EXPECT_GE(state->finished.load(), 4);
   EXPECT_LE(state->finished.load(), 7);
@@ -169,7 +171,7 @@ TEST(SchedulerTest, LogsOncePerStateChangeNotPerRun) {
 TEST(SchedulerTest, JoinIsBoundedWhenAProbeIgnoresDeadlineAndStop) {
   Harness harness;
   auto state = harness.Add("stuck", 1s, 50ms);
-  state->default_step.sleep = 3s;
+  state->default_step.sleep = 1500ms;
   state->default_step.honor_deadline = false;
   state->default_step.honor_stop = false;
   auto scheduler = harness.Start();
@@ -180,7 +182,9 @@ TEST(SchedulerTest, JoinIsBoundedWhenAProbeIgnoresDeadlineAndStop) {
   auto elapsed = std::chrono::steady_clock::now() - started;
   EXPECT_GE(elapsed, 290ms);
   EXPECT_LT(elapsed, 700ms);
-  // The abandoned run publishes nothing when it eventually returns.
+  // The abandoned run publishes nothing when it eventually returns, and its thread then
+  // releases the scheduler's state (with the probe) by itself.
+  ASSERT_TRUE(WaitFor([&] { return state->released.load(); }, 5s));
   EXPECT_EQ(harness.Get("stuck").counters.runs, 0u);
 }
 

@@ -17,18 +17,12 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/unit/loopback.h"
+
 namespace dbcanary::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return address;
-}
 
 }  // namespace
 

@@ -9,16 +9,10 @@
 
 #include <cstring>
 
+#include "tests/unit/loopback.h"
+
 namespace dbcanary::testing {
 namespace {
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return address;
-}
 
 bool SendAll(int fd, const char* data, size_t size) {
   while (size > 0) {
