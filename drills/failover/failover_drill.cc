@@ -32,6 +32,7 @@ constexpr char kAcknowledged[] = "dbcanary_drill_failover_acknowledged_writes";
 constexpr char kFailed[] = "dbcanary_drill_failover_failed_writes";
 constexpr char kRecovered[] = "dbcanary_drill_failover_standbys_recovered_seconds";
 constexpr char kTimeline[] = "dbcanary_drill_failover_timeline";
+constexpr char kWindowWrites[] = "dbcanary_drill_failover_window_writes";
 
 // Direct connections while waiting for a new primary: short, so one dead instance does not
 // hide another that is already promoted.
@@ -84,10 +85,12 @@ class Writer {
     std::lock_guard lock(mutex_);
     return log_;
   }
-  int64_t Acknowledged() const {
+  // Acknowledged writes that started at or after `since` (seconds since the origin).
+  int64_t AcknowledgedSince(double since = -1) const {
     std::lock_guard lock(mutex_);
-    return static_cast<int64_t>(
-        std::count_if(log_.begin(), log_.end(), [](const auto& a) { return a.acknowledged; }));
+    return static_cast<int64_t>(std::count_if(log_.begin(), log_.end(), [since](const auto& a) {
+      return a.acknowledged && a.started >= since;
+    }));
   }
 
  private:
@@ -277,21 +280,28 @@ DrillResult FailoverDrill::Run(const DrillContext& ctx) {
   Writer writer(pooler_, "INSERT INTO " + params_.table + " (seq) VALUES ($1)",
                 params_.write_interval, params_.write_timeout, origin);
   writer.Start();
-  // a few acknowledged writes first: the writer works before anything fails
-  while (writer.Acknowledged() < 3 && !ctx.deadline.Expired() && !ctx.stop.stop_requested() &&
-         now() < 15) {
+  // Enough acknowledged writes first: the writer works before anything fails, and the loss
+  // check covers writes committed before the trigger. The budget scales with the count asked for.
+  const double prepare_budget =
+      15 + static_cast<double>(params_.min_writes_before) *
+               std::chrono::duration<double>(params_.write_interval).count() * 2;
+  while (writer.AcknowledgedSince() < params_.min_writes_before && !ctx.deadline.Expired() &&
+         !ctx.stop.stop_requested() && now() < prepare_budget) {
     SleepUntil(SteadyClock::now() + std::chrono::milliseconds(20), ctx.stop);
   }
-  if (writer.Acknowledged() < 3) {
+  if (writer.AcknowledgedSince() < params_.min_writes_before) {
     writer.Stop();
     result.AddPhase("prepare", now(), false, "writer not acknowledged");
-    result.Fail(ErrorCode::kTimeout, "writes through pooler " + pooler_.name +
-                                         " are not acknowledged before the failover");
+    result.Fail(ErrorCode::kTimeout,
+                fmt::format("writes through pooler {}: {} of {} acknowledged before the failover",
+                            pooler_.name, writer.AcknowledgedSince(), params_.min_writes_before));
     return result;
   }
   result.AddPhase("prepare", now(), true,
-                  fmt::format("primary {} (timeline {}), {} standbys streaming, writer on {}",
-                              old_primary, timeline_before, standbys_before, pooler_.name));
+                  fmt::format("primary {} (timeline {}), {} standbys streaming, writer on {} "
+                              "({} writes acknowledged)",
+                              old_primary, timeline_before, standbys_before, pooler_.name,
+                              writer.AcknowledgedSince()));
 
   // ---- trigger
   const double trigger_at = now();
@@ -371,8 +381,11 @@ DrillResult FailoverDrill::Run(const DrillContext& ctx) {
 
   // ---- wait_writes_resume: a write through the pooler started after the promotion is acked
   double resumed = kNaN;
+  double resumed_started = kNaN;
   while (!ctx.deadline.Expired() && !ctx.stop.stop_requested()) {
-    resumed = AnalyzeWrites(writer.Log(), trigger_at, nullptr, found_at).first_ack_after;
+    const WriteLogAnalysis so_far = AnalyzeWrites(writer.Log(), trigger_at, nullptr, found_at);
+    resumed = so_far.first_ack_after;
+    resumed_started = so_far.resumed_write_started;
     if (!std::isnan(resumed)) break;
     SleepUntil(SteadyClock::now() + std::chrono::milliseconds(50), ctx.stop);
   }
@@ -386,6 +399,14 @@ DrillResult FailoverDrill::Run(const DrillContext& ctx) {
   // the command (e.g. stack.sh failover) may still re-attach the old primary; the writer keeps
   // writing meanwhile, so a pooler that drops out again is measured too
   const bool trigger_ok = finish_command();
+  // ---- settle: writes go on after the resumption, so the loss check covers the new primary's
+  // commits too, on any host speed (a fast re-attach would otherwise end the writer at once)
+  const double settle_until = now() + std::chrono::duration<double>(params_.settle).count();
+  while (!ctx.deadline.Expired() && !ctx.stop.stop_requested() &&
+         (now() < settle_until ||
+          writer.AcknowledgedSince(resumed_started) < params_.min_writes_after)) {
+    SleepUntil(SteadyClock::now() + std::chrono::milliseconds(50), ctx.stop);
+  }
   writer.Stop();
 
   // ---- verify_writes: every acknowledged seq is on the new primary
@@ -415,18 +436,26 @@ DrillResult FailoverDrill::Run(const DrillContext& ctx) {
   const WriteLogAnalysis analysis = AnalyzeWrites(log, trigger_at, &present, found_at);
   result.AddPhase(
       "verify_writes", now() - verify_start, analysis.lost.empty(),
-      fmt::format("{} acknowledged, {} failed, {} on {}; lost: {}", analysis.acknowledged,
-                  analysis.failed, present.size(), *new_primary,
+      fmt::format("{} acknowledged ({} before, {} during, {} after the failover), {} failed, "
+                  "{} on {}; lost: {}",
+                  analysis.acknowledged, analysis.before.acknowledged,
+                  analysis.during.acknowledged, analysis.after.acknowledged, analysis.failed,
+                  present.size(), *new_primary,
                   analysis.lost.empty() ? std::string("none") : FormatSeqs(analysis.lost)));
   result.AddEvidence(
       "writes through " + pooler_.name,
       fmt::format("attempts {}, acknowledged {}, failed {}, failed but committed {}\n"
+                  "before the trigger: {} acknowledged, {} failed; during the failover: {} "
+                  "acknowledged, {} failed; after writes resumed: {} acknowledged, {} failed\n"
                   "longest gap between acknowledgements after the trigger: {} "
                   "(from {:.3f} s to {:.3f} s after the drill start; trigger at {:.3f} s)\n"
                   "first failed write to next acknowledgement: {}\n"
                   "lost acknowledged writes: {}",
                   analysis.attempts, analysis.acknowledged, analysis.failed,
-                  analysis.ambiguous_committed, FormatSeconds(analysis.downtime_seconds),
+                  analysis.ambiguous_committed, analysis.before.acknowledged,
+                  analysis.before.failed, analysis.during.acknowledged, analysis.during.failed,
+                  analysis.after.acknowledged, analysis.after.failed,
+                  FormatSeconds(analysis.downtime_seconds),
                   analysis.downtime_from, analysis.downtime_to, trigger_at,
                   FormatSeconds(analysis.first_failure_to_ack_seconds),
                   analysis.lost.empty() ? std::string("none") : FormatSeqs(analysis.lost)));
@@ -465,6 +494,16 @@ DrillResult FailoverDrill::Run(const DrillContext& ctx) {
   result.Add(kLost, labels, static_cast<double>(analysis.lost.size()));
   result.Add(kAcknowledged, labels, static_cast<double>(analysis.acknowledged));
   result.Add(kFailed, labels, static_cast<double>(analysis.failed));
+  for (const auto& [window, counts] :
+       {std::pair{"before", analysis.before}, std::pair{"during", analysis.during},
+        std::pair{"after", analysis.after}}) {
+    result.Add(kWindowWrites,
+               {{"target", cluster_.name}, {"window", window}, {"outcome", "acknowledged"}},
+               static_cast<double>(counts.acknowledged));
+    result.Add(kWindowWrites,
+               {{"target", cluster_.name}, {"window", window}, {"outcome", "failed"}},
+               static_cast<double>(counts.failed));
+  }
   if (!std::isnan(recovered)) result.Add(kRecovered, labels, recovered);
   if (!std::isnan(timeline_after)) result.Add(kTimeline, labels, timeline_after);
   result.expectations.push_back(ExpectNumber("max_downtime_seconds", cluster_.name,
@@ -473,6 +512,12 @@ DrillResult FailoverDrill::Run(const DrillContext& ctx) {
   result.expectations.push_back(ExpectNumber("max_lost_writes", cluster_.name,
                                              static_cast<double>(analysis.lost.size()),
                                              "<=", static_cast<double>(params_.max_lost_writes)));
+  result.expectations.push_back(ExpectNumber(
+      "min_writes_before_trigger", cluster_.name, static_cast<double>(analysis.before.acknowledged),
+      ">=", static_cast<double>(params_.min_writes_before)));
+  result.expectations.push_back(ExpectNumber(
+      "min_writes_after_resume", cluster_.name, static_cast<double>(analysis.after.acknowledged),
+      ">=", static_cast<double>(params_.min_writes_after)));
   result.expectations.push_back(ExpectNumber(
       "max_recovery_seconds", cluster_.name, recovered, "<=",
       params_.max_recovery_seconds.value_or(std::chrono::duration<double>(timeout_).count())));
@@ -516,6 +561,10 @@ const std::vector<MetricDesc>& FailoverMetricDescs() {
        "primary, last failover drill.",
        MetricType::kGauge},
       {kTimeline, "Timeline of the new primary after the last failover drill.", MetricType::kGauge},
+      {kWindowWrites,
+       "Write attempts through the pooler in the last failover drill by window (before the "
+       "trigger, during the failover, after writes resumed) and outcome.",
+       MetricType::kGauge},
   };
   return kDescs;
 }
@@ -573,6 +622,12 @@ Result<FailoverParams> ReadFailoverParams(const DrillSettings& settings, const C
     if (auto timeout = map.Duration("write_timeout")) {
       if (timeout->count() < 100) map.Fail("write_timeout", "must be at least 100ms");
       params.write_timeout = *timeout;
+    }
+    if (auto count = map.Int("min_writes_before", 1, 100000)) params.min_writes_before = *count;
+    if (auto count = map.Int("min_writes_after", 1, 100000)) params.min_writes_after = *count;
+    if (auto settle = map.Duration("settle")) {
+      if (settle->count() < 0) map.Fail("settle", "must not be negative");
+      params.settle = *settle;
     }
     if (auto table = map.String("table")) {
       if (!ValidTableName(*table)) {

@@ -31,6 +31,12 @@ struct FailoverParams {
   std::chrono::milliseconds write_interval{100};
   std::chrono::milliseconds write_timeout{std::chrono::seconds(2)};
   std::string table = "dbcanary_failover_writes";
+  // The loss check stands on enough writes on both sides of the failover: the trigger fires only
+  // once `min_writes_before` writes were acknowledged, and after writes resume the writer keeps
+  // committing for `settle` and until `min_writes_after` more were acknowledged.
+  int64_t min_writes_before = 20;
+  int64_t min_writes_after = 20;
+  std::chrono::milliseconds settle{std::chrono::seconds(5)};
   // expect:
   double max_downtime_seconds = 30;
   int64_t max_lost_writes = 0;

@@ -65,11 +65,22 @@ WriteLogAnalysis AnalyzeWrites(const std::vector<WriteAttempt>& log, double trig
   }
 
   out.first_ack_after = kNaN;
+  out.resumed_write_started = kNaN;
   for (const WriteAttempt* ack : acks) {
     if (ack->finished > trigger_at && ack->started >= resumed_after) {
       out.first_ack_after = ack->finished;
+      out.resumed_write_started = ack->started;
       break;
     }
+  }
+  const double after_from = std::isnan(out.resumed_write_started)
+                                ? std::numeric_limits<double>::infinity()
+                                : out.resumed_write_started;
+  for (const auto& attempt : log) {
+    WriteWindow& window = attempt.started < trigger_at ? out.before
+                          : attempt.started < after_from ? out.during
+                                                         : out.after;
+    ++(attempt.acknowledged ? window.acknowledged : window.failed);
   }
 
   if (present != nullptr) {

@@ -19,6 +19,12 @@ struct WriteAttempt {
   bool acknowledged = false;
 };
 
+// Write attempts of one window of the drill, by outcome.
+struct WriteWindow {
+  int64_t acknowledged = 0;
+  int64_t failed = 0;
+};
+
 struct WriteLogAnalysis {
   int64_t attempts = 0;
   int64_t acknowledged = 0;
@@ -37,6 +43,14 @@ struct WriteLogAnalysis {
   // The first acknowledgement after the trigger whose write started after `resumed_after`
   // (see AnalyzeWrites); NaN when there is none.
   double first_ack_after = 0;
+  // When the write acknowledged at first_ack_after started; NaN when there is none.
+  double resumed_write_started = 0;
+  // Attempts by when they started: before the trigger; from the trigger until the write whose
+  // acknowledgement is first_ack_after started ("during"); from that write on ("after", which
+  // includes it). With no such write, everything from the trigger on is "during".
+  WriteWindow before;
+  WriteWindow during;
+  WriteWindow after;
   // Acknowledged seqs that are not on the new primary: must be empty with synchronous commit.
   std::vector<int64_t> lost;
   // Failed (unacknowledged) seqs that are on the new primary anyway: committed, but the

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -29,9 +30,17 @@ constexpr char kPrimary[] = "shared-postgres-1";
 constexpr char kTimelineSql[] =
     "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint AS t";
 
-std::optional<double> FindDrillSample(const DrillResult& result, std::string_view name) {
+constexpr double kMinWrites = 30;  // min_writes_before and min_writes_after in the drill's params
+
+// The first sample of `name` whose labels include every given (label, value) pair.
+std::optional<double> FindDrillSample(const DrillResult& result, std::string_view name,
+                                      const Labels& labels = {}) {
   for (const auto& sample : result.samples) {
-    if (sample.name == name) return sample.value;
+    if (sample.name != name) continue;
+    const bool match = std::all_of(labels.begin(), labels.end(), [&](const auto& wanted) {
+      return std::find(sample.labels.begin(), sample.labels.end(), wanted) != sample.labels.end();
+    });
+    if (match) return sample.value;
   }
   return std::nullopt;
 }
@@ -96,6 +105,7 @@ TEST(FailoverDrillIntegrationTest, CommandTriggerPromotesAStandbyWithoutLosingWr
                            "\"DBCANARY_STACK_DIR=" +
                            stack.dir() + "\", \"" + DBCANARY_SOURCE_DIR +
                            "/deploy/local/stack.sh\", failover], timeout: 150s}, "
+                           "min_writes_before: 30, min_writes_after: 30, settle: 2s, "
                            "expect: {max_downtime_seconds: 30, max_lost_writes: 0}}";
   settings.params = std::make_shared<YamlMap>(YAML::Load(yaml), "drills.jobs.failover",
                                               std::make_shared<const std::string>("test.yaml"));
@@ -128,7 +138,10 @@ TEST(FailoverDrillIntegrationTest, CommandTriggerPromotesAStandbyWithoutLosingWr
 
   auto downtime = FindDrillSample(result, "dbcanary_drill_failover_downtime_seconds");
   ASSERT_TRUE(downtime);
-  EXPECT_GT(*downtime, 0.2);  // the primary really went away under the writer
+  // The primary really went away: the old primary is a standby now and the timeline moved (both
+  // checked above). Downtime is positive and within the product promise; no lower bound on how
+  // long a promotion takes (that is the host's speed, not the drill's).
+  EXPECT_GT(*downtime, 0.0);
   EXPECT_LT(*downtime, 30.0);
   auto new_primary = FindDrillSample(result, "dbcanary_drill_failover_new_primary_seconds");
   ASSERT_TRUE(new_primary);
@@ -136,7 +149,22 @@ TEST(FailoverDrillIntegrationTest, CommandTriggerPromotesAStandbyWithoutLosingWr
   EXPECT_EQ(FindDrillSample(result, "dbcanary_drill_failover_lost_writes"), 0.0);
   auto acknowledged = FindDrillSample(result, "dbcanary_drill_failover_acknowledged_writes");
   ASSERT_TRUE(acknowledged);
-  EXPECT_GE(*acknowledged, 10.0);
+  // "lost: 0" stands on the configured minimum of writes on each side of the failover, whatever
+  // the host's speed: the drill holds the trigger and the writer's stop until they are reached.
+  auto window = [&](const char* name) {
+    return FindDrillSample(result, "dbcanary_drill_failover_window_writes",
+                           {{"window", name}, {"outcome", "acknowledged"}});
+  };
+  ASSERT_TRUE(window("before") && window("after"));
+  EXPECT_GE(*window("before"), kMinWrites);
+  EXPECT_GE(*window("after"), kMinWrites);
+  EXPECT_EQ(*window("before") + window("during").value_or(0) + *window("after"), *acknowledged);
+  for (const char* check : {"min_writes_before_trigger", "min_writes_after_resume",
+                            "max_lost_writes"}) {
+    const ExpectationResult* expectation = FindDrillExpectation(result, check);
+    ASSERT_NE(expectation, nullptr) << check;
+    EXPECT_TRUE(expectation->pass) << check << ": " << expectation->observed_text;
+  }
   auto recovered = FindDrillSample(result, "dbcanary_drill_failover_standbys_recovered_seconds");
   ASSERT_TRUE(recovered);
   EXPECT_GE(*recovered, *new_primary);

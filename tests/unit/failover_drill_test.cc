@@ -83,6 +83,30 @@ TEST(FailoverWriteLogTest, ResumedOnlyCountsWritesStartedAfterThePromotion) {
   EXPECT_NEAR(analysis.downtime_seconds, 4.8, 1e-9);
 }
 
+TEST(FailoverWriteLogTest, WindowsSplitAtTheTriggerAndAtTheResumedWrite) {
+  // before: 1, 2 (trigger at 0.25); during: 3 (failed), 4 (acked by the old primary: not a
+  // resumption, it started before the new primary was found at 1.0); after: 5 on, including
+  // the resumed write itself and a later failure
+  std::vector<WriteAttempt> log{Ack(1, 0.0, 0.1),    Ack(2, 0.2, 0.3),   Failed(3, 0.4, 0.5),
+                                Ack(4, 0.6, 0.7),    Ack(5, 1.1, 1.2),   Failed(6, 1.3, 1.4),
+                                Ack(7, 1.5, 1.6)};
+  auto analysis = AnalyzeWrites(log, 0.25, nullptr, 1.0);
+  EXPECT_EQ(analysis.before.acknowledged, 2);
+  EXPECT_EQ(analysis.before.failed, 0);
+  EXPECT_EQ(analysis.during.acknowledged, 1);
+  EXPECT_EQ(analysis.during.failed, 1);
+  EXPECT_EQ(analysis.after.acknowledged, 2);
+  EXPECT_EQ(analysis.after.failed, 1);
+}
+
+TEST(FailoverWriteLogTest, WithoutResumptionEverythingAfterTheTriggerIsDuring) {
+  std::vector<WriteAttempt> log{Ack(1, 0.0, 0.1), Failed(2, 0.2, 2.2), Failed(3, 2.3, 4.3)};
+  auto analysis = AnalyzeWrites(log, 0.15, nullptr, 1.0);
+  EXPECT_EQ(analysis.before.acknowledged, 1);
+  EXPECT_EQ(analysis.during.failed, 2);
+  EXPECT_EQ(analysis.after.acknowledged + analysis.after.failed, 0);
+}
+
 // A config with one cluster, an rw and an ro pooler, and a kubernetes cluster.
 std::shared_ptr<Config> TestConfig() {
   auto config = std::make_shared<Config>();
@@ -127,6 +151,21 @@ TEST(FailoverParamsTest, ReadsCommandTriggerAndDefaults) {
   EXPECT_EQ(params->max_downtime_seconds, 30);
   EXPECT_EQ(params->max_lost_writes, 0);
   EXPECT_FALSE(params->max_recovery_seconds.has_value());
+  EXPECT_EQ(params->min_writes_before, 20);
+  EXPECT_EQ(params->min_writes_after, 20);
+  EXPECT_EQ(params->settle, std::chrono::seconds(5));
+}
+
+TEST(FailoverParamsTest, ReadsTheWriterWindows) {
+  auto config = TestConfig();
+  auto params = ReadFailoverParams(
+      Settings("{cluster: pg, pooler: pg-rw, trigger: {command: [x]}, min_writes_before: 50, "
+               "min_writes_after: 40, settle: 10s}"),
+      *config);
+  ASSERT_TRUE(params) << params.error().message;
+  EXPECT_EQ(params->min_writes_before, 50);
+  EXPECT_EQ(params->min_writes_after, 40);
+  EXPECT_EQ(params->settle, std::chrono::seconds(10));
 }
 
 TEST(FailoverParamsTest, ReadsKubernetesTriggerAndExpectations) {
@@ -165,6 +204,10 @@ TEST(FailoverParamsTest, RejectsBadParamsNamingTheKey) {
       {"{cluster: pg, pooler: pg-rw, trigger: {command: [x]}, expect: {max_downtime: 3}}",
        "max_downtime"},
       {"{cluster: pg, pooler: pg-rw, trigger: {command: [x]}, typo: 1}", "typo"},
+      {"{cluster: pg, pooler: pg-rw, trigger: {command: [x]}, min_writes_before: 0}",
+       "min_writes_before"},
+      {"{cluster: pg, pooler: pg-rw, trigger: {command: [x]}, min_writes_after: -1}",
+       "min_writes_after"},
   };
   for (const auto& test : cases) {
     auto params = ReadFailoverParams(Settings(test.yaml), *config);
