@@ -104,11 +104,14 @@ Result<DrillCommandOutcome> RunDrillCommand(
   ::close(fds[1]);
   DrillCommandOutcome outcome;
   bool timed_out = false;
+  // A drill's stop token also trips at its deadline: only a stop before it is a shutdown.
+  bool stopped = false;
   bool open = true;
   char buffer[8192];
   while (open) {
     if (deadline.Expired() || stop.stop_requested()) {
       timed_out = true;
+      stopped = !deadline.Expired();
       break;
     }
     pollfd pfd{fds[0], POLLIN, 0};
@@ -147,11 +150,11 @@ Result<DrillCommandOutcome> RunDrillCommand(
     outcome.output.erase(0, outcome.output.size() - kMaxDrillCommandOutputBytes);
   }
   if (timed_out) {
-    return MakeError(ErrorCode::kTimeout, "command \"" + DescribeCommand(argv) + "\" " +
-                                              (stop.stop_requested() ? "stopped" : "timed out") +
-                                              " after " +
-                                              std::to_string(static_cast<int>(outcome.seconds)) +
-                                              " s; last output: " + LastLines(outcome.output, 3));
+    return MakeError(stopped ? ErrorCode::kStopped : ErrorCode::kTimeout,
+                     "command \"" + DescribeCommand(argv) + "\" " +
+                         (stopped ? "stopped" : "timed out") + " after " +
+                         std::to_string(static_cast<int>(outcome.seconds)) +
+                         " s; last output: " + LastLines(outcome.output, 3));
   }
   outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return outcome;

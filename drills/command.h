@@ -5,8 +5,8 @@
 #include <utility>
 #include <vector>
 
-#include "exporter/core/deadline.h"
-#include "exporter/core/result.h"
+#include "core/deadline.h"
+#include "core/result.h"
 
 // Runs a drill's configured command (backup, restore, cleanup, restart) as a child process:
 // argv exactly as configured (no shell), extra environment variables, stdin from /dev/null,

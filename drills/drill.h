@@ -10,10 +10,10 @@
 #include <string_view>
 #include <vector>
 
-#include "exporter/config/config.h"
-#include "exporter/core/deadline.h"
-#include "exporter/core/metric.h"
-#include "exporter/core/result.h"
+#include "config/config.h"
+#include "core/deadline.h"
+#include "core/metric.h"
+#include "core/result.h"
 #include "probes/probe.h"
 
 namespace dbcanary {

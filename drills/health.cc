@@ -5,10 +5,10 @@
 #include <string_view>
 #include <utility>
 
-#include "exporter/core/deadline.h"
-#include "probes/dragonfly/redis_connection.h"
-#include "probes/dragonfly/redis_info.h"
-#include "probes/postgres/pg_connection.h"
+#include "core/deadline.h"
+#include "clients/redis/redis_client.h"
+#include "clients/redis/redis_info.h"
+#include "clients/pg/pg_session.h"
 
 namespace dbcanary {
 namespace {

@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "drills/drill.h"
-#include "exporter/config/config.h"
-#include "exporter/core/result.h"
+#include "config/config.h"
+#include "core/result.h"
 
 // Cluster health as drills need it: before they start (preconditions) and while they
 // wait for a cluster to heal (a failover drill waits for its standbys to stream again).

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/daemon/cli.h"
+#include "exporter/cli/cli.h"
 #include "probes/probe.h"
 
 int main(int argc, char** argv) {

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <limits>
 
-#include "exporter/core/text_format.h"
+#include "core/text_format.h"
 
 namespace dbcanary {
 
@@ -80,6 +80,16 @@ Result<std::unique_ptr<Probe>> ProbeRegistry::Create(const ProbeSettings& settin
     return MakeError(ErrorCode::kConfig, error.what());
   }
 }
+
+namespace detail {
+
+void FailNoTarget(const ProbeSettings& settings, std::string_view what) {
+  std::string message = std::string(what) + " named \"" + settings.target + "\"";
+  if (settings.params) settings.params->FailHere(message);
+  throw ConfigError(message);
+}
+
+}  // namespace detail
 
 std::vector<std::string> ProbeRegistry::Kinds() const {
   std::vector<std::string> kinds;

@@ -11,10 +11,10 @@
 #include <string_view>
 #include <vector>
 
-#include "exporter/config/config.h"
-#include "exporter/core/deadline.h"
-#include "exporter/core/metric.h"
-#include "exporter/core/result.h"
+#include "config/config.h"
+#include "core/deadline.h"
+#include "core/metric.h"
+#include "core/result.h"
 
 namespace dbcanary {
 
@@ -26,9 +26,10 @@ struct ProbeContext {
 };
 
 // One declared target checked against what was observed ("expectations"). Every
-// expectation of every probe is rendered as one sample of
-// dbcanary_expectation_pass{check, target}; the observed value also lives in the
-// probe's own metric. Alerts, dashboards, `validate` and the status page read this list.
+// expectation of every probe and drill is rendered as one sample of
+// dbcanary_expectation_pass{check, target} (probes/runtime/expectation_metrics.h); the
+// observed value also lives in the probe's own metric. Alerts, dashboards, `validate` and
+// the status page read this list.
 struct ExpectationResult {
   std::string check;           // bounded name, e.g. "min_sync_standbys"
   std::string target;          // configured name the check is about (cluster, instance, pooler)
@@ -37,6 +38,12 @@ struct ExpectationResult {
   double threshold = 0;        // the declared value; NaN when not numeric
   std::string observed_text;   // human form, e.g. "1" or "transaction"
   std::string expected_text;   // human form, e.g. ">= 2" or "== transaction"
+
+  // The target to show: an expectation that names none is about the whole run, i.e. the
+  // probe's target or the drill. /metrics and the checklist both label it this way.
+  std::string_view TargetOr(std::string_view run_target) const {
+    return target.empty() ? run_target : std::string_view(target);
+  }
 };
 
 // Builds a numeric expectation; `op` is one of ">=", "<=", "==".
@@ -51,10 +58,10 @@ ExpectationResult ExpectText(std::string check, std::string target, std::string 
 struct ProbeResult {
   bool success = false;                       // the measurement itself worked
   std::optional<Error> error;                 // set when !success; code -> reason label
-  double duration_seconds = 0;                // filled in by the scheduler
+  double duration_seconds = 0;                // filled in by RunGuarded
   std::vector<Sample> samples;
   std::vector<ExpectationResult> expectations;
-  std::chrono::system_clock::time_point finished_at;  // filled in by the scheduler
+  std::chrono::system_clock::time_point finished_at;  // filled in by RunGuarded
 
   // Marks the run failed with `code`; the message goes to the log only.
   void Fail(ErrorCode code, std::string message);
@@ -67,8 +74,8 @@ class Probe {
   virtual ~Probe() = default;
   // HELP/TYPE of every probe-specific family this probe can emit. Fixed at construction.
   virtual const std::vector<MetricDesc>& Describe() const = 0;
-  // One run. Honours ctx.deadline at every network wait; never throws (the
-  // scheduler still guards and reports an escaped exception as "internal").
+  // One run. Honours ctx.deadline at every network wait; never throws (RunGuarded in
+  // probes/runtime/run_guarded.h still reports an escaped exception as "internal").
   virtual ProbeResult Run(const ProbeContext& ctx) = 0;
 };
 
@@ -96,6 +103,22 @@ Result<std::unique_ptr<Probe>> BuildProbe(Build&& build) {
   } catch (const ConfigError& error) {
     return MakeError(ErrorCode::kConfig, error.what());
   }
+}
+
+namespace detail {
+[[noreturn]] void FailNoTarget(const ProbeSettings& settings, std::string_view what);
+}
+
+// The configured entry a factory looked up for settings.target (`found`, e.g.
+// config.FindCluster(settings.target)); never null. When it is null, fails with the
+// config error `<what> named "<target>"` (e.g. what = "pg_archiver: no postgres cluster"),
+// located at the probe's params when there are any. Throws ConfigError: call it inside
+// BuildProbe, which turns that into Error{kConfig}.
+template <typename Target>
+const Target* RequireTarget(const ProbeSettings& settings, const Target* found,
+                            std::string_view what) {
+  if (found == nullptr) detail::FailNoTarget(settings, what);
+  return found;
 }
 
 // The explicit list of built-in probe kinds (probes/registry.cc): one line per kind.

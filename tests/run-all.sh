@@ -4,7 +4,9 @@
 # the real local stack (the exporter they start is the sanitized binary too). Then the threaded
 # suites (scheduler, result store, HTTP server and TLS front, drill runner) under TSan, and each
 # libFuzzer target for a bounded time. Exits non-zero on the first failing layer.
+# Before building: the include layering and clang-format checks; after the unit tests, clang-tidy.
 # Environment: DBCANARY_SANITIZE (default address,undefined; empty: a plain build),
+# DBCANARY_TIDY (lower: the lower layers and runtimes, the default; all; 0 skips),
 # DBCANARY_TSAN (default 1), DBCANARY_FUZZ_SECONDS (per target, default 20; 0 skips fuzzing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +28,10 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 step "dependencies"
 deploy/local/install-deps.sh
 
+step "source checks (layering of includes, clang-format)"
+tests/check-layers.sh
+tests/check-format.sh
+
 step "build ($build_dir, sanitizers: ${sanitize:-none})"
 # One build for every test: no optimisation (CI has two cores), -g1 for readable reports.
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-g1 -DDBCANARY_WERROR=ON \
@@ -34,6 +40,13 @@ cmake --build "$build_dir" -j"$jobs"
 
 step "unit tests"
 ctest --test-dir "$build_dir" -L unit --output-on-failure -j"$jobs"
+
+step "clang-tidy (lower layers and runtimes; DBCANARY_TIDY=all: everything, 0: skip)"
+case "${DBCANARY_TIDY:-lower}" in
+  0) echo "skipped" ;;
+  all) tests/check-tidy.sh "$build_dir" --all ;;
+  *) tests/check-tidy.sh "$build_dir" ;;
+esac
 
 step "alert rules (promtool check rules, promtool test rules, runbooks)"
 tests/check-rules.sh

@@ -11,6 +11,7 @@ packages=(
   libcurl4-openssl-dev nlohmann-json3-dev
   libcrypt-dev  # bcrypt for --web.config.file basic_auth_users (libxcrypt's crypt_rn)
   clang libclang-rt-14-dev  # tests/fuzz/run.sh: libFuzzer and the sanitizer runtimes for clang
+  clang-format clang-tidy  # tests/check-format.sh, tests/check-tidy.sh (version 14 in Debian 12)
   # local platform stack and the tests' real servers
   postgresql-15 postgresql-client-15 pgbouncer redis-server redis-tools openssl
   prometheus victoria-metrics

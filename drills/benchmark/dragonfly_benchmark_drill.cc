@@ -15,7 +15,8 @@
 #include "drills/benchmark/bench_stats.h"
 #include "drills/benchmark/fd_wait.h"
 #include "drills/health.h"
-#include "probes/dragonfly/redis_connection.h"
+#include "clients/redis/redis_client.h"
+#include "core/random.h"
 
 namespace dbcanary {
 namespace {
@@ -57,7 +58,7 @@ Error WaitError(Wait wait, const std::string& doing) {
     case Wait::kExpired:
       return MakeError(ErrorCode::kTimeout, doing + ": no answer in time");
     case Wait::kStopped:
-      return MakeError(ErrorCode::kTimeout, doing + ": stop requested");
+      return MakeError(ErrorCode::kStopped, doing + ": stop requested");
     default:
       return MakeError(ErrorCode::kConnect, doing + ": poll failed");
   }
@@ -87,7 +88,8 @@ Result<std::string> RoundTrip(redisContext* c, Deadline deadline, const std::sto
       if (reply->type == REDIS_REPLY_ERROR) error = std::string(reply->str, reply->len);
       freeReplyObject(reply);
       if (!error.empty())
-        return MakeError(ErrorCode::kAuth, doing + ": " + std::string(RedisErrorPrefix(error)));
+        return MakeError(ErrorCode::kAuth, doing + ": " + std::string(RedisErrorPrefix(error)),
+                         RedisErrorCause(error));
       return std::string();
     }
     if (auto w = WaitFd(c->fd, POLLIN, deadline, stop); w != Wait::kReady) {
@@ -348,10 +350,9 @@ class DragonflyBenchmarkDrill final : public Drill {
     result.AddPhase("connect", SecondsSince(started), true);
     result.Add(kConnections, {{"target", dragonfly_.name}}, params_.connections);
 
-    std::random_device seed;
     for (const auto& op : params_.ops) {
       if (ctx.stop.stop_requested()) {
-        result.Fail(ErrorCode::kTimeout, Prefix() + "stop requested");
+        result.Fail(ErrorCode::kStopped, Prefix() + "stop requested");
         break;
       }
       started = SteadyClock::now();
@@ -370,7 +371,7 @@ class DragonflyBenchmarkDrill final : public Drill {
       for (auto& group : groups) {
         workers.push_back(
             std::make_unique<LoadThread>(std::move(group), params_, set, end, ctx.deadline,
-                                         ctx.stop, (static_cast<uint64_t>(seed()) << 32) ^ seed()));
+                                         ctx.stop, RandomUint64()));
       }
       {
         std::vector<std::jthread> running;

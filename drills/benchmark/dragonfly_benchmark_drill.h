@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "drills/drill.h"
-#include "exporter/config/config.h"
+#include "config/config.h"
 
 // Kind `dragonfly_benchmark`: a redis-benchmark-like SET/GET load (N connections, pipelining)
 // against a Dragonfly master, keys under the target's key_prefix. See docs/drills/benchmark.md.

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <stop_token>
 
-#include "exporter/core/deadline.h"
+#include "core/deadline.h"
 
 // The one wait of both load generators: a socket ready for `events`, bounded by the run's
 // deadline and interrupted by its stop token within 100 ms.
@@ -18,7 +18,7 @@ enum class Wait { kReady, kExpired, kStopped, kError };
 
 inline Wait WaitFd(int fd, short events, Deadline deadline, const std::stop_token& stop) {
   while (true) {
-    if (stop.stop_requested()) return Wait::kStopped;
+    if (stop.stop_requested() && !deadline.Expired()) return Wait::kStopped;
     const auto left = deadline.Remaining();
     if (left.count() <= 0) return Wait::kExpired;
     pollfd pfd{fd, events, 0};

@@ -14,7 +14,8 @@
 #include "drills/benchmark/bench_stats.h"
 #include "drills/benchmark/fd_wait.h"
 #include "drills/health.h"
-#include "probes/postgres/pg_connection.h"
+#include "clients/pg/pg_session.h"
+#include "core/random.h"
 
 namespace dbcanary {
 namespace {
@@ -265,12 +266,11 @@ struct LegResult {
 Result<LegResult> RunLeg(const PgBenchmarkParams& params, const PgConnection& target,
                          const DrillContext& ctx) {
   std::vector<BenchClient> clients(static_cast<size_t>(params.clients));
-  std::random_device seed;
   for (auto& client : clients) {
     auto conn = ConnectRaw(target, ctx.deadline, ctx.stop);
     if (!conn) return conn.error();
     client.conn = std::move(*conn);
-    client.rng.seed((static_cast<uint64_t>(seed()) << 32) ^ seed());
+    client.rng.seed(RandomUint64());  // an engine per client, seeded from the one source
   }
   const int threads = std::min(params.threads, params.clients);
   std::vector<std::vector<BenchClient*>> groups(static_cast<size_t>(threads));
@@ -404,7 +404,7 @@ class PgBenchmarkDrill final : public Drill {
     }
     for (const auto& path : paths) {
       if (ctx.stop.stop_requested()) {
-        result.Fail(ErrorCode::kTimeout, Prefix() + "stop requested");
+        result.Fail(ErrorCode::kStopped, Prefix() + "stop requested");
         break;
       }
       started = SteadyClock::now();

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "drills/drill.h"
-#include "exporter/config/config.h"
+#include "config/config.h"
 
 // Kind `pg_benchmark`: pgbench's TPC-B (sort of) workload against a scratch database, direct to
 // the current primary and through a pooler. See docs/drills/benchmark.md.

@@ -18,8 +18,8 @@
 #include "drills/failover/trigger.h"
 #include "drills/failover/write_log.h"
 #include "drills/health.h"
-#include "probes/kubernetes/kube_common.h"
-#include "probes/postgres/pg_connection.h"
+#include "clients/kube/kube_common.h"
+#include "clients/pg/pg_session.h"
 
 namespace dbcanary {
 namespace {

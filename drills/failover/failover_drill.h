@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "drills/drill.h"
-#include "exporter/config/config.h"
-#include "exporter/core/result.h"
+#include "config/config.h"
+#include "core/result.h"
 
 // The failover drill (kind `failover`, docs/drills/failover.md): a writer commits numbered rows
 // through the rw pooler while the primary is made to fail (a command, or deleting the CNPG

@@ -7,9 +7,10 @@
 
 #include "drills/health.h"
 #include "drills/command.h"
-#include "probes/dragonfly/dragonfly_util.h"
-#include "probes/dragonfly/redis_connection.h"
-#include "probes/dragonfly/redis_info.h"
+#include "clients/redis/redis_util.h"
+#include "core/random.h"
+#include "clients/redis/redis_client.h"
+#include "clients/redis/redis_info.h"
 
 namespace dbcanary {
 namespace {
@@ -64,6 +65,13 @@ struct ServerState {
   std::string run_id;
   std::optional<double> uptime;
 };
+
+// Whether INFO reports a save of the server's own running; nullopt when INFO fails.
+std::optional<bool> SaveRunning(RedisClient& client) {
+  auto text = RedisInfoText(client, "all");
+  if (!text) return std::nullopt;
+  return ExtractInfoFacts(RedisInfo::Parse(*text)).save_in_progress;
+}
 
 // PING, then INFO: loading flag, run_id, uptime.
 Result<ServerState> Inspect(RedisClient& client) {
@@ -165,14 +173,17 @@ class DragonflyPersistenceDrill : public Drill {
                               20));
     }
     // A background save of the server's own (save rules, a replica's full sync) makes SAVE
-    // refuse: wait for it to end and save again.
-    for (;;) {
+    // refuse: wait for it to end and save again (see ShouldRetrySave).
+    for (bool refused_before = false;;) {
       auto saved = client->Command({"SAVE"});
       if (saved) break;
-      if (saved.error().message.find("in progress") == std::string::npos ||
-          !Pause(ctx, milliseconds(200))) {
+      const std::optional<bool> running =
+          saved.error().cause.redis_error.empty() ? std::nullopt : SaveRunning(*client);
+      if (!ShouldRetrySave(saved.error(), running, refused_before) ||
+          !Pause(ctx, milliseconds(running.value_or(false) ? 200 : 0))) {
         return Failed(result, "save", start, saved.error());
       }
+      if (!running.value_or(false)) refused_before = true;
     }
     long long lastsave = 0;
     for (;;) {
@@ -381,6 +392,12 @@ bool RestartedSince(const std::string& run_id_before, const std::string& run_id_
                     std::optional<double> uptime_seconds, double seconds_since_trigger) {
   if (!run_id_before.empty() && !run_id_now.empty()) return run_id_before != run_id_now;
   return uptime_seconds && *uptime_seconds <= seconds_since_trigger;
+}
+
+bool ShouldRetrySave(const Error& error, std::optional<bool> save_running, bool refused_before) {
+  if (error.cause.redis_error.empty()) return false;  // not an answer of the server
+  if (save_running.value_or(false)) return true;
+  return !refused_before;
 }
 
 DragonflyPersistenceParams ReadDragonflyPersistenceParams(YamlMap& params, const Config& config) {

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "drills/drill.h"
-#include "exporter/config/config.h"
-#include "exporter/core/result.h"
+#include "config/config.h"
+#include "core/result.h"
 
 // The `dragonfly_persistence` drill (docs/drills/dragonfly_persistence.md): writes keys, a hash
 // and a set under the target's key prefix, SAVEs, restarts the master with a configured command,
@@ -43,6 +43,16 @@ int CountVerified(const std::vector<std::optional<std::string>>& values, const s
 // an uptime no longer than the time since the trigger.
 bool RestartedSince(const std::string& run_id_before, const std::string& run_id_now,
                     std::optional<double> uptime_seconds, double seconds_since_trigger);
+
+// Whether to send SAVE again after it failed with `error`. A save of the server's own (save
+// rules, a replica's full sync) makes SAVE refuse with a plain ERR (Redis 7: "ERR Background save
+// already in progress"), which has no error word of its own; so the decision is on typed facts:
+// an error reply (cause.redis_error set) while INFO reports a save running (`save_running`:
+// rdb_bgsave_in_progress | saving; nullopt when unknown) is waited out and retried. An error
+// reply with no save running is retried once (`refused_before` false): that save may have ended
+// between the refusal and the INFO. Anything else (I/O failure, a second unexplained refusal)
+// fails the phase.
+bool ShouldRetrySave(const Error& error, std::optional<bool> save_running, bool refused_before);
 
 Result<std::unique_ptr<Drill>> MakeDragonflyPersistenceDrill(const DrillSettings& settings,
                                                              const Config& config);

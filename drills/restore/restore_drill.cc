@@ -3,14 +3,14 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <random>
 #include <regex>
 #include <thread>
 
 #include "drills/health.h"
 #include "drills/command.h"
-#include "exporter/kube/client.h"
-#include "probes/kubernetes/kube_common.h"
+#include "clients/kube/client.h"
+#include "clients/kube/kube_common.h"
+#include "core/random.h"
 
 namespace dbcanary {
 namespace {
@@ -44,9 +44,8 @@ const std::vector<MetricDesc>& RestoreFamilies() {
 const std::regex kIdentifier("^[a-z_][a-z0-9_]{0,62}$");
 
 std::string NewUuid() {
-  static thread_local std::mt19937_64 engine{std::random_device{}()};
-  uint64_t high = engine();
-  uint64_t low = engine();
+  uint64_t high = RandomUint64();
+  uint64_t low = RandomUint64();
   high = (high & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   low = (low & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;    // variant 1
   return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", high >> 32, (high >> 16) & 0xffff,
@@ -118,13 +117,13 @@ class RestoreDrill : public Drill {
     const std::string name = RecoveryClusterName(kube_cluster_->cnpg_cluster);
     auto clusters = kube::CnpgResource("clusters", kube_cluster_->namespace_);
     Status deleted = client->Delete(clusters, name, ctx.deadline);
-    if (!deleted && deleted.error().message.find("(404)") == std::string::npos) {
+    if (!deleted && deleted.error().cause.http_status != 404) {
       return deleted.error();
     }
     // Wait until it is gone, so the next Create does not meet a terminating namesake.
     for (;;) {
       auto got = client->Get(clusters, name, ctx.deadline);
-      if (!got && got.error().message.find("(404)") != std::string::npos) return Ok{};
+      if (!got && got.error().cause.http_status == 404) return Ok{};
       if (!got && got.error().code != ErrorCode::kQuery) return got.error();
       if (!Pause(ctx, milliseconds(1000))) {
         return MakeError(ErrorCode::kTimeout,
@@ -315,7 +314,7 @@ class RestoreDrill : public Drill {
                                          ctx.deadline, ctx.stop);
     if (!switched) {
       Error error = switched.error();
-      if (error.message.find("permission denied") != std::string::npos) {
+      if (error.cause.IsSqlState("42501")) {  // insufficient_privilege
         error.message += " (grant it: GRANT EXECUTE ON FUNCTION pg_switch_wal() TO " +
                          cluster_.primary.user + ")";
       }

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "drills/drill.h"
-#include "exporter/config/config.h"
-#include "exporter/core/result.h"
-#include "probes/postgres/pg_connection.h"
+#include "config/config.h"
+#include "core/result.h"
+#include "clients/pg/pg_session.h"
 
 // The `restore` drill (docs/drills/restore.md): writes a marker row and a checksummed table on
 // the primary, takes a backup (a CNPG Backup object or a command), restores it into a scratch

@@ -1,6 +1,6 @@
 #include "exporter/validate/checklist.h"
 
-#include "exporter/config/secret.h"
+#include "config/secret.h"
 
 namespace dbcanary {
 
@@ -35,7 +35,13 @@ void AddRun(std::vector<CheckRow>& rows, CheckSource source, std::string_view ki
   run.expected = "ok";
   run.last_run = finished_at;
   run.duration_seconds = duration_seconds;
-  if (error) {
+  if (error && error->code == ErrorCode::kStopped) {
+    // Cut short by a shutdown or reload: no verdict on the target, like a run not yet done.
+    run.state = CheckState::kPending;
+    run.reason = std::string(ErrorCodeName(error->code));
+    run.observed = "stopped (shutdown or reload)";
+    run.message = RedactSecrets(error->message);
+  } else if (error) {
     run.state = CheckState::kFail;
     run.reason = std::string(ErrorCodeName(error->code));
     run.observed = "failed: " + run.reason;
@@ -52,7 +58,7 @@ void AddRun(std::vector<CheckRow>& rows, CheckSource source, std::string_view ki
     row.kind = run.kind;
     row.run_target = run.run_target;
     row.check = expectation.check;
-    row.target = expectation.target.empty() ? run.run_target : expectation.target;
+    row.target = std::string(expectation.TargetOr(run.run_target));
     row.state = expectation.pass ? CheckState::kPass : CheckState::kFail;
     row.observed = RedactSecrets(expectation.observed_text);
     row.expected = RedactSecrets(expectation.expected_text);

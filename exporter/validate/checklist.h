@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "drills/drill.h"
-#include "exporter/core/result.h"
+#include "core/result.h"
 #include "exporter/validate/groups.h"
 #include "probes/probe.h"
 

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/html.h"
+
 namespace dbcanary {
 namespace {
 
@@ -133,39 +135,6 @@ std::string FormatAgo(SystemClock::duration age) {
   if (seconds < 120 * 60) return fmt::format("{}m ago", seconds / 60);
   if (seconds < 48 * 3600) return fmt::format("{}h ago", seconds / 3600);
   return fmt::format("{}d ago", seconds / 86400);
-}
-
-std::string EscapeXml(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    auto byte = static_cast<unsigned char>(c);
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '\t':
-      case '\n':
-      case '\r':
-        out += c;
-        break;
-      default:
-        if (byte >= 0x20) out += c;  // XML 1.0 forbids other control characters
-    }
-  }
-  return out;
 }
 
 std::string EscapeMarkdownCell(std::string_view text) {

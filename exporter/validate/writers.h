@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/core/result.h"
+#include "core/result.h"
 #include "exporter/validate/checklist.h"
 
 namespace dbcanary {
@@ -48,7 +48,6 @@ Status WriteTextFile(const std::string& path, const std::string& text);
 // Helpers shared with the status page.
 std::string FormatUtcTime(std::chrono::system_clock::time_point at);  // 2026-11-26T12:00:00Z
 std::string FormatAgo(std::chrono::system_clock::duration age);       // "12s ago", "3m ago"
-std::string EscapeXml(std::string_view text);  // also drops control characters XML forbids
 std::string EscapeMarkdownCell(std::string_view text);
 
 }  // namespace dbcanary

@@ -5,14 +5,14 @@
 #include <array>
 #include <functional>
 #include <optional>
-#include <random>
 #include <string_view>
 #include <utility>
 
-#include "exporter/config/secret.h"
-#include "exporter/core/duration.h"
+#include "config/secret.h"
+#include "core/duration.h"
+#include "core/random.h"
 #include "probes/dragonfly/dragonfly_ops.h"
-#include "probes/dragonfly/dragonfly_util.h"
+#include "clients/redis/redis_util.h"
 
 namespace dbcanary {
 namespace {
@@ -28,21 +28,6 @@ constexpr size_t kValueBytes = 24;
 
 // The ops of one run, in order: every one is exported each run.
 constexpr std::array<std::string_view, 6> kOps = {"connect", "ping", "set", "get", "ttl", "del"};
-
-std::mt19937_64& Random() {
-  thread_local std::mt19937_64 engine{[] {
-    std::random_device device;
-    return (static_cast<uint64_t>(device()) << 32) ^ device();
-  }()};
-  return engine;
-}
-
-std::string RandomBytes(size_t count) {
-  std::string out(count, '\0');
-  std::uniform_int_distribution<int> byte(0, 255);
-  for (char& c : out) c = static_cast<char>(byte(Random()));
-  return out;
-}
 
 Status Ping(RedisClient& client) {
   auto reply = client.Command({"PING"});
@@ -123,7 +108,7 @@ std::string CheckBasicsTtl(long long observed, seconds ttl) {
 }
 
 std::string MakeBasicsKey(std::string_view prefix) {
-  return fmt::format("{}basics:{:016x}", prefix, Random()());
+  return fmt::format("{}basics:{}", prefix, RandomHex64());
 }
 
 DragonflyBasicsProbe::DragonflyBasicsProbe(const Dragonfly& target, seconds ttl)
@@ -166,7 +151,7 @@ ProbeResult DragonflyBasicsProbe::Run(const ProbeContext& ctx) {
     }};
     for (const auto& [op, step] : steps) {
       if (ctx.stop.stop_requested()) {
-        fail(RedisProblem(*client, ErrorCode::kTimeout, op, "stopped (shutdown or reload)"));
+        fail(RedisProblem(*client, ErrorCode::kStopped, op, "stopped (shutdown or reload)"));
         break;
       }
       Status status = ops.Time(op, step);
@@ -198,12 +183,8 @@ ProbeResult DragonflyBasicsProbe::Run(const ProbeContext& ctx) {
 Result<std::unique_ptr<Probe>> CreateDragonflyBasicsProbe(const ProbeSettings& settings,
                                                           const Config& config) {
   return BuildProbe([&]() -> Result<std::unique_ptr<Probe>> {
-    const Dragonfly* target = config.FindDragonfly(settings.target);
-    if (target == nullptr) {
-      std::string message = "no dragonfly target named \"" + settings.target + "\"";
-      if (settings.params) settings.params->FailHere(message);
-      return MakeError(ErrorCode::kConfig, message);
-    }
+    const Dragonfly* target =
+        RequireTarget(settings, config.FindDragonfly(settings.target), "no dragonfly target");
     milliseconds ttl = kDefaultTtl;
     if (settings.params) {
       YamlMap& params = *settings.params;

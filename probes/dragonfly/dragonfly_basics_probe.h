@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
-#include "exporter/config/config.h"
-#include "probes/dragonfly/redis_connection.h"
+#include "config/config.h"
+#include "clients/redis/redis_client.h"
 #include "probes/probe.h"
 
 namespace dbcanary {

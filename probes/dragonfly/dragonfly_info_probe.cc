@@ -5,8 +5,8 @@
 #include <limits>
 #include <utility>
 
-#include "probes/dragonfly/dragonfly_util.h"
-#include "probes/dragonfly/redis_connection.h"
+#include "clients/redis/redis_util.h"
+#include "clients/redis/redis_client.h"
 
 namespace dbcanary {
 namespace {
@@ -150,7 +150,7 @@ ProbeResult DragonflyInfoProbe::Run(const ProbeContext& ctx) {
   for (const auto& server : servers_) {
     Labels labels{{"target", target_}, {"server", server.name}};
     if (ctx.stop.stop_requested()) {
-      fail(MakeError(ErrorCode::kTimeout, target_ + ": stopped (shutdown or reload)"));
+      fail(MakeError(ErrorCode::kStopped, target_ + ": stopped (shutdown or reload)"));
       result.Add(kUp, labels, 0);
       unknown_save_age(server.name);
       continue;
@@ -209,12 +209,8 @@ ProbeResult DragonflyInfoProbe::Run(const ProbeContext& ctx) {
 Result<std::unique_ptr<Probe>> CreateDragonflyInfoProbe(const ProbeSettings& settings,
                                                         const Config& config) {
   return BuildProbe([&]() -> Result<std::unique_ptr<Probe>> {
-    const Dragonfly* target = config.FindDragonfly(settings.target);
-    if (target == nullptr) {
-      std::string message = "no dragonfly target named \"" + settings.target + "\"";
-      if (settings.params) settings.params->FailHere(message);
-      return MakeError(ErrorCode::kConfig, message);
-    }
+    const Dragonfly* target =
+        RequireTarget(settings, config.FindDragonfly(settings.target), "no dragonfly target");
     DragonflyInfoProbe::Options options;
     if (settings.params) {
       YamlMap& params = *settings.params;

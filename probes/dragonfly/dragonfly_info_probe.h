@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "exporter/config/config.h"
-#include "probes/dragonfly/redis_info.h"
+#include "config/config.h"
+#include "clients/redis/redis_info.h"
 #include "probes/probe.h"
 
 namespace dbcanary {

@@ -5,8 +5,8 @@
 #include <string_view>
 #include <vector>
 
-#include "exporter/core/deadline.h"
-#include "exporter/core/metric.h"
+#include "core/deadline.h"
+#include "core/metric.h"
 #include "probes/probe.h"
 
 namespace dbcanary {

@@ -5,8 +5,9 @@
 #include <utility>
 
 #include "probes/dragonfly/dragonfly_ops.h"
-#include "probes/dragonfly/dragonfly_util.h"
-#include "probes/dragonfly/redis_connection.h"
+#include "clients/redis/redis_util.h"
+#include "core/random.h"
+#include "clients/redis/redis_client.h"
 
 namespace dbcanary {
 namespace {
@@ -118,12 +119,8 @@ ProbeResult DragonflyPubsubProbe::Run(const ProbeContext& ctx) {
 Result<std::unique_ptr<Probe>> CreateDragonflyPubsubProbe(const ProbeSettings& settings,
                                                           const Config& config) {
   return BuildProbe([&]() -> Result<std::unique_ptr<Probe>> {
-    const Dragonfly* target = config.FindDragonfly(settings.target);
-    if (target == nullptr) {
-      std::string message = "no dragonfly target named \"" + settings.target + "\"";
-      if (settings.params) settings.params->FailHere(message);
-      return MakeError(ErrorCode::kConfig, message);
-    }
+    const Dragonfly* target =
+        RequireTarget(settings, config.FindDragonfly(settings.target), "no dragonfly target");
     if (settings.params) settings.params->Finish();
     return std::unique_ptr<Probe>(std::make_unique<DragonflyPubsubProbe>(*target));
   });

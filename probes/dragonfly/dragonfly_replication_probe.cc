@@ -6,10 +6,11 @@
 #include <thread>
 #include <utility>
 
-#include "exporter/core/duration.h"
-#include "probes/dragonfly/dragonfly_util.h"
-#include "probes/dragonfly/redis_connection.h"
-#include "probes/dragonfly/redis_info.h"
+#include "core/duration.h"
+#include "clients/redis/redis_util.h"
+#include "core/random.h"
+#include "clients/redis/redis_client.h"
+#include "clients/redis/redis_info.h"
 
 namespace dbcanary {
 namespace {
@@ -217,12 +218,8 @@ ProbeResult DragonflyReplicationProbe::Run(const ProbeContext& ctx) {
 Result<std::unique_ptr<Probe>> CreateDragonflyReplicationProbe(const ProbeSettings& settings,
                                                                const Config& config) {
   return BuildProbe([&]() -> Result<std::unique_ptr<Probe>> {
-    const Dragonfly* target = config.FindDragonfly(settings.target);
-    if (target == nullptr) {
-      std::string message = "no dragonfly target named \"" + settings.target + "\"";
-      if (settings.params) settings.params->FailHere(message);
-      return MakeError(ErrorCode::kConfig, message);
-    }
+    const Dragonfly* target =
+        RequireTarget(settings, config.FindDragonfly(settings.target), "no dragonfly target");
     DragonflyReplicationProbe::Options options;
     if (settings.params) {
       YamlMap& params = *settings.params;

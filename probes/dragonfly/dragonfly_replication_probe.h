@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/config/config.h"
+#include "config/config.h"
 #include "probes/probe.h"
 
 namespace dbcanary {

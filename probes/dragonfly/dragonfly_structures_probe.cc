@@ -9,10 +9,11 @@
 #include <thread>
 #include <utility>
 
-#include "exporter/core/duration.h"
+#include "core/duration.h"
 #include "probes/dragonfly/dragonfly_ops.h"
-#include "probes/dragonfly/dragonfly_util.h"
-#include "probes/dragonfly/redis_connection.h"
+#include "clients/redis/redis_util.h"
+#include "core/random.h"
+#include "clients/redis/redis_client.h"
 
 namespace dbcanary {
 namespace {
@@ -53,7 +54,8 @@ Status WriteWithExpiry(RedisClient& client, std::string_view op,
     if ((*exec)[i].Is(RedisType::kError)) {
       std::string_view text = (*exec)[i].text();
       return RedisProblem(client, ClassifyRedisErrorReply(i == 0 ? op : "EXPIRE", text), op,
-                          "in EXEC: " + std::string(RedisErrorPrefix(text)));
+                          "in EXEC: " + std::string(RedisErrorPrefix(text)),
+                          RedisErrorCause(text));
     }
   }
   if (!(*exec)[1].Is(RedisType::kInteger) || (*exec)[1].integer() != 1) {
@@ -238,7 +240,7 @@ ProbeResult DragonflyStructuresProbe::Run(const ProbeContext& ctx) {
     }};
     for (const auto& [op, step] : steps) {
       if (ctx.stop.stop_requested()) {
-        result.Fail(RedisProblem(r, ErrorCode::kTimeout, op, "stopped (shutdown or reload)"));
+        result.Fail(RedisProblem(r, ErrorCode::kStopped, op, "stopped (shutdown or reload)"));
         break;
       }
       Status status = ops.Time(op, step);
@@ -272,12 +274,8 @@ ProbeResult DragonflyStructuresProbe::Run(const ProbeContext& ctx) {
 Result<std::unique_ptr<Probe>> CreateDragonflyStructuresProbe(const ProbeSettings& settings,
                                                               const Config& config) {
   return BuildProbe([&]() -> Result<std::unique_ptr<Probe>> {
-    const Dragonfly* target = config.FindDragonfly(settings.target);
-    if (target == nullptr) {
-      std::string message = "no dragonfly target named \"" + settings.target + "\"";
-      if (settings.params) settings.params->FailHere(message);
-      return MakeError(ErrorCode::kConfig, message);
-    }
+    const Dragonfly* target =
+        RequireTarget(settings, config.FindDragonfly(settings.target), "no dragonfly target");
     milliseconds ttl = seconds(60);
     milliseconds short_ttl{100};
     if (settings.params) {

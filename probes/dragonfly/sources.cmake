@@ -1,9 +1,6 @@
 list(APPEND DBCANARY_PROBE_SOURCES
-  dragonfly/redis_connection.cc
   dragonfly/dragonfly_ops.cc
   dragonfly/dragonfly_basics_probe.cc
-  dragonfly/dragonfly_util.cc
-  dragonfly/redis_info.cc
   dragonfly/dragonfly_info_probe.cc
   dragonfly/dragonfly_replication_probe.cc
   dragonfly/dragonfly_structures_probe.cc

@@ -5,7 +5,7 @@
 #include <map>
 #include <utility>
 
-#include "probes/kubernetes/kube_common.h"
+#include "clients/kube/kube_common.h"
 
 namespace dbcanary {
 namespace {

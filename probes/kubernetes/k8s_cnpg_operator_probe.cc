@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "probes/kubernetes/kube_common.h"
+#include "clients/kube/kube_common.h"
 
 namespace dbcanary {
 namespace {
@@ -185,10 +185,7 @@ Result<bool> EvaluateOperatorDeployment(const nlohmann::json& deployment,
   return ready >= wanted && available == 1;
 }
 
-bool IsKubeNotFound(const Error& error) {
-  // The client reports 404 as kQuery with "not found (404)" (exporter/kube/client.cc).
-  return error.code == ErrorCode::kQuery && error.message.find("not found (404)") != std::string::npos;
-}
+bool IsKubeNotFound(const Error& error) { return error.cause.http_status == 404; }
 
 double CrdEstablished(const nlohmann::json& crd) {
   return kube::ConditionTrue(crd, "Established").value_or(0);

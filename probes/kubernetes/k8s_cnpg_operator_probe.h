@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/kube/client.h"
+#include "clients/kube/client.h"
 #include "probes/probe.h"
 
 namespace dbcanary {
@@ -39,7 +39,7 @@ Result<bool> EvaluateOperatorDeployment(const nlohmann::json& deployment,
                                         double* ready_replicas = nullptr,
                                         double* wanted_replicas = nullptr);
 
-// True for the client's 404 error (kQuery "not found (404)").
+// True for the client's 404 error (cause.http_status 404, filled by clients/kube).
 bool IsKubeNotFound(const Error& error);
 
 // 1 when the CRD's Established condition is True (0 otherwise). Pure.

@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <utility>
 
-#include "probes/kubernetes/kube_common.h"
+#include "clients/kube/kube_common.h"
 
 namespace dbcanary {
 namespace {

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "probes/kubernetes/k8s_cnpg_operator_probe.h"
-#include "probes/kubernetes/kube_common.h"
+#include "clients/kube/kube_common.h"
 
 namespace dbcanary {
 namespace {

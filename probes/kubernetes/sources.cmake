@@ -1,5 +1,4 @@
 list(APPEND DBCANARY_PROBE_SOURCES
-  kubernetes/kube_common.cc
   kubernetes/k8s_cnpg_cluster_probe.cc
   kubernetes/k8s_cnpg_backups_probe.cc
   kubernetes/k8s_cnpg_pooler_probe.cc

@@ -6,8 +6,8 @@
 #include <set>
 #include <utility>
 
-#include "exporter/core/duration.h"
-#include "probes/monitoring/http_client.h"
+#include "core/duration.h"
+#include "clients/http/http_client.h"
 #include "probes/monitoring/responses.h"
 
 namespace dbcanary {
@@ -85,11 +85,12 @@ class MonitoringPipelineProbe final : public Probe {
     const auto start = SteadyClock::now();
     std::optional<Error> error;
     std::optional<monitoring::PromAnswer> answer;
-    auto http = monitoring::PostForm(*prometheus_, "/api/v1/query", {{"query", query.promql}},
-                                     ctx.deadline, kMaxBodyBytes);
+    auto http = http::PostForm(*prometheus_, "/api/v1/query", {{"query", query.promql}},
+                               ctx.deadline, kMaxBodyBytes);
     if (!http) {
       error = Error{http.error().code,
-                    "monitoring " + target_ + " query " + query.name + ": " + http.error().message};
+                    "monitoring " + target_ + " query " + query.name + ": " + http.error().message,
+                    http.error().cause};
     } else {
       auto parsed = monitoring::ParsePromAnswer(http->status, http->body, where);
       if (parsed) {
@@ -147,15 +148,16 @@ class MonitoringPipelineProbe final : public Probe {
     const double now = NowSeconds();
     std::optional<Error> error;
     std::optional<monitoring::LogsAnswer> answer;
-    monitoring::FormFields form{
+    http::FormFields form{
         {"query", query.logsql},
         {"limit", std::to_string(query.limit)},
         {"start", monitoring::FormatRfc3339(now - Seconds(query.lookback))}};
     auto http =
-        monitoring::PostForm(*logs_, "/select/logsql/query", form, ctx.deadline, kMaxBodyBytes);
+        http::PostForm(*logs_, "/select/logsql/query", form, ctx.deadline, kMaxBodyBytes);
     if (!http) {
       error = Error{http.error().code,
-                    "monitoring " + target_ + " logs " + query.name + ": " + http.error().message};
+                    "monitoring " + target_ + " logs " + query.name + ": " + http.error().message,
+                    http.error().cause};
     } else {
       auto parsed = monitoring::ParseLogsAnswer(http->status, http->body, where);
       if (parsed) {

@@ -4,7 +4,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "exporter/kube/time.h"
+#include "clients/kube/time.h"
 
 namespace dbcanary::monitoring {
 namespace {

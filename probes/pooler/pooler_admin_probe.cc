@@ -4,7 +4,7 @@
 #include <string>
 #include <utility>
 
-#include "probes/postgres/pg_connection.h"
+#include "clients/pg/pg_session.h"
 
 namespace dbcanary {
 namespace {
@@ -95,12 +95,8 @@ PgBouncerExpect ReadExpect(YamlMap& map) {
 Result<std::unique_ptr<Probe>> CreatePoolerAdminProbe(const ProbeSettings& settings,
                                                       const Config& config) {
   return BuildProbe([&]() -> Result<std::unique_ptr<Probe>> {
-    const Pooler* pooler = config.FindPooler(settings.target);
-    if (pooler == nullptr) {
-      std::string message = "pooler_admin: no pooler named \"" + settings.target + "\"";
-      if (settings.params) settings.params->FailHere(message);
-      return MakeError(ErrorCode::kConfig, message);
-    }
+    const Pooler* pooler =
+        RequireTarget(settings, config.FindPooler(settings.target), "pooler_admin: no pooler");
     if (!settings.params) {
       return MakeError(ErrorCode::kConfig,
                        "pooler_admin on " + pooler->name + ": params `admin:` are required");

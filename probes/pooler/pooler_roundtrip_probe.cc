@@ -2,10 +2,10 @@
 
 #include <cstdio>
 #include <optional>
-#include <random>
 #include <utility>
 
-#include "probes/postgres/pg_connection.h"
+#include "clients/pg/pg_session.h"
+#include "core/random.h"
 
 namespace dbcanary {
 namespace {
@@ -17,15 +17,9 @@ const std::string kReadOnlyQuery =
     "SELECT pg_is_in_recovery() AS in_recovery, "
     "current_setting('transaction_read_only') AS read_only";
 constexpr std::string_view kDefaultTable = "dbcanary_pooler_probe";
-constexpr std::string_view kUndefinedTable = "SQLSTATE 42P01";
+constexpr std::string_view kUndefinedTable = "42P01";
 
-std::string RandomToken() {
-  static thread_local std::mt19937_64 engine{std::random_device{}()};
-  char text[33];
-  std::snprintf(text, sizeof(text), "%016llx%016llx", static_cast<unsigned long long>(engine()),
-                static_cast<unsigned long long>(engine()));
-  return text;
-}
+std::string RandomToken() { return RandomHex64() + RandomHex64(); }
 
 bool IsIdentifier(std::string_view name) {
   if (name.empty() || name.size() > 63) return false;
@@ -114,8 +108,7 @@ class PoolerRoundtripProbe final : public Probe {
                             "'); DELETE FROM " + table_ + " WHERE token = '" + token +
                             "' RETURNING token";
     auto rows = session.Query(sql, ctx.deadline, ctx.stop);
-    if (!rows && session.connected() &&
-        rows.error().message.find(kUndefinedTable) != std::string::npos) {
+    if (!rows && session.connected() && rows.error().cause.IsSqlState(kUndefinedTable)) {
       // First run against this database (or the table was dropped): create it, as the tenant.
       auto created = session.Query("CREATE TABLE IF NOT EXISTS " + table_ +
                                        " (token text NOT NULL, written_at timestamptz NOT NULL "
@@ -217,12 +210,8 @@ bool IsValidProbeTableName(std::string_view table) {
 Result<std::unique_ptr<Probe>> CreatePoolerRoundtripProbe(const ProbeSettings& settings,
                                                           const Config& config) {
   return BuildProbe([&]() -> Result<std::unique_ptr<Probe>> {
-    const Pooler* pooler = config.FindPooler(settings.target);
-    if (pooler == nullptr) {
-      std::string message = "pooler_roundtrip: no pooler named \"" + settings.target + "\"";
-      if (settings.params) settings.params->FailHere(message);
-      return MakeError(ErrorCode::kConfig, message);
-    }
+    const Pooler* pooler =
+        RequireTarget(settings, config.FindPooler(settings.target), "pooler_roundtrip: no pooler");
     const bool read_only = pooler->type == PoolerType::kReadOnly;
     bool write = !read_only;
     std::string table(kDefaultTable);

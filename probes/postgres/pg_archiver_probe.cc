@@ -131,12 +131,8 @@ Result<std::unique_ptr<Probe>> CreatePgArchiverProbe(const ProbeSettings& settin
                                                      const Config& config) {
   return BuildProbe([&]() -> Result<std::unique_ptr<Probe>> {
     if (settings.params) settings.params->Finish();
-    const PostgresCluster* cluster = config.FindCluster(settings.target);
-    if (cluster == nullptr) {
-      std::string message = "pg_archiver: no postgres cluster named \"" + settings.target + "\"";
-      if (settings.params) settings.params->FailHere(message);
-      return MakeError(ErrorCode::kConfig, message);
-    }
+    const PostgresCluster* cluster = RequireTarget(
+        settings, config.FindCluster(settings.target), "pg_archiver: no postgres cluster");
     return std::unique_ptr<Probe>(
         std::make_unique<PgArchiverProbe>(cluster->name, cluster->primary));
   });

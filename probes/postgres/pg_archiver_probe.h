@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "probes/postgres/pg_connection.h"
+#include "clients/pg/pg_session.h"
 #include "probes/probe.h"
 
 namespace dbcanary {

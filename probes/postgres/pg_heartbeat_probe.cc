@@ -23,13 +23,15 @@ constexpr milliseconds kReadMargin{100};
 
 double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// A read error that only means "not replayed here yet": on the very first run the standby may
-// not have replayed the CREATE TABLE when the first read arrives.
+}  // namespace
+
 bool IsNotReplayedYet(const Error& error) {
   return error.code == ErrorCode::kQuery &&
-         (error.message.find("SQLSTATE 42P01") != std::string::npos ||  // undefined_table
-          error.message.find("SQLSTATE 3F000") != std::string::npos);   // invalid_schema_name
+         (error.cause.IsSqlState("42P01") ||  // undefined_table
+          error.cause.IsSqlState("3F000"));   // invalid_schema_name
 }
+
+namespace {
 
 // The primary's outcome, handed from the writing thread to the standby readers.
 class WriteOutcome {
@@ -287,11 +289,8 @@ Result<std::unique_ptr<Probe>> CreatePgHeartbeatProbe(const ProbeSettings& setti
       }
       params.Finish();
     }
-    if (cluster == nullptr) {
-      std::string message = "pg_heartbeat: no postgres cluster named \"" + settings.target + "\"";
-      if (settings.params) settings.params->FailHere(message);
-      return MakeError(ErrorCode::kConfig, message);
-    }
+    // Only now: an error in the params is the one to report first.
+    RequireTarget(settings, cluster, "pg_heartbeat: no postgres cluster");
     return std::unique_ptr<Probe>(
         std::make_unique<PgHeartbeatProbe>(cluster->name, cluster->primary, cluster->standbys,
                                            std::move(table), max_poll_interval, max_lag_seconds));

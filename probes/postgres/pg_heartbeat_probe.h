@@ -3,9 +3,9 @@
 #include <memory>
 #include <stop_token>
 
-#include "exporter/core/deadline.h"
-#include "exporter/core/result.h"
-#include "probes/postgres/pg_connection.h"
+#include "core/deadline.h"
+#include "core/result.h"
+#include "clients/pg/pg_session.h"
 #include "probes/postgres/pg_heartbeat_rows.h"
 #include "probes/probe.h"
 
@@ -27,6 +27,11 @@ Result<std::unique_ptr<Probe>> CreatePgHeartbeatProbe(const ProbeSettings& setti
 // Shared with pg_sync_commit, which keeps its row in a table of the same shape.
 Status EnsureHeartbeatTable(PgSession& session, const HeartbeatTable& table, Deadline deadline,
                             std::stop_token stop);
+
+// A standby read error that only means "not replayed here yet" (on the very first run the
+// standby may not have replayed the CREATE TABLE when the first read arrives): a kQuery whose
+// SQLSTATE is 42P01 (undefined_table) or 3F000 (invalid_schema_name).
+bool IsNotReplayedYet(const Error& error);
 
 // Reads the probe params common to pg_heartbeat and pg_sync_commit (writer, schema, table) into
 // `table`, keeping its defaults for keys not set. Throws ConfigError on invalid names.

@@ -171,12 +171,8 @@ Result<std::unique_ptr<Probe>> CreatePgInstanceProbe(const ProbeSettings& settin
       }
       settings.params->Finish();
     }
-    const PostgresCluster* cluster = config.FindCluster(settings.target);
-    if (cluster == nullptr) {
-      std::string message = "pg_instance: no postgres cluster named \"" + settings.target + "\"";
-      if (settings.params) settings.params->FailHere(message);
-      return MakeError(ErrorCode::kConfig, message);
-    }
+    const PostgresCluster* cluster = RequireTarget(
+        settings, config.FindCluster(settings.target), "pg_instance: no postgres cluster");
     std::vector<PgConnection> instances = {cluster->primary};
     instances.insert(instances.end(), cluster->standbys.begin(), cluster->standbys.end());
     return std::unique_ptr<Probe>(

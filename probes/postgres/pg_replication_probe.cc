@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "probes/postgres/pg_connection.h"
+#include "clients/pg/pg_session.h"
 #include "probes/postgres/pg_replication_rows.h"
 
 namespace dbcanary {
@@ -52,12 +52,8 @@ Result<std::unique_ptr<Probe>> CreatePgReplicationProbe(const ProbeSettings& set
                                                         const Config& config) {
   return BuildProbe([&]() -> Result<std::unique_ptr<Probe>> {
     if (settings.params) settings.params->Finish();  // no kind-specific keys (yet)
-    const PostgresCluster* cluster = config.FindCluster(settings.target);
-    if (cluster == nullptr) {
-      std::string message = "pg_replication: no postgres cluster named \"" + settings.target + "\"";
-      if (settings.params) settings.params->FailHere(message);
-      return MakeError(ErrorCode::kConfig, message);
-    }
+    const PostgresCluster* cluster = RequireTarget(
+        settings, config.FindCluster(settings.target), "pg_replication: no postgres cluster");
     ReplicationTopology topology;
     topology.cluster = cluster->name;
     topology.primary = cluster->primary.name;

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <utility>
 
-#include "probes/postgres/pg_connection.h"
+#include "clients/pg/pg_session.h"
 #include "probes/postgres/pg_heartbeat_probe.h"
 #include "probes/postgres/pg_heartbeat_rows.h"
 #include "probes/postgres/pg_sync_commit_rows.h"
@@ -105,12 +105,8 @@ Result<std::unique_ptr<Probe>> CreatePgSyncCommitProbe(const ProbeSettings& sett
       if (auto value = params.Enum("level", {"on", "remote_write", "remote_apply"})) level = *value;
       params.Finish();
     }
-    const PostgresCluster* cluster = config.FindCluster(settings.target);
-    if (cluster == nullptr) {
-      std::string message = "pg_sync_commit: no postgres cluster named \"" + settings.target + "\"";
-      if (settings.params) settings.params->FailHere(message);
-      return MakeError(ErrorCode::kConfig, message);
-    }
+    const PostgresCluster* cluster = RequireTarget(
+        settings, config.FindCluster(settings.target), "pg_sync_commit: no postgres cluster");
     return std::unique_ptr<Probe>(std::make_unique<PgSyncCommitProbe>(
         cluster->name, cluster->primary, std::move(table), level));
   });

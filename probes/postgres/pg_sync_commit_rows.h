@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "exporter/core/metric.h"
+#include "core/metric.h"
 #include "probes/probe.h"
 
 // The pure half of the pg_sync_commit probe: its families and the interpretation of one

@@ -211,11 +211,8 @@ Result<std::unique_ptr<Probe>> CreatePgTenantsProbe(const ProbeSettings& setting
         settings.params->FailHere("pg_tenants: `tenants:` must list at least one");
       settings.params->Finish();
     }
-    if (cluster == nullptr) {
-      std::string message = "pg_tenants: no postgres cluster named \"" + settings.target + "\"";
-      if (settings.params) settings.params->FailHere(message);
-      return MakeError(ErrorCode::kConfig, message);
-    }
+    // Only now: an error in the params is the one to report first.
+    RequireTarget(settings, cluster, "pg_tenants: no postgres cluster");
     if (tenants.empty()) return MakeError(ErrorCode::kConfig, "pg_tenants: no tenants declared");
     return std::unique_ptr<Probe>(
         std::make_unique<PgTenantsProbe>(cluster->name, cluster->primary, std::move(tenants)));

@@ -171,11 +171,8 @@ Result<std::unique_ptr<Probe>> CreatePgTlsProbe(const ProbeSettings& settings,
       }
       settings.params->Finish();
     }
-    if (cluster == nullptr) {
-      std::string message = "pg_tls: no postgres cluster named \"" + settings.target + "\"";
-      if (settings.params) settings.params->FailHere(message);
-      return MakeError(ErrorCode::kConfig, message);
-    }
+    // Only now: an error in the params is the one to report first.
+    RequireTarget(settings, cluster, "pg_tls: no postgres cluster");
     std::vector<PgConnection> endpoints = {cluster->primary};
     endpoints.insert(endpoints.end(), cluster->standbys.begin(), cluster->standbys.end());
     if (pooler_names) {

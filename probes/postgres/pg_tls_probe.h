@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "probes/postgres/pg_connection.h"
+#include "clients/pg/pg_session.h"
 #include "probes/probe.h"
 
 // OpenSSL's time type, kept out of this header's includes.

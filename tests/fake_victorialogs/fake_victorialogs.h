@@ -30,7 +30,7 @@
 #include <thread>
 #include <vector>
 
-#include "exporter/kube/time.h"
+#include "clients/kube/time.h"
 
 namespace dbcanary::testing {
 

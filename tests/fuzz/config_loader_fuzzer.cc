@@ -1,4 +1,4 @@
-// libFuzzer target: the configuration loader (exporter/config: YAML, the strict YamlMap reader,
+// libFuzzer target: the configuration loader (config/: YAML, the strict YamlMap reader,
 // durations, connections, targets, probe and drill sections). A config is operator input, but a
 // typo or a bad merge must give an error naming the place, never a crash or an escaped
 // exception (`dbcanary check-config` and a reload run this on untrusted edits). Checks, beyond
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "exporter/config/config.h"
+#include "config/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 64 * 1024) return 0;

@@ -1,4 +1,4 @@
-// libFuzzer target: the drill schedule parser (drills/framework/cron.h). Schedules and windows
+// libFuzzer target: the drill schedule parser (drills/runtime/cron.h). Schedules and windows
 // come from configuration. The input is "SCHEDULE" or "SCHEDULE\nWINDOW". Checks, beyond "no
 // crash": a parsed schedule's next run lies strictly after the start, in the future by at most
 // the documented 8 years, and matches; a parsed window's next allowed run is inside the window.
@@ -8,7 +8,7 @@
 #include <optional>
 #include <string_view>
 
-#include "drills/framework/cron.h"
+#include "drills/runtime/cron.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 256) return 0;  // configuration lines, not documents

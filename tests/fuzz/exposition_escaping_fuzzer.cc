@@ -1,4 +1,4 @@
-// libFuzzer target: the Prometheus text exposition (exporter/core/text_format.h). Label values
+// libFuzzer target: the Prometheus text exposition (core/text_format.h). Label values
 // and HELP texts come from configuration and from servers (database names, versions, error-free
 // server strings), so escaping must hold for any bytes. Checks, beyond "no crash":
 //   - unescaping EscapeLabelValue / EscapeHelp gives back the input (nothing lost or invented);
@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "exporter/core/text_format.h"
+#include "core/text_format.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "exporter/core/text_format.h"
+#include "core/text_format.h"
 #include "probes/pooler/pgbouncer_rows.h"
 
 namespace {

@@ -1,4 +1,4 @@
-// libFuzzer target: the INFO reply parser (probes/dragonfly/redis_info.h). The reply comes from
+// libFuzzer target: the INFO reply parser (clients/redis/redis_info.h). The reply comes from
 // the network (a redis, a Dragonfly, or anything listening on the port), so any bytes must give
 // a RedisInfo without crashing, and every number read from it is finite.
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <optional>
 #include <string_view>
 
-#include "probes/dragonfly/redis_info.h"
+#include "clients/redis/redis_info.h"
 
 namespace {
 

@@ -6,11 +6,11 @@
 #include <sstream>
 #include <thread>
 
-#include "drills/framework/drill_cli.h"
-#include "drills/framework/drill_lock.h"
-#include "drills/framework/runner.h"
+#include "drills/runtime/drill_cli.h"
+#include "drills/runtime/drill_lock.h"
+#include "drills/runtime/runner.h"
 #include "drills/health.h"
-#include "exporter/daemon/http_server.h"
+#include "exporter/web/http_server.h"
 #include "tests/integration/harness/exporter_process.h"
 #include "tests/integration/harness/stack.h"
 
@@ -84,19 +84,40 @@ TEST(DrillLockIntegrationTest, ExpiredLeaseLetsTheNextHolderIn) {
   auto config = Stack::Get().LoadConfig();
   ASSERT_TRUE(config) << config.error().message;
   ClearLease();
-  // A holder killed midway: its row stays, nobody renews it.
+  // A holder killed midway: its row stays, nobody renews it. It runs out in an hour at first,
+  // so the next holder is refused however long the host takes to get there.
   ASSERT_TRUE(Stack::Get().AdminQuery(
       "shared-postgres-1",
       "INSERT INTO dbcanary.drill_lease (name, holder, acquired_at, expires_at, drill) VALUES "
-      "('drills', 'dead-exporter/1/dead', now(), now() + interval '1.5 seconds', 'failover')",
+      "('drills', 'dead-exporter/1/dead', now(), now() + interval '1 hour', 'failover')",
       "postgres"));
   DrillLock next(Cluster(**config), 5s, 60s, "next-exporter/2/next");
   auto blocked = next.Acquire("restore", testing::TestLogger());
   ASSERT_FALSE(blocked);
   EXPECT_THAT(blocked.error().message, HasSubstr("held by dead-exporter/1/dead"));
-  std::this_thread::sleep_for(2200ms);
-  auto taken = next.Acquire("restore", testing::TestLogger());
-  EXPECT_TRUE(taken) << (taken ? "" : taken.error().message);
+  // Then it runs out 1.5 s from now (the database's clock): the next holder gets in once it has
+  // (waited for, however long the host takes), and not before.
+  const auto shortened_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(Stack::Get().AdminQuery(
+      "shared-postgres-1",
+      "UPDATE dbcanary.drill_lease SET expires_at = now() + interval '1.5 seconds' "
+      "WHERE name = 'drills'",
+      "postgres"));
+  auto since_shortened = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - shortened_at).count();
+  };
+  double taken_after = -1;
+  std::string last_error;
+  while (taken_after < 0 && since_shortened() < 60) {
+    auto taken = next.Acquire("restore", testing::TestLogger());
+    if (taken) {
+      taken_after = since_shortened();
+    } else {
+      last_error = taken.error().message;
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  EXPECT_GE(taken_after, 1.5 - 0.005) << last_error;  // -1 if never taken
   ClearLease();
 }
 
@@ -110,7 +131,9 @@ TEST(DrillLockIntegrationTest, LeaseRowIsOnAStandbyAfterAcquire) {
   auto held = lock.Acquire("failover", testing::TestLogger());
   ASSERT_TRUE(held) << held.error().message;
   bool seen = false;
-  for (int attempt = 0; attempt < 20 && !seen; ++attempt) {
+  // Waited for (the standby replays it asynchronously); ends as soon as one shows it.
+  const auto since = std::chrono::steady_clock::now();
+  while (!seen && std::chrono::steady_clock::now() - since < 30s) {
     for (const char* standby : {"shared-postgres-2", "shared-postgres-3"}) {
       auto rows = Stack::Get().AdminQuery(
           standby, "SELECT holder FROM dbcanary.drill_lease WHERE name = 'drills'", "postgres");
@@ -121,7 +144,7 @@ TEST(DrillLockIntegrationTest, LeaseRowIsOnAStandbyAfterAcquire) {
     }
     if (!seen) std::this_thread::sleep_for(50ms);
   }
-  EXPECT_TRUE(seen) << "no standby shows the lease row within 1 s";
+  EXPECT_TRUE(seen) << "no standby shows the lease row within 30 s";
   (void)(*held)->Release();
 }
 

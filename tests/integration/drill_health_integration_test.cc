@@ -36,7 +36,7 @@ class DrillHealthIntegrationTest : public ::testing::Test {
 
   Result<PgClusterHealth> WaitHealth(size_t streaming) {
     Result<PgClusterHealth> health = MakeError(ErrorCode::kInternal, "not run");
-    for (int i = 0; i < 40; ++i) {
+    for (int i = 0; i < 240; ++i) {  // ends as soon as `streaming` standbys stream
       health = InspectPostgresCluster(*cluster_, Context());
       if (health && health->streaming.size() == streaming) break;
       std::this_thread::sleep_for(milliseconds(250));

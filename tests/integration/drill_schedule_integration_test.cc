@@ -34,7 +34,10 @@ std::string ConfigWithScheduledDrill(const std::string& dir) {
   out << "drills:\n  reports_dir: " << dir << "/reports\n  lock: { cluster: shared-postgres, ttl: 30s }\n"
       << "  jobs:\n    dragonfly_benchmark:\n      enabled: true\n      schedule: \"* * * * *\"\n"
       << "      timeout: 30s\n      dragonfly: dragonfly\n      connections: 2\n"
-      << "      duration: 1s\n      keyspace: 100\n      expect: { min_ops_per_second: 1 }\n";
+      << "      duration: 1s\n      keyspace: 100\n"
+      // Met by one operation in the run (a busy host does fewer, not none): the test is about
+      // the schedule, not the host's speed.
+      << "      expect: { min_ops_per_second: 0.001 }\n";
   return path;
 }
 
@@ -56,8 +59,9 @@ TEST(DrillScheduleIntegrationTest, EnabledDrillFiresOnItsScheduleAndIsExported) 
   double next_run =
       SampleValue(body, "dbcanary_drill_next_run_timestamp_seconds{drill=\"dragonfly_benchmark\"}");
   ASSERT_FALSE(std::isnan(next_run)) << body;
-  // "* * * * *" fires at the next minute boundary: at most 60 s away, plus the run itself.
-  auto until = std::chrono::steady_clock::now() + seconds(100);
+  // "* * * * *" fires at the next minute boundary: at most 60 s away, plus the run itself (its
+  // timeout is 30 s); the wait ends as soon as the run is counted.
+  auto until = std::chrono::steady_clock::now() + seconds(180);
   while (std::chrono::steady_clock::now() < until) {
     body = exporter.Get("/metrics").body;
     if (SampleValue(body, runs) >= 1) break;
@@ -65,6 +69,7 @@ TEST(DrillScheduleIntegrationTest, EnabledDrillFiresOnItsScheduleAndIsExported) 
   }
   ASSERT_GE(SampleValue(body, runs), 1) << exporter.Log();
   EXPECT_EQ(SampleValue(body, "dbcanary_drill_last_result{drill=\"dragonfly_benchmark\",result=\"pass\"}"), 1);
+  // It ran on its schedule: not before the announced minute (1 s for clock rounding).
   EXPECT_GT(SampleValue(body, "dbcanary_drill_last_success_timestamp_seconds{drill=\"dragonfly_benchmark\"}"),
             next_run - 1);
   EXPECT_NE(body.find("dbcanary_drill_dragonfly_benchmark_"), std::string::npos)

@@ -17,7 +17,7 @@
 
 #include "drills/drill.h"
 #include "drills/failover/failover_drill.h"
-#include "exporter/config/yaml_reader.h"
+#include "config/yaml_reader.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary {

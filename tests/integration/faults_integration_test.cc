@@ -29,13 +29,23 @@ using Mode = FaultProxy::Mode;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
+// No check here depends on how fast the host is: probe runs are waited for (conditions on the
+// counters, with generous limits that only matter when something is broken), and the only time
+// bounds are promises with room for a loaded 2-core machine (stack.h).
 constexpr double kInterval = 1.0;
 constexpr double kTimeout = 1.0;
 // How far past its timeout a failed run may end in the exporter process (cancel wait plus
-// scheduling on a loaded 2-core machine).
-constexpr double kRunSlack = 0.3;
-// A scrape reads a snapshot: it must never wait on a probe.
-constexpr double kMaxScrapeSeconds = 1.0;
+// scheduling on a loaded 2-core machine). A "slow" fault run ignoring its deadline would take
+// several 1.5 s delays (TLS and protocol round trips).
+constexpr double kRunSlack = kDeadlineSlackSeconds;
+// A scrape reads a snapshot: it must never wait on a probe (pinned against a minute-long hang
+// in tests/unit/render_test.cc; here a bound with room for a loaded host).
+constexpr double kMaxScrapeSeconds = kPromptSeconds;
+// Scheduling, publishing and the 50 ms scrape poll on a loaded host, on top of the promise that
+// a fault shows within one interval plus the timeout of the run in flight and of the next one.
+constexpr double kShowSlack = 3.0;
+// Limit of the waits for runs and recoveries: they end as soon as their condition holds.
+constexpr auto kWaitLimit = std::chrono::seconds(60);
 
 enum Component { kPostgres = 1, kPooler = 2, kRedis = 4, kAll = 7 };
 
@@ -99,6 +109,9 @@ double AllFailures(const Page& page, const ProbeId& probe) {
   double sum = 0;
   for (const auto& reason : AllReasons()) sum += Failures(page, probe, reason);
   return sum;
+}
+double Successes(const Page& page, const ProbeId& probe) {
+  return Runs(page, probe) - AllFailures(page, probe);
 }
 double FailuresIn(const Page& page, const ProbeId& probe, const std::set<std::string>& reasons) {
   double sum = 0;
@@ -329,8 +342,8 @@ TEST_P(FaultMatrix, FailsFastWithTheRightReasonAndRecovers) {
   Rig& rig = Rig::Get();
   const FaultCase& param = GetParam();
   ASSERT_TRUE(rig.exporter().Running());
-  ASSERT_GE(rig.WaitAllGreen(seconds(15)), 0) << "not green before the fault\n"
-                                              << rig.exporter().Log();
+  ASSERT_GE(rig.WaitAllGreen(kWaitLimit), 0) << "not green before the fault\n"
+                                             << rig.exporter().Log();
 
   // Which probes the fault must break, and which it must leave alone. A hung PostgreSQL may or
   // may not stall PgBouncer (server connections it already holds keep working), and a faulted
@@ -365,7 +378,7 @@ TEST_P(FaultMatrix, FailsFastWithTheRightReasonAndRecovers) {
       }
     }
     if (all) break;
-    if (elapsed > kInterval + 2 * kTimeout + 1.0) {
+    if (elapsed > kInterval + 2 * kTimeout + kShowSlack) {
       for (const ProbeId* probe : affected) {
         if (seconds_to_fail.count(probe->target) != 0) continue;
         ADD_FAILURE() << probe->kind << "/" << probe->target << " did not fail with "
@@ -377,10 +390,25 @@ TEST_P(FaultMatrix, FailsFastWithTheRightReasonAndRecovers) {
     std::this_thread::sleep_for(milliseconds(50));
   }
 
-  // 2. Two more intervals under the fault: every run of an affected probe fails with an
-  // expected reason within its deadline; the healthy probes keep running and succeeding.
-  std::this_thread::sleep_for(milliseconds(static_cast<int>(2500 * kInterval)));
-  const Page under = rig.Scrape();
+  // 2. Under the fault until every affected probe has run again and every healthy probe has run
+  // twice and succeeded since the fault began (waited for, not counted in a fixed window: a
+  // loaded host only takes longer): every run of an affected probe fails with an expected
+  // reason within its deadline; the healthy probes keep running and succeeding.
+  Page under;
+  const auto under_since = Clock::now();
+  for (;;) {
+    under = rig.Scrape();
+    bool done = true;
+    for (const ProbeId* probe : affected) {
+      done = done && Runs(under, *probe) - Runs(first, *probe) >= 1;
+    }
+    for (const ProbeId* probe : healthy) {
+      done = done && Runs(under, *probe) - Runs(before, *probe) >= 2 &&
+             Successes(under, *probe) - Successes(before, *probe) >= 1;
+    }
+    if (done || Clock::now() - under_since > kWaitLimit) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
   for (const ProbeId* probe : affected) {
     SCOPED_TRACE(probe->kind + "/" + probe->target);
     const double runs = Runs(under, *probe) - Runs(first, *probe);
@@ -393,17 +421,17 @@ TEST_P(FaultMatrix, FailsFastWithTheRightReasonAndRecovers) {
   }
   for (const ProbeId* probe : healthy) {
     SCOPED_TRACE(probe->kind + "/" + probe->target);
+    // A starved pool shows as missing runs. (How many of a healthy probe's 1 s runs a loaded
+    // host lets fail is the host's business, not dbcanary's: it must keep succeeding, though.)
     EXPECT_GE(Runs(under, *probe) - Runs(before, *probe), 2) << "a healthy probe lost its schedule";
-    // One slow run on a loaded 2-core CI machine is tolerated; a starved pool is not (it shows
-    // as missing runs above, or as a run of failures here).
-    EXPECT_LE(AllFailures(under, *probe) - AllFailures(before, *probe), 1)
-        << "a healthy probe failed: " << FailureSummary(under, *probe);
+    EXPECT_GE(Successes(under, *probe) - Successes(before, *probe), 1)
+        << "a healthy probe stopped succeeding: " << FailureSummary(under, *probe);
   }
   EXPECT_TRUE(rig.exporter().Running()) << rig.exporter().Log();
 
-  // 3. The fault ends; everything is green again within a few intervals, by itself.
+  // 3. The fault ends; everything is green again by itself (how soon is the host's business).
   fault.End();
-  const double recovery = rig.WaitAllGreen(seconds(static_cast<int>(5 * kInterval + 2)));
+  const double recovery = rig.WaitAllGreen(kWaitLimit);
   EXPECT_GE(recovery, 0) << "no recovery after the fault ended";
   std::cout << "[ figures  ] " << CaseName({param, 0}) << ": failed after";
   for (const auto& [target, s] : seconds_to_fail) std::cout << " " << target << "=" << s << "s";
@@ -509,14 +537,15 @@ std::ostream& operator<<(std::ostream& out, const ConnectionCounts& c) {
              << " redis_clients=" << c.redis_clients;
 }
 
-// ~30 probe cycles with faults toggling on every side leave no descriptor, backend, pooler client
-// or redis client behind, and no backend idle in transaction (a leaked or half-closed connection
-// per failed run would pile up to max_connections in production).
+// Fifteen faults toggled on every side (each held until the probes of its components have
+// failed under it, then lifted until everything is green again) leave no descriptor, backend,
+// pooler client or redis client behind, and no backend idle in transaction (a leaked or
+// half-closed connection per failed run would pile up to max_connections in production).
 TEST(NoLeaks, FaultsTogglingForThirtyCyclesLeaveNothingBehind) {
   DBCANARY_REQUIRE_STACK();
   Rig& rig = Rig::Get();
   ASSERT_TRUE(rig.ok()) << rig.error();
-  ASSERT_GE(rig.WaitAllGreen(seconds(15)), 0) << rig.exporter().Log();
+  ASSERT_GE(rig.WaitAllGreen(kWaitLimit), 0) << rig.exporter().Log();
   const ConnectionCounts start = Sample(rig);
   std::cout << "[ figures  ] start: " << start << std::endl;
   const Page page_start = rig.Scrape();
@@ -527,18 +556,33 @@ TEST(NoLeaks, FaultsTogglingForThirtyCyclesLeaveNothingBehind) {
       {"down", kAll},      {"hung", kPostgres},    {"slow", kRedis},   {"cutoff", kPooler},
       {"down", kRedis},    {"garbage", kPostgres}, {"slow", kPooler},
   };
-  // Two intervals per toggle: one with the fault, one without.
+  // Each toggle is held until every probe of its components has failed under it, then lifted
+  // until everything is green again: waited for, not timed, so every toggle really cycles its
+  // probes through a failed and a successful run whatever the host's speed.
+  double meant = 0;  // runs of Probes()[0] the toggles make at least: one failed, one green
   for (const auto& toggle : toggles) {
+    SCOPED_TRACE(toggle.fault + " " + ComponentName(toggle.components));
+    const Page at_start = rig.Scrape();
     {
       ActiveFault fault(rig, toggle);
-      std::this_thread::sleep_for(milliseconds(static_cast<int>(1000 * kInterval)));
-      rig.Scrape();
+      const auto since = Clock::now();
+      bool failed = false;
+      while (!failed && Clock::now() - since < kWaitLimit) {
+        std::this_thread::sleep_for(milliseconds(100));
+        const Page page = rig.Scrape();
+        failed = true;
+        for (const auto& probe : Probes()) {
+          if ((probe.component & toggle.components) == 0) continue;
+          failed = failed && AllFailures(page, probe) > AllFailures(at_start, probe);
+        }
+      }
+      ASSERT_TRUE(failed) << "the faulted probes did not fail\n" << rig.exporter().Log();
     }
-    std::this_thread::sleep_for(milliseconds(static_cast<int>(1000 * kInterval)));
+    ASSERT_GE(rig.WaitAllGreen(kWaitLimit), 0) << "no recovery after the toggle";
+    if ((Probes()[0].component & toggle.components) != 0) meant += 2;
   }
-  ASSERT_GE(rig.WaitAllGreen(seconds(10)), 0) << "no recovery after the toggling";
   const Page page_end = rig.Scrape();
-  EXPECT_GE(Runs(page_end, Probes()[0]) - Runs(page_start, Probes()[0]), 25)
+  EXPECT_GE(Runs(page_end, Probes()[0]) - Runs(page_start, Probes()[0]), meant)
       << "fewer cycles than meant";
   const ConnectionCounts end = Sample(rig);
   std::cout << "[ figures  ] end:   " << end << std::endl;

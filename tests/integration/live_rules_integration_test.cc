@@ -106,7 +106,8 @@ bool WriteConfigWithDrill(const std::string& from, const std::string& to,
   out << "drills:\n  reports_dir: " << reports_dir << "\n  keep_reports: 2\n  jobs:\n"
       << "    dragonfly_benchmark:\n      enabled: false\n      timeout: 30s\n"
       << "      dragonfly: dragonfly\n      connections: 2\n      duration: 1s\n"
-      << "      keyspace: 100\n      expect: { min_ops_per_second: 1 }\n";
+      // Met by one operation (a busy host does fewer, not none): must pass on any host.
+      << "      keyspace: 100\n      expect: { min_ops_per_second: 0.001 }\n";
   return static_cast<bool>(out);
 }
 
@@ -369,9 +370,9 @@ TEST_F(LiveRules, RulesAndDashboardQueriesWorkAndStoppedStandbyFiresTheAlert) {
             << std::chrono::duration<double>(Clock::now() - drill_started).count() << " s\n";
 
   ExporterProcess exporter({"serve", "--config", config});
-  ASSERT_TRUE(exporter.WaitReady(seconds(30))) << exporter.Log();
+  ASSERT_TRUE(exporter.WaitReady(seconds(60))) << exporter.Log();
   PrometheusProcess prometheus(exporter.port(), rules_);
-  ASSERT_TRUE(prometheus.WaitReady(seconds(20))) << prometheus.Log();
+  ASSERT_TRUE(prometheus.WaitReady(seconds(60))) << prometheus.Log();
 
   // Every alert expression parses (and evaluates) in a real Prometheus.
   for (const auto& rule : shipped) {
@@ -391,10 +392,10 @@ TEST_F(LiveRules, RulesAndDashboardQueriesWorkAndStoppedStandbyFiresTheAlert) {
   }
 
   // Wait until the healthy stack has been scraped enough for every non-fault panel to have data
-  // (slow probes run at start, rates need two samples).
+  // (slow probes run at start, rates need two samples); the wait ends as soon as they have.
   std::vector<std::string> empty_panels;
   std::map<std::string, std::vector<std::string>> allowed_empty;  // reason -> queries
-  auto deadline = Clock::now() + seconds(40);
+  auto deadline = Clock::now() + seconds(120);
   do {
     std::this_thread::sleep_for(seconds(1));
     empty_panels.clear();
@@ -449,21 +450,25 @@ TEST_F(LiveRules, RulesAndDashboardQueriesWorkAndStoppedStandbyFiresTheAlert) {
             << " panel queries checked after "
             << std::chrono::duration<double>(Clock::now() - started).count() << " s\n";
 
-  // The healthy stack does not trip the alert the fault is about.
-  ASSERT_EQ(prometheus.AlertState(kFaultAlert), "") << "alert active before the fault";
+  // The healthy stack does not keep the alert the fault is about active (waited for: one failed
+  // run on a busy host may make it pending for a moment), so what follows is the fault's doing.
+  ASSERT_EQ(WaitForAlertState(prometheus, kFaultAlert, {""}, seconds(60)), "")
+      << "alert active before the fault";
 
   {
     StoppedComponents stopped;
     ASSERT_TRUE(stopped.Stop(kStandby));
     auto stopped_at = Clock::now();
+    // The waits end as soon as the alert is in the wanted state; their limits only leave a
+    // loaded host room (probe interval 5 s, scrape and evaluation 1 s, for: scaled to 5 s).
     std::string state =
-        WaitForAlertState(prometheus, kFaultAlert, {"pending", "firing"}, seconds(20));
+        WaitForAlertState(prometheus, kFaultAlert, {"pending", "firing"}, seconds(60));
     ASSERT_TRUE(state == "pending" || state == "firing")
         << kFaultAlert << " not active after stopping " << kStandby << "\n"
         << exporter.Log();
     double pending_after = std::chrono::duration<double>(Clock::now() - stopped_at).count();
     // for: 5m scaled to 5s: the alert moves on to firing.
-    state = WaitForAlertState(prometheus, kFaultAlert, {"firing"}, seconds(15));
+    state = WaitForAlertState(prometheus, kFaultAlert, {"firing"}, seconds(60));
     EXPECT_EQ(state, "firing");
     std::cerr << "live: " << kFaultAlert << " pending after " << pending_after << " s, " << state
               << " after " << std::chrono::duration<double>(Clock::now() - stopped_at).count()
@@ -479,7 +484,7 @@ TEST_F(LiveRules, RulesAndDashboardQueriesWorkAndStoppedStandbyFiresTheAlert) {
     auto restored_at = Clock::now();
     std::cerr << "live: " << kStandby << " restarted in "
               << std::chrono::duration<double>(restored_at - restart_at).count() << " s\n";
-    state = WaitForAlertState(prometheus, kFaultAlert, {""}, seconds(30));
+    state = WaitForAlertState(prometheus, kFaultAlert, {""}, seconds(90));
     EXPECT_EQ(state, "") << kFaultAlert << " still active after " << kStandby << " came back";
     std::cerr << "live: cleared "
               << std::chrono::duration<double>(Clock::now() - restored_at).count()

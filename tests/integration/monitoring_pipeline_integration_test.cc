@@ -15,7 +15,7 @@
 #include <memory>
 #include <thread>
 
-#include "exporter/config/config.h"
+#include "config/config.h"
 #include "tests/fake_victorialogs/fake_victorialogs.h"
 #include "tests/integration/harness/exporter_process.h"
 #include "tests/integration/harness/stack.h"
@@ -172,8 +172,8 @@ TEST_F(MonitoringPipeline, QueriesOnDbcanarysOwnSeriesPass) {
                      "        queries:\n"
                      "          - { name: build_info, promql: \"dbcanary_build_info\",\n"
                      "              expect: { min_series: 1, min_value: 1, max_value: 1 } }\n"
-                     "          - { name: build_info_fresh, promql: \"dbcanary_build_info[30s]\",\n"
-                     "              expect: { max_age: 15s } }\n"
+                     "          - { name: build_info_fresh, promql: \"dbcanary_build_info[1m]\",\n"
+                     "              expect: { max_age: 30s } }\n"
                      "          - { name: probes_up, promql: \"sum(dbcanary_probe_success)\",\n"
                      "              expect: { min_value: 1 } }\n"
                      "          - { name: scalar, promql: \"scalar(count(dbcanary_build_info))\",\n"
@@ -192,7 +192,9 @@ TEST_F(MonitoringPipeline, QueriesOnDbcanarysOwnSeriesPass) {
   auto newest = FindSample(result, "dbcanary_monitoring_query_newest_sample_timestamp_seconds",
                            Query("build_info_fresh"));
   ASSERT_TRUE(newest);
-  EXPECT_GT(*newest, Now() - 15);
+  // Fresh: within the declared max_age of 30 s (thirty 1 s scrape intervals: room for a loaded
+  // host), and a sample time, not a time in the future (1 s for clock rounding).
+  EXPECT_GT(*newest, Now() - 30);
   EXPECT_LE(*newest, Now() + 1);
   auto probes_up = FindSample(result, "dbcanary_monitoring_query_max_value", Query("probes_up"));
   ASSERT_TRUE(probes_up);
@@ -288,7 +290,10 @@ TEST_F(MonitoringPipeline, UnreachableAndHangingStoresFailWithBoundedCodes) {
   auto slow = RunProbeOnce(*hanging, milliseconds(300));
   ASSERT_FALSE(slow.result.success);
   EXPECT_EQ(slow.result.error->code, ErrorCode::kTimeout) << slow.result.error->message;
-  EXPECT_LT(slow.seconds, 0.3 + kDeadlineSlackSeconds + 0.05);
+  // At the 300 ms deadline: not before, and not much after (room for a loaded host, far below
+  // the endpoint's 10 s request timeout and the listener's silence, which never ends).
+  EXPECT_GE(slow.seconds, 0.3 - kClockEpsilonSeconds);
+  EXPECT_LT(slow.seconds, 0.3 + kDeadlineSlackSeconds);
 }
 
 // Pins: LogsQL queries reach VictoriaLogs' documented endpoint with limit and start; fresh
@@ -296,7 +301,11 @@ TEST_F(MonitoringPipeline, UnreachableAndHangingStoresFailWithBoundedCodes) {
 TEST_F(MonitoringPipeline, FreshLogLinesPass) {
   FakeVictoriaLogs logs;
   const std::string stream = "{app=\"postgres\",namespace=\"databases\"}";
+  // Every time below is compared with the wall clock read around the step that set it, never
+  // with a fixed tolerance of "now": the host may take its time between the steps.
+  const double added_before = Now();
   logs.AddAged(stream, 5, 20);
+  const double added_after = Now();
   logs.AddAged("{app=\"other\"}", 1, 3);
   auto probe = Build("", logs.url(),
                      "        logs:\n"
@@ -307,7 +316,9 @@ TEST_F(MonitoringPipeline, FreshLogLinesPass) {
                          "            limit: 10\n"
                          "            expect: { min_lines: 10, max_age: 1m }\n");
   ASSERT_NE(probe, nullptr);
+  const double run_before = Now();
   auto run = RunProbeOnce(*probe, seconds(2));
+  const double run_after = Now();
   ASSERT_TRUE(run.result.success) << run.result.error->message;
   std::cerr << "1 LogsQL query in " << run.seconds * 1000 << " ms\n";
   EXPECT_EQ(FindSample(run.result, "dbcanary_monitoring_logs_success", Query("pg_logs")), 1);
@@ -315,7 +326,9 @@ TEST_F(MonitoringPipeline, FreshLogLinesPass) {
   auto newest =
       FindSample(run.result, "dbcanary_monitoring_logs_newest_timestamp_seconds", Query("pg_logs"));
   ASSERT_TRUE(newest);
-  EXPECT_NEAR(*newest, Now() - 5, 2);
+  // The newest line's time: 5 s before it was added (1 ms for the nanosecond text round trip).
+  EXPECT_GE(*newest, added_before - 5 - 1e-3);
+  EXPECT_LE(*newest, added_after - 5 + 1e-3);
   for (const char* check : {"monitoring_logs_min_lines", "monitoring_logs_max_age"}) {
     const ExpectationResult* expectation = FindExpectation(run.result, check, "pipeline/pg_logs");
     ASSERT_NE(expectation, nullptr) << check;
@@ -328,14 +341,18 @@ TEST_F(MonitoringPipeline, FreshLogLinesPass) {
   EXPECT_EQ(requests[0].limit, "10");
   auto start = kube::ParseRfc3339(requests[0].start);
   ASSERT_TRUE(start) << requests[0].start;
-  EXPECT_NEAR(*start, Now() - 60, 3);  // lookback defaults to max_age
+  // Lookback defaults to max_age: 60 s before the run's clock (sent in whole seconds, floored).
+  EXPECT_GE(*start, run_before - 60 - 1);
+  EXPECT_LE(*start, run_after - 60);
 }
 
 // Pins: logs that stopped arriving (only old lines within the lookback) fail max_age while
 // min_lines passes; no lines at all fail both — the probe succeeds either way.
 TEST_F(MonitoringPipeline, StaleOrMissingLogsFailTheirExpectations) {
   FakeVictoriaLogs logs;
+  const double added_before = Now();
   logs.AddAged("{app=\"postgres\"}", 600, 5);
+  const double added_after = Now();
   auto probe =
       Build("", logs.url(),
             "        logs:\n"
@@ -343,7 +360,9 @@ TEST_F(MonitoringPipeline, StaleOrMissingLogsFailTheirExpectations) {
             "              expect: { min_lines: 1, max_age: 1m } }\n"
             "          - { name: empty, logsql: \"no-such-word\", expect: { max_age: 1m } }\n");
   ASSERT_NE(probe, nullptr);
+  const double run_before = Now();
   auto run = RunProbeOnce(*probe, seconds(2));
+  const double run_after = Now();
   ASSERT_TRUE(run.result.success) << run.result.error->message;
   EXPECT_EQ(FindSample(run.result, "dbcanary_monitoring_logs_lines", Query("stale")), 5);
   EXPECT_TRUE(FindExpectation(run.result, "monitoring_logs_min_lines", "pipeline/stale")->pass);
@@ -351,7 +370,9 @@ TEST_F(MonitoringPipeline, StaleOrMissingLogsFailTheirExpectations) {
       FindExpectation(run.result, "monitoring_logs_max_age", "pipeline/stale");
   ASSERT_NE(age, nullptr);
   EXPECT_FALSE(age->pass);
-  EXPECT_NEAR(age->observed, 600, 5);
+  // 600 s plus however long passed between adding the lines and the run's clock reading.
+  EXPECT_GE(age->observed, 600 + (run_before - added_after) - 1e-3);
+  EXPECT_LE(age->observed, 600 + (run_after - added_before) + 1e-3);
   EXPECT_EQ(age->threshold, 60);
 
   EXPECT_EQ(FindSample(run.result, "dbcanary_monitoring_logs_lines", Query("empty")), 0);

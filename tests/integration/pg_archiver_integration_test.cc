@@ -60,12 +60,13 @@ class BrokenArchiveCommand {
     auto reset = Stack::Get().AdminQuery(kPrimary, "ALTER SYSTEM RESET archive_command");
     EXPECT_TRUE(reset) << reset.error().message;
     EXPECT_TRUE(Stack::Get().AdminQuery(kPrimary, "SELECT pg_reload_conf()"));
-    // Reload is asynchronous: wait until the original is back, then wake the archiver.
-    for (int i = 0; i < 50 && ShowArchiveCommand() != original_; ++i) {
+    // Reload is asynchronous: wait until the original is back, then wake the archiver. (These
+    // waits end as soon as their condition holds; the limits only leave a loaded host room.)
+    for (int i = 0; i < 300 && ShowArchiveCommand() != original_; ++i) {
       std::this_thread::sleep_for(milliseconds(100));
     }
     EXPECT_EQ(ShowArchiveCommand(), original_);
-    for (int i = 0; i < 100; ++i) {
+    for (int i = 0; i < 600; ++i) {
       auto state = Stack::Get().AdminQuery(
           kPrimary,
           "SELECT coalesce(last_archived_time >= last_failed_time, false) AS ok FROM "
@@ -113,7 +114,7 @@ TEST_F(PgArchiverIntegrationTest, ArchivedSegmentCountsAndIsHealthy) {
   ASSERT_TRUE(Stack::Get().AdminQuery(kPrimary, kSwitchWal));
   ProbeResult result;
   std::vector<double> runs_ms;
-  for (int i = 0; i < 50; ++i) {
+  for (int i = 0; i < 600; ++i) {  // ends as soon as the switched segment is archived
     auto run = RunProbeOnce(*probe_, milliseconds(3000));
     ASSERT_TRUE(run.result.success) << run.result.error->message;
     runs_ms.push_back(run.seconds * 1000);
@@ -145,13 +146,13 @@ TEST_F(PgArchiverIntegrationTest, FailingArchiveCommandFailsHealthy) {
     BrokenArchiveCommand broken;
     ASSERT_TRUE(broken.ok());
     ASSERT_FALSE(broken.original().empty());
-    for (int i = 0; i < 50 && ShowArchiveCommand() != "false"; ++i) {
+    for (int i = 0; i < 300 && ShowArchiveCommand() != "false"; ++i) {  // ends once reloaded
       std::this_thread::sleep_for(milliseconds(100));
     }
     ASSERT_EQ(ShowArchiveCommand(), "false");
     ASSERT_TRUE(Stack::Get().AdminQuery(kPrimary, kSwitchWal));
     ProbeResult result;
-    for (int i = 0; i < 100; ++i) {
+    for (int i = 0; i < 600; ++i) {  // ends as soon as the failure is counted
       result = RunProbeOnce(*probe_, milliseconds(3000)).result;
       ASSERT_TRUE(result.success) << result.error->message;
       if (Value(result, kPgArchiverFailed) > Value(before, kPgArchiverFailed)) break;

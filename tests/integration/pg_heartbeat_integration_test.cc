@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "exporter/config/yaml_reader.h"
+#include "config/yaml_reader.h"
 #include "probes/postgres/pg_heartbeat_probe.h"
 #include "probes/postgres/pg_heartbeat_rows.h"
 #include "tests/integration/harness/stack.h"
@@ -32,7 +32,19 @@ constexpr char kCluster[] = "shared-postgres";
 constexpr char kPrimary[] = "shared-postgres-1";
 constexpr char kWriter[] = "it-heartbeat";  // its own row: the e2e test's daemon uses "dbcanary"
 const std::vector<std::string> kStandbys = {"shared-postgres-2", "shared-postgres-3"};
-constexpr milliseconds kTimeout{3000};
+// The run's budget. No test here times replication against a constant (an idle host replays a
+// heartbeat in milliseconds, a busy one may take seconds): a healthy standby must see the
+// heartbeat within the run, and kLagLimit, the max_lag_seconds declared in these tests, is the
+// budget itself.
+constexpr milliseconds kTimeout{5000};
+constexpr double kLagLimit = 5.0;
+// Reads of a standby stop this long before the deadline (pg_heartbeat_probe.cc, kReadMargin).
+constexpr double kReadMarginSeconds = 0.1;
+
+double WallNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // Resumes WAL replay on a standby when destroyed, pass or fail.
 class PausedReplay {
@@ -99,29 +111,34 @@ class PgHeartbeatIntegrationTest : public ::testing::Test {
   testing::StoppedComponents stopped_;  // restarted in teardown, pass or fail
 };
 
-// Pins the healthy baseline: every standby sees each heartbeat well under a second, the write
-// time travels unchanged, the table keeps one row per writer, and every expectation passes.
+// Pins the healthy baseline: every standby sees each heartbeat within the run, the write time
+// travels unchanged, the table keeps one row per writer, and every expectation passes.
 TEST_F(PgHeartbeatIntegrationTest, HealthyClusterLagBelowOneSecond) {
-  auto probe = HeartbeatProbe(1.0);
+  auto probe = HeartbeatProbe(kLagLimit);
   ASSERT_NE(probe, nullptr);
   std::vector<double> runs_ms;
   double previous_write = 0;
   for (int i = 0; i < 7; ++i) {
+    const double wall_before = WallNow();
     auto run = RunProbeOnce(*probe, kTimeout);
+    const double wall_after = WallNow();
     ASSERT_TRUE(run.result.success) << run.result.error->message;
     runs_ms.push_back(run.seconds * 1000);
     const auto& result = run.result;
     auto written = FindSample(result, kPgHeartbeatWriteTimestamp, {{"target", kCluster}});
     ASSERT_TRUE(written);
     EXPECT_GT(*written, previous_write);
-    EXPECT_NEAR(*written, static_cast<double>(std::time(nullptr)), 5.0);  // a Unix time
+    // A Unix time, written during the run (the primary shares this host's clock; 1 ms for the
+    // microsecond rounding).
+    EXPECT_GE(*written, wall_before - 1e-3);
+    EXPECT_LE(*written, wall_after + 1e-3);
     previous_write = *written;
     for (const auto& standby : kStandbys) {
       EXPECT_EQ(FindSample(result, kPgHeartbeatStandbyUp, StandbyLabels(standby)), 1) << standby;
       EXPECT_EQ(FindSample(result, kPgHeartbeatVisible, StandbyLabels(standby)), 1) << standby;
       const double lag = Lag(result, standby);
       EXPECT_GE(lag, 0) << standby;
-      EXPECT_LT(lag, 1.0) << standby;
+      EXPECT_LE(lag, run.seconds) << standby;  // seen within the run
       EXPECT_EQ(FindSample(result, kPgHeartbeatLastSeenWriteTimestamp, StandbyLabels(standby)),
                 *written)
           << standby;
@@ -145,10 +162,11 @@ TEST_F(PgHeartbeatIntegrationTest, HealthyClusterLagBelowOneSecond) {
   EXPECT_EQ(rows->Number(0, "n")->value_or(-1), 1);
 }
 
-// Pins detection of a standby that stopped replaying: its lag grows in real time past 5 s within
-// two runs while the other standby stays low, and comes back once replay resumes.
+// Pins detection of a standby that stopped replaying: its lag grows in real time (by at least a
+// whole run, which waits for it until its read margin) while the other standby still sees every
+// heartbeat, and comes back once replay resumes.
 TEST_F(PgHeartbeatIntegrationTest, PausedReplayLagGrowsThenRecovers) {
-  auto probe = HeartbeatProbe(1.0);
+  auto probe = HeartbeatProbe(kLagLimit);
   ASSERT_NE(probe, nullptr);
   const std::string paused_name = kStandbys[1];
   const std::string healthy_name = kStandbys[0];
@@ -157,18 +175,24 @@ TEST_F(PgHeartbeatIntegrationTest, PausedReplayLagGrowsThenRecovers) {
   PausedReplay paused(paused_name);
   ASSERT_TRUE(paused.ok()) << paused.error();
   double previous_lag = 0;
+  double first_run_seconds = 0;
   ProbeResult result;
   for (int run = 1; run <= 2; ++run) {
     auto timed = RunProbeOnce(*probe, kTimeout);
     result = std::move(timed.result);
     ASSERT_TRUE(result.success) << result.error->message;  // a lagging standby is no failure
-    EXPECT_LE(timed.seconds, kTimeout.count() / 1000.0 + testing::kDeadlineSlackSeconds);
+    // Waited for the paused standby until the read margin before the deadline, and returned by
+    // the deadline (room for a loaded host; a paused standby would otherwise be read forever).
+    const double budget = kTimeout.count() / 1000.0;
+    EXPECT_GE(timed.seconds, budget - kReadMarginSeconds - testing::kClockEpsilonSeconds);
+    EXPECT_LE(timed.seconds, budget + testing::kDeadlineSlackSeconds);
+    if (run == 1) first_run_seconds = timed.seconds;
     EXPECT_EQ(FindSample(result, kPgHeartbeatVisible, StandbyLabels(paused_name)), 0) << run;
     EXPECT_EQ(FindSample(result, kPgHeartbeatStandbyUp, StandbyLabels(paused_name)), 1) << run;
     const double lag = Lag(result, paused_name);
     EXPECT_GT(lag, previous_lag) << "run " << run;
     previous_lag = lag;
-    EXPECT_LT(Lag(result, healthy_name), 1.0) << "run " << run;
+    EXPECT_LE(Lag(result, healthy_name), timed.seconds) << "run " << run;
     EXPECT_EQ(FindSample(result, kPgHeartbeatVisible, StandbyLabels(healthy_name)), 1);
     const auto* check = FindExpectation(result, "max_heartbeat_lag_seconds", paused_name);
     ASSERT_NE(check, nullptr);
@@ -178,19 +202,22 @@ TEST_F(PgHeartbeatIntegrationTest, PausedReplayLagGrowsThenRecovers) {
   }
   std::printf("[ measure  ] pg_heartbeat lag of the paused standby after 2 runs: %.2f s\n",
               previous_lag);
-  EXPECT_GT(previous_lag, 5.0);
-  // The paused standby still shows the heartbeat written before the pause, one run (3 s) older
-  // than the primary's newest.
-  EXPECT_LT(
-      FindSample(result, kPgHeartbeatLastSeenWriteTimestamp, StandbyLabels(paused_name)).value(),
-      FindSample(result, kPgHeartbeatWriteTimestamp, {{"target", kCluster}}).value() - 2.5);
+  // The paused standby still shows the heartbeat written before the pause, older than the
+  // primary's newest by more than the whole first run (measured, not assumed: it waited for the
+  // paused standby until its read margin, above); 10 ms for the two clocks' rounding.
+  const double last_seen =
+      FindSample(result, kPgHeartbeatLastSeenWriteTimestamp, StandbyLabels(paused_name)).value();
+  const double newest = FindSample(result, kPgHeartbeatWriteTimestamp, {{"target", kCluster}}).value();
+  EXPECT_GT(newest - last_seen, first_run_seconds - 0.01);
+  // The lag counts that real time: at least the age of the heartbeat it last saw.
+  EXPECT_GE(previous_lag, newest - last_seen);
 
   paused.Resume();
   result = RunProbeOnce(*probe, kTimeout).result;
   ASSERT_TRUE(result.success) << result.error->message;
   for (const auto& standby : kStandbys) {
     EXPECT_EQ(FindSample(result, kPgHeartbeatVisible, StandbyLabels(standby)), 1) << standby;
-    EXPECT_LT(Lag(result, standby), 1.0) << standby;
+    EXPECT_LT(Lag(result, standby), kLagLimit) << standby;
     EXPECT_TRUE(FindExpectation(result, "max_heartbeat_lag_seconds", standby)->pass) << standby;
   }
 }
@@ -198,14 +225,16 @@ TEST_F(PgHeartbeatIntegrationTest, PausedReplayLagGrowsThenRecovers) {
 // Pins that an unreachable standby is reported (standby_up 0, failed expectation) without failing
 // the run or hiding the other standby's measurement.
 TEST_F(PgHeartbeatIntegrationTest, StoppedStandbyIsDownButRunSucceeds) {
-  auto probe = HeartbeatProbe(1.0);
+  auto probe = HeartbeatProbe(kLagLimit);
   ASSERT_NE(probe, nullptr);
   auto stopped = stopped_.Stop(kStandbys[1]);
   ASSERT_TRUE(stopped) << stopped.error().message;
   auto run = RunProbeOnce(*probe, kTimeout);
   const auto& result = run.result;
   ASSERT_TRUE(result.success) << result.error->message;
-  EXPECT_LT(run.seconds, 1.0);  // refused at once, and the other standby sees the heartbeat
+  // Refused at once, and the other standby sees the heartbeat: the run does not wait for the
+  // stopped standby until its read margin (4.9 s); half the budget leaves a loaded host room.
+  EXPECT_LT(run.seconds, kTimeout.count() / 1000.0 / 2);
   EXPECT_EQ(FindSample(result, kPgHeartbeatStandbyUp, StandbyLabels(kStandbys[1])), 0);
   EXPECT_EQ(FindSample(result, kPgHeartbeatVisible, StandbyLabels(kStandbys[1])), 0);
   EXPECT_FALSE(FindSample(result, kPgHeartbeatLag, StandbyLabels(kStandbys[1])));
@@ -213,13 +242,13 @@ TEST_F(PgHeartbeatIntegrationTest, StoppedStandbyIsDownButRunSucceeds) {
   ASSERT_NE(check, nullptr);
   EXPECT_FALSE(check->pass);
   EXPECT_EQ(FindSample(result, kPgHeartbeatStandbyUp, StandbyLabels(kStandbys[0])), 1);
-  EXPECT_LT(Lag(result, kStandbys[0]), 1.0);
+  EXPECT_LE(Lag(result, kStandbys[0]), run.seconds);  // seen within the run
 }
 
 // Pins the log volume of a standby that stays down: one warning naming it when it goes down,
 // none on the runs after (its metrics say it every run), one line when it is readable again.
 TEST_F(PgHeartbeatIntegrationTest, AStandbyThatStaysDownIsLoggedOnceAndItsReturnOnce) {
-  auto probe = HeartbeatProbe(1.0);
+  auto probe = HeartbeatProbe(kLagLimit);
   ASSERT_NE(probe, nullptr);
   std::ostringstream log_text;
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text);

@@ -11,7 +11,7 @@
 #include "probes/pooler/pgbouncer_rows.h"
 #include "probes/pooler/pooler_admin_probe.h"
 #include "probes/pooler/pooler_roundtrip_probe.h"
-#include "probes/postgres/pg_connection.h"
+#include "clients/pg/pg_session.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary {
@@ -196,10 +196,25 @@ TEST_F(PoolerAdminIntegrationTest, PausedDatabaseBlocksRoundTripAndShowsWaitingC
   {
     PausedDatabase paused(*admin, kDatabase);
     ASSERT_TRUE(paused.ok()) << paused.error();
+    // The round trip blocks until its deadline; the admin probe runs until it sees it waiting
+    // for more than 0.3 s (a condition reached by waiting, not assumed after a fixed sleep).
+    constexpr milliseconds kBlockedDeadline{2500};
     testing::TimedRun blocked;
-    std::thread client([&] { blocked = RunProbeOnce(**roundtrip, milliseconds(1500)); });
-    std::this_thread::sleep_for(milliseconds(700));
-    auto seen = RunProbeOnce(*probe, milliseconds(3000));
+    std::atomic<bool> blocked_done{false};
+    std::thread client([&] {
+      blocked = RunProbeOnce(**roundtrip, kBlockedDeadline);
+      blocked_done = true;
+    });
+    testing::TimedRun seen;
+    do {
+      seen = RunProbeOnce(*probe, milliseconds(3000));
+      if (seen.result.success &&
+          FindSample(seen.result, kPgbClientWaiting, Pool("gitlab")).value_or(0) >= 1 &&
+          FindSample(seen.result, kPgbMaxWait, Pool("gitlab")).value_or(0) > 0.3) {
+        break;
+      }
+      std::this_thread::sleep_for(milliseconds(50));
+    } while (!blocked_done);
     client.join();
     ASSERT_TRUE(seen.result.success) << seen.result.error->message;
     EXPECT_GE(FindSample(seen.result, kPgbClientWaiting, Pool("gitlab")).value_or(0), 1);
@@ -209,14 +224,16 @@ TEST_F(PoolerAdminIntegrationTest, PausedDatabaseBlocksRoundTripAndShowsWaitingC
     ASSERT_FALSE(blocked.result.success);
     EXPECT_EQ(ErrorCodeName(blocked.result.error->code), "timeout")
         << blocked.result.error->message;
-    EXPECT_LT(blocked.seconds, 1.5 + testing::kDeadlineSlackSeconds);
+    // By its deadline (room for a loaded host), below the pooler connection's 5 s
+    // connect_timeout and PgBouncer's 120 s query_wait_timeout it would otherwise wait for.
+    EXPECT_LT(blocked.seconds, kBlockedDeadline.count() / 1000.0 + testing::kDeadlineSlackSeconds);
   }
   auto recovered = RunProbeOnce(**roundtrip, milliseconds(3000));
   EXPECT_TRUE(recovered.result.success)
       << (recovered.result.error ? recovered.result.error->message : "");
 }
 
-// Pins saturation by load: 30 clients running pg_sleep(1) against a pool of 15 make clients
+// Pins saturation by load: 30 clients running pg_sleep(5) against a pool of 15 make clients
 // wait and max wait rise, failing a declared max_wait_seconds.
 TEST_F(PoolerAdminIntegrationTest, MoreClientsThanPoolMakeClientsWait) {
   auto probe =
@@ -229,23 +246,38 @@ TEST_F(PoolerAdminIntegrationTest, MoreClientsThanPoolMakeClientsWait) {
   std::vector<std::thread> clients;
   for (int i = 0; i < kClients; ++i) {
     clients.emplace_back([&] {
-      auto session = PgSession::Connect(tenant, {}, Deadline::In(milliseconds(10000)));
+      auto session = PgSession::Connect(tenant, {}, Deadline::In(milliseconds(30000)));
       if (!session) {
         ++failed;
         return;
       }
       ++connected;
       while (!go) std::this_thread::sleep_for(milliseconds(5));
-      auto rows = session->Query("SELECT pg_sleep(1)", Deadline::In(milliseconds(10000)));
+      // Two batches of 5 s through the pool of 15: everyone stays connected, and the second
+      // batch waits, for 5 s, while the admin probe looks.
+      auto rows = session->Query("SELECT pg_sleep(5)", Deadline::In(milliseconds(30000)));
       if (!rows) ++failed;
     });
   }
-  for (int i = 0; i < 1000 && connected + failed < kClients; ++i) {
+  for (int i = 0; i < 3000 && connected + failed < kClients; ++i) {  // ends once all connected
     std::this_thread::sleep_for(milliseconds(10));
   }
   go = true;
-  std::this_thread::sleep_for(milliseconds(500));
-  auto run = RunProbeOnce(*probe, milliseconds(3000));
+  // Looked at until the waiting clients are seen to have waited more than 0.3 s, with at least
+  // one server connection busy (PgBouncer may still be opening them): a condition, not a moment.
+  // The window is the first batch's 5 s; a loaded host needs a fraction of it.
+  const auto go_at = SteadyClock::now();
+  testing::TimedRun run;
+  do {
+    std::this_thread::sleep_for(milliseconds(100));
+    run = RunProbeOnce(*probe, milliseconds(3000));
+    if (run.result.success &&
+        FindSample(run.result, kPgbClientWaiting, Pool("gitlab")).value_or(0) >= 10 &&
+        FindSample(run.result, kPgbServerActive, Pool("gitlab")).value_or(0) >= 1 &&
+        FindSample(run.result, kPgbMaxWait, Pool("gitlab")).value_or(0) > 0.3) {
+      break;
+    }
+  } while (SecondsSince(go_at) < 4.0);
   for (auto& client : clients) client.join();
   EXPECT_EQ(failed.load(), 0);
   ASSERT_TRUE(run.result.success) << run.result.error->message;
@@ -255,7 +287,7 @@ TEST_F(PoolerAdminIntegrationTest, MoreClientsThanPoolMakeClientsWait) {
   auto max_wait = FindSample(run.result, kPgbMaxWait, Pool("gitlab"));
   ASSERT_TRUE(waiting && clients_active && active && max_wait);
   EXPECT_GE(*waiting, 10);
-  EXPECT_EQ(*waiting + *clients_active, kClients);
+  EXPECT_EQ(*waiting + *clients_active, kClients);  // everyone still connected: within 5 s of go
   // PgBouncer may still be opening server connections (TLS to PostgreSQL); never above the pool.
   EXPECT_GE(*active, 1);
   EXPECT_LE(*active, 15);
@@ -296,7 +328,9 @@ TEST_F(PoolerAdminIntegrationTest, SilentAdminConsoleTimesOutAtDeadline) {
   auto run = RunProbeOnce(*probe, milliseconds(500));
   ASSERT_FALSE(run.result.success);
   EXPECT_EQ(ErrorCodeName(run.result.error->code), "timeout") << run.result.error->message;
-  EXPECT_GE(run.seconds, 0.5);
+  // At the 500 ms deadline: not before, and not much after (room for a loaded host, far below
+  // the admin connection's 5 s connect_timeout and the listener's silence, which never ends).
+  EXPECT_GE(run.seconds, 0.5 - testing::kClockEpsilonSeconds);
   EXPECT_LT(run.seconds, 0.5 + testing::kDeadlineSlackSeconds);
 }
 

@@ -6,7 +6,7 @@
 #include <map>
 
 #include "probes/pooler/pooler_roundtrip_probe.h"
-#include "probes/postgres/pg_connection.h"
+#include "clients/pg/pg_session.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary {
@@ -77,7 +77,7 @@ TEST_F(PoolerRoundtripIntegrationTest, EveryPoolerRoundTripsThroughTls) {
         auto seconds = Phase(run.result, kPoolerPhaseSeconds, name, phase);
         ASSERT_TRUE(seconds) << phase;
         EXPECT_GT(*seconds, 0) << phase;
-        EXPECT_LT(*seconds, 1.0) << phase;
+        EXPECT_LE(*seconds, run.seconds) << phase;  // in seconds, and timed inside the run
         phase_ms[phase].push_back(*seconds * 1000);
       }
       // Only this pooler type's phases exist: no series for a phase that never runs.
@@ -154,10 +154,11 @@ TEST_F(PoolerRoundtripIntegrationTest, StoppedPoolerFailsConnectThenRecovers) {
 
   auto stopped = stopped_.Stop(name);
   ASSERT_TRUE(stopped) << stopped.error().message;
-  auto run = RunProbeOnce(*probe, milliseconds(3000));
+  // A budget far above "at once", so a run that waited for its deadline would show.
+  auto run = RunProbeOnce(*probe, milliseconds(10000));
   ASSERT_FALSE(run.result.success);
   EXPECT_EQ(ErrorCodeName(run.result.error->code), "connect") << run.result.error->message;
-  EXPECT_LT(run.seconds, 3.0);
+  EXPECT_LT(run.seconds, testing::kPromptSeconds);  // refused at once
   EXPECT_EQ(Phase(run.result, kPoolerPhaseSuccess, name, "connect"), 0);
   EXPECT_EQ(Phase(run.result, kPoolerPhaseSuccess, name, "read"), 0);
   EXPECT_EQ(Phase(run.result, kPoolerPhaseSeconds, name, "read"), 0);  // not reached
@@ -184,11 +185,15 @@ TEST_F(PoolerRoundtripIntegrationTest, SilentPoolerTimesOutAtDeadline) {
   auto run = RunProbeOnce(*probe, timeout);
   ASSERT_FALSE(run.result.success);
   EXPECT_EQ(ErrorCodeName(run.result.error->code), "timeout") << run.result.error->message;
-  EXPECT_GE(run.seconds, 0.5);
+  // At the 500 ms deadline: not before, and not much after (room for a loaded host, far below
+  // the pooler connection's 5 s connect_timeout and the listener's silence, which never ends).
+  EXPECT_GE(run.seconds, 0.5 - testing::kClockEpsilonSeconds);
   EXPECT_LT(run.seconds, 0.5 + testing::kDeadlineSlackSeconds) << "waited past the deadline";
+  // The connect phase is what waited: timed, and inside the run.
   auto connect = Phase(run.result, kPoolerPhaseSeconds, "gitlab-pooler-rw", "connect");
   ASSERT_TRUE(connect);
-  EXPECT_NEAR(*connect, 0.5, testing::kDeadlineSlackSeconds);
+  EXPECT_GT(*connect, 0);
+  EXPECT_LE(*connect, run.seconds);
   EXPECT_EQ(Phase(run.result, kPoolerPhaseSuccess, "gitlab-pooler-rw", "connect"), 0);
   std::printf("[ measure  ] silent pooler abandoned after %.1f ms (deadline 500 ms)\n",
               run.seconds * 1000);
@@ -214,7 +219,9 @@ TEST_F(PoolerRoundtripIntegrationTest, FrozenPoolerMidQueryReturnsAtDeadline) {
     const double elapsed = SecondsSince(started);
     ASSERT_FALSE(rows);
     EXPECT_EQ(ErrorCodeName(rows.error().code), "timeout") << rows.error().message;
-    EXPECT_GE(elapsed, 0.2);
+    // At the 200 ms deadline: not before, and not much after (room for a loaded host; the
+    // frozen pooler would never answer).
+    EXPECT_GE(elapsed, 0.2 - testing::kClockEpsilonSeconds);
     EXPECT_LT(elapsed, 0.2 + testing::kDeadlineSlackSeconds) << "waited past the deadline";
     elapsed_ms.push_back(elapsed * 1000);
   }

@@ -21,7 +21,7 @@
 
 #include "drills/drill.h"
 #include "drills/restore/restore_drill.h"
-#include "exporter/config/config.h"
+#include "config/config.h"
 #include "tests/fake_kube/fake_kube_server.h"
 #include "tests/integration/harness/stack.h"
 
@@ -159,13 +159,24 @@ TEST_F(RestoreDrillTest, RealBaseBackupRestoresIntoAScratchInstanceAndIsVerified
   const Sample* rpo = Find(result, "dbcanary_drill_restore_rpo_seconds");
   const Sample* bytes = Find(result, "dbcanary_drill_restore_backup_bytes");
   ASSERT_TRUE(backup && rto && rpo && bytes) << Describe(result);
-  EXPECT_GT(backup->value, 0.05);
-  EXPECT_GT(rto->value, 0.5);
+  // No figure is compared with a constant (an idle host restores in well under a second, a busy
+  // one takes many): each is checked against the wall time the run really took.
+  // The backup and the restore really happened, inside the run, one after the other.
+  EXPECT_GT(backup->value, 0);
+  EXPECT_GT(rto->value, 0);
   EXPECT_LT(backup->value + rto->value, seconds_taken);
   EXPECT_GE(rpo->value, 0);
-  // the tail row written after the backup came back through the WAL archive: the data age at
-  // the restore point is well under the backup's own duration
-  EXPECT_LT(rpo->value, 5) << Describe(result);
+  // The tail row written after the backup came back through the WAL archive: the data age at
+  // the restore point is at most the time from writing the tail row to the restore point (the
+  // switch_wal phase), where data from the backup alone would be older than the backup itself.
+  const DrillPhase* switch_wal = nullptr;
+  for (const auto& phase : result.phases) {
+    if (phase.name == "switch_wal") switch_wal = &phase;
+  }
+  ASSERT_NE(switch_wal, nullptr) << Describe(result);
+  // (The RPO is read on the primary's wall clock, the phase on the steady clock: 0.1 % and
+  // 10 ms cover their rates and roundings.)
+  EXPECT_LE(rpo->value, switch_wal->duration_seconds * 1.001 + 0.01) << Describe(result);
   EXPECT_GT(bytes->value, 1e6);
   ASSERT_NE(FindCheck(result, "max_rto_seconds"), nullptr);
   ASSERT_NE(FindCheck(result, "max_rpo_seconds"), nullptr);

@@ -248,9 +248,30 @@ TEST_F(SecretsTest, NoSecretInLogsPagesReportsOrCommandOutput) {
         {"serve", "--config", config.string(), "--web.config.file", (dir_ / "web.yml").string()},
         env);
     ASSERT_TRUE(exporter.WaitReady(seconds(30))) << exporter.Log();
-    std::this_thread::sleep_for(milliseconds(2500));  // a few failed runs of each kind
-
-    std::string metrics = Fetch(exporter, "/metrics");
+    // Until a failed run of each kind and a successful run of each good target have been counted
+    // (and the echo server has seen the monitoring probe twice): waited for, not assumed after
+    // a fixed delay, since one run of a 1 s probe can trip over a busy machine.
+    std::string metrics;
+    for (auto until = std::chrono::steady_clock::now() + seconds(60);;) {
+      metrics = Fetch(exporter, "/metrics");
+      auto success = [&](const std::string& probe, const std::string& target) {
+        return SampleValue(metrics, "dbcanary_probe_success{probe=\"" + probe + "\",target=\"" +
+                                        target + "\"}");
+      };
+      const bool all = Sample(metrics, "pg_replication", "wrongpass-pg", "auth") >= 1 &&
+                       Sample(metrics, "pg_replication", "wronghost-pg", "connect") >= 1 &&
+                       Sample(metrics, "pg_replication", "down-pg", "connect") >= 1 &&
+                       Sample(metrics, "pooler_roundtrip", "wrongpass-pooler", "auth") >= 1 &&
+                       Sample(metrics, "dragonfly_basics", "wrongpass-redis", "auth") >= 1 &&
+                       Sample(metrics, "dragonfly_basics", "down-redis", "connect") >= 1 &&
+                       success("pg_tenants", "good-pg") == 1 &&
+                       success("pooler_admin", "good-pooler") == 1 &&
+                       success("dragonfly_basics", "good-redis") == 1 &&
+                       success("monitoring_pipeline", "echo-monitoring") == 0 &&
+                       echo.requests() >= 2;
+      if (all || std::chrono::steady_clock::now() > until) break;
+      std::this_thread::sleep_for(milliseconds(250));
+    }
     // The failures really happened, with their bounded reasons (else the test proves nothing).
     EXPECT_GE(Sample(metrics, "pg_replication", "wrongpass-pg", "auth"), 1)
         << metrics.substr(0, 2000);

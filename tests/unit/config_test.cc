@@ -1,4 +1,4 @@
-#include "exporter/config/config.h"
+#include "config/config.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "exporter/config/secret.h"
+#include "config/secret.h"
 
 namespace dbcanary {
 namespace {

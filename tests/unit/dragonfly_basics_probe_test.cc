@@ -9,7 +9,7 @@
 #include <set>
 #include <string>
 
-#include "exporter/config/config.h"
+#include "config/config.h"
 #include "probes/dragonfly/dragonfly_ops.h"
 
 namespace dbcanary {
@@ -151,7 +151,9 @@ TEST(DragonflyBasicsTest, RunWithExpiredDeadlineIsATimeoutWithAllSeries) {
     const std::string& op = sample.labels.at(1).second;
     EXPECT_EQ(sample.labels.at(0), (std::pair<std::string, std::string>{"target", "df"}));
     if (sample.name == "dbcanary_dragonfly_op_duration_seconds" && op == "connect") {
-      EXPECT_LT(sample.value, 0.05);  // reached, and gave up at once
+      // Reached, and gave up at once: far below the 5 s connect_timeout to 192.0.2.1 (which
+      // would hang) that an attempted connect would take; 1 s leaves room for a loaded host.
+      EXPECT_LT(sample.value, 1.0);
     } else {
       EXPECT_EQ(sample.value, 0) << sample.name << " " << op;
     }

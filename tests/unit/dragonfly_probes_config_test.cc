@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "exporter/config/config.h"
+#include "config/config.h"
 #include "probes/probe.h"
 
 namespace dbcanary {

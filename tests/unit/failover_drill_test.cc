@@ -12,7 +12,7 @@
 #include "drills/drill.h"
 #include "drills/failover/trigger.h"
 #include "drills/failover/write_log.h"
-#include "exporter/kube/client.h"
+#include "clients/kube/client.h"
 #include "tests/fake_kube/fake_kube_server.h"
 
 namespace dbcanary {

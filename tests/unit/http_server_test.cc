@@ -1,12 +1,12 @@
-#include "exporter/daemon/http_server.h"
+#include "exporter/web/http_server.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 
-#include "exporter/config/secret.h"
-#include "exporter/core/text_format.h"
+#include "config/secret.h"
+#include "core/text_format.h"
 #include "tests/unit/http_client.h"
 
 namespace dbcanary {

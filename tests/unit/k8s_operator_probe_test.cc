@@ -7,7 +7,7 @@
 #include <cmath>
 #include <stop_token>
 
-#include "exporter/config/config.h"
+#include "config/config.h"
 #include "probes/kubernetes/k8s_cnpg_operator_probe.h"
 #include "probes/probe.h"
 #include "tests/fake_kube/fake_kube_server.h"

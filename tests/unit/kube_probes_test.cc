@@ -7,7 +7,7 @@
 #include <cmath>
 #include <stop_token>
 
-#include "exporter/config/config.h"
+#include "config/config.h"
 #include "probes/kubernetes/backup_directory_probe.h"
 #include "probes/kubernetes/k8s_cnpg_backups_probe.h"
 #include "probes/kubernetes/k8s_cnpg_cluster_probe.h"
@@ -402,7 +402,8 @@ TEST_F(K8sProbeRunTest, ClusterProbeTimesOutAtDeadline) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ASSERT_FALSE(result.success);
   EXPECT_EQ(result.error->code, ErrorCode::kTimeout);
-  EXPECT_LT(elapsed, 1.0);
+  // The 300 ms deadline plus 1 s for a loaded host: far below the 3 s the answer takes.
+  EXPECT_LT(elapsed, 0.3 + 1.0);
 }
 
 // A missing Cluster object (404) fails the run as a query error naming the object.

@@ -11,8 +11,8 @@
 #include <memory>
 #include <sstream>
 
-#include "exporter/kube/client.h"
-#include "exporter/kube/credentials.h"
+#include "clients/kube/client.h"
+#include "clients/kube/credentials.h"
 #include "tests/fake_kube/fake_kube_server.h"
 #include "tests/fake_kube/tls_terminator.h"
 #include "tests/unit/temp_dir.h"

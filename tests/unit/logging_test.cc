@@ -1,4 +1,4 @@
-#include "exporter/daemon/logging.h"
+#include "exporter/logging.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <regex>
 #include <sstream>
 
-#include "exporter/config/secret.h"
+#include "config/secret.h"
 
 namespace dbcanary {
 namespace {

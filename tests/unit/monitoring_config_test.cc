@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "exporter/config/config.h"
+#include "config/config.h"
 #include "probes/monitoring/monitoring_pipeline_probe.h"
 #include "probes/probe.h"
 

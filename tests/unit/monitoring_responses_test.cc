@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "probes/monitoring/http_client.h"
+#include "clients/http/http_client.h"
 #include "probes/monitoring/monitoring_pipeline_probe.h"
 #include "probes/monitoring/responses.h"
 
@@ -154,7 +154,7 @@ TEST(MonitoringLogsAnswer, AnHttpErrorIsAQueryErrorWithTheServerText) {
 }
 
 TEST(MonitoringHelpers, EncodesFormsAndFormatsTimes) {
-  EXPECT_EQ(EncodeForm({{"query", "up{job=\"a b\"} > 0"}, {"limit", "10"}}),
+  EXPECT_EQ(http::EncodeForm({{"query", "up{job=\"a b\"} > 0"}, {"limit", "10"}}),
             "query=up%7Bjob%3D%22a%20b%22%7D%20%3E%200&limit=10");
   EXPECT_EQ(FormatRfc3339(1795705205.7), "2026-11-26T15:00:05Z");
   EXPECT_TRUE(IsQueryName("dbcanary_build_info"));

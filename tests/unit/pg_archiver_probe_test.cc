@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "exporter/config/config.h"
+#include "config/config.h"
 
 namespace dbcanary {
 namespace {

@@ -1,4 +1,4 @@
-#include "probes/postgres/pg_connection.h"
+#include "clients/pg/pg_session.h"
 
 #include <gtest/gtest.h>
 

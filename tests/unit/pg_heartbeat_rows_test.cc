@@ -5,7 +5,7 @@
 #include <cmath>
 #include <optional>
 
-#include "exporter/config/config.h"
+#include "config/config.h"
 #include "probes/postgres/pg_heartbeat_probe.h"
 #include "probes/probe.h"
 

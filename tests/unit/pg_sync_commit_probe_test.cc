@@ -4,7 +4,7 @@
 
 #include <optional>
 
-#include "exporter/config/config.h"
+#include "config/config.h"
 #include "probes/postgres/pg_sync_commit_rows.h"
 #include "probes/probe.h"
 

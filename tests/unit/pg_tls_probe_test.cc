@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <openssl/asn1.h>
 
-#include "exporter/config/config.h"
+#include "config/config.h"
 
 namespace dbcanary {
 namespace {

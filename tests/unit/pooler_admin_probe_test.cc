@@ -4,7 +4,7 @@
 
 #include <cstdlib>
 
-#include "exporter/config/config.h"
+#include "config/config.h"
 #include "probes/probe.h"
 
 namespace dbcanary {

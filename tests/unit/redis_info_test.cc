@@ -1,7 +1,7 @@
 // INFO text -> fields -> facts, for Redis 7 and Dragonfly layouts (fixtures written by hand
 // after each server's field names; values made up).
 
-#include "probes/dragonfly/redis_info.h"
+#include "clients/redis/redis_info.h"
 
 #include <gtest/gtest.h>
 

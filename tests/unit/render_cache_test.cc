@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "drills/framework/state_store.h"
-#include "exporter/daemon/render.h"
+#include "drills/runtime/state_store.h"
+#include "exporter/metrics/render.h"
 
 namespace dbcanary {
 namespace {

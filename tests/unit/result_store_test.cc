@@ -1,4 +1,4 @@
-#include "exporter/daemon/result_store.h"
+#include "probes/runtime/result_store.h"
 
 #include <gtest/gtest.h>
 

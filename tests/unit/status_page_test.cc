@@ -6,7 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "exporter/daemon/status_pages.h"
+#include "core/html.h"
+#include "exporter/web/status_pages.h"
 
 namespace dbcanary {
 namespace {

@@ -1,4 +1,4 @@
-#include "exporter/core/text_format.h"
+#include "core/text_format.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // TlsFront without the exporter: a relay to a stand-in backend, the relay port registry,
 // the connection limit, the handshake timeout and a prompt Stop().
-#include "exporter/daemon/tls_front.h"
+#include "exporter/web/tls_front.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -17,7 +17,7 @@
 #include <string>
 #include <thread>
 
-#include "exporter/daemon/self_metrics.h"
+#include "exporter/metrics/self_metrics.h"
 #include "tests/fake_kube/tls_terminator.h"  // TestPki
 #include "tests/unit/loopback.h"
 #include "tests/unit/temp_dir.h"
@@ -30,6 +30,11 @@ using testing::ConnectLoopback;
 using testing::Loopback;
 using std::chrono::milliseconds;
 
+// No test here depends on how fast the host is: conditions are waited for, lower bounds only
+// prove that a timeout was honoured, upper bounds leave a loaded host room while staying far
+// below the 10 s default handshake timeout a broken promise would end at.
+constexpr milliseconds kWaitLimit{20000};
+
 // Seconds until the peer closes `fd` (EOF or reset), at most `limit`.
 double SecondsUntilClosed(int fd, double limit) {
   auto start = Clock::now();
@@ -41,6 +46,8 @@ double SecondsUntilClosed(int fd, double limit) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// Waits for `condition`, polling; ends as soon as it holds (the callers' generous limits only
+// matter on a loaded host).
 bool WaitUntil(const std::function<bool()>& condition, milliseconds limit) {
   auto deadline = Clock::now() + limit;
   while (!condition()) {
@@ -168,8 +175,8 @@ TEST_F(TlsFrontTest, RelaysARequestFromARegisteredPortAndUnregistersIt) {
   EXPECT_EQ(response, "HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\nregistered");
   ASSERT_GT(backend.peer_port(), 0);
   EXPECT_TRUE(
-      WaitUntil([&] { return !relays_->Contains(backend.peer_port()); }, milliseconds(2000)));
-  EXPECT_TRUE(WaitUntil([&] { return front->active() == 0; }, milliseconds(2000)));
+      WaitUntil([&] { return !relays_->Contains(backend.peer_port()); }, kWaitLimit));
+  EXPECT_TRUE(WaitUntil([&] { return front->active() == 0; }, kWaitLimit));
 }
 
 TEST_F(TlsFrontTest, AClientTrustingAnotherCaFailsAndIsCounted) {
@@ -178,7 +185,7 @@ TEST_F(TlsFrontTest, AClientTrustingAnotherCaFailsAndIsCounted) {
   ASSERT_TRUE(front);
   EXPECT_EQ(TlsGet(front->port(), pki_->other_ca_cert), "");
   EXPECT_TRUE(WaitUntil([&] { return Failures(TlsHandshakeFailure::kCertificate) == 1; },
-                        milliseconds(2000)));
+                        kWaitLimit));
 }
 
 TEST_F(TlsFrontTest, ConnectionsOverTheLimitAreClosedAtOnceAndCounted) {
@@ -188,18 +195,19 @@ TEST_F(TlsFrontTest, ConnectionsOverTheLimitAreClosedAtOnceAndCounted) {
   ASSERT_TRUE(front);
   int first = ConnectLoopback(front->port());
   int second = ConnectLoopback(front->port());
-  ASSERT_TRUE(WaitUntil([&] { return front->active() == 2; }, milliseconds(2000)));
+  ASSERT_TRUE(WaitUntil([&] { return front->active() == 2; }, kWaitLimit));
   int third = ConnectLoopback(front->port());
   ASSERT_GE(third, 0);
-  EXPECT_LT(SecondsUntilClosed(third, 5), 1.0);
+  // At once (2 s of room for a loaded host), not after the 10 s handshake timeout.
+  EXPECT_LT(SecondsUntilClosed(third, 15), 2.0);
   EXPECT_EQ(self_.Snapshot().web_connections_rejected, 1u);
   ::close(third);
   // Closed before their first byte: a freed slot, not a failed handshake.
   ::close(first);
   ::close(second);
-  ASSERT_TRUE(WaitUntil([&] { return front->active() == 0; }, milliseconds(2000)));
+  ASSERT_TRUE(WaitUntil([&] { return front->active() == 0; }, kWaitLimit));
   int fourth = ConnectLoopback(front->port());
-  EXPECT_TRUE(WaitUntil([&] { return front->active() == 1; }, milliseconds(2000)));
+  EXPECT_TRUE(WaitUntil([&] { return front->active() == 1; }, kWaitLimit));
   ::close(fourth);
   EXPECT_EQ(self_.Snapshot().web_connections_rejected, 1u);
   for (auto reason : {TlsHandshakeFailure::kTimeout, TlsHandshakeFailure::kProtocol,
@@ -213,13 +221,16 @@ TEST_F(TlsFrontTest, AClientSendingNothingIsClosedAfterTheHandshakeTimeout) {
   options.handshake_timeout = milliseconds(300);
   auto front = Start(options, 1);
   ASSERT_TRUE(front);
+  // Timed from before the connect: the front's handshake deadline starts after it.
+  const auto before_connect = Clock::now();
   int idle = ConnectLoopback(front->port());
-  double closed = SecondsUntilClosed(idle, 5);
+  (void)SecondsUntilClosed(idle, 15);
+  const double closed = std::chrono::duration<double>(Clock::now() - before_connect).count();
   ::close(idle);
-  EXPECT_GT(closed, 0.25);
-  EXPECT_LT(closed, 2.0);
+  EXPECT_GE(closed, 0.3 - 0.005);  // not before the configured 300 ms
+  EXPECT_LT(closed, 0.3 + 1.0);    // nor much after: the 10 s default would be far later
   EXPECT_TRUE(
-      WaitUntil([&] { return Failures(TlsHandshakeFailure::kTimeout) == 1; }, milliseconds(1000)));
+      WaitUntil([&] { return Failures(TlsHandshakeFailure::kTimeout) == 1; }, kWaitLimit));
 }
 
 TEST_F(TlsFrontTest, PlainHttpIsAProtocolFailure) {
@@ -228,10 +239,11 @@ TEST_F(TlsFrontTest, PlainHttpIsAProtocolFailure) {
   int fd = ConnectLoopback(front->port());
   std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
   ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  EXPECT_LT(SecondsUntilClosed(fd, 5), 2.0);
+  // At once, after the 200 ms alert linger (room for a loaded host), not at the 10 s timeout.
+  EXPECT_LT(SecondsUntilClosed(fd, 15), 2.0);
   ::close(fd);
   EXPECT_TRUE(
-      WaitUntil([&] { return Failures(TlsHandshakeFailure::kProtocol) == 1; }, milliseconds(1000)));
+      WaitUntil([&] { return Failures(TlsHandshakeFailure::kProtocol) == 1; }, kWaitLimit));
 }
 
 TEST_F(TlsFrontTest, StopEndsWaitingConnectionsAtOnce) {
@@ -239,11 +251,12 @@ TEST_F(TlsFrontTest, StopEndsWaitingConnectionsAtOnce) {
   ASSERT_TRUE(front);
   int first = ConnectLoopback(front->port());
   int second = ConnectLoopback(front->port());
-  ASSERT_TRUE(WaitUntil([&] { return front->active() == 2; }, milliseconds(2000)));
+  ASSERT_TRUE(WaitUntil([&] { return front->active() == 2; }, kWaitLimit));
   auto start = Clock::now();
   front->Stop();
-  EXPECT_LT(Clock::now() - start, milliseconds(500));
-  EXPECT_LT(SecondsUntilClosed(first, 2), 0.5);
+  // At once (2 s of room for a loaded host), not when the 10 s handshake timeout ends them.
+  EXPECT_LT(Clock::now() - start, milliseconds(2000));
+  EXPECT_LT(SecondsUntilClosed(first, 15), 2.0);
   EXPECT_EQ(ConnectLoopback(front->port()), -1);  // the listener is closed
   ::close(first);
   ::close(second);

@@ -1,4 +1,4 @@
-#include "exporter/daemon/web_config.h"
+#include "exporter/web/web_config.h"
 
 #include <crypt.h>
 #include <gmock/gmock.h>

@@ -101,9 +101,10 @@ void FaultProxy::CloseListener() {
 
 void FaultProxy::SetMode(Mode mode) {
   mode_ = mode;
-  // The accept thread owns the listener: wait (briefly) until it has closed or re-opened it.
+  // The accept thread owns the listener: wait until it has closed or re-opened it (it polls every
+  // 20 ms; the generous limit is only for a loaded host, the loop ends as soon as it has).
   const bool want_listener = mode != Mode::kRefuse;
-  for (int i = 0; i < 100 && (listen_fd_.load() >= 0) != want_listener; ++i) {
+  for (int i = 0; i < 1000 && (listen_fd_.load() >= 0) != want_listener; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
@@ -228,7 +229,9 @@ EchoHttpServer::EchoHttpServer(int status) : status_(status) {
       if (client < 0) continue;
       std::string request;
       char buffer[4096];
-      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+      // Until the headers are complete (at once for any real client); the limit only bounds a
+      // client that never finishes them.
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(5000);
       while (request.find("\r\n\r\n") == std::string::npos && request.size() < 65536 &&
              std::chrono::steady_clock::now() < until) {
         pollfd in{client, POLLIN, 0};

@@ -1,0 +1,146 @@
+#include "clients/kube/credentials.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "config/secret.h"
+#include "core/base64.h"
+
+namespace dbcanary::kube {
+namespace {
+
+bool FileReadable(const std::string& path) {
+  std::ifstream in(path);
+  return static_cast<bool>(in);
+}
+
+// Resolves a kubeconfig-relative path the way kubectl does: relative to the file's directory.
+std::string Resolve(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || path.front() == '/') return path;
+  return (std::filesystem::path(base_dir) / path).string();
+}
+
+std::string Scalar(const YAML::Node& node, const char* key) {
+  const YAML::Node value = node[key];
+  if (!value || !value.IsScalar()) return {};
+  return value.Scalar();
+}
+
+// Finds `name` in a kubeconfig list of {name, KEY: {...}} and returns the inner map.
+YAML::Node FindNamed(const YAML::Node& list, const std::string& name, const char* inner) {
+  if (!list || !list.IsSequence()) return YAML::Node();
+  for (const auto& entry : list) {
+    if (entry.IsMap() && Scalar(entry, "name") == name) return entry[inner];
+  }
+  return YAML::Node();
+}
+
+// Kubeconfig *-data: base64, padding optional, line breaks ignored (as kubectl reads it).
+std::optional<std::string> DecodeData(const std::string& text) {
+  return DecodeBase64(text, {Base64Padding::kOptional, /*ignore_whitespace=*/true});
+}
+
+}  // namespace
+
+Result<Credentials> InClusterCredentials(const InClusterPaths& paths) {
+  const char* host = std::getenv(paths.host_env.c_str());
+  const char* port = std::getenv(paths.port_env.c_str());
+  if (host == nullptr || *host == '\0' || port == nullptr || *port == '\0') {
+    return MakeError(ErrorCode::kConfig, "kubernetes in_cluster: " + paths.host_env + " and " +
+                                             paths.port_env +
+                                             " are not set (not running in a pod?)");
+  }
+  if (!FileReadable(paths.token_file)) {
+    return MakeError(
+        ErrorCode::kConfig,
+        "kubernetes in_cluster: cannot read the service-account token file " + paths.token_file);
+  }
+  Credentials credentials;
+  std::string host_part = host;
+  if (host_part.find(':') != std::string::npos) host_part = "[" + host_part + "]";  // IPv6
+  credentials.server = "https://" + host_part + ":" + port;
+  credentials.token_file = paths.token_file;
+  credentials.ca_file = paths.ca_file;
+  credentials.source = "in-cluster service account";
+  return credentials;
+}
+
+Result<Credentials> KubeconfigCredentials(const std::string& path, const std::string& context) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& error) {
+    return MakeError(ErrorCode::kConfig, "kubeconfig " + path + ": " + error.msg);
+  }
+  if (!root.IsMap()) return MakeError(ErrorCode::kConfig, "kubeconfig " + path + ": not a mapping");
+  const std::string base_dir = std::filesystem::path(path).parent_path().string();
+  std::string context_name = context.empty() ? Scalar(root, "current-context") : context;
+  if (context_name.empty()) {
+    return MakeError(ErrorCode::kConfig,
+                     "kubeconfig " + path + ": no context given and no current-context set");
+  }
+  const std::string where = "kubeconfig " + path + " (context " + context_name + ")";
+  YAML::Node ctx = FindNamed(root["contexts"], context_name, "context");
+  if (!ctx || !ctx.IsMap()) return MakeError(ErrorCode::kConfig, where + ": no such context");
+  const std::string cluster_name = Scalar(ctx, "cluster");
+  const std::string user_name = Scalar(ctx, "user");
+  YAML::Node cluster = FindNamed(root["clusters"], cluster_name, "cluster");
+  if (!cluster || !cluster.IsMap()) {
+    return MakeError(ErrorCode::kConfig, where + ": no cluster named \"" + cluster_name + "\"");
+  }
+  Credentials credentials;
+  credentials.source = where;
+  credentials.server = Scalar(cluster, "server");
+  if (credentials.server.empty())
+    return MakeError(ErrorCode::kConfig, where + ": cluster has no server");
+  while (!credentials.server.empty() && credentials.server.back() == '/')
+    credentials.server.pop_back();
+  credentials.ca_file = Resolve(base_dir, Scalar(cluster, "certificate-authority"));
+  if (auto data = Scalar(cluster, "certificate-authority-data"); !data.empty()) {
+    auto decoded = DecodeData(data);
+    if (!decoded)
+      return MakeError(ErrorCode::kConfig, where + ": certificate-authority-data is not base64");
+    credentials.ca_data = *decoded;
+  }
+  credentials.insecure_skip_tls_verify = Scalar(cluster, "insecure-skip-tls-verify") == "true";
+
+  if (!user_name.empty()) {
+    YAML::Node user = FindNamed(root["users"], user_name, "user");
+    if (!user)
+      return MakeError(ErrorCode::kConfig, where + ": no user named \"" + user_name + "\"");
+    if (user.IsMap()) {
+      if (user["exec"] || user["auth-provider"]) {
+        return MakeError(ErrorCode::kConfig,
+                         where +
+                             ": exec and auth-provider credentials are not supported; use a "
+                             "token, tokenFile or client certificate");
+      }
+      credentials.token = Scalar(user, "token");
+      if (!credentials.token.empty()) RegisterSecretValue(credentials.token);
+      credentials.token_file = Resolve(base_dir, Scalar(user, "tokenFile"));
+      credentials.client_cert_file = Resolve(base_dir, Scalar(user, "client-certificate"));
+      credentials.client_key_file = Resolve(base_dir, Scalar(user, "client-key"));
+      if (auto data = Scalar(user, "client-certificate-data"); !data.empty()) {
+        auto decoded = DecodeData(data);
+        if (!decoded)
+          return MakeError(ErrorCode::kConfig, where + ": client-certificate-data is not base64");
+        credentials.client_cert_data = *decoded;
+      }
+      if (auto data = Scalar(user, "client-key-data"); !data.empty()) {
+        auto decoded = DecodeData(data);
+        if (!decoded)
+          return MakeError(ErrorCode::kConfig, where + ": client-key-data is not base64");
+        credentials.client_key_data = *decoded;
+        RegisterSecretValue(credentials.client_key_data);
+      }
+    }
+  }
+  return credentials;
+}
+
+}  // namespace dbcanary::kube

@@ -1,0 +1,74 @@
+#include "clients/kube/kube_common.h"
+
+#include "clients/kube/time.h"
+
+namespace dbcanary::kube {
+
+Result<Client> MakeClient(const KubernetesSettings& settings, const InClusterPaths& paths) {
+  Result<Credentials> credentials =
+      settings.in_cluster ? InClusterCredentials(paths)
+                          : KubeconfigCredentials(settings.kubeconfig, settings.context);
+  if (!credentials) return credentials.error();
+  if (!settings.api_server.empty()) {
+    credentials->server = settings.api_server;
+    while (!credentials->server.empty() && credentials->server.back() == '/') {
+      credentials->server.pop_back();
+    }
+  }
+  return Client(std::move(*credentials), settings.timeout);
+}
+
+double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+const nlohmann::json* Field(const nlohmann::json& object, std::initializer_list<const char*> path) {
+  const nlohmann::json* current = &object;
+  for (const char* key : path) {
+    if (!current->is_object()) return nullptr;
+    auto it = current->find(key);
+    if (it == current->end()) return nullptr;
+    current = &*it;
+  }
+  return current;
+}
+
+std::optional<std::string> Text(const nlohmann::json& object,
+                                std::initializer_list<const char*> path) {
+  const auto* field = Field(object, path);
+  if (field == nullptr || !field->is_string()) return std::nullopt;
+  return field->get<std::string>();
+}
+
+std::optional<double> Number(const nlohmann::json& object,
+                             std::initializer_list<const char*> path) {
+  const auto* field = Field(object, path);
+  if (field == nullptr || !field->is_number()) return std::nullopt;
+  return field->get<double>();
+}
+
+std::optional<bool> Flag(const nlohmann::json& object, std::initializer_list<const char*> path) {
+  const auto* field = Field(object, path);
+  if (field == nullptr || !field->is_boolean()) return std::nullopt;
+  return field->get<bool>();
+}
+
+std::optional<double> Timestamp(const nlohmann::json& object,
+                                std::initializer_list<const char*> path) {
+  auto text = Text(object, path);
+  if (!text) return std::nullopt;
+  return ParseRfc3339(*text);
+}
+
+std::optional<double> ConditionTrue(const nlohmann::json& object, std::string_view type) {
+  const auto* conditions = Field(object, {"status", "conditions"});
+  if (conditions == nullptr || !conditions->is_array()) return std::nullopt;
+  for (const auto& condition : *conditions) {
+    if (Text(condition, {"type"}) == std::string(type)) {
+      return Text(condition, {"status"}) == std::string("True") ? 1.0 : 0.0;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace dbcanary::kube

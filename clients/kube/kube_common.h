@@ -1,0 +1,40 @@
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "core/result.h"
+#include "clients/kube/client.h"
+
+namespace dbcanary::kube {
+
+// Resources the k8s_* probes read.
+inline Resource CnpgResource(std::string plural, std::string ns) {
+  return Resource{"postgresql.cnpg.io", "v1", std::move(plural), std::move(ns)};
+}
+
+// Builds a client from the `kubernetes:` section: in-cluster or kubeconfig credentials, then
+// the api_server override. Done per run, so a pod restart is not needed after the kubeconfig
+// or token changes, and `check-config` works outside a cluster.
+Result<Client> MakeClient(const KubernetesSettings& settings, const InClusterPaths& paths = {});
+
+// Wall-clock now in Unix seconds.
+double NowSeconds();
+
+// JSON accessors that never throw: a missing or mistyped field is nullopt.
+const nlohmann::json* Field(const nlohmann::json& object, std::initializer_list<const char*> path);
+std::optional<std::string> Text(const nlohmann::json& object,
+                                std::initializer_list<const char*> path);
+std::optional<double> Number(const nlohmann::json& object, std::initializer_list<const char*> path);
+std::optional<bool> Flag(const nlohmann::json& object, std::initializer_list<const char*> path);
+// An RFC 3339 timestamp field, in Unix seconds.
+std::optional<double> Timestamp(const nlohmann::json& object,
+                                std::initializer_list<const char*> path);
+// The metav1.Condition of `type`: 1 when status "True", 0 otherwise; nullopt when absent.
+std::optional<double> ConditionTrue(const nlohmann::json& object, std::string_view type);
+
+}  // namespace dbcanary::kube

@@ -1,0 +1,439 @@
+#include "config/config.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/duration.h"
+
+namespace dbcanary {
+namespace {
+
+constexpr int64_t kMaxCount = 1000;
+
+std::vector<ProbeSettings> ReadProbes(YamlMap& owner, const std::string& target,
+                                      const ExporterSettings& exporter) {
+  std::vector<ProbeSettings> probes;
+  for (auto& [kind, map] : owner.MapOfMaps("probes")) {
+    ProbeSettings settings;
+    settings.kind = kind;
+    settings.target = target;
+    settings.interval = map.Duration("interval").value_or(exporter.default_interval);
+    settings.timeout = map.Duration("timeout").value_or(exporter.default_timeout);
+    if (settings.interval < std::chrono::milliseconds(100)) {
+      map.Fail("interval", "must be at least 100ms");
+    }
+    if (settings.timeout <= std::chrono::milliseconds(0)) map.Fail("timeout", "must be positive");
+    if (settings.timeout > settings.interval) {
+      map.Fail("timeout", "timeout (" + FormatDuration(settings.timeout) +
+                              ") must not be longer than interval (" +
+                              FormatDuration(settings.interval) + ")");
+    }
+    settings.params = std::make_shared<YamlMap>(std::move(map));
+    probes.push_back(std::move(settings));
+  }
+  return probes;
+}
+
+void CheckUnique(std::set<std::string>& names, YamlMap& map, const std::string& name,
+                 const std::string& what) {
+  if (!names.insert(name).second) map.Fail("name", "duplicate " + what + " name \"" + name + "\"");
+}
+
+ExporterSettings ReadExporter(YamlMap& root) {
+  ExporterSettings settings;
+  auto map = root.Map("exporter");
+  if (!map) return settings;
+  if (auto value = map->String("listen_address")) settings.listen_address = *value;
+  if (auto value = map->Int("workers", 1, 64)) settings.workers = static_cast<int>(*value);
+  if (auto value = map->Duration("default_interval")) settings.default_interval = *value;
+  if (auto value = map->Duration("default_timeout")) settings.default_timeout = *value;
+  if (settings.default_timeout > settings.default_interval) {
+    map->Fail("default_timeout", "must not be longer than default_interval");
+  }
+  if (auto log = map->Map("log")) {
+    if (auto value = log->Enum("format", {"text", "json"})) settings.log_format = *value;
+    if (auto value = log->Enum("level", {"trace", "debug", "info", "warn", "error"})) {
+      settings.log_level = *value;
+    }
+    log->Finish();
+  }
+  map->Finish();
+  return settings;
+}
+
+PostgresCluster ReadCluster(YamlMap& map, const ExporterSettings& exporter) {
+  PostgresCluster cluster;
+  cluster.name = map.RequiredString("name");
+  PgConnection defaults;
+  if (auto defaults_map = map.Map("defaults")) {
+    defaults = ReadPgConnection(*defaults_map, defaults);
+    defaults_map->Finish();
+  }
+  auto primary = map.Map("primary");
+  if (!primary) map.Fail("primary", "required but missing");
+  cluster.primary = ReadPgConnection(*primary, defaults);
+  if (cluster.primary.name.empty()) cluster.primary.name = cluster.name + "-primary";
+  if (cluster.primary.host.empty()) primary->Fail("host", "required but missing");
+  if (cluster.primary.user.empty()) primary->Fail("user", "required (here or in defaults)");
+  primary->Finish();
+  std::set<std::string> instance_names{cluster.primary.name};
+  for (auto& standby_map : map.ListOfMaps("standbys")) {
+    PgConnection standby = ReadPgConnection(standby_map, defaults);
+    if (standby.name.empty()) standby_map.Fail("name", "required but missing");
+    if (standby.host.empty()) standby_map.Fail("host", "required but missing");
+    if (standby.user.empty()) standby_map.Fail("user", "required (here or in defaults)");
+    CheckUnique(instance_names, standby_map, standby.name, "instance");
+    standby_map.Finish();
+    cluster.standbys.push_back(std::move(standby));
+  }
+  if (auto expect = map.Map("expect")) {
+    auto& e = cluster.expect;
+    e.instances = expect->Int("instances", 1, kMaxCount);
+    e.min_streaming_standbys = expect->Int("min_streaming_standbys", 0, kMaxCount);
+    e.min_sync_standbys = expect->Int("min_sync_standbys", 0, kMaxCount);
+    e.max_sync_standbys = expect->Int("max_sync_standbys", 0, kMaxCount);
+    e.max_replay_lag_bytes = expect->Number("max_replay_lag_bytes", 0, 1e18);
+    if (e.min_sync_standbys && e.max_sync_standbys && *e.min_sync_standbys > *e.max_sync_standbys) {
+      expect->Fail("max_sync_standbys", "must not be below min_sync_standbys");
+    }
+    expect->Finish();
+  }
+  cluster.probes = ReadProbes(map, cluster.name, exporter);
+  map.Finish();
+  return cluster;
+}
+
+Pooler ReadPooler(YamlMap& map, const ExporterSettings& exporter) {
+  Pooler pooler;
+  pooler.name = map.RequiredString("name");
+  pooler.cluster = map.String("cluster").value_or("");
+  if (auto type = map.Enum("type", {"rw", "ro"})) {
+    pooler.type = *type == "ro" ? PoolerType::kReadOnly : PoolerType::kReadWrite;
+  }
+  auto connection = map.Map("connection");
+  if (!connection) map.Fail("connection", "required but missing");
+  PgConnection defaults;
+  defaults.name = pooler.name;
+  pooler.connection = ReadPgConnection(*connection, defaults);
+  if (pooler.connection.host.empty()) connection->Fail("host", "required but missing");
+  if (pooler.connection.user.empty()) connection->Fail("user", "required but missing");
+  connection->Finish();
+  pooler.probes = ReadProbes(map, pooler.name, exporter);
+  map.Finish();
+  return pooler;
+}
+
+Dragonfly ReadDragonfly(YamlMap& map, const ExporterSettings& exporter) {
+  Dragonfly dragonfly;
+  dragonfly.name = map.RequiredString("name");
+  auto master = map.Map("master");
+  if (!master) map.Fail("master", "required but missing");
+  RedisConnection defaults;
+  defaults.name = dragonfly.name;
+  dragonfly.master = ReadRedisConnection(*master, defaults);
+  if (dragonfly.master.host.empty()) master->Fail("host", "required but missing");
+  master->Finish();
+  // Replicas inherit the master's credentials unless they set their own.
+  RedisConnection replica_defaults = dragonfly.master;
+  replica_defaults.name.clear();
+  replica_defaults.host.clear();
+  std::set<std::string> names{dragonfly.master.name};
+  for (auto& replica_map : map.ListOfMaps("replicas")) {
+    RedisConnection replica = ReadRedisConnection(replica_map, replica_defaults);
+    if (replica.name.empty()) replica_map.Fail("name", "required but missing");
+    if (replica.host.empty()) replica_map.Fail("host", "required but missing");
+    CheckUnique(names, replica_map, replica.name, "replica");
+    replica_map.Finish();
+    dragonfly.replicas.push_back(std::move(replica));
+  }
+  if (auto prefix = map.String("key_prefix")) {
+    if (prefix->empty()) map.Fail("key_prefix", "must not be empty");
+    dragonfly.key_prefix = *prefix;
+  }
+  dragonfly.probes = ReadProbes(map, dragonfly.name, exporter);
+  map.Finish();
+  return dragonfly;
+}
+
+bool IsDnsLabel(const std::string& text) {
+  if (text.empty() || text.size() > 63 || text.front() == '-' || text.back() == '-') return false;
+  for (char c : text) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+KubernetesSettings ReadKubernetes(YamlMap& map, const ExporterSettings& exporter,
+                                  std::set<std::string>& target_names) {
+  KubernetesSettings settings;
+  settings.in_cluster = map.Bool("in_cluster").value_or(false);
+  settings.kubeconfig = map.String("kubeconfig").value_or("");
+  settings.context = map.String("context").value_or("");
+  settings.api_server = map.String("api_server").value_or("");
+  if (auto timeout = map.Duration("timeout")) settings.timeout = *timeout;
+  if (settings.timeout <= std::chrono::milliseconds(0)) map.Fail("timeout", "must be positive");
+  if (settings.in_cluster && !settings.kubeconfig.empty()) {
+    map.Fail("kubeconfig", "set either in_cluster: true or kubeconfig, not both");
+  }
+  if (!settings.in_cluster && settings.kubeconfig.empty()) {
+    map.FailHere("set in_cluster: true or kubeconfig: PATH");
+  }
+  if (settings.in_cluster && !settings.context.empty()) {
+    map.Fail("context", "only meaningful with kubeconfig");
+  }
+  if (!settings.api_server.empty() && settings.api_server.rfind("https://", 0) != 0 &&
+      settings.api_server.rfind("http://", 0) != 0) {
+    map.Fail("api_server", "must start with https:// (or http:// for a local test server)");
+  }
+  for (auto& cluster_map : map.ListOfMaps("clusters")) {
+    KubeCluster cluster;
+    cluster.name = cluster_map.RequiredString("name");
+    cluster.namespace_ = cluster_map.RequiredString("namespace");
+    if (!IsDnsLabel(cluster.namespace_)) {
+      cluster_map.Fail("namespace", "not a valid namespace name (lower-case DNS label)");
+    }
+    cluster.cnpg_cluster = cluster_map.String("cnpg_cluster").value_or(cluster.name);
+    cluster.probes = ReadProbes(cluster_map, cluster.name, exporter);
+    CheckUnique(target_names, cluster_map, cluster.name, "target");
+    cluster_map.Finish();
+    settings.clusters.push_back(std::move(cluster));
+  }
+  map.Finish();
+  return settings;
+}
+
+DrillsSettings ReadDrills(YamlMap& map, const Config& config) {
+  DrillsSettings drills;
+  drills.reports_dir = map.RequiredString("reports_dir");
+  if (drills.reports_dir.empty()) map.Fail("reports_dir", "must not be empty");
+  if (auto value = map.Int("keep_reports", 1, 10000)) drills.keep_reports = static_cast<int>(*value);
+  if (auto lock = map.Map("lock")) {
+    drills.lock_cluster = lock->RequiredString("cluster");
+    if (config.FindCluster(drills.lock_cluster) == nullptr) {
+      lock->Fail("cluster", "no postgres cluster named \"" + drills.lock_cluster + "\"");
+    }
+    if (auto value = lock->Duration("timeout")) {
+      if (*value <= std::chrono::milliseconds(0)) lock->Fail("timeout", "must be positive");
+      drills.lock_timeout = *value;
+    }
+    if (auto value = lock->Duration("ttl")) {
+      if (*value < std::chrono::seconds(2)) lock->Fail("ttl", "must be at least 2s");
+      drills.lock_ttl = *value;
+    }
+    lock->Finish();
+  } else if (config.postgres_clusters.size() == 1) {
+    drills.lock_cluster = config.postgres_clusters.front().name;
+  } else {
+    map.Fail("lock", "required: name the postgres cluster that holds the drill lease "
+                     "(lock: { cluster: NAME })");
+  }
+  for (auto& [kind, job] : map.MapOfMaps("jobs")) {
+    DrillSettings settings;
+    settings.kind = kind;
+    settings.enabled = job.Bool("enabled").value_or(false);
+    settings.schedule = job.String("schedule").value_or("");
+    settings.window = job.String("window").value_or("");
+    if (settings.enabled && settings.schedule.empty()) {
+      job.Fail("schedule", "required when the drill is enabled (5-field cron, UTC)");
+    }
+    if (auto value = job.Duration("timeout")) {
+      if (*value < std::chrono::seconds(1)) job.Fail("timeout", "must be at least 1s");
+      settings.timeout = *value;
+    }
+    settings.params = std::make_shared<YamlMap>(std::move(job));
+    drills.jobs.push_back(std::move(settings));
+  }
+  map.Finish();
+  return drills;
+}
+
+// `url` plus optional `bearer_token_file`, `basic_auth: {username, password_file}`, `ca_file`,
+// `timeout` (monitoring targets).
+HttpEndpoint ReadHttpEndpoint(YamlMap& map) {
+  HttpEndpoint endpoint;
+  endpoint.url = map.RequiredString("url");
+  if (endpoint.url.rfind("http://", 0) != 0 && endpoint.url.rfind("https://", 0) != 0) {
+    map.Fail("url", "must start with http:// or https://");
+  }
+  const size_t authority = endpoint.url.find("://") + 3;
+  const size_t authority_end = endpoint.url.find_first_of("/?#", authority);
+  if (endpoint.url.substr(authority, authority_end - authority).find('@') != std::string::npos) {
+    map.Fail("url", "must not contain credentials; use basic_auth or bearer_token_file");
+  }
+  if (endpoint.url.find_first_of("?#") != std::string::npos) {
+    map.Fail("url", "must not contain a query string or fragment");
+  }
+  while (endpoint.url.size() > authority && endpoint.url.back() == '/') endpoint.url.pop_back();
+  if (endpoint.url.size() <= authority) map.Fail("url", "has no host");
+  if (auto file = map.String("bearer_token_file")) {
+    std::ifstream in(*file, std::ios::binary);
+    if (!in) map.Fail("bearer_token_file", "cannot read \"" + *file + "\"");
+    endpoint.bearer_token_file = *file;
+  }
+  if (auto basic = map.Map("basic_auth")) {
+    endpoint.username = basic->RequiredString("username");
+    if (endpoint.username.empty()) basic->Fail("username", "must not be empty");
+    auto password = ReadPassword(*basic);
+    if (!password) basic->FailHere("password_file (or password: \"${ENV}\") is required");
+    endpoint.password = *password;
+    basic->Finish();
+    if (!endpoint.bearer_token_file.empty()) {
+      map.Fail("basic_auth", "set either basic_auth or bearer_token_file, not both");
+    }
+  }
+  endpoint.ca_file = map.String("ca_file").value_or("");
+  if (auto timeout = map.Duration("timeout")) {
+    if (*timeout < std::chrono::milliseconds(10)) map.Fail("timeout", "must be at least 10ms");
+    endpoint.timeout = *timeout;
+  }
+  map.Finish();
+  return endpoint;
+}
+
+MonitoringTarget ReadMonitoringTarget(YamlMap& map, const ExporterSettings& exporter) {
+  MonitoringTarget target;
+  target.name = map.RequiredString("name");
+  if (auto prometheus = map.Map("prometheus")) target.prometheus = ReadHttpEndpoint(*prometheus);
+  if (auto logs = map.Map("victorialogs")) target.victorialogs = ReadHttpEndpoint(*logs);
+  if (!target.prometheus && !target.victorialogs) {
+    map.FailHere("set prometheus: {url: ...} and/or victorialogs: {url: ...}");
+  }
+  target.probes = ReadProbes(map, target.name, exporter);
+  map.Finish();
+  return target;
+}
+
+std::shared_ptr<const Config> ReadConfig(const YAML::Node& document, const std::string& source) {
+  auto file = std::make_shared<const std::string>(source);
+  YamlMap root(document, "", file);
+  auto config = std::make_shared<Config>();
+  config->source = source;
+  config->exporter = ReadExporter(root);
+
+  std::set<std::string> target_names;
+  if (auto postgres = root.Map("postgres")) {
+    for (auto& cluster_map : postgres->ListOfMaps("clusters")) {
+      auto cluster = ReadCluster(cluster_map, config->exporter);
+      CheckUnique(target_names, cluster_map, cluster.name, "target");
+      config->postgres_clusters.push_back(std::move(cluster));
+    }
+    postgres->Finish();
+  }
+  for (auto& pooler_map : root.ListOfMaps("poolers")) {
+    auto pooler = ReadPooler(pooler_map, config->exporter);
+    CheckUnique(target_names, pooler_map, pooler.name, "target");
+    if (!pooler.cluster.empty() && config->FindCluster(pooler.cluster) == nullptr) {
+      pooler_map.Fail("cluster", "no postgres cluster named \"" + pooler.cluster + "\"");
+    }
+    config->poolers.push_back(std::move(pooler));
+  }
+  for (auto& dragonfly_map : root.ListOfMaps("dragonfly")) {
+    auto dragonfly = ReadDragonfly(dragonfly_map, config->exporter);
+    CheckUnique(target_names, dragonfly_map, dragonfly.name, "target");
+    config->dragonflies.push_back(std::move(dragonfly));
+  }
+  if (auto kubernetes = root.Map("kubernetes")) {
+    config->kubernetes = ReadKubernetes(*kubernetes, config->exporter, target_names);
+  }
+  for (auto& monitoring_map : root.ListOfMaps("monitoring")) {
+    auto target = ReadMonitoringTarget(monitoring_map, config->exporter);
+    CheckUnique(target_names, monitoring_map, target.name, "target");
+    config->monitoring.push_back(std::move(target));
+  }
+  if (auto drills = root.Map("drills")) config->drills = ReadDrills(*drills, *config);
+  root.Finish();
+  return config;
+}
+
+}  // namespace
+
+const DrillSettings* DrillsSettings::Find(const std::string& kind) const {
+  for (const auto& job : jobs) {
+    if (job.kind == kind) return &job;
+  }
+  return nullptr;
+}
+
+std::vector<const ProbeSettings*> Config::AllProbes() const {
+  std::vector<const ProbeSettings*> probes;
+  for (const auto& cluster : postgres_clusters) {
+    for (const auto& probe : cluster.probes) probes.push_back(&probe);
+  }
+  for (const auto& pooler : poolers) {
+    for (const auto& probe : pooler.probes) probes.push_back(&probe);
+  }
+  for (const auto& dragonfly : dragonflies) {
+    for (const auto& probe : dragonfly.probes) probes.push_back(&probe);
+  }
+  if (kubernetes) {
+    for (const auto& cluster : kubernetes->clusters) {
+      for (const auto& probe : cluster.probes) probes.push_back(&probe);
+    }
+  }
+  for (const auto& target : monitoring) {
+    for (const auto& probe : target.probes) probes.push_back(&probe);
+  }
+  return probes;
+}
+
+const PostgresCluster* Config::FindCluster(const std::string& name) const {
+  for (const auto& cluster : postgres_clusters) {
+    if (cluster.name == name) return &cluster;
+  }
+  return nullptr;
+}
+
+const Pooler* Config::FindPooler(const std::string& name) const {
+  for (const auto& pooler : poolers) {
+    if (pooler.name == name) return &pooler;
+  }
+  return nullptr;
+}
+
+const Dragonfly* Config::FindDragonfly(const std::string& name) const {
+  for (const auto& dragonfly : dragonflies) {
+    if (dragonfly.name == name) return &dragonfly;
+  }
+  return nullptr;
+}
+
+const MonitoringTarget* Config::FindMonitoring(const std::string& name) const {
+  for (const auto& target : monitoring) {
+    if (target.name == name) return &target;
+  }
+  return nullptr;
+}
+
+const KubeCluster* Config::FindKubeCluster(const std::string& name) const {
+  if (!kubernetes) return nullptr;
+  for (const auto& cluster : kubernetes->clusters) {
+    if (cluster.name == name) return &cluster;
+  }
+  return nullptr;
+}
+
+Result<std::shared_ptr<const Config>> ParseConfig(const std::string& text,
+                                                  const std::string& source) {
+  try {
+    YAML::Node document = YAML::Load(text);
+    if (document.IsNull()) return MakeError(ErrorCode::kConfig, source + ": the file is empty");
+    return ReadConfig(document, source);
+  } catch (const ConfigError& error) {
+    return MakeError(ErrorCode::kConfig, error.what());
+  } catch (const YAML::Exception& error) {
+    return MakeError(ErrorCode::kConfig, source + ":" + std::to_string(error.mark.line + 1) + ":" +
+                                             std::to_string(error.mark.column + 1) +
+                                             ": invalid YAML: " + error.msg);
+  }
+}
+
+Result<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError(ErrorCode::kConfig, path + ": cannot open the config file");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseConfig(buffer.str(), path);
+}
+
+}  // namespace dbcanary

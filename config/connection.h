@@ -1,0 +1,50 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "config/secret.h"
+#include "config/yaml_reader.h"
+
+namespace dbcanary {
+
+// How to reach one PostgreSQL server or PgBouncer: libpq connection settings.
+struct PgConnection {
+  std::string name;  // instance or pooler name; a label value
+  std::string host;
+  int port = 5432;
+  std::string dbname = "postgres";
+  std::string user;
+  Secret password;
+  std::string sslmode = "prefer";
+  std::string sslrootcert;
+  std::string sslcert;
+  std::string sslkey;
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
+
+  // "user@host:port/dbname": what logs may say about the target. Never the password.
+  std::string Describe() const;
+};
+
+// How to reach one Redis-protocol server (Dragonfly, or redis-server locally).
+struct RedisConnection {
+  std::string name;
+  std::string host;
+  int port = 6379;
+  std::string username;  // ACL user; empty for the default user
+  Secret password;
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
+
+  std::string Describe() const;
+};
+
+// Reads the password of `map`: `password_file: PATH` or `password: "${ENV}"`.
+// A literal password in the config is refused: secrets live in files or the environment.
+std::optional<Secret> ReadPassword(YamlMap& map);
+
+// Reads libpq settings from `map`, starting from `defaults` (inherited fields).
+PgConnection ReadPgConnection(YamlMap& map, const PgConnection& defaults);
+RedisConnection ReadRedisConnection(YamlMap& map, const RedisConnection& defaults);
+
+}  // namespace dbcanary

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include "drills/drill.h"
+#include "drills/runtime/drill_lock.h"
+#include "drills/runtime/record.h"
+#include "drills/runtime/state_store.h"
+
+namespace dbcanary {
+
+struct DrillRunOptions {
+  std::string name;                                             // the drill's configured kind
+  std::chrono::milliseconds timeout{std::chrono::minutes(10)};  // for Run()
+  // Budget of each CleanUp call (before and after the run), independent of the timeout:
+  // cleaning up after a timed-out run must still be possible.
+  std::chrono::milliseconds cleanup_budget{std::chrono::minutes(2)};
+  // Budget of CheckPreconditions.
+  std::chrono::milliseconds preconditions_budget{std::chrono::seconds(30)};
+  DrillLock* lock = nullptr;  // nullptr: no lock (unit tests)
+  std::string reports_dir;    // empty: no report written
+  int keep_reports = 20;
+  DrillStateStore* store = nullptr;                // optional: running flag and the recorded result
+  std::function<void(std::string_view)> progress;  // optional; also logged at info
+  spdlog::logger* log = nullptr;                   // required
+  std::stop_token stop;                            // shutdown or reload
+};
+
+// One run of `drill`: take the drill lock (held elsewhere: "refused") -> CleanUp ->
+// CheckPreconditions (refusing: "refused" with its reason) -> Run under the timeout (ctx.stop
+// fires at the deadline too) -> CleanUp again whatever happened -> release the lock ->
+// write the report -> record in the store. Never throws; an exception out of the drill is
+// an "error" run with code internal.
+std::shared_ptr<const DrillRecord> RunDrill(Drill& drill, const DrillRunOptions& options);
+
+}  // namespace dbcanary

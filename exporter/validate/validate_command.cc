@@ -1,0 +1,237 @@
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "drills/runtime/drill_scheduler.h"
+#include "drills/runtime/runner.h"
+#include "config/secret.h"
+#include "core/deadline.h"
+#include "exporter/cli/commands.h"
+#include "exporter/logging.h"
+#include "probes/runtime/probe_builder.h"
+#include "probes/runtime/run_guarded.h"
+#include "exporter/validate/checklist.h"
+#include "exporter/validate/writers.h"
+
+namespace dbcanary {
+namespace {
+
+using SystemClock = std::chrono::system_clock;
+
+constexpr std::string_view kPrefix = "dbcanary validate: ";
+
+bool UseColor(const CliContext& context) {
+  if (&context.out != &std::cout || isatty(STDOUT_FILENO) == 0) return false;
+  const char* no_color = std::getenv("NO_COLOR");
+  return no_color == nullptr || *no_color == '\0';
+}
+
+// The config at `path`, logging set up for validate; null once the error is printed.
+std::shared_ptr<const Config> LoadAndConfigureLogging(const std::string& path,
+                                                      const CliContext& context) {
+  auto config = LoadConfigFile(path);
+  if (!config) {
+    context.err << kPrefix << RedactSecrets(config.error().message) << "\n";
+    return nullptr;
+  }
+  // Probe logs go to stderr; only warnings and worse, the checklist carries the rest.
+  ExporterSettings log_settings = (*config)->exporter;
+  if (log_settings.log_level == "info") log_settings.log_level = "warn";
+  ConfigureLogging(log_settings);
+  return *config;
+}
+
+// The drills named with --drill, in that order. They are built (and so their params checked)
+// before any probe runs, so a typo fails at once instead of after the whole probe round.
+struct ChosenDrills {
+  std::vector<ConfiguredDrill> configured;
+  std::vector<size_t> chosen;  // indexes into `configured`
+};
+
+// Empty once the error is printed.
+std::optional<ChosenDrills> ChooseDrills(const ParsedArgs& args, const Config& config,
+                                         const std::string& path, const CliContext& context) {
+  ChosenDrills drills;
+  auto names = args.Values("--drill");
+  if (names.empty()) return drills;
+  if (!config.drills) {
+    context.err << kPrefix << path << ": --drill needs a drills section\n";
+    return std::nullopt;
+  }
+  DrillRegistry registry;
+  RegisterBuiltinDrills(registry);
+  auto built = BuildDrills(config, registry);
+  if (!built) {
+    context.err << kPrefix << RedactSecrets(built.error().message) << "\n";
+    return std::nullopt;
+  }
+  drills.configured = std::move(*built);
+  for (const auto& name : names) {
+    auto found =
+        std::find_if(drills.configured.begin(), drills.configured.end(),
+                     [&](const ConfiguredDrill& drill) { return drill.settings.kind == name; });
+    if (found == drills.configured.end()) {
+      context.err << kPrefix << path << ": no drill \"" << name << "\" under drills.jobs\n";
+      return std::nullopt;
+    }
+    drills.chosen.push_back(static_cast<size_t>(found - drills.configured.begin()));
+  }
+  return drills;
+}
+
+// "[ 3/12] pg_replication/pg ok 12 ms, 4 expectations, 0 unmet", printed as each probe ends.
+std::string ProgressLine(size_t finished, size_t total, const ScheduledProbe& probe,
+                         const ProbeResult& result, bool tty) {
+  size_t unmet = 0;
+  for (const auto& expectation : result.expectations) unmet += expectation.pass ? 0 : 1;
+  std::string outcome = result.success ? "ok" : "FAILED";
+  if (!result.success && result.error) {
+    outcome += std::string(" (") + std::string(ErrorCodeName(result.error->code)) + ")";
+  }
+  if (tty) outcome = (result.success ? "\033[32m" : "\033[31m") + outcome + "\033[0m";
+  return fmt::format("[{:>{}}/{}] {} {} {:.0f} ms, {} expectations, {} unmet\n", finished,
+                     std::to_string(total).size(), total, probe.info->key.Name(), outcome,
+                     result.duration_seconds * 1000, result.expectations.size(), unmet);
+}
+
+struct ProbeRound {
+  std::vector<ProbeResult> results;  // in the order of the probes
+  double elapsed_seconds = 0;
+};
+
+// Every probe once, at most `workers` at a time, each bounded by its own timeout and guarded
+// as under serve, so a probe fails here exactly as it would in /metrics.
+ProbeRound RunProbesOnce(const std::vector<ScheduledProbe>& probes, const Config& config,
+                         const std::string& path, bool tty, const CliContext& context) {
+  ProbeRound probe_round;
+  probe_round.results.resize(probes.size());
+  std::atomic<size_t> next{0};
+  std::mutex print_mutex;
+  size_t finished = 0;
+  const size_t workers =
+      std::min(probes.size(), static_cast<size_t>(std::max(1, config.exporter.workers)));
+  context.out << fmt::format("{}running {} probes from {} ({} at a time)\n", kPrefix,
+                             probes.size(), path, workers);
+  context.out.flush();
+  auto started = SteadyClock::now();
+  auto work = [&] {
+    for (size_t i = next++; i < probes.size(); i = next++) {
+      const ScheduledProbe& probe = probes[i];
+      auto log = ProbeLogger(probe.info->key.kind, probe.info->key.target);
+      ProbeResult result = RunGuarded(*probe.probe, probe.info->timeout, std::stop_token{}, *log);
+      std::lock_guard lock(print_mutex);
+      context.out << ProgressLine(++finished, probes.size(), probe, result, tty);
+      context.out.flush();
+      probe_round.results[i] = std::move(result);
+    }
+  };
+  {
+    std::vector<std::jthread> threads;
+    for (size_t i = 0; i < workers; ++i) threads.emplace_back(work);
+  }
+  probe_round.elapsed_seconds = SecondsSince(started);
+  return probe_round;
+}
+
+// One drill under the drill lock, its progress printed as it goes; appends its rows.
+void RunChosenDrill(ConfiguredDrill& drill, DrillLock* lock, const DrillsSettings& settings,
+                    const CliContext& context, std::vector<CheckRow>& rows) {
+  const std::string& name = drill.settings.kind;
+  context.out << fmt::format("drill {}: running (timeout {} s)\n", name,
+                             drill.settings.timeout.count() / 1000);
+  context.out.flush();
+  auto log = ProbeLogger("drill", name);
+  DrillRunOptions run;
+  run.name = name;
+  run.timeout = drill.settings.timeout;
+  run.lock = lock;
+  run.reports_dir = settings.reports_dir;
+  run.keep_reports = settings.keep_reports;
+  run.log = log.get();
+  run.progress = [&](std::string_view line) {
+    context.out << "  " << name << ": " << RedactSecrets(std::string(line)) << "\n";
+    context.out.flush();
+  };
+  auto record = RunDrill(*drill.drill, run);
+  AddDrillRun(rows, name, name, record->result, record->finished_at, record->duration_seconds);
+  context.out << fmt::format(
+      "drill {}: {} in {:.1f} s{}\n", name, DrillOutcomeName(record->outcome),
+      record->duration_seconds,
+      record->report_markdown.empty() ? std::string() : ", report " + record->report_markdown);
+}
+
+// Writes --report and --junit when given; false when one of them could not be written.
+bool WriteRequestedFiles(const ParsedArgs& args, const std::vector<CheckRow>& rows,
+                         SystemClock::time_point generated_at, const CliContext& context) {
+  bool written = true;
+  if (auto dir = args.Flag("--report")) {
+    if (auto status = WriteEvidence(*dir, rows, generated_at); !status) {
+      context.err << kPrefix << status.error().message << "\n";
+      written = false;
+    } else {
+      context.out << "evidence written to " << *dir << "\n";
+    }
+  }
+  if (auto junit = args.Flag("--junit")) {
+    if (auto status = WriteTextFile(*junit, RenderJunit(rows, generated_at)); !status) {
+      context.err << kPrefix << status.error().message << "\n";
+      written = false;
+    } else {
+      context.out << "JUnit XML written to " << *junit << "\n";
+    }
+  }
+  return written;
+}
+
+}  // namespace
+
+int RunValidateCommand(const ParsedArgs& args, const CliContext& context) {
+  const std::string path = *args.Flag("--config");
+  auto config = LoadAndConfigureLogging(path, context);
+  if (!config) return kExitUsage;
+  auto probes = BuildProbes(*config, context.registry);
+  if (!probes) {
+    context.err << kPrefix << RedactSecrets(probes.error().message) << "\n";
+    return kExitUsage;
+  }
+  auto drills = ChooseDrills(args, *config, path, context);
+  if (!drills) return kExitUsage;
+  const bool tty = UseColor(context);
+
+  ProbeRound probe_round = RunProbesOnce(*probes, *config, path, tty, context);
+  std::vector<CheckRow> rows;
+  for (size_t i = 0; i < probes->size(); ++i) {
+    const ProbeKey& key = (*probes)[i].info->key;
+    AddProbeRun(rows, key.kind, key.target, probe_round.results[i]);
+  }
+  if (!drills->chosen.empty()) {
+    auto lock = MakeDrillLock(*config);
+    for (size_t index : drills->chosen) {
+      RunChosenDrill(drills->configured[index], lock.get(), *config->drills, context, rows);
+    }
+  }
+
+  auto generated_at = SystemClock::now();
+  context.out << RenderText(rows, TextOptions{tty});
+  context.out << fmt::format("({} probes in {:.1f} s)\n", probes->size(),
+                             probe_round.elapsed_seconds);
+  int exit_code = Summarize(rows).go ? kExitOk : kExitError;
+  if (!WriteRequestedFiles(args, rows, generated_at, context)) exit_code = kExitUsage;
+  context.out.flush();
+  return exit_code;
+}
+
+}  // namespace dbcanary

@@ -1,0 +1,368 @@
+#include "exporter/web/http_server.h"
+
+#include <CivetServer.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <exception>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "drills/runtime/report.h"
+#include "config/secret.h"
+#include "core/text_format.h"
+#include "exporter/logging.h"
+#include "exporter/metrics/render.h"
+#include "exporter/web/status_pages.h"
+#include "exporter/web/tls_front.h"
+#include "exporter/web/web_config.h"
+
+namespace dbcanary {
+namespace {
+
+constexpr std::string_view kPlainText = "text/plain; charset=utf-8";
+constexpr std::string_view kHtml = "text/html; charset=utf-8";
+constexpr std::string_view kJson = "application/json";
+
+struct Response {
+  int status = 200;
+  std::string_view content_type = kPlainText;
+  std::string body;
+  std::string_view allow;  // for 405
+  bool challenge = false;  // 401: add WWW-Authenticate
+};
+
+// CivetWeb reports bind errors through the log callback while CivetServer's
+// constructor runs on this thread; this collects them for the returned error.
+thread_local std::string* t_start_errors = nullptr;
+
+int LogCivetMessage(const mg_connection* /*connection*/, const char* message) {
+  if (t_start_errors != nullptr) {
+    if (!t_start_errors->empty()) *t_start_errors += "; ";
+    *t_start_errors += message;
+  } else {
+    MainLogger()->warn("http: {}", message);
+  }
+  return 1;
+}
+
+void Send(mg_connection* connection, const Response& response, bool head_only) {
+  mg_response_header_start(connection, response.status);
+  mg_response_header_add(connection, "Content-Type", response.content_type.data(),
+                         static_cast<int>(response.content_type.size()));
+  std::string length = std::to_string(response.body.size());
+  mg_response_header_add(connection, "Content-Length", length.c_str(), -1);
+  mg_response_header_add(connection, "Cache-Control", "no-store", -1);
+  if (!response.allow.empty()) {
+    mg_response_header_add(connection, "Allow", response.allow.data(),
+                           static_cast<int>(response.allow.size()));
+  }
+  if (response.challenge) {
+    mg_response_header_add(connection, "WWW-Authenticate", "Basic realm=\"dbcanary\"", -1);
+  }
+  mg_response_header_send(connection);
+  if (!head_only && !response.body.empty()) {
+    mg_write(connection, response.body.data(), response.body.size());
+  }
+}
+
+// Opens and closes one connection to the listener, which wakes CivetWeb's accept loop.
+void WakeListener(const std::string& host, int port) {
+  std::string target = host;
+  if (target == "0.0.0.0") target = "127.0.0.1";
+  if (target == "[::]") target = "::1";
+  if (target.size() > 2 && target.front() == '[') target = target.substr(1, target.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(target.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return;
+  int fd = ::socket(found->ai_family, found->ai_socktype, found->ai_protocol);
+  if (fd >= 0) {
+    timeval timeout{0, 100'000};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+    (void)::connect(fd, found->ai_addr, found->ai_addrlen);
+    ::close(fd);
+  }
+  freeaddrinfo(found);
+}
+
+}  // namespace
+
+class HttpServer::Router : public CivetHandler {
+ public:
+  Router(HttpBackend backend, std::unique_ptr<BasicAuthenticator> auth,
+         std::shared_ptr<const RelayPorts> relays)
+      : backend_(std::move(backend)), auth_(std::move(auth)), relays_(std::move(relays)) {}
+
+  bool handleGet(CivetServer*, mg_connection* c, int* status) override { return Handle(c, status); }
+  bool handleHead(CivetServer*, mg_connection* c, int* status) override {
+    return Handle(c, status);
+  }
+  bool handlePost(CivetServer*, mg_connection* c, int* status) override {
+    return Handle(c, status);
+  }
+  bool handlePut(CivetServer*, mg_connection* c, int* status) override { return Handle(c, status); }
+  bool handleDelete(CivetServer*, mg_connection* c, int* status) override {
+    return Handle(c, status);
+  }
+  bool handleOptions(CivetServer*, mg_connection* c, int* status) override {
+    return Handle(c, status);
+  }
+  bool handlePatch(CivetServer*, mg_connection* c, int* status) override {
+    return Handle(c, status);
+  }
+
+ private:
+  // Called from CivetWeb's C code: nothing may unwind out of here.
+  bool Handle(mg_connection* connection, int* status) noexcept {
+    const mg_request_info* request = mg_get_request_info(connection);
+    std::string_view method = request->request_method ? request->request_method : "";
+    std::string_view path = request->local_uri ? request->local_uri : "";
+    std::string_view query = request->query_string ? request->query_string : "";
+    bool head_only = method == "HEAD";
+    try {
+      Response response = !FromTlsFront(*request) ? Response{403, kPlainText, "forbidden\n", {}}
+                          : Authorized(connection, method, path)
+                              ? Route(method, path, query)
+                              : Response{401, kPlainText, "unauthorized\n", {}, true};
+      *status = response.status;
+      Send(connection, response, head_only);
+    } catch (const std::exception& error) {
+      *status = Fail(connection, head_only, error.what());
+    } catch (...) {
+      *status = Fail(connection, head_only, "unknown exception");
+    }
+    return true;
+  }
+
+  // If the exception came after the headers went out, the client sees a truncated
+  // response; that cannot be helped and is rarer than an exception before them.
+  static int Fail(mg_connection* connection, bool head_only, const char* what) noexcept {
+    try {
+      MainLogger()->error("http: handler failed: {}", what);
+      Send(connection, Response{500, kPlainText, "internal error\n", {}}, head_only);
+    } catch (...) {
+    }
+    return 500;
+  }
+
+  // With TLS, CivetWeb listens on 127.0.0.1 behind the TLS front. Every process in the pod
+  // (a sidecar, a debug shell) can reach that port too and would skip TLS and its client
+  // certificate check. So a request is served only over a connection the front opened: the
+  // front registers the local port of each of its sockets to CivetWeb for as long as it is
+  // open, and a peer port on 127.0.0.1 cannot belong to two sockets at once. Anything else
+  // gets 403, not 401: no credentials can make this port the right one.
+  bool FromTlsFront(const mg_request_info& request) const {
+    if (!relays_) return true;  // plain HTTP: CivetWeb is the public listener
+    return request.remote_addr == std::string_view("127.0.0.1") &&
+           relays_->Contains(request.remote_port);
+  }
+
+  // Without configured users everything is open. With them only the kubelet's GET/HEAD
+  // /healthz and /readyz are: they say nothing secret and start no work.
+  bool Authorized(mg_connection* connection, std::string_view method, std::string_view path) {
+    if (!auth_) return true;
+    if ((method == "GET" || method == "HEAD") && (path == "/healthz" || path == "/readyz")) {
+      return true;
+    }
+    const char* header = mg_get_header(connection, "Authorization");
+    return header != nullptr && auth_->CheckHeader(header);
+  }
+
+  Response Route(std::string_view method, std::string_view path, std::string_view query) {
+    bool read = method == "GET" || method == "HEAD";
+    if (path == "/metrics") {
+      if (!read) return NotAllowed("GET, HEAD");
+      return {200,
+              kTextFormatContentType,
+              Scrape(*backend_.store, *backend_.self, backend_.drills, &metrics_cache_),
+              {}};
+    }
+    if (path == "/reports" || path.starts_with("/reports/")) {
+      if (!read) return NotAllowed("GET, HEAD");
+      return Reports(path, query);
+    }
+    if (path == "/healthz") {
+      if (!read) return NotAllowed("GET, HEAD");
+      return {200, kPlainText, "ok\n", {}};
+    }
+    if (path == "/readyz") {
+      if (!read) return NotAllowed("GET, HEAD");
+      Readiness readiness = CheckReadiness(backend_.store->Snapshot());
+      return {readiness.ready ? 200 : 503, kPlainText, std::move(readiness.text), {}};
+    }
+    if (path == "/" || path == "/api/checks") {
+      if (!read) return NotAllowed("GET, HEAD");
+      auto now = std::chrono::system_clock::now();
+      auto checks = StatusChecks(backend_.store->Snapshot(), CurrentDrillStatus(backend_.drills), now);
+      if (path == "/api/checks") return {200, kJson, ChecksJsonText(checks, now), {}};
+      return {200, kHtml, StatusPage(checks, now), {}};
+    }
+    if (path == "/-/reload") {
+      if (method != "POST") return NotAllowed("POST");
+      return Reload();
+    }
+    return {404, kPlainText, "not found\n", {}};
+  }
+
+  Response Reload() {
+    Status status = backend_.reload();
+    if (status) return {200, kPlainText, "reloaded\n", {}};
+    int code = status.error().code == ErrorCode::kConfig ? 400 : 500;
+    return {code, kPlainText, RedactSecrets(status.error().message) + "\n", {}};
+  }
+
+  // Drill reports: only files under the configured reports directory (see report.h).
+  Response Reports(std::string_view path, std::string_view query) {
+    std::string dir = backend_.drills != nullptr ? backend_.drills->reports_dir() : "";
+    if (dir.empty()) return {404, kPlainText, "no drills configured\n", {}};
+    ReportResponse response = path == "/reports"
+                                  ? ReportsIndex(dir, query == "format=json")
+                                  : ReportFileResponse(dir, path.substr(sizeof("/reports/") - 1));
+    // The content types are one of a fixed few; keep a view into static storage.
+    std::string_view type = response.content_type == "application/json" ? "application/json"
+                            : response.content_type.starts_with("text/markdown")
+                                ? "text/markdown; charset=utf-8"
+                            : response.content_type.starts_with("text/html") ? kHtml
+                                                                             : kPlainText;
+    return {response.status, type, std::move(response.body), {}};
+  }
+
+  static Response NotAllowed(std::string_view allow) {
+    return {405, kPlainText, "method not allowed\n", allow};
+  }
+
+  HttpBackend backend_;
+  std::unique_ptr<BasicAuthenticator> auth_;  // null: no basic_auth_users
+  std::shared_ptr<const RelayPorts> relays_;  // null: no TLS front
+  RenderCache metrics_cache_;  // /metrics: probe and drill families between publishes
+};
+
+Result<ListenAddress> ParseListenAddress(std::string_view address) {
+  auto colon = address.rfind(':');
+  auto invalid = [&](std::string_view why) {
+    return MakeError(ErrorCode::kConfig, "listen address \"" + std::string(address) +
+                                             "\": " + std::string(why) + " (want host:port)");
+  };
+  if (colon == std::string_view::npos) return invalid("no port");
+  ListenAddress result;
+  result.host = std::string(address.substr(0, colon));
+  std::string_view port = address.substr(colon + 1);
+  auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), result.port);
+  if (port.empty() || error != std::errc() || end != port.data() + port.size() || result.port < 0 ||
+      result.port > 65535) {
+    return invalid("bad port");
+  }
+  if (result.host.find(':') != std::string::npos &&
+      (result.host.front() != '[' || result.host.back() != ']')) {
+    return invalid("an IPv6 host must be in brackets");
+  }
+  return result;
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
+                                                      HttpBackend backend) {
+  auto address = ParseListenAddress(options.listen_address);
+  if (!address) return address.error();
+  // CivetWeb takes numeric addresses only.
+  std::string host = address->host == "localhost" ? "127.0.0.1" : address->host;
+  std::string listening =
+      host.empty() ? std::to_string(address->port) : host + ":" + std::to_string(address->port);
+  std::optional<WebConfig> web;
+  if (!options.web_config_file.empty()) {
+    auto loaded = LoadWebConfigFile(options.web_config_file);
+    if (!loaded) return loaded.error();
+    web = std::move(loaded).value();
+  }
+  const TlsServerConfig* tls = web && web->tls ? &*web->tls : nullptr;
+  // With TLS the TlsFront (tls_front.h) takes the public address and CivetWeb, which cannot
+  // serve TLS with Debian 12's build, listens on an ephemeral loopback port behind it.
+  if (tls != nullptr) listening = "127.0.0.1:0";
+  const std::pair<std::string, std::string> settings[] = {
+      {"listening_ports", listening},
+      {"num_threads", std::to_string(std::max(options.threads, 1))},
+      // A slow or stuck client must not hold a worker thread for long.
+      {"request_timeout_ms", "10000"},
+  };
+  std::vector<std::string> civet_options;
+  for (const auto& [name, value] : settings) {
+    civet_options.push_back(name);
+    civet_options.push_back(value);
+  }
+  CivetCallbacks callbacks;
+  callbacks.log_message = &LogCivetMessage;
+
+  std::unique_ptr<HttpServer> server(new HttpServer());
+  std::unique_ptr<BasicAuthenticator> auth;
+  if (web && !web->basic_auth_users.empty()) {
+    auth = std::make_unique<BasicAuthenticator>(web->basic_auth_users);
+  }
+  std::shared_ptr<RelayPorts> relays = tls != nullptr ? std::make_shared<RelayPorts>() : nullptr;
+  SelfMetrics* self = backend.self;
+  server->router_ = std::make_unique<Router>(std::move(backend), std::move(auth), relays);
+  std::string start_errors;
+  t_start_errors = &start_errors;
+  try {
+    server->server_ = std::make_unique<CivetServer>(civet_options, &callbacks);
+  } catch (const std::exception& error) {
+    t_start_errors = nullptr;
+    std::string why = start_errors.empty() ? std::string(error.what()) : start_errors;
+    return MakeError(ErrorCode::kConfig, "cannot listen on " + options.listen_address + ": " + why);
+  }
+  t_start_errors = nullptr;
+  server->server_->addHandler("/", server->router_.get());
+  auto ports = server->server_->getListeningPorts();
+  server->civet_host_ = tls != nullptr ? "127.0.0.1" : host.empty() ? "0.0.0.0" : host;
+  server->civet_port_ = ports.empty() ? address->port : ports.front();
+  server->host_ = host.empty() ? "0.0.0.0" : host;
+  server->port_ = server->civet_port_;
+  server->tls_ = tls != nullptr;
+  std::string relayed;
+  if (tls != nullptr) {
+    TlsFrontOptions front_options;
+    front_options.host = host;
+    front_options.port = address->port;
+    front_options.backend_port = server->civet_port_;
+    auto front = TlsFront::Start(*tls, front_options, relays, self);
+    if (!front) return front.error();  // names the file or the address
+    server->front_ = std::move(front).value();
+    server->port_ = server->front_->port();
+    if (self != nullptr) self->EnableWebTls();
+    // The inner port is in the log for operators and tests (docs/web-security.md).
+    relayed = fmt::format(", relayed to 127.0.0.1:{}", server->civet_port_);
+  }
+  MainLogger()->info("listening on {}://{}:{}{}{}", server->tls_ ? "https" : "http", server->host_,
+                     server->port_,
+                     web && !web->basic_auth_users.empty()
+                         ? fmt::format(" (basic auth, {} users)", web->basic_auth_users.size())
+                         : std::string(),
+                     relayed);
+  return server;
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Stop() {
+  if (front_) front_->Stop();  // first: no new requests reach CivetWeb
+  if (!server_ || server_->getContext() == nullptr) return;
+  // CivetWeb 1.15 checks its stop flag only between 2-second poll()s of the listening
+  // sockets, so close() alone takes up to 2 s; a connection wakes the poll at once.
+  std::atomic<bool> closed{false};
+  std::jthread waker([&] {
+    while (!closed.load()) {
+      WakeListener(civet_host_, civet_port_);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  server_->close();
+  closed = true;
+}
+
+}  // namespace dbcanary

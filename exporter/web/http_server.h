@@ -1,0 +1,88 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "drills/runtime/state_store.h"
+#include "core/result.h"
+#include "probes/runtime/result_store.h"
+#include "exporter/metrics/self_metrics.h"
+
+class CivetServer;
+
+namespace dbcanary {
+
+class TlsFront;
+
+struct HttpServerOptions {
+  std::string listen_address = "0.0.0.0:9750";  // host:port; port 0 picks a free port
+  int threads = 4;                              // CivetWeb worker threads
+  // --web.config.file: TLS and basic-auth users (web_config.h); empty: plain HTTP, no
+  // auth. Read once here, at start (docs/web-security.md).
+  std::string web_config_file{};
+};
+
+// What the endpoints serve. Handlers only read the store and counters; reload is
+// the one handler that does real work (it loads a file and builds probes).
+struct HttpBackend {
+  const ResultStore* store = nullptr;
+  SelfMetrics* self = nullptr;
+  std::function<Status()> reload;  // POST /-/reload; the same as SIGHUP
+  // Drill state for /metrics and the reports directory for /reports; null: no drills.
+  const DrillStateStore* drills = nullptr;
+};
+
+// The HTTP endpoints, on CivetWeb:
+//   GET /metrics    Prometheus text format, from the store (never touches a target)
+//   GET /healthz    200 "ok" while the process serves
+//   GET /readyz     200 once every probe has a result, else 503 naming the missing ones
+//   GET /           HTML landing page
+//   POST /-/reload  reload the config: 200 "reloaded", 400 config error, 500 other error
+//   GET /reports    drill reports, newest first: HTML, or JSON with ?format=json
+//   GET /reports/<drill>/<file>  one report (.json or .md) from the reports directory
+// Other methods on these paths get 405, other paths 404. No exception reaches CivetWeb.
+// With basic_auth_users in the web config, every request needs valid credentials (else
+// 401 with WWW-Authenticate) except GET/HEAD /healthz and /readyz, the kubelet's probes;
+// so POST /-/reload and anything else that changes state or starts work always does.
+// With tls_server_config, a TlsFront terminates TLS on the listen address and relays to
+// CivetWeb on an ephemeral 127.0.0.1 port, which answers 403 to any connection the front
+// did not open (tls_front.h, docs/web-security.md).
+class HttpServer {
+ public:
+  static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
+                                                   HttpBackend backend);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The port actually bound (useful with port 0).
+  int port() const { return port_; }
+  bool tls() const { return tls_; }
+  const std::string& host() const { return host_; }
+  // Stops listening and waits for requests in progress. Idempotent.
+  void Stop();
+
+  class Router;  // the CivetHandler; defined in http_server.cc
+
+ private:
+  HttpServer() = default;
+
+  std::unique_ptr<Router> router_;
+  std::unique_ptr<CivetServer> server_;
+  std::unique_ptr<TlsFront> front_;  // with TLS: the public listener, relaying to CivetWeb
+  std::string host_;                 // the public listener
+  int port_ = 0;
+  std::string civet_host_;  // CivetWeb's listener: the public one, or loopback behind front_
+  int civet_port_ = 0;
+  bool tls_ = false;
+};
+
+// Splits "host:port" (host may be empty or a bracketed IPv6 address).
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+};
+Result<ListenAddress> ParseListenAddress(std::string_view address);
+
+}  // namespace dbcanary

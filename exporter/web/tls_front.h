@@ -1,0 +1,131 @@
+#pragma once
+
+// TLS for the web endpoint (tls_server_config in --web.config.file), terminated here with
+// the OpenSSL API and relayed as plain HTTP to CivetWeb on a loopback port.
+//
+// Why not CivetWeb's own TLS: Debian 12's libcivetweb1 (1.15) is built for the OpenSSL 1.1
+// API. It dlopen()s libssl.so and calls SSL_get_peer_certificate, which OpenSSL 3 no longer
+// exports, so it calls a null pointer after every handshake. See docs/web-security.md.
+//
+//   client --TLS--> TlsFront (public listen address) --TCP--> CivetWeb (127.0.0.1:ephemeral)
+//
+// One thread per connection, at most `max_connections` of them. Every wait is bounded (the
+// handshake, the connect to CivetWeb, and idle relays), and Stop() wakes every thread at once.
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_set>
+
+#include "core/result.h"
+#include "exporter/web/web_config.h"
+
+struct ssl_st;      // OpenSSL's SSL
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
+
+namespace dbcanary {
+
+class SelfMetrics;
+
+// Why a TLS handshake failed: the `reason` label of dbcanary_web_tls_handshake_failures_total.
+enum class TlsHandshakeFailure : size_t {
+  kTimeout,      // the handshake was not finished within the handshake timeout
+  kProtocol,     // not TLS (plain HTTP), no common version or cipher, malformed records
+  kCertificate,  // client certificate missing or not verified, or the client refused ours
+  kOther,        // the peer reset or closed during the handshake, or a local error
+};
+inline constexpr std::array<std::string_view, 4> kTlsHandshakeFailureNames = {
+    "timeout", "protocol", "certificate", "other"};
+
+// The local ports of the loopback connections that the front opened to CivetWeb. The HTTP
+// handler serves a request only when its peer port is in here (see http_server.cc).
+// Thread-safe.
+class RelayPorts {
+ public:
+  void Add(int port);
+  void Remove(int port);
+  bool Contains(int port) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_set<int> ports_;  // guarded by mutex_
+};
+
+struct TlsFrontOptions {
+  std::string host;      // numeric address to listen on; empty, "0.0.0.0": every IPv4 address
+  int port = 0;          // 0: pick a free port
+  int backend_port = 0;  // CivetWeb's port on 127.0.0.1
+  // A legitimate client finishes its handshake in milliseconds; one that sends nothing (or
+  // drips bytes) must not hold a connection slot for long. Matches CivetWeb's
+  // request_timeout_ms.
+  std::chrono::milliseconds handshake_timeout{10'000};
+  // A relay with no byte either way for this long is closed. CivetWeb closes each
+  // connection after its response (no keep-alive), so this only ends stuck peers.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // Connections in flight (handshaking or relaying). Each one is a thread and two fds; a
+  // Prometheus needs one or two, a person with a browser a few. Beyond this, new
+  // connections are closed at once (and counted), so a flood cannot exhaust threads or fds
+  // while the slots it holds run out within the handshake timeout.
+  size_t max_connections = 64;
+};
+
+class TlsFront {
+ public:
+  // Builds the OpenSSL context from `tls` (ConfigureTlsContext), listens and starts the
+  // accept thread. `self` (may be null) counts handshake failures and rejected connections;
+  // `relays` is shared with the HTTP handler.
+  static Result<std::unique_ptr<TlsFront>> Start(const TlsServerConfig& tls,
+                                                 const TlsFrontOptions& options,
+                                                 std::shared_ptr<RelayPorts> relays,
+                                                 SelfMetrics* self);
+  ~TlsFront();
+  TlsFront(const TlsFront&) = delete;
+  TlsFront& operator=(const TlsFront&) = delete;
+
+  // The port actually bound (useful with port 0).
+  int port() const { return port_; }
+  // Connections being handshaken or relayed now.
+  size_t active() const;
+  // Closes the listener and every connection, and joins all threads. Idempotent; returns
+  // within a few milliseconds (no wait is longer than a poll woken by Stop()).
+  void Stop();
+
+ private:
+  struct Connection {
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  TlsFront() = default;
+
+  void AcceptLoop();
+  void Serve(int fd);
+  void Relay(ssl_st* ssl, int client, int backend);
+  // Waits until `fd` has one of `events`, the deadline passes or Stop() is called.
+  enum class Wait { kReady, kTimeout, kStopped };
+  Wait WaitFor(int fd, short events, std::chrono::steady_clock::time_point deadline) const;
+  void CountFailure(TlsHandshakeFailure reason);
+  void CountRejected();
+  void ReapLocked();  // joins the threads of finished connections; needs mutex_
+
+  TlsFrontOptions options_;
+  std::shared_ptr<RelayPorts> relays_;
+  SelfMetrics* self_ = nullptr;
+  ssl_ctx_st* context_ = nullptr;  // owned
+  int listener_ = -1;
+  int wake_ = -1;  // eventfd, readable once Stop() was called
+  int port_ = 0;
+  std::thread acceptor_;
+  mutable std::mutex mutex_;
+  std::list<Connection> connections_;  // guarded by mutex_
+  bool stopped_ = false;               // guarded by mutex_
+};
+
+}  // namespace dbcanary

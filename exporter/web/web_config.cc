@@ -1,0 +1,334 @@
+#include "exporter/web/web_config.h"
+
+#include <crypt.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include <fstream>
+#include <memory>
+#include <span>
+#include <sstream>
+#include <vector>
+
+#include "config/yaml_reader.h"
+#include "core/base64.h"
+
+namespace dbcanary {
+namespace {
+
+struct ClientAuthName {
+  std::string_view name;
+  ClientAuth value;
+};
+constexpr ClientAuthName kClientAuthNames[] = {
+    {"NoClientCert", ClientAuth::kNoClientCert},
+    {"RequestClientCert", ClientAuth::kRequestClientCert},
+    {"RequireAnyClientCert", ClientAuth::kRequireAnyClientCert},
+    {"VerifyClientCertIfGiven", ClientAuth::kVerifyClientCertIfGiven},
+    {"RequireAndVerifyClientCert", ClientAuth::kRequireAndVerifyClientCert},
+};
+
+bool Verifies(ClientAuth auth) {
+  return auth == ClientAuth::kVerifyClientCertIfGiven ||
+         auth == ClientAuth::kRequireAndVerifyClientCert;
+}
+
+// exporter-toolkit keys that dbcanary knows but does not implement: a clear error
+// rather than "unknown key", and never silently ignored.
+constexpr std::string_view kUnsupportedTlsKeys[] = {"cipher_suites", "curve_preferences",
+                                                    "max_version", "prefer_server_cipher_suites",
+                                                    "client_allowed_sans"};
+constexpr std::string_view kUnsupportedTopKeys[] = {"http_server_config"};
+
+// bcrypt hashes: "$2a$", "$2b$" or "$2y$", two cost digits, "$", 53 characters.
+bool LooksLikeBcrypt(const std::string& hash) {
+  if (hash.size() != 60) return false;
+  if (hash.compare(0, 2, "$2") != 0 || hash[3] != '$' || hash[6] != '$') return false;
+  if (hash[2] != 'a' && hash[2] != 'b' && hash[2] != 'y') return false;
+  if (hash[4] < '0' || hash[4] > '3' || hash[5] < '0' || hash[5] > '9') return false;
+  int cost = (hash[4] - '0') * 10 + (hash[5] - '0');
+  if (cost < 4 || cost > 31) return false;
+  for (size_t i = 7; i < hash.size(); ++i) {
+    char c = hash[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '/';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void RejectUnsupported(YamlMap& map, std::span<const std::string_view> keys) {
+  for (auto key : keys) {
+    if (map.Has(key)) map.Fail(key, "not supported by dbcanary (see docs/web-security.md)");
+  }
+}
+
+TlsServerConfig ReadTls(YamlMap tls) {
+  RejectUnsupported(tls, kUnsupportedTlsKeys);
+  TlsServerConfig config;
+  config.cert_file = tls.RequiredString("cert_file");
+  config.key_file = tls.RequiredString("key_file");
+  config.client_ca_file = tls.String("client_ca_file").value_or("");
+  std::vector<std::string> names;
+  for (const auto& entry : kClientAuthNames) names.emplace_back(entry.name);
+  auto auth = tls.Enum("client_auth_type", names);
+  if (auth) {
+    for (const auto& entry : kClientAuthNames) {
+      if (entry.name == *auth) config.client_auth = entry.value;
+    }
+  } else if (!config.client_ca_file.empty()) {
+    // As exporter-toolkit: a client CA without a mode means verify every client.
+    config.client_auth = ClientAuth::kRequireAndVerifyClientCert;
+  }
+  if (Verifies(config.client_auth) && config.client_ca_file.empty()) {
+    tls.Fail("client_auth_type", *auth + " needs client_ca_file");
+  }
+  if (!Verifies(config.client_auth) && !config.client_ca_file.empty()) {
+    tls.Fail("client_ca_file",
+             "set, but client_auth_type " + *auth +
+                 " does not verify client certificates (use VerifyClientCertIfGiven or "
+                 "RequireAndVerifyClientCert)");
+  }
+  auto version = tls.Enum("min_version", {"TLS12", "TLS13"});
+  if (version == "TLS13") config.min_version = TlsVersion::kTls13;
+  tls.Finish();
+  return config;
+}
+
+// The keys of the basic_auth_users mapping, read through YamlMap so that locations,
+// strictness and "expected a string" errors are the loader's own.
+std::map<std::string, std::string, std::less<>> ReadUsers(const YAML::Node& node, YamlMap users) {
+  std::map<std::string, std::string, std::less<>> result;
+  for (const auto& entry : node) {
+    std::string user = entry.first.Scalar();
+    if (user.empty()) users.FailHere("a user name must not be empty");
+    if (user.find(':') != std::string::npos) users.Fail(user, "a user name cannot contain ':'");
+    auto hash = users.String(user);
+    // The hash itself is never part of a message.
+    if (!hash || !LooksLikeBcrypt(*hash)) {
+      users.Fail(user, "not a bcrypt hash (want $2a$, $2b$ or $2y$, cost 04-31, 60 characters)");
+    }
+    result.emplace(std::move(user), std::move(*hash));
+  }
+  users.Finish();
+  return result;
+}
+
+bool Readable(const std::string& path) { return std::ifstream(path).good(); }
+
+}  // namespace
+
+Result<WebConfig> ParseWebConfig(const std::string& text, const std::string& source) {
+  try {
+    YAML::Node document = YAML::Load(text);
+    WebConfig config;
+    config.source = source;
+    if (document.IsNull()) return config;  // an empty file: neither TLS nor auth
+    auto file = std::make_shared<const std::string>(source);
+    YamlMap top(document, "", file);
+    RejectUnsupported(top, kUnsupportedTopKeys);
+    if (auto tls = top.Map("tls_server_config")) config.tls = ReadTls(std::move(*tls));
+    if (auto users = top.Map("basic_auth_users")) {
+      config.basic_auth_users = ReadUsers(document["basic_auth_users"], std::move(*users));
+    }
+    top.Finish();
+    return config;
+  } catch (const ConfigError& error) {
+    return MakeError(ErrorCode::kConfig, error.what());
+  } catch (const YAML::Exception& error) {
+    return MakeError(ErrorCode::kConfig, source + ":" + std::to_string(error.mark.line + 1) + ":" +
+                                             std::to_string(error.mark.column + 1) +
+                                             ": invalid YAML: " + error.msg);
+  }
+}
+
+Result<WebConfig> LoadWebConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError(ErrorCode::kConfig, path + ": cannot open the web config file");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  auto config = ParseWebConfig(buffer.str(), path);
+  if (!config || !config->tls) return config;
+  const TlsServerConfig& tls = *config->tls;
+  for (const auto& [key, file] :
+       {std::pair<std::string_view, const std::string&>{"cert_file", tls.cert_file},
+        {"key_file", tls.key_file},
+        {"client_ca_file", tls.client_ca_file}}) {
+    if (!file.empty() && !Readable(file)) {
+      return MakeError(ErrorCode::kConfig,
+                       path + ": tls_server_config." + std::string(key) + ": cannot read " + file);
+    }
+  }
+  return config;
+}
+
+namespace {
+
+// OpenSSL's queued errors, appended to `what`.
+Error TlsError(const std::string& what) {
+  std::string message = "TLS: " + what;
+  while (unsigned long code = ERR_get_error()) {
+    char text[256];
+    ERR_error_string_n(code, text, sizeof(text));
+    message += std::string(": ") + text;
+  }
+  return MakeError(ErrorCode::kConfig, message);
+}
+
+// Client certificates that are requested but not verified: accept whatever came.
+int AcceptAnyCertificate(int /*preverified*/, X509_STORE_CTX* /*store*/) { return 1; }
+
+}  // namespace
+
+Status ConfigureTlsContext(SSL_CTX* context, const TlsServerConfig& tls) {
+  ERR_clear_error();
+  if (SSL_CTX_use_certificate_chain_file(context, tls.cert_file.c_str()) != 1) {
+    return TlsError("cannot load cert_file " + tls.cert_file);
+  }
+  if (SSL_CTX_use_PrivateKey_file(context, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return TlsError("cannot load key_file " + tls.key_file);
+  }
+  if (SSL_CTX_check_private_key(context) != 1) {
+    return TlsError("key_file " + tls.key_file + " does not match cert_file " + tls.cert_file);
+  }
+  int version = tls.min_version == TlsVersion::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+  if (SSL_CTX_set_min_proto_version(context, version) != 1) {
+    return TlsError("cannot set min_version");
+  }
+  // Sessions resumed with a client certificate need an id context.
+  static constexpr unsigned char kSessionContext[] = "dbcanary";
+  SSL_CTX_set_session_id_context(context, kSessionContext, sizeof(kSessionContext) - 1);
+  if (!tls.client_ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(context, tls.client_ca_file.c_str(), nullptr) != 1) {
+      return TlsError("cannot load client_ca_file " + tls.client_ca_file);
+    }
+    // The CA names sent in the CertificateRequest, so clients pick the right certificate.
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(tls.client_ca_file.c_str())) {
+      SSL_CTX_set_client_CA_list(context, names);
+    }
+  }
+  switch (tls.client_auth) {
+    case ClientAuth::kNoClientCert:
+      SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nullptr);
+      break;
+    case ClientAuth::kRequestClientCert:
+      SSL_CTX_set_verify(context, SSL_VERIFY_PEER, &AcceptAnyCertificate);
+      break;
+    case ClientAuth::kRequireAnyClientCert:
+      SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                         &AcceptAnyCertificate);
+      break;
+    case ClientAuth::kVerifyClientCertIfGiven:
+      SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nullptr);
+      break;
+    case ClientAuth::kRequireAndVerifyClientCert:
+      SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+      break;
+  }
+  return Ok{};
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool VerifyCryptHash(std::string_view password, const std::string& hash) {
+  // crypt_data is ~32 KiB: on the heap, not a CivetWeb worker's stack.
+  auto data = std::make_unique<crypt_data>();
+  std::string phrase(password);
+  const char* result = crypt_rn(phrase.c_str(), hash.c_str(), data.get(), sizeof(crypt_data));
+  OPENSSL_cleanse(phrase.data(), phrase.size());
+  bool match = result != nullptr && result[0] != '*' && ConstantTimeEquals(result, hash);
+  OPENSSL_cleanse(data.get(), sizeof(crypt_data));
+  return match;
+}
+
+std::optional<BasicCredentials> ParseBasicAuthorization(std::string_view header) {
+  constexpr std::string_view kScheme = "basic ";
+  if (header.size() <= kScheme.size()) return std::nullopt;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    char c = header[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kScheme[i]) return std::nullopt;
+  }
+  std::string_view encoded = header.substr(kScheme.size());
+  while (!encoded.empty() && encoded.front() == ' ') encoded.remove_prefix(1);
+  while (!encoded.empty() && encoded.back() == ' ') encoded.remove_suffix(1);
+  auto decoded = DecodeBase64(encoded);  // padding required, no whitespace inside
+  if (!decoded) return std::nullopt;
+  auto colon = decoded->find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  BasicCredentials credentials{decoded->substr(0, colon), decoded->substr(colon + 1)};
+  OPENSSL_cleanse(decoded->data(), decoded->size());
+  return credentials;
+}
+
+BasicAuthenticator::BasicAuthenticator(std::map<std::string, std::string, std::less<>> users,
+                                       size_t cache_limit)
+    : users_(std::move(users)), cache_limit_(cache_limit) {}
+
+BasicAuthenticator::Digest BasicAuthenticator::Key(std::string_view user, std::string_view password,
+                                                   const std::string& hash) {
+  // Length-prefixed fields, so ("ab", "c") and ("a", "bc") differ.
+  std::string input;
+  for (std::string_view part : {user, password, std::string_view(hash)}) {
+    input += std::to_string(part.size());
+    input += ':';
+    input += part;
+  }
+  Digest digest{};
+  unsigned int size = 0;
+  EVP_Digest(input.data(), input.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  OPENSSL_cleanse(input.data(), input.size());
+  return digest;
+}
+
+bool BasicAuthenticator::Check(std::string_view user, std::string_view password) {
+  if (users_.empty()) return false;
+  auto it = users_.find(user);
+  bool known = it != users_.end();
+  // An unknown user is checked against some real hash (same cost), then refused.
+  const std::string& hash = known ? it->second : users_.begin()->second;
+  Digest key = Key(user, password, hash);
+  {
+    std::lock_guard lock(mutex_);
+    bool hit = false;
+    for (const auto& entry : cache_) {
+      hit |= CRYPTO_memcmp(entry.data(), key.data(), key.size()) == 0;
+    }
+    if (hit && known) return true;
+    ++bcrypt_runs_;
+  }
+  // Outside the lock: bcrypt takes tens of milliseconds.
+  bool match = VerifyCryptHash(password, hash) && known;
+  if (match) {
+    std::lock_guard lock(mutex_);
+    if (cache_limit_ == 0) return true;
+    while (cache_.size() >= cache_limit_) cache_.pop_front();
+    cache_.push_back(key);
+  }
+  return match;
+}
+
+bool BasicAuthenticator::CheckHeader(std::string_view authorization) {
+  auto credentials = ParseBasicAuthorization(authorization);
+  if (!credentials) return false;
+  bool ok = Check(credentials->user, credentials->password);
+  OPENSSL_cleanse(credentials->password.data(), credentials->password.size());
+  return ok;
+}
+
+size_t BasicAuthenticator::bcrypt_runs() const {
+  std::lock_guard lock(mutex_);
+  return bcrypt_runs_;
+}
+
+size_t BasicAuthenticator::cached() const {
+  std::lock_guard lock(mutex_);
+  return cache_.size();
+}
+
+}  // namespace dbcanary
