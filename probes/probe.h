@@ -65,7 +65,7 @@ struct ProbeResult {
 
   // Marks the run failed with `code`; the message goes to the log only.
   void Fail(ErrorCode code, std::string message);
-  void Fail(Error error);
+  void Fail(Error failure);
   void Add(std::string name, Labels labels, double value);
 };
 

@@ -166,6 +166,39 @@ std::string FormatSeconds(double seconds) {
   return std::isnan(seconds) ? std::string("unknown") : fmt::format("{:.3f} s", seconds);
 }
 
+// The state of one run, shared by its phases (FailoverDrill::Run). Members follow the order the
+// phases fill them in.
+struct FailoverRun {
+  explicit FailoverRun(const DrillContext& context) : ctx(context) {}
+  // Seconds since the run's time origin (the writer's log uses the same origin).
+  double Now() const { return SecondsSince(origin); }
+  // Keeps polling while the run has time and no stop was requested.
+  bool Going() const { return !ctx.deadline.Expired() && !ctx.stop.stop_requested(); }
+
+  const DrillContext& ctx;
+  const SteadyClock::time_point origin = SteadyClock::now();
+  DrillResult result;
+  // prepare
+  std::string old_primary;
+  double timeline_before = kNaN;
+  std::optional<Writer> writer;
+  // trigger: the command runs beside the waits (declared after the writer, so that leaving the
+  // run waits for the command before the writer stops)
+  double trigger_at = 0;
+  std::future<Result<DrillCommandOutcome>> command;
+  bool trigger_ok = true;
+  // wait_new_primary, wait_writes_resume
+  std::string new_primary;
+  double found_at = 0;
+  double new_primary_seconds = 0;
+  double resumed_started = kNaN;
+  // verify_writes, wait_standbys
+  WriteLogAnalysis analysis;
+  size_t standbys_needed = 0;
+  double recovered = kNaN;
+  double timeline_after = kNaN;
+};
+
 class FailoverDrill final : public Drill {
  public:
   FailoverDrill(FailoverParams params, PostgresCluster cluster, PgConnection pooler,
@@ -196,7 +229,22 @@ class FailoverDrill final : public Drill {
     return Ok{};
   }
 
-  DrillResult Run(const DrillContext& ctx) override;
+  // The phases in order; a phase that returns false has recorded why the run ends there.
+  DrillResult Run(const DrillContext& ctx) override {
+    FailoverRun run(ctx);
+    if (!Prepare(run) || !Trigger(run) || !WaitNewPrimary(run) || !WaitWritesResume(run)) {
+      return std::move(run.result);
+    }
+    // The command (e.g. stack.sh failover) may still re-attach the old primary; the writer keeps
+    // writing meanwhile, so a pooler that drops out again is measured too.
+    run.trigger_ok = FinishCommand(run);
+    Settle(run);
+    if (!VerifyWrites(run)) return std::move(run.result);
+    WaitStandbys(run);
+    AddFigures(run);
+    Conclude(run);
+    return std::move(run.result);
+  }
 
  private:
   std::string CreateSql() const {
@@ -239,6 +287,22 @@ class FailoverDrill final : public Drill {
     return std::nullopt;
   }
 
+  bool Prepare(FailoverRun& run) const;
+  bool StartWriter(FailoverRun& run, size_t standbys_before) const;
+  bool Trigger(FailoverRun& run) const;
+  bool FinishCommand(FailoverRun& run) const;
+  bool FailNow(FailoverRun& run, const std::string& phase, double seconds, ErrorCode code,
+               const std::string& message) const;
+  bool WaitNewPrimary(FailoverRun& run) const;
+  bool WaitWritesResume(FailoverRun& run) const;
+  void Settle(FailoverRun& run) const;
+  Result<std::set<int64_t>> ReadWrittenSeqs(const FailoverRun& run) const;
+  bool VerifyWrites(FailoverRun& run) const;
+  void ReportWrites(FailoverRun& run) const;
+  void WaitStandbys(FailoverRun& run) const;
+  void AddFigures(FailoverRun& run) const;
+  void Conclude(FailoverRun& run) const;
+
   FailoverParams params_;
   PostgresCluster cluster_;
   PgConnection pooler_;
@@ -248,201 +312,244 @@ class FailoverDrill final : public Drill {
   std::chrono::milliseconds timeout_;
 };
 
-DrillResult FailoverDrill::Run(const DrillContext& ctx) {
-  DrillResult result;
-  const Labels labels{{"target", cluster_.name}};
-  const auto origin = SteadyClock::now();
-  auto now = [&] { return SecondsSince(origin); };
-
-  // ---- prepare: who is primary, the writer table, the writer running
+// ---- prepare: who is primary, the writer table, the writer running
+bool FailoverDrill::Prepare(FailoverRun& run) const {
+  const DrillContext& ctx = run.ctx;
+  DrillResult& result = run.result;
   ctx.progress("inspecting cluster " + cluster_.name);
   auto before = InspectPostgresCluster(cluster_, ctx);
   if (!before || before->primaries != 1) {
-    result.AddPhase("prepare", now(), false, "no single primary");
+    result.AddPhase("prepare", run.Now(), false, "no single primary");
     result.Fail(before ? ErrorCode::kUnexpected : before.error().code,
                 before ? "cluster " + cluster_.name + ": " + std::to_string(before->primaries) +
                              " instances answer as primary"
                        : before.error().message);
-    return result;
+    return false;
   }
-  const std::string old_primary = before->primary;
-  const size_t standbys_before = before->streaming.size();
-  const double timeline_before = QueryTimeline(*FindInstance(cluster_, old_primary), ctx);
-  result.AddEvidence("pg_stat_replication on " + old_primary + " before",
+  run.old_primary = before->primary;
+  run.timeline_before = QueryTimeline(*FindInstance(cluster_, run.old_primary), ctx);
+  result.AddEvidence("pg_stat_replication on " + run.old_primary + " before",
                      before->replication_table);
   auto prepared = OnPooler(CreateSql() + "; TRUNCATE " + params_.table, ctx);
   if (!prepared) {
-    result.AddPhase("prepare", now(), false, "writer table");
+    result.AddPhase("prepare", run.Now(), false, "writer table");
     result.Fail(prepared.error().code,
                 "writer table through pooler " + pooler_.name + ": " + prepared.error().message);
-    return result;
+    return false;
   }
-  Writer writer(pooler_, "INSERT INTO " + params_.table + " (seq) VALUES ($1)",
-                params_.write_interval, params_.write_timeout, origin);
+  return StartWriter(run, before->streaming.size());
+}
+
+// The writer starts, and the trigger waits for enough acknowledged writes: the writer works
+// before anything fails, and the loss check covers writes committed before the trigger.
+bool FailoverDrill::StartWriter(FailoverRun& run, size_t standbys_before) const {
+  const DrillContext& ctx = run.ctx;
+  Writer& writer =
+      run.writer.emplace(pooler_, "INSERT INTO " + params_.table + " (seq) VALUES ($1)",
+                         params_.write_interval, params_.write_timeout, run.origin);
   writer.Start();
-  // Enough acknowledged writes first: the writer works before anything fails, and the loss
-  // check covers writes committed before the trigger. The budget scales with the count asked for.
+  // The budget scales with the count asked for.
   const double prepare_budget =
       15 + static_cast<double>(params_.min_writes_before) *
                std::chrono::duration<double>(params_.write_interval).count() * 2;
-  while (writer.AcknowledgedSince() < params_.min_writes_before && !ctx.deadline.Expired() &&
-         !ctx.stop.stop_requested() && now() < prepare_budget) {
+  while (writer.AcknowledgedSince() < params_.min_writes_before && run.Going() &&
+         run.Now() < prepare_budget) {
     SleepUntil(SteadyClock::now() + std::chrono::milliseconds(20), ctx.stop);
   }
   if (writer.AcknowledgedSince() < params_.min_writes_before) {
     writer.Stop();
-    result.AddPhase("prepare", now(), false, "writer not acknowledged");
-    result.Fail(ErrorCode::kTimeout,
-                fmt::format("writes through pooler {}: {} of {} acknowledged before the failover",
-                            pooler_.name, writer.AcknowledgedSince(), params_.min_writes_before));
-    return result;
+    run.result.AddPhase("prepare", run.Now(), false, "writer not acknowledged");
+    run.result.Fail(ErrorCode::kTimeout,
+                    fmt::format("writes through pooler {}: {} of {} acknowledged before the "
+                                "failover",
+                                pooler_.name, writer.AcknowledgedSince(),
+                                params_.min_writes_before));
+    return false;
   }
-  result.AddPhase("prepare", now(), true,
-                  fmt::format("primary {} (timeline {}), {} standbys streaming, writer on {} "
-                              "({} writes acknowledged)",
-                              old_primary, timeline_before, standbys_before, pooler_.name,
-                              writer.AcknowledgedSince()));
+  run.result.AddPhase("prepare", run.Now(), true,
+                      fmt::format("primary {} (timeline {}), {} standbys streaming, writer on {} "
+                                  "({} writes acknowledged)",
+                                  run.old_primary, run.timeline_before, standbys_before,
+                                  pooler_.name, writer.AcknowledgedSince()));
+  return true;
+}
 
-  // ---- trigger
-  const double trigger_at = now();
-  std::future<Result<DrillCommandOutcome>> command;
+// ---- trigger: a command starts beside the waits (its phase is recorded when it ends, see
+// FinishCommand); the Kubernetes trigger deletes the primary pod and is done.
+bool FailoverDrill::Trigger(FailoverRun& run) const {
+  const DrillContext& ctx = run.ctx;
+  DrillResult& result = run.result;
+  run.trigger_at = run.Now();
   if (!params_.command.empty()) {
     ctx.progress("trigger: running " + params_.command[0]);
     const Deadline command_deadline(
         std::min(ctx.deadline.at(), SteadyClock::now() + params_.command_timeout));
-    command = std::async(std::launch::async, [this, command_deadline, stop = ctx.stop] {
+    run.command = std::async(std::launch::async, [this, command_deadline, stop = ctx.stop] {
       return RunDrillCommand(params_.command, {}, command_deadline, stop);
     });
-  } else {
-    ctx.progress("trigger: deleting the primary pod of " + cnpg_cluster_);
-    auto client = kube::MakeClient(*kube_);
-    Result<std::string> deleted =
-        client ? DeleteCnpgPrimaryPod(*client, kube_namespace_, cnpg_cluster_, ctx.deadline)
-               : Result<std::string>(client.error());
-    result.AddPhase("trigger", now() - trigger_at, deleted.has_value(),
-                    deleted ? "deleted pod " + *deleted : deleted.error().message);
-    if (!deleted) {
-      writer.Stop();
-      result.Fail(deleted.error().code, "trigger: " + deleted.error().message);
-      return result;
-    }
-    result.AddEvidence("trigger", "deleted pod " + kube_namespace_ + "/" + *deleted +
-                                      " (selector " + CnpgPrimarySelector(cnpg_cluster_) + ")");
+    return true;
   }
-  // The command trigger runs beside the waits; its phase is recorded when it ends.
-  auto finish_command = [&]() -> bool {
-    if (!command.valid()) return true;
-    auto outcome = command.get();
-    if (!outcome) {
-      result.phases.insert(result.phases.begin() + 1, DrillPhase{"trigger", now() - trigger_at,
-                                                                 false, outcome.error().message});
-      if (!result.error) result.Fail(outcome.error().code, "trigger: " + outcome.error().message);
-      return false;
-    }
-    const bool ok = outcome->exit_code == 0;
-    const std::string detail = "exit code " + std::to_string(outcome->exit_code);
-    result.phases.insert(result.phases.begin() + 1,
-                         DrillPhase{"trigger", outcome->seconds, ok, detail});
-    result.AddEvidence("trigger output (" + params_.command[0] + ", " + detail + ")",
-                       outcome->output);
-    if (!ok && !result.error) {
-      result.Fail(ErrorCode::kUnexpected, "trigger command " + params_.command[0] + ": " + detail);
-    }
-    return ok;
-  };
-  auto fail_now = [&](const std::string& phase, double seconds, ErrorCode code,
-                      const std::string& message) {
-    result.AddPhase(phase, seconds, false, message);
-    writer.Stop();
-    finish_command();
-    result.Fail(code, message);
-    result.expectations.push_back(ExpectNumber("max_downtime_seconds", cluster_.name, kNaN,
-                                               "<=", params_.max_downtime_seconds));
-    return result;
-  };
+  ctx.progress("trigger: deleting the primary pod of " + cnpg_cluster_);
+  auto client = kube::MakeClient(*kube_);
+  Result<std::string> deleted =
+      client ? DeleteCnpgPrimaryPod(*client, kube_namespace_, cnpg_cluster_, ctx.deadline)
+             : Result<std::string>(client.error());
+  result.AddPhase("trigger", run.Now() - run.trigger_at, deleted.has_value(),
+                  deleted ? "deleted pod " + *deleted : deleted.error().message);
+  if (!deleted) {
+    run.writer->Stop();
+    result.Fail(deleted.error().code, "trigger: " + deleted.error().message);
+    return false;
+  }
+  result.AddEvidence("trigger", "deleted pod " + kube_namespace_ + "/" + *deleted +
+                                    " (selector " + CnpgPrimarySelector(cnpg_cluster_) + ")");
+  return true;
+}
 
-  // ---- wait_new_primary: another instance answers as primary and commits
-  ctx.progress("waiting for a new primary (not " + old_primary + ")");
+// Waits for the trigger command, if any, and records its phase right after "prepare", where it
+// began. False when the command failed (the run's error says so unless it has one already).
+bool FailoverDrill::FinishCommand(FailoverRun& run) const {
+  if (!run.command.valid()) return true;
+  DrillResult& result = run.result;
+  auto outcome = run.command.get();
+  if (!outcome) {
+    result.phases.insert(result.phases.begin() + 1,
+                         DrillPhase{"trigger", run.Now() - run.trigger_at, false,
+                                    outcome.error().message});
+    if (!result.error) result.Fail(outcome.error().code, "trigger: " + outcome.error().message);
+    return false;
+  }
+  const bool ok = outcome->exit_code == 0;
+  const std::string detail = "exit code " + std::to_string(outcome->exit_code);
+  result.phases.insert(result.phases.begin() + 1,
+                       DrillPhase{"trigger", outcome->seconds, ok, detail});
+  result.AddEvidence("trigger output (" + params_.command[0] + ", " + detail + ")",
+                     outcome->output);
+  if (!ok && !result.error) {
+    result.Fail(ErrorCode::kUnexpected, "trigger command " + params_.command[0] + ": " + detail);
+  }
+  return ok;
+}
+
+// Ends the run in a phase after the trigger: the writer stops, the trigger command is waited
+// for, and the downtime target is recorded as unmeasured (NaN). Returns false for the caller.
+bool FailoverDrill::FailNow(FailoverRun& run, const std::string& phase, double seconds,
+                            ErrorCode code, const std::string& message) const {
+  run.result.AddPhase(phase, seconds, false, message);
+  run.writer->Stop();
+  FinishCommand(run);
+  run.result.Fail(code, message);
+  run.result.expectations.push_back(ExpectNumber("max_downtime_seconds", cluster_.name, kNaN,
+                                                 "<=", params_.max_downtime_seconds));
+  return false;
+}
+
+// ---- wait_new_primary: another instance answers as primary and commits
+bool FailoverDrill::WaitNewPrimary(FailoverRun& run) const {
+  const DrillContext& ctx = run.ctx;
+  ctx.progress("waiting for a new primary (not " + run.old_primary + ")");
   std::optional<std::string> new_primary;
-  while (!ctx.deadline.Expired() && !ctx.stop.stop_requested()) {
+  while (run.Going()) {
     const auto round = SteadyClock::now();
-    new_primary = FindWritablePrimary(old_primary, ctx);
+    new_primary = FindWritablePrimary(run.old_primary, ctx);
     if (new_primary) break;
     SleepUntil(round + kPollPause, ctx.stop);
   }
-  const double found_at = now();
+  run.found_at = run.Now();
   if (!new_primary) {
-    return fail_now("wait_new_primary", found_at - trigger_at, ErrorCode::kTimeout,
-                    "no instance other than " + old_primary + " accepted writes");
+    return FailNow(run, "wait_new_primary", run.found_at - run.trigger_at, ErrorCode::kTimeout,
+                   "no instance other than " + run.old_primary + " accepted writes");
   }
-  const double new_primary_seconds = found_at - trigger_at;
-  result.AddPhase("wait_new_primary", new_primary_seconds, true, *new_primary + " accepts writes");
-  ctx.progress(fmt::format("{} accepts writes after {:.3f} s", *new_primary, new_primary_seconds));
+  run.new_primary = *new_primary;
+  run.new_primary_seconds = run.found_at - run.trigger_at;
+  run.result.AddPhase("wait_new_primary", run.new_primary_seconds, true,
+                      run.new_primary + " accepts writes");
+  ctx.progress(
+      fmt::format("{} accepts writes after {:.3f} s", run.new_primary, run.new_primary_seconds));
+  return true;
+}
 
-  // ---- wait_writes_resume: a write through the pooler started after the promotion is acked
+// ---- wait_writes_resume: a write through the pooler started after the promotion is acked
+bool FailoverDrill::WaitWritesResume(FailoverRun& run) const {
   double resumed = kNaN;
-  double resumed_started = kNaN;
-  while (!ctx.deadline.Expired() && !ctx.stop.stop_requested()) {
-    const WriteLogAnalysis so_far = AnalyzeWrites(writer.Log(), trigger_at, nullptr, found_at);
+  while (run.Going()) {
+    const WriteLogAnalysis so_far =
+        AnalyzeWrites(run.writer->Log(), run.trigger_at, nullptr, run.found_at);
     resumed = so_far.first_ack_after;
-    resumed_started = so_far.resumed_write_started;
+    run.resumed_started = so_far.resumed_write_started;
     if (!std::isnan(resumed)) break;
-    SleepUntil(SteadyClock::now() + std::chrono::milliseconds(50), ctx.stop);
+    SleepUntil(SteadyClock::now() + std::chrono::milliseconds(50), run.ctx.stop);
   }
   if (std::isnan(resumed)) {
-    return fail_now("wait_writes_resume", now() - found_at, ErrorCode::kTimeout,
-                    "writes through pooler " + pooler_.name + " did not resume");
+    return FailNow(run, "wait_writes_resume", run.Now() - run.found_at, ErrorCode::kTimeout,
+                   "writes through pooler " + pooler_.name + " did not resume");
   }
-  result.AddPhase("wait_writes_resume", std::max(0.0, resumed - found_at), true,
-                  fmt::format("writes through {} resumed {:.3f} s after the trigger", pooler_.name,
-                              resumed - trigger_at));
-  // the command (e.g. stack.sh failover) may still re-attach the old primary; the writer keeps
-  // writing meanwhile, so a pooler that drops out again is measured too
-  const bool trigger_ok = finish_command();
-  // ---- settle: writes go on after the resumption, so the loss check covers the new primary's
-  // commits too, on any host speed (a fast re-attach would otherwise end the writer at once)
-  const double settle_until = now() + std::chrono::duration<double>(params_.settle).count();
-  while (!ctx.deadline.Expired() && !ctx.stop.stop_requested() &&
-         (now() < settle_until ||
-          writer.AcknowledgedSince(resumed_started) < params_.min_writes_after)) {
-    SleepUntil(SteadyClock::now() + std::chrono::milliseconds(50), ctx.stop);
-  }
-  writer.Stop();
+  run.result.AddPhase("wait_writes_resume", std::max(0.0, resumed - run.found_at), true,
+                      fmt::format("writes through {} resumed {:.3f} s after the trigger",
+                                  pooler_.name, resumed - run.trigger_at));
+  return true;
+}
 
-  // ---- verify_writes: every acknowledged seq is on the new primary
-  const double verify_start = now();
+// ---- settle: writes go on after the resumption, so the loss check covers the new primary's
+// commits too, on any host speed (a fast re-attach would otherwise end the writer at once)
+void FailoverDrill::Settle(FailoverRun& run) const {
+  const double settle_until = run.Now() + std::chrono::duration<double>(params_.settle).count();
+  while (run.Going() && (run.Now() < settle_until ||
+                         run.writer->AcknowledgedSince(run.resumed_started) <
+                             params_.min_writes_after)) {
+    SleepUntil(SteadyClock::now() + std::chrono::milliseconds(50), run.ctx.stop);
+  }
+  run.writer->Stop();
+}
+
+// The seqs committed on the new primary, read there directly (not through the pooler).
+Result<std::set<int64_t>> FailoverDrill::ReadWrittenSeqs(const FailoverRun& run) const {
   PgConnection direct = pooler_;
-  const PgConnection* new_instance = FindInstance(cluster_, *new_primary);
+  const PgConnection* new_instance = FindInstance(cluster_, run.new_primary);
   direct.name = new_instance->name;
   direct.host = new_instance->host;
   direct.port = new_instance->port;
+  const Deadline deadline = Capped(run.ctx.deadline, std::chrono::seconds(15));
+  auto session = PgSession::Connect(direct, PgConnectOptions{}, deadline, run.ctx.stop);
+  Result<PgTable> rows = session
+                             ? session->Query("SELECT seq FROM " + params_.table, deadline,
+                                              run.ctx.stop)
+                             : Result<PgTable>(session.error());
+  if (!rows) return rows.error();
   std::set<int64_t> present;
-  {
-    const Deadline deadline = Capped(ctx.deadline, std::chrono::seconds(15));
-    auto session = PgSession::Connect(direct, PgConnectOptions{}, deadline, ctx.stop);
-    Result<PgTable> rows =
-        session ? session->Query("SELECT seq FROM " + params_.table, deadline, ctx.stop)
-                : Result<PgTable>(session.error());
-    if (!rows) {
-      return fail_now("verify_writes", now() - verify_start, rows.error().code,
-                      "reading the writes on " + *new_primary + ": " + rows.error().message);
-    }
-    for (size_t row = 0; row < rows->size(); ++row) {
-      auto seq = rows->Number(row, "seq");
-      if (seq && seq->has_value()) present.insert(static_cast<int64_t>(**seq));
-    }
+  for (size_t row = 0; row < rows->size(); ++row) {
+    auto seq = rows->Number(row, "seq");
+    if (seq && seq->has_value()) present.insert(static_cast<int64_t>(**seq));
   }
-  const auto log = writer.Log();
-  const WriteLogAnalysis analysis = AnalyzeWrites(log, trigger_at, &present, found_at);
-  result.AddPhase(
-      "verify_writes", now() - verify_start, analysis.lost.empty(),
+  return present;
+}
+
+// ---- verify_writes: every acknowledged seq is on the new primary
+bool FailoverDrill::VerifyWrites(FailoverRun& run) const {
+  const double verify_start = run.Now();
+  auto present = ReadWrittenSeqs(run);
+  if (!present) {
+    return FailNow(run, "verify_writes", run.Now() - verify_start, present.error().code,
+                   "reading the writes on " + run.new_primary + ": " + present.error().message);
+  }
+  run.analysis = AnalyzeWrites(run.writer->Log(), run.trigger_at, &*present, run.found_at);
+  const WriteLogAnalysis& analysis = run.analysis;
+  run.result.AddPhase(
+      "verify_writes", run.Now() - verify_start, analysis.lost.empty(),
       fmt::format("{} acknowledged ({} before, {} during, {} after the failover), {} failed, "
                   "{} on {}; lost: {}",
                   analysis.acknowledged, analysis.before.acknowledged,
                   analysis.during.acknowledged, analysis.after.acknowledged, analysis.failed,
-                  present.size(), *new_primary,
+                  present->size(), run.new_primary,
                   analysis.lost.empty() ? std::string("none") : FormatSeqs(analysis.lost)));
-  result.AddEvidence(
+  ReportWrites(run);
+  return true;
+}
+
+// The writer's figures as evidence for the report.
+void FailoverDrill::ReportWrites(FailoverRun& run) const {
+  const WriteLogAnalysis& analysis = run.analysis;
+  run.result.AddEvidence(
       "writes through " + pooler_.name,
       fmt::format("attempts {}, acknowledged {}, failed {}, failed but committed {}\n"
                   "before the trigger: {} acknowledged, {} failed; during the failover: {} "
@@ -455,42 +562,53 @@ DrillResult FailoverDrill::Run(const DrillContext& ctx) {
                   analysis.ambiguous_committed, analysis.before.acknowledged,
                   analysis.before.failed, analysis.during.acknowledged, analysis.during.failed,
                   analysis.after.acknowledged, analysis.after.failed,
-                  FormatSeconds(analysis.downtime_seconds),
-                  analysis.downtime_from, analysis.downtime_to, trigger_at,
+                  FormatSeconds(analysis.downtime_seconds), analysis.downtime_from,
+                  analysis.downtime_to, run.trigger_at,
                   FormatSeconds(analysis.first_failure_to_ack_seconds),
                   analysis.lost.empty() ? std::string("none") : FormatSeqs(analysis.lost)));
+}
 
-  // ---- wait_standbys: the expected number of standbys stream from the new primary
+// ---- wait_standbys: the expected number of standbys stream from the new primary
+void FailoverDrill::WaitStandbys(FailoverRun& run) const {
+  const DrillContext& ctx = run.ctx;
   const size_t need = cluster_.expect.min_streaming_standbys
                           ? static_cast<size_t>(*cluster_.expect.min_streaming_standbys)
                           : cluster_.standbys.size();
-  ctx.progress(fmt::format("waiting for {} standbys to stream from {}", need, *new_primary));
-  const double standbys_start = now();
-  double recovered = kNaN;
+  run.standbys_needed = need;
+  ctx.progress(fmt::format("waiting for {} standbys to stream from {}", need, run.new_primary));
+  const double standbys_start = run.Now();
   std::string replication_after;
-  while (!ctx.deadline.Expired() && !ctx.stop.stop_requested()) {
+  while (run.Going()) {
     const auto round = SteadyClock::now();
     auto health = InspectPostgresCluster(cluster_, ctx);
-    if (health && health->primaries == 1 && health->primary == *new_primary) {
+    if (health && health->primaries == 1 && health->primary == run.new_primary) {
       replication_after = health->replication_table;
       if (health->streaming.size() >= need) {
-        recovered = now() - trigger_at;
+        run.recovered = run.Now() - run.trigger_at;
         break;
       }
     }
     SleepUntil(round + std::chrono::milliseconds(500), ctx.stop);
   }
-  result.AddPhase("wait_standbys", now() - standbys_start, !std::isnan(recovered),
-                  std::isnan(recovered) ? fmt::format("fewer than {} standbys streaming", need)
-                                        : fmt::format("{} standbys streaming", need));
-  const double timeline_after = QueryTimeline(*new_instance, ctx);
-  result.AddEvidence("pg_stat_replication on " + *new_primary + " after", replication_after);
-  result.AddEvidence("timeline", fmt::format("before: {} on {}; after: {} on {}", timeline_before,
-                                             old_primary, timeline_after, *new_primary));
+  const bool recovered = !std::isnan(run.recovered);
+  run.result.AddPhase("wait_standbys", run.Now() - standbys_start, recovered,
+                      recovered ? fmt::format("{} standbys streaming", need)
+                                : fmt::format("fewer than {} standbys streaming", need));
+  run.timeline_after = QueryTimeline(*FindInstance(cluster_, run.new_primary), ctx);
+  run.result.AddEvidence("pg_stat_replication on " + run.new_primary + " after",
+                         replication_after);
+  run.result.AddEvidence("timeline",
+                         fmt::format("before: {} on {}; after: {} on {}", run.timeline_before,
+                                     run.old_primary, run.timeline_after, run.new_primary));
+}
 
-  // ---- figures and targets
+// ---- figures and targets
+void FailoverDrill::AddFigures(FailoverRun& run) const {
+  DrillResult& result = run.result;
+  const WriteLogAnalysis& analysis = run.analysis;
+  const Labels labels{{"target", cluster_.name}};
   result.Add(kDowntime, labels, analysis.downtime_seconds);
-  result.Add(kNewPrimary, labels, new_primary_seconds);
+  result.Add(kNewPrimary, labels, run.new_primary_seconds);
   result.Add(kLost, labels, static_cast<double>(analysis.lost.size()));
   result.Add(kAcknowledged, labels, static_cast<double>(analysis.acknowledged));
   result.Add(kFailed, labels, static_cast<double>(analysis.failed));
@@ -504,8 +622,8 @@ DrillResult FailoverDrill::Run(const DrillContext& ctx) {
                {{"target", cluster_.name}, {"window", window}, {"outcome", "failed"}},
                static_cast<double>(counts.failed));
   }
-  if (!std::isnan(recovered)) result.Add(kRecovered, labels, recovered);
-  if (!std::isnan(timeline_after)) result.Add(kTimeline, labels, timeline_after);
+  if (!std::isnan(run.recovered)) result.Add(kRecovered, labels, run.recovered);
+  if (!std::isnan(run.timeline_after)) result.Add(kTimeline, labels, run.timeline_after);
   result.expectations.push_back(ExpectNumber("max_downtime_seconds", cluster_.name,
                                              analysis.downtime_seconds,
                                              "<=", params_.max_downtime_seconds));
@@ -519,22 +637,58 @@ DrillResult FailoverDrill::Run(const DrillContext& ctx) {
       "min_writes_after_resume", cluster_.name, static_cast<double>(analysis.after.acknowledged),
       ">=", static_cast<double>(params_.min_writes_after)));
   result.expectations.push_back(ExpectNumber(
-      "max_recovery_seconds", cluster_.name, recovered, "<=",
+      "max_recovery_seconds", cluster_.name, run.recovered, "<=",
       params_.max_recovery_seconds.value_or(std::chrono::duration<double>(timeout_).count())));
-  if (!trigger_ok) return result;  // error already set by finish_command
-  if (std::isnan(recovered)) {
-    result.Fail(ErrorCode::kTimeout,
-                fmt::format("cluster {}: fewer than {} standbys stream from {} again",
-                            cluster_.name, need, *new_primary));
+}
+
+// The run's error, if any, once the figures are in: a failed trigger command has set it already
+// (FinishCommand); otherwise standbys that did not come back are one.
+void FailoverDrill::Conclude(FailoverRun& run) const {
+  if (!run.trigger_ok) return;
+  if (std::isnan(run.recovered)) {
+    run.result.Fail(ErrorCode::kTimeout,
+                    fmt::format("cluster {}: fewer than {} standbys stream from {} again",
+                                cluster_.name, run.standbys_needed, run.new_primary));
   }
-  ctx.progress(fmt::format("downtime through {}: {}, lost writes: {}", pooler_.name,
-                           FormatSeconds(analysis.downtime_seconds), analysis.lost.size()));
-  return result;
+  run.ctx.progress(fmt::format("downtime through {}: {}, lost writes: {}", pooler_.name,
+                               FormatSeconds(run.analysis.downtime_seconds),
+                               run.analysis.lost.size()));
 }
 
 bool ValidTableName(const std::string& name) {
   static const std::regex kIdentifier("[a-z_][a-z0-9_]{0,62}");
   return std::regex_match(name, kIdentifier);
+}
+
+// `trigger`: exactly one of { command, timeout } or { kubernetes: { cluster } }. Throws
+// ConfigError.
+void ReadTrigger(YamlMap& map, const Config& config, FailoverParams& params) {
+  auto trigger = map.Map("trigger");
+  if (!trigger) map.Fail("trigger", "required: { command: [...] } or { kubernetes: { cluster } }");
+  const bool has_command = trigger->Has("command");
+  const bool has_kube = trigger->Has("kubernetes");
+  if (has_command == has_kube) {
+    trigger->FailHere("exactly one of command or kubernetes");
+  }
+  if (has_command) {
+    params.command = trigger->ListOfStrings("command");
+    if (params.command.empty() || params.command[0].empty()) {
+      trigger->Fail("command", "needs at least the program");
+    }
+    if (auto timeout = trigger->Duration("timeout")) {
+      if (timeout->count() <= 0) trigger->Fail("timeout", "must be positive");
+      params.command_timeout = *timeout;
+    }
+  } else {
+    auto kube = trigger->Map("kubernetes");
+    params.kube_cluster = kube->RequiredString("cluster");
+    if (!config.kubernetes) kube->Fail("cluster", "there is no kubernetes: section");
+    if (config.FindKubeCluster(params.kube_cluster) == nullptr) {
+      kube->Fail("cluster", "no kubernetes.clusters[] entry named \"" + params.kube_cluster + "\"");
+    }
+    kube->Finish();
+  }
+  trigger->Finish();
 }
 
 }  // namespace
@@ -587,34 +741,7 @@ Result<FailoverParams> ReadFailoverParams(const DrillSettings& settings, const C
     if (pooler->type != PoolerType::kReadWrite) {
       map.Fail("pooler", "pooler \"" + params.pooler + "\" is not of type rw");
     }
-    auto trigger = map.Map("trigger");
-    if (!trigger)
-      map.Fail("trigger", "required: { command: [...] } or { kubernetes: { cluster } }");
-    const bool has_command = trigger->Has("command");
-    const bool has_kube = trigger->Has("kubernetes");
-    if (has_command == has_kube) {
-      trigger->FailHere("exactly one of command or kubernetes");
-    }
-    if (has_command) {
-      params.command = trigger->ListOfStrings("command");
-      if (params.command.empty() || params.command[0].empty()) {
-        trigger->Fail("command", "needs at least the program");
-      }
-      if (auto timeout = trigger->Duration("timeout")) {
-        if (timeout->count() <= 0) trigger->Fail("timeout", "must be positive");
-        params.command_timeout = *timeout;
-      }
-    } else {
-      auto kube = trigger->Map("kubernetes");
-      params.kube_cluster = kube->RequiredString("cluster");
-      if (!config.kubernetes) kube->Fail("cluster", "there is no kubernetes: section");
-      if (config.FindKubeCluster(params.kube_cluster) == nullptr) {
-        kube->Fail("cluster",
-                   "no kubernetes.clusters[] entry named \"" + params.kube_cluster + "\"");
-      }
-      kube->Finish();
-    }
-    trigger->Finish();
+    ReadTrigger(map, config, params);
     if (auto interval = map.Duration("write_interval")) {
       if (interval->count() < 10) map.Fail("write_interval", "must be at least 10ms");
       params.write_interval = *interval;

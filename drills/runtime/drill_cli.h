@@ -23,7 +23,7 @@ struct DrillCliOptions {
 // `dbcanary drill NAME --config FILE`: runs the drill now (enabled or not, regardless of its
 // schedule and window) under the drill lock, printing timestamped progress lines and a
 // summary (phases, figures, expectations, report path) to `out`. SIGINT/SIGTERM stop the
-// drill, which then cleans up. Returns 0 pass, 1 fail/error/refused, 2 config error.
+// drill, which then cleans up. Returns 0 pass, 1 fail/error/refused/stopped, 2 config error.
 int RunDrillFromCli(const DrillCliOptions& options, const DrillRegistry& registry,
                     std::ostream& out, std::ostream& err);
 

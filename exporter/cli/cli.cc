@@ -72,7 +72,7 @@ constexpr Command kCommands[] = {
      kValidateFlags, &RunValidateCommand},
     {"drill", "NAME", 1,
      "Run the drill NAME (a kind under drills.jobs) now under the drill lock, printing progress; "
-     "exit 0 pass, 1 fail, error or refused, 2 config or usage error.",
+     "exit 0 pass, 1 fail, error, refused or stopped, 2 config or usage error.",
      kDrillFlags, &RunDrillCommand},
 };
 

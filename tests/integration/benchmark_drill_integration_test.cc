@@ -216,7 +216,7 @@ TEST_F(BenchmarkDrillTest, PgBenchmarkStopsMidRunAndStillDrops) {
   // a loaded host, where a run ignoring it would go on with the 60 s leg (and the pooler's).
   EXPECT_LT(std::chrono::duration<double>(returned_at - stop_requested_at).count(), 15);
   ASSERT_TRUE(result.error);
-  EXPECT_EQ(result.error->code, ErrorCode::kTimeout);
+  EXPECT_EQ(result.error->code, ErrorCode::kStopped);
   EXPECT_NE(result.error->message.find("stop requested"), std::string::npos)
       << result.error->message;
   EXPECT_GT(Value(result, "dbcanary_drill_pg_benchmark_transactions", "path", "direct"), 0);

@@ -204,6 +204,7 @@ TEST_F(KubeClientTest, WrongTokenIsAuthErrorWithoutTheToken) {
   auto list = MakeClient("stale-token-value").List(kBackups, "", Deadline::In(milliseconds(2000)));
   ASSERT_FALSE(list);
   EXPECT_EQ(list.error().code, ErrorCode::kAuth);
+  EXPECT_EQ(list.error().cause.http_status, 401);
   EXPECT_NE(list.error().message.find("401"), std::string::npos) << list.error().message;
   EXPECT_EQ(list.error().message.find("stale-token-value"), std::string::npos);
 }
@@ -214,6 +215,7 @@ TEST_F(KubeClientTest, ForbiddenNamesVerbResourceAndNamespace) {
   auto list = MakeClient().List(kBackups, "", Deadline::In(milliseconds(2000)));
   ASSERT_FALSE(list);
   EXPECT_EQ(list.error().code, ErrorCode::kAuth);
+  EXPECT_EQ(list.error().cause.http_status, 403);
   EXPECT_NE(list.error().message.find(
                 "forbidden: cannot list backups.postgresql.cnpg.io in namespace db: grant verb "
                 "\"list\" on resource \"backups\" (group postgresql.cnpg.io)"),
@@ -225,6 +227,7 @@ TEST_F(KubeClientTest, NotFoundAndServerErrorsAreQueryErrors) {
   auto missing = MakeClient().Get(kBackups, "nope", Deadline::In(milliseconds(2000)));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ErrorCode::kQuery);
+  EXPECT_EQ(missing.error().cause.http_status, 404);
   EXPECT_NE(missing.error().message.find("not found (404)"), std::string::npos);
   EXPECT_NE(missing.error().message.find("backups.postgresql.cnpg.io db/nope"), std::string::npos)
       << missing.error().message;
@@ -232,6 +235,7 @@ TEST_F(KubeClientTest, NotFoundAndServerErrorsAreQueryErrors) {
   auto failed = MakeClient().List(kBackups, "", Deadline::In(milliseconds(2000)));
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().code, ErrorCode::kQuery);
+  EXPECT_EQ(failed.error().cause.http_status, 500);
   EXPECT_NE(failed.error().message.find("HTTP 500"), std::string::npos);
   EXPECT_NE(failed.error().message.find("etcdserver: request timed out"), std::string::npos);
 }
@@ -293,6 +297,7 @@ TEST_F(KubeClientTest, UnreachableServerIsConnectError) {
   auto list = client.List(kBackups, "", Deadline::In(milliseconds(1000)));
   ASSERT_FALSE(list);
   EXPECT_EQ(list.error().code, ErrorCode::kConnect) << list.error().message;
+  EXPECT_EQ(list.error().cause.http_status, 0);
 }
 
 }  // namespace
