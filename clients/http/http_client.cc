@@ -174,7 +174,8 @@ Error TransportError(const Request& request, const Transfer& transfer, CURLcode 
     case CURLE_GOT_NOTHING:
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_BAD_CONTENT_ENCODING:
-      return Problem(request, ErrorCode::kProtocol, "truncated or malformed answer (" + detail + ")");
+      return Problem(request, ErrorCode::kProtocol,
+                     "truncated or malformed answer (" + detail + ")");
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CONNECT_ERROR:

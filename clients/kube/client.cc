@@ -38,7 +38,9 @@ std::string Url(const std::string& server, const Resource& resource, const std::
   std::string url = server;
   url += resource.group.empty() ? "/api/" + resource.version
                                 : "/apis/" + resource.group + "/" + resource.version;
-  if (!resource.namespace_.empty()) url += "/namespaces/" + http::PercentEncode(resource.namespace_);
+  if (!resource.namespace_.empty()) {
+    url += "/namespaces/" + http::PercentEncode(resource.namespace_);
+  }
   url += "/" + resource.plural;
   if (!name.empty()) url += "/" + http::PercentEncode(name);
   if (!selector.empty()) url += "?labelSelector=" + http::PercentEncode(selector);

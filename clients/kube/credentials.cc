@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <sstream>
+#include <utility>
 
 #include "config/secret.h"
 #include "core/base64.h"
@@ -40,9 +40,59 @@ YAML::Node FindNamed(const YAML::Node& list, const std::string& name, const char
   return YAML::Node();
 }
 
-// Kubeconfig *-data: base64, padding optional, line breaks ignored (as kubectl reads it).
-std::optional<std::string> DecodeData(const std::string& text) {
-  return DecodeBase64(text, {Base64Padding::kOptional, /*ignore_whitespace=*/true});
+// Kubeconfig `key`-data into `out`: base64, padding optional, line breaks ignored (as kubectl
+// reads it). Absent leaves `out` alone.
+Status ReadData(const YAML::Node& node, const char* key, const std::string& where,
+                std::string& out) {
+  const std::string data = Scalar(node, key);
+  if (data.empty()) return Ok{};
+  auto decoded = DecodeBase64(data, {Base64Padding::kOptional, /*ignore_whitespace=*/true});
+  if (!decoded) return MakeError(ErrorCode::kConfig, where + ": " + key + " is not base64");
+  out = std::move(*decoded);
+  return Ok{};
+}
+
+// The server and trust settings of a kubeconfig cluster entry.
+Status ReadCluster(const YAML::Node& cluster, const std::string& base_dir,
+                   const std::string& where, Credentials& credentials) {
+  credentials.server = Scalar(cluster, "server");
+  if (credentials.server.empty())
+    return MakeError(ErrorCode::kConfig, where + ": cluster has no server");
+  while (!credentials.server.empty() && credentials.server.back() == '/')
+    credentials.server.pop_back();
+  credentials.ca_file = Resolve(base_dir, Scalar(cluster, "certificate-authority"));
+  if (auto read = ReadData(cluster, "certificate-authority-data", where, credentials.ca_data);
+      !read) {
+    return read.error();
+  }
+  credentials.insecure_skip_tls_verify = Scalar(cluster, "insecure-skip-tls-verify") == "true";
+  return Ok{};
+}
+
+// The token or client certificate of a kubeconfig user entry; secrets are registered.
+Status ReadUser(const YAML::Node& user, const std::string& base_dir, const std::string& where,
+                Credentials& credentials) {
+  if (user["exec"] || user["auth-provider"]) {
+    return MakeError(ErrorCode::kConfig,
+                     where +
+                         ": exec and auth-provider credentials are not supported; use a "
+                         "token, tokenFile or client certificate");
+  }
+  credentials.token = Scalar(user, "token");
+  if (!credentials.token.empty()) RegisterSecretValue(credentials.token);
+  credentials.token_file = Resolve(base_dir, Scalar(user, "tokenFile"));
+  credentials.client_cert_file = Resolve(base_dir, Scalar(user, "client-certificate"));
+  credentials.client_key_file = Resolve(base_dir, Scalar(user, "client-key"));
+  if (auto read =
+          ReadData(user, "client-certificate-data", where, credentials.client_cert_data);
+      !read) {
+    return read.error();
+  }
+  if (auto read = ReadData(user, "client-key-data", where, credentials.client_key_data); !read) {
+    return read.error();
+  }
+  if (!credentials.client_key_data.empty()) RegisterSecretValue(credentials.client_key_data);
+  return Ok{};
 }
 
 }  // namespace
@@ -95,49 +145,13 @@ Result<Credentials> KubeconfigCredentials(const std::string& path, const std::st
   }
   Credentials credentials;
   credentials.source = where;
-  credentials.server = Scalar(cluster, "server");
-  if (credentials.server.empty())
-    return MakeError(ErrorCode::kConfig, where + ": cluster has no server");
-  while (!credentials.server.empty() && credentials.server.back() == '/')
-    credentials.server.pop_back();
-  credentials.ca_file = Resolve(base_dir, Scalar(cluster, "certificate-authority"));
-  if (auto data = Scalar(cluster, "certificate-authority-data"); !data.empty()) {
-    auto decoded = DecodeData(data);
-    if (!decoded)
-      return MakeError(ErrorCode::kConfig, where + ": certificate-authority-data is not base64");
-    credentials.ca_data = *decoded;
-  }
-  credentials.insecure_skip_tls_verify = Scalar(cluster, "insecure-skip-tls-verify") == "true";
-
+  if (auto read = ReadCluster(cluster, base_dir, where, credentials); !read) return read.error();
   if (!user_name.empty()) {
     YAML::Node user = FindNamed(root["users"], user_name, "user");
     if (!user)
       return MakeError(ErrorCode::kConfig, where + ": no user named \"" + user_name + "\"");
     if (user.IsMap()) {
-      if (user["exec"] || user["auth-provider"]) {
-        return MakeError(ErrorCode::kConfig,
-                         where +
-                             ": exec and auth-provider credentials are not supported; use a "
-                             "token, tokenFile or client certificate");
-      }
-      credentials.token = Scalar(user, "token");
-      if (!credentials.token.empty()) RegisterSecretValue(credentials.token);
-      credentials.token_file = Resolve(base_dir, Scalar(user, "tokenFile"));
-      credentials.client_cert_file = Resolve(base_dir, Scalar(user, "client-certificate"));
-      credentials.client_key_file = Resolve(base_dir, Scalar(user, "client-key"));
-      if (auto data = Scalar(user, "client-certificate-data"); !data.empty()) {
-        auto decoded = DecodeData(data);
-        if (!decoded)
-          return MakeError(ErrorCode::kConfig, where + ": client-certificate-data is not base64");
-        credentials.client_cert_data = *decoded;
-      }
-      if (auto data = Scalar(user, "client-key-data"); !data.empty()) {
-        auto decoded = DecodeData(data);
-        if (!decoded)
-          return MakeError(ErrorCode::kConfig, where + ": client-key-data is not base64");
-        credentials.client_key_data = *decoded;
-        RegisterSecretValue(credentials.client_key_data);
-      }
+      if (auto read = ReadUser(user, base_dir, where, credentials); !read) return read.error();
     }
   }
   return credentials;

@@ -172,7 +172,7 @@ struct FailoverRun {
   explicit FailoverRun(const DrillContext& context) : ctx(context) {}
   // Seconds since the run's time origin (the writer's log uses the same origin).
   double Now() const { return SecondsSince(origin); }
-  // Keeps polling while the run has time and no stop was requested.
+  // Whether a wait may go on: time left, and no stop requested.
   bool Going() const { return !ctx.deadline.Expired() && !ctx.stop.stop_requested(); }
 
   const DrillContext& ctx;
@@ -182,8 +182,7 @@ struct FailoverRun {
   std::string old_primary;
   double timeline_before = kNaN;
   std::optional<Writer> writer;
-  // trigger: the command runs beside the waits (declared after the writer, so that leaving the
-  // run waits for the command before the writer stops)
+  // trigger: a trigger command runs beside the waits until FinishCommand collects it
   double trigger_at = 0;
   std::future<Result<DrillCommandOutcome>> command;
   bool trigger_ok = true;

@@ -6,26 +6,15 @@
 
 namespace dbcanary {
 
-WriteLogAnalysis AnalyzeWrites(const std::vector<WriteAttempt>& log, double trigger_at,
-                               const std::set<int64_t>* present, double resumed_after) {
-  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-  WriteLogAnalysis out;
-  std::vector<const WriteAttempt*> acks;
-  for (const auto& attempt : log) {
-    ++out.attempts;
-    if (attempt.acknowledged) {
-      ++out.acknowledged;
-      acks.push_back(&attempt);
-    } else {
-      ++out.failed;
-    }
-  }
-  std::sort(acks.begin(), acks.end(),
-            [](const WriteAttempt* a, const WriteAttempt* b) { return a->finished < b->finished; });
+namespace {
 
-  // Longest gap between consecutive acknowledgements ending after the trigger. Before the
-  // first acknowledgement after the trigger, the previous one is the last before it (or the
-  // trigger itself when nothing was acknowledged before).
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+using Acks = std::vector<const WriteAttempt*>;  // acknowledged attempts by finish time
+
+// Longest gap between consecutive acknowledgements ending after the trigger. Before the first
+// acknowledgement after the trigger, the previous one is the last before it (or the trigger
+// itself when nothing was acknowledged before). Returns whether any ended after the trigger.
+bool FindLongestGap(const Acks& acks, double trigger_at, WriteLogAnalysis& out) {
   out.downtime_seconds = kNaN;
   double previous = trigger_at;
   bool have_after = false;
@@ -43,8 +32,12 @@ WriteLogAnalysis AnalyzeWrites(const std::vector<WriteAttempt>& log, double trig
     have_after = true;
     previous = ack->finished;
   }
+  return have_after;
+}
 
-  // First failure after the trigger -> the next acknowledgement.
+// First failure after the trigger -> the next acknowledgement.
+double FirstFailureToAck(const std::vector<WriteAttempt>& log, const Acks& acks,
+                         double trigger_at, bool acknowledged_after_trigger) {
   const WriteAttempt* first_failure = nullptr;
   for (const auto& attempt : log) {
     if (!attempt.acknowledged && attempt.started >= trigger_at &&
@@ -52,18 +45,16 @@ WriteLogAnalysis AnalyzeWrites(const std::vector<WriteAttempt>& log, double trig
       first_failure = &attempt;
     }
   }
-  if (first_failure == nullptr) {
-    out.first_failure_to_ack_seconds = have_after ? 0 : kNaN;
-  } else {
-    out.first_failure_to_ack_seconds = kNaN;
-    for (const WriteAttempt* ack : acks) {
-      if (ack->started >= first_failure->started) {
-        out.first_failure_to_ack_seconds = ack->finished - first_failure->started;
-        break;
-      }
-    }
+  if (first_failure == nullptr) return acknowledged_after_trigger ? 0 : kNaN;
+  for (const WriteAttempt* ack : acks) {
+    if (ack->started >= first_failure->started) return ack->finished - first_failure->started;
   }
+  return kNaN;
+}
 
+// first_ack_after and resumed_write_started, then the before/during/after windows they bound.
+void SplitWindows(const std::vector<WriteAttempt>& log, const Acks& acks, double trigger_at,
+                  double resumed_after, WriteLogAnalysis& out) {
   out.first_ack_after = kNaN;
   out.resumed_write_started = kNaN;
   for (const WriteAttempt* ack : acks) {
@@ -82,7 +73,29 @@ WriteLogAnalysis AnalyzeWrites(const std::vector<WriteAttempt>& log, double trig
                                                          : out.after;
     ++(attempt.acknowledged ? window.acknowledged : window.failed);
   }
+}
 
+}  // namespace
+
+WriteLogAnalysis AnalyzeWrites(const std::vector<WriteAttempt>& log, double trigger_at,
+                               const std::set<int64_t>* present, double resumed_after) {
+  WriteLogAnalysis out;
+  Acks acks;
+  for (const auto& attempt : log) {
+    ++out.attempts;
+    if (attempt.acknowledged) {
+      ++out.acknowledged;
+      acks.push_back(&attempt);
+    } else {
+      ++out.failed;
+    }
+  }
+  std::sort(acks.begin(), acks.end(),
+            [](const WriteAttempt* a, const WriteAttempt* b) { return a->finished < b->finished; });
+  const bool acknowledged_after_trigger = FindLongestGap(acks, trigger_at, out);
+  out.first_failure_to_ack_seconds =
+      FirstFailureToAck(log, acks, trigger_at, acknowledged_after_trigger);
+  SplitWindows(log, acks, trigger_at, resumed_after, out);
   if (present != nullptr) {
     for (const auto& attempt : log) {
       const bool there = present->count(attempt.seq) > 0;

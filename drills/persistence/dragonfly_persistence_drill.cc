@@ -87,6 +87,21 @@ Result<ServerState> Inspect(RedisClient& client) {
   return state;
 }
 
+// The state of one run, shared by its phases (DragonflyPersistenceDrill::Run).
+struct PersistenceRun {
+  explicit PersistenceRun(const DrillContext& context, const std::string& target)
+      : ctx(context), labels{{"target", target}} {}
+
+  const DrillContext& ctx;
+  const Labels labels;
+  const std::string token = RandomHex64();  // in every value: tells this run's data apart
+  DrillResult result;
+  std::optional<RedisClient> client;  // to the master until the restart
+  ServerState state_before;           // the master as the restart found it
+  SteadyClock::time_point restart_start;
+  std::optional<RedisClient> fresh;  // to the restarted master
+};
+
 class DragonflyPersistenceDrill : public Drill {
  public:
   DragonflyPersistenceDrill(DragonflyPersistenceParams params, Dragonfly dragonfly)
@@ -110,9 +125,7 @@ class DragonflyPersistenceDrill : public Drill {
       if (keys.size() > 0) {
         std::vector<std::string> argv{"UNLINK"};
         for (size_t i = 0; i < keys.size(); ++i) argv.emplace_back(keys[i].text());
-        std::vector<std::string_view> views(argv.begin(), argv.end());
-        auto deleted = client->Command(std::span<const std::string_view>(views));
-        if (!deleted) return deleted.error();
+        if (auto deleted = Send(*client, argv); !deleted) return deleted.error();
       }
     } while (cursor != "0");
     return Ok{};
@@ -122,247 +135,313 @@ class DragonflyPersistenceDrill : public Drill {
     return CheckDragonflyHealthy(dragonfly_, ctx);
   }
 
+  // The phases in order; a phase that returns false has recorded why the run ends there.
   DrillResult Run(const DrillContext& ctx) override {
-    DrillResult result;
-    Labels labels{{"target", dragonfly_.name}};
-    const std::string token = RandomHex64();
-
-    // 1. keys, a hash and a set
-    auto start = SteadyClock::now();
-    ctx.progress(fmt::format("writing {} keys, a hash and a set on {}", params_.keys,
-                             dragonfly_.master.name));
-    auto client = RedisClient::Connect(dragonfly_.master, ctx.deadline);
-    if (!client) return Failed(result, "write_keys", start, client.error());
-    for (int first = 0; first < params_.keys; first += kBatch) {
-      std::vector<std::string> argv{"MSET"};
-      for (int i = first; i < std::min(params_.keys, first + kBatch); ++i) {
-        argv.push_back(PersistenceKey(dragonfly_.key_prefix, i));
-        argv.push_back(PersistenceValue(token, i));
-      }
-      if (auto status = Send(*client, argv); !status) {
-        return Failed(result, "write_keys", start, status.error());
-      }
+    PersistenceRun run(ctx, dragonfly_.name);
+    if (WriteKeys(run) && Save(run) && Restart(run) && Recover(run) && Verify(run) &&
+        params_.check_replicas) {
+      for (const auto& replica : dragonfly_.replicas) WaitReplica(run, replica);
     }
-    std::vector<std::string> hset{"HSET", PersistenceHashKey(dragonfly_.key_prefix)};
-    for (int f = 0; f < kHashFields; ++f) {
-      hset.push_back("f" + std::to_string(f));
-      hset.push_back(HashValue(token, f));
-    }
-    std::vector<std::string> sadd{"SADD", PersistenceSetKey(dragonfly_.key_prefix)};
-    for (int m = 0; m < kSetMembers; ++m) sadd.push_back(SetMember(token, m));
-    for (const auto* argv : {&hset, &sadd}) {
-      if (auto status = Send(*client, *argv); !status) {
-        return Failed(result, "write_keys", start, status.error());
-      }
-    }
-    result.Add(kKeysWritten, labels, params_.keys);
-    result.AddPhase("write_keys", SecondsSince(start), true,
-                    fmt::format("{} keys, hash of {} fields, set of {} members", params_.keys,
-                                kHashFields, kSetMembers));
-
-    // 2. SAVE, and LASTSAVE must advance
-    start = SteadyClock::now();
-    ctx.progress("SAVE on " + dragonfly_.master.name);
-    auto before = client->Command({"LASTSAVE"});
-    if (!before) return Failed(result, "save", start, before.error());
-    // LASTSAVE has whole seconds: a save within the same second would not show.
-    double now =
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    if (static_cast<long long>(now) <= before->integer()) {
-      Pause(ctx, milliseconds(static_cast<int>((1.0 - (now - static_cast<long long>(now))) * 1000) +
-                              20));
-    }
-    // A background save of the server's own (save rules, a replica's full sync) makes SAVE
-    // refuse: wait for it to end and save again (see ShouldRetrySave).
-    for (bool refused_before = false;;) {
-      auto saved = client->Command({"SAVE"});
-      if (saved) break;
-      const std::optional<bool> running =
-          saved.error().cause.redis_error.empty() ? std::nullopt : SaveRunning(*client);
-      if (!ShouldRetrySave(saved.error(), running, refused_before) ||
-          !Pause(ctx, milliseconds(running.value_or(false) ? 200 : 0))) {
-        return Failed(result, "save", start, saved.error());
-      }
-      if (!running.value_or(false)) refused_before = true;
-    }
-    long long lastsave = 0;
-    for (;;) {
-      auto after = client->Command({"LASTSAVE"});
-      if (!after) return Failed(result, "save", start, after.error());
-      lastsave = after->integer();
-      if (lastsave > before->integer()) break;
-      if (!Pause(ctx, milliseconds(100))) {
-        return Failed(result, "save", start,
-                      Error{ErrorCode::kTimeout, "LASTSAVE did not advance after SAVE"});
-      }
-    }
-    result.Add(kSaveSeconds, labels, SecondsSince(start));
-    result.AddPhase("save", SecondsSince(start), true,
-                    fmt::format("LASTSAVE {} -> {}", before->integer(), lastsave));
-    auto state_before = Inspect(*client);
-    if (!state_before) return Failed(result, "save", start, state_before.error());
-    client = MakeError(ErrorCode::kConnect, "closed before the restart");
-
-    // 3. restart
-    start = SteadyClock::now();
-    ctx.progress("restarting " + dragonfly_.master.name + ": " +
-                 DescribeCommand(params_.restart_command));
-    auto outcome = RunDrillCommand(params_.restart_command, {}, ctx.deadline, ctx.stop);
-    if (!outcome) return Failed(result, "restart", start, outcome.error());
-    result.AddEvidence("restart command output", outcome->output);
-    if (outcome->exit_code != 0) {
-      return Failed(result, "restart", start,
-                    Error{ErrorCode::kUnexpected, "restart command exited with " +
-                                                      std::to_string(outcome->exit_code) + ": " +
-                                                      LastLines(outcome->output, 3)});
-    }
-    result.AddPhase("restart", SecondsSince(start), true, "restart command done");
-
-    // 4. serving again, dataset loaded, and really a new process
-    auto recover_start = SteadyClock::now();
-    std::optional<RedisClient> fresh;
-    Error last{ErrorCode::kTimeout, "not answering"};
-    for (;;) {
-      auto attempt = RedisClient::Connect(dragonfly_.master, Deadline::In(milliseconds(1000)));
-      if (attempt) {
-        auto state = Inspect(*attempt);
-        if (state && !state->loading &&
-            RestartedSince(state_before->run_id, state->run_id, state->uptime,
-                           SecondsSince(start) + 1)) {
-          fresh.emplace(std::move(*attempt));
-          break;
-        }
-        last = state ? Error{ErrorCode::kUnexpected,
-                             state->loading ? "still loading" : "not restarted yet"}
-                     : state.error();
-      } else {
-        last = attempt.error();
-      }
-      if (!Pause(ctx, milliseconds(100))) return Failed(result, "recover", recover_start, last);
-    }
-    double recovery = SecondsSince(start);
-    result.Add(kRecoverySeconds, labels, recovery);
-    result.AddPhase(
-        "recover", SecondsSince(recover_start), true,
-        fmt::format("serving with its dataset {:.3f} s after the restart began", recovery));
-    if (params_.max_recovery_seconds) {
-      result.expectations.push_back(ExpectNumber("max_recovery_seconds", dragonfly_.name, recovery,
-                                                 "<=", *params_.max_recovery_seconds));
-    }
-
-    // 5. verify
-    start = SteadyClock::now();
-    fresh->set_deadline(ctx.deadline);
-    int verified = 0;
-    for (int first = 0; first < params_.keys; first += kBatch) {
-      std::vector<std::string> argv{"MGET"};
-      for (int i = first; i < std::min(params_.keys, first + kBatch); ++i) {
-        argv.push_back(PersistenceKey(dragonfly_.key_prefix, i));
-      }
-      std::vector<std::string_view> views(argv.begin(), argv.end());
-      auto reply = fresh->Command(std::span<const std::string_view>(views));
-      if (!reply) return Failed(result, "verify", start, reply.error());
-      std::vector<std::optional<std::string>> values;
-      for (size_t i = 0; i < reply->size(); ++i) {
-        RedisValue value = (*reply)[i];
-        if (value.Is(RedisType::kString)) {
-          values.emplace_back(std::string(value.text()));
-        } else {
-          values.emplace_back(std::nullopt);
-        }
-      }
-      verified += CountVerified(values, token, first);
-    }
-    bool hash_ok = true;
-    for (int f = 0; f < kHashFields && hash_ok; ++f) {
-      auto value = fresh->Command(
-          {"HGET", PersistenceHashKey(dragonfly_.key_prefix), "f" + std::to_string(f)});
-      if (!value) return Failed(result, "verify", start, value.error());
-      hash_ok = value->Is(RedisType::kString) && value->text() == HashValue(token, f);
-    }
-    bool set_ok = true;
-    auto card = fresh->Command({"SCARD", PersistenceSetKey(dragonfly_.key_prefix)});
-    if (!card) return Failed(result, "verify", start, card.error());
-    set_ok = card->integer() == kSetMembers;
-    for (int m = 0; m < kSetMembers && set_ok; ++m) {
-      auto member = fresh->Command(
-          {"SISMEMBER", PersistenceSetKey(dragonfly_.key_prefix), SetMember(token, m)});
-      if (!member) return Failed(result, "verify", start, member.error());
-      set_ok = member->integer() == 1;
-    }
-    int total = verified + (hash_ok ? 1 : 0) + (set_ok ? 1 : 0);
-    result.Add(kKeysVerified, labels, verified);
-    result.expectations.push_back(
-        ExpectNumber("keys_verified", dragonfly_.name, total, "==", params_.keys + 2));
-    std::string detail = fmt::format("{}/{} keys intact, hash {}, set {}", verified, params_.keys,
-                                     hash_ok ? "intact" : "damaged", set_ok ? "intact" : "damaged");
-    result.AddPhase("verify", SecondsSince(start), true, detail);
-    result.AddEvidence("verification", detail);
-    auto after_info = RedisInfoText(*fresh, "persistence");
-    if (after_info) result.AddEvidence("INFO persistence after the restart", *after_info);
-
-    // 6. replicas re-attach
-    if (params_.check_replicas) {
-      for (const auto& replica : dragonfly_.replicas) {
-        WaitReplica(ctx, result, labels, replica);
-      }
-    }
-    return result;
+    return std::move(run.result);
   }
 
  private:
-  static Status Send(RedisClient& client, const std::vector<std::string>& argv) {
+  static Result<RedisReply> Send(RedisClient& client, const std::vector<std::string>& argv) {
     std::vector<std::string_view> views(argv.begin(), argv.end());
-    auto reply = client.Command(std::span<const std::string_view>(views));
-    if (!reply) return reply.error();
-    return Ok{};
+    return client.Command(std::span<const std::string_view>(views));
   }
 
-  DrillResult& Failed(DrillResult& result, const char* phase, SteadyClock::time_point start,
-                      const Error& error) {
+  // Records `phase` as failed with `error` and makes it the run's error; false for the caller.
+  bool Failed(PersistenceRun& run, const char* phase, SteadyClock::time_point start,
+              const Error& error) const {
     std::string message = dragonfly_.name + ": " + phase + ": " + error.message;
-    result.AddPhase(phase, SecondsSince(start), false, message);
-    result.Fail(error.code, message);
-    return result;
+    run.result.AddPhase(phase, SecondsSince(start), false, message);
+    run.result.Fail(error.code, message);
+    return false;
   }
 
-  void WaitReplica(const DrillContext& ctx, DrillResult& result, const Labels& labels,
-                   const RedisConnection& replica) {
-    auto start = SteadyClock::now();
-    ctx.progress("waiting for " + replica.name + " to re-attach");
-    std::string last = "not asked";
-    for (;;) {
-      auto client = RedisClient::Connect(replica, Deadline::In(milliseconds(1000)));
-      if (client) {
-        auto text = RedisInfoText(*client, "replication");
-        if (text) {
-          RedisInfo info = RedisInfo::Parse(*text);
-          std::string status(info.Text("master_link_status").value_or("absent"));
-          if (status == "up") break;
-          last = "master_link_status:" + status;
-        } else {
-          last = text.error().message;
-        }
-      } else {
-        last = client.error().message;
-      }
-      if (!Pause(ctx, milliseconds(200))) {
-        result.AddPhase("replica_link", SecondsSince(start), false, replica.name + ": " + last);
-        result.expectations.push_back(ExpectNumber("replica_linked", replica.name, 0, "==", 1));
-        return;
-      }
-    }
-    double seconds = SecondsSince(start);
-    Labels replica_labels = labels;
-    replica_labels.emplace_back("replica", replica.name);
-    result.Add(kReplicaLinkSeconds, replica_labels, seconds);
-    result.AddPhase("replica_link", seconds, true, replica.name + ": master_link_status:up");
-    result.expectations.push_back(ExpectNumber("replica_linked", replica.name, 1, "==", 1));
-  }
+  bool WriteKeys(PersistenceRun& run) const;
+  bool Save(PersistenceRun& run) const;
+  static Status SaveWaitingOutOthers(RedisClient& client, const DrillContext& ctx);
+  bool Restart(PersistenceRun& run) const;
+  bool Recover(PersistenceRun& run) const;
+  Result<RedisClient> ConnectRestarted(PersistenceRun& run) const;
+  bool Verify(PersistenceRun& run) const;
+  Result<int> CountIntactKeys(RedisClient& client, const std::string& token) const;
+  Result<bool> HashIntact(RedisClient& client, const std::string& token) const;
+  Result<bool> SetIntact(RedisClient& client, const std::string& token) const;
+  void WaitReplica(PersistenceRun& run, const RedisConnection& replica) const;
 
   DragonflyPersistenceParams params_;
   Dragonfly dragonfly_;
 };
+
+// ---- write_keys: the keys (in MSET batches), a hash and a set
+bool DragonflyPersistenceDrill::WriteKeys(PersistenceRun& run) const {
+  const auto start = SteadyClock::now();
+  run.ctx.progress(fmt::format("writing {} keys, a hash and a set on {}", params_.keys,
+                               dragonfly_.master.name));
+  auto client = RedisClient::Connect(dragonfly_.master, run.ctx.deadline);
+  if (!client) return Failed(run, "write_keys", start, client.error());
+  run.client.emplace(std::move(*client));
+  for (int first = 0; first < params_.keys; first += kBatch) {
+    std::vector<std::string> argv{"MSET"};
+    for (int i = first; i < std::min(params_.keys, first + kBatch); ++i) {
+      argv.push_back(PersistenceKey(dragonfly_.key_prefix, i));
+      argv.push_back(PersistenceValue(run.token, i));
+    }
+    if (auto sent = Send(*run.client, argv); !sent) {
+      return Failed(run, "write_keys", start, sent.error());
+    }
+  }
+  std::vector<std::string> hset{"HSET", PersistenceHashKey(dragonfly_.key_prefix)};
+  for (int f = 0; f < kHashFields; ++f) {
+    hset.push_back("f" + std::to_string(f));
+    hset.push_back(HashValue(run.token, f));
+  }
+  std::vector<std::string> sadd{"SADD", PersistenceSetKey(dragonfly_.key_prefix)};
+  for (int m = 0; m < kSetMembers; ++m) sadd.push_back(SetMember(run.token, m));
+  for (const auto* argv : {&hset, &sadd}) {
+    if (auto sent = Send(*run.client, *argv); !sent) {
+      return Failed(run, "write_keys", start, sent.error());
+    }
+  }
+  run.result.Add(kKeysWritten, run.labels, params_.keys);
+  run.result.AddPhase("write_keys", SecondsSince(start), true,
+                      fmt::format("{} keys, hash of {} fields, set of {} members", params_.keys,
+                                  kHashFields, kSetMembers));
+  return true;
+}
+
+// ---- save: SAVE, and LASTSAVE must advance; then the server's identity before the restart
+bool DragonflyPersistenceDrill::Save(PersistenceRun& run) const {
+  const DrillContext& ctx = run.ctx;
+  RedisClient& client = *run.client;
+  const auto start = SteadyClock::now();
+  ctx.progress("SAVE on " + dragonfly_.master.name);
+  auto before = client.Command({"LASTSAVE"});
+  if (!before) return Failed(run, "save", start, before.error());
+  // LASTSAVE has whole seconds: a save within the same second would not show.
+  double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  if (static_cast<long long>(now) <= before->integer()) {
+    Pause(ctx,
+          milliseconds(static_cast<int>((1.0 - (now - static_cast<long long>(now))) * 1000) + 20));
+  }
+  if (auto saved = SaveWaitingOutOthers(client, ctx); !saved) {
+    return Failed(run, "save", start, saved.error());
+  }
+  long long lastsave = 0;
+  for (;;) {
+    auto after = client.Command({"LASTSAVE"});
+    if (!after) return Failed(run, "save", start, after.error());
+    lastsave = after->integer();
+    if (lastsave > before->integer()) break;
+    if (!Pause(ctx, milliseconds(100))) {
+      return Failed(run, "save", start,
+                    Error{ErrorCode::kTimeout, "LASTSAVE did not advance after SAVE"});
+    }
+  }
+  run.result.Add(kSaveSeconds, run.labels, SecondsSince(start));
+  run.result.AddPhase("save", SecondsSince(start), true,
+                      fmt::format("LASTSAVE {} -> {}", before->integer(), lastsave));
+  auto state_before = Inspect(client);
+  if (!state_before) return Failed(run, "save", start, state_before.error());
+  run.state_before = std::move(*state_before);
+  run.client.reset();  // closed before the restart
+  return true;
+}
+
+// SAVE, sent again while a save of the server's own (save rules, a replica's full sync) makes
+// it refuse: such a save is waited out (see ShouldRetrySave). The error of the last SAVE when
+// it is not retried.
+Status DragonflyPersistenceDrill::SaveWaitingOutOthers(RedisClient& client,
+                                                       const DrillContext& ctx) {
+  for (bool refused_before = false;;) {
+    auto saved = client.Command({"SAVE"});
+    if (saved) return Ok{};
+    const std::optional<bool> running =
+        saved.error().cause.redis_error.empty() ? std::nullopt : SaveRunning(client);
+    if (!ShouldRetrySave(saved.error(), running, refused_before) ||
+        !Pause(ctx, milliseconds(running.value_or(false) ? 200 : 0))) {
+      return saved.error();
+    }
+    if (!running.value_or(false)) refused_before = true;
+  }
+}
+
+// ---- restart: the configured command restarts the master
+bool DragonflyPersistenceDrill::Restart(PersistenceRun& run) const {
+  const DrillContext& ctx = run.ctx;
+  run.restart_start = SteadyClock::now();
+  const auto start = run.restart_start;
+  ctx.progress("restarting " + dragonfly_.master.name + ": " +
+               DescribeCommand(params_.restart_command));
+  auto outcome = RunDrillCommand(params_.restart_command, {}, ctx.deadline, ctx.stop);
+  if (!outcome) return Failed(run, "restart", start, outcome.error());
+  run.result.AddEvidence("restart command output", outcome->output);
+  if (outcome->exit_code != 0) {
+    return Failed(run, "restart", start,
+                  Error{ErrorCode::kUnexpected, "restart command exited with " +
+                                                    std::to_string(outcome->exit_code) + ": " +
+                                                    LastLines(outcome->output, 3)});
+  }
+  run.result.AddPhase("restart", SecondsSince(start), true, "restart command done");
+  return true;
+}
+
+// ---- recover: serving again, dataset loaded, and really a new process
+bool DragonflyPersistenceDrill::Recover(PersistenceRun& run) const {
+  const auto recover_start = SteadyClock::now();
+  for (;;) {
+    auto fresh = ConnectRestarted(run);
+    if (fresh) {
+      run.fresh.emplace(std::move(*fresh));
+      break;
+    }
+    if (!Pause(run.ctx, milliseconds(100))) {
+      return Failed(run, "recover", recover_start, fresh.error());
+    }
+  }
+  const double recovery = SecondsSince(run.restart_start);
+  run.result.Add(kRecoverySeconds, run.labels, recovery);
+  run.result.AddPhase(
+      "recover", SecondsSince(recover_start), true,
+      fmt::format("serving with its dataset {:.3f} s after the restart began", recovery));
+  if (params_.max_recovery_seconds) {
+    run.result.expectations.push_back(ExpectNumber("max_recovery_seconds", dragonfly_.name,
+                                                   recovery, "<=", *params_.max_recovery_seconds));
+  }
+  return true;
+}
+
+// One attempt: a connection to the master once it serves with its dataset loaded and is not the
+// process from before the restart; else why not yet.
+Result<RedisClient> DragonflyPersistenceDrill::ConnectRestarted(PersistenceRun& run) const {
+  auto attempt = RedisClient::Connect(dragonfly_.master, Deadline::In(milliseconds(1000)));
+  if (!attempt) return attempt.error();
+  auto state = Inspect(*attempt);
+  if (!state) return state.error();
+  if (!state->loading && RestartedSince(run.state_before.run_id, state->run_id, state->uptime,
+                                        SecondsSince(run.restart_start) + 1)) {
+    return std::move(*attempt);
+  }
+  return Error{ErrorCode::kUnexpected, state->loading ? "still loading" : "not restarted yet"};
+}
+
+// ---- verify: every key, the hash and the set hold this run's values
+bool DragonflyPersistenceDrill::Verify(PersistenceRun& run) const {
+  const auto start = SteadyClock::now();
+  RedisClient& fresh = *run.fresh;
+  fresh.set_deadline(run.ctx.deadline);
+  auto verified = CountIntactKeys(fresh, run.token);
+  if (!verified) return Failed(run, "verify", start, verified.error());
+  auto hash_ok = HashIntact(fresh, run.token);
+  if (!hash_ok) return Failed(run, "verify", start, hash_ok.error());
+  auto set_ok = SetIntact(fresh, run.token);
+  if (!set_ok) return Failed(run, "verify", start, set_ok.error());
+  const int total = *verified + (*hash_ok ? 1 : 0) + (*set_ok ? 1 : 0);
+  run.result.Add(kKeysVerified, run.labels, *verified);
+  run.result.expectations.push_back(
+      ExpectNumber("keys_verified", dragonfly_.name, total, "==", params_.keys + 2));
+  std::string detail =
+      fmt::format("{}/{} keys intact, hash {}, set {}", *verified, params_.keys,
+                  *hash_ok ? "intact" : "damaged", *set_ok ? "intact" : "damaged");
+  run.result.AddPhase("verify", SecondsSince(start), true, detail);
+  run.result.AddEvidence("verification", detail);
+  auto after_info = RedisInfoText(fresh, "persistence");
+  if (after_info) run.result.AddEvidence("INFO persistence after the restart", *after_info);
+  return true;
+}
+
+// How many of the keys hold this run's value (MGET in batches).
+Result<int> DragonflyPersistenceDrill::CountIntactKeys(RedisClient& client,
+                                                       const std::string& token) const {
+  int verified = 0;
+  for (int first = 0; first < params_.keys; first += kBatch) {
+    std::vector<std::string> argv{"MGET"};
+    for (int i = first; i < std::min(params_.keys, first + kBatch); ++i) {
+      argv.push_back(PersistenceKey(dragonfly_.key_prefix, i));
+    }
+    auto reply = Send(client, argv);
+    if (!reply) return reply.error();
+    std::vector<std::optional<std::string>> values;
+    for (size_t i = 0; i < reply->size(); ++i) {
+      RedisValue value = (*reply)[i];
+      if (value.Is(RedisType::kString)) {
+        values.emplace_back(std::string(value.text()));
+      } else {
+        values.emplace_back(std::nullopt);
+      }
+    }
+    verified += CountVerified(values, token, first);
+  }
+  return verified;
+}
+
+// Every field of the hash holds this run's value (stops at the first that does not).
+Result<bool> DragonflyPersistenceDrill::HashIntact(RedisClient& client,
+                                                   const std::string& token) const {
+  for (int f = 0; f < kHashFields; ++f) {
+    const std::string field = "f" + std::to_string(f);
+    auto value = client.Command({"HGET", PersistenceHashKey(dragonfly_.key_prefix), field});
+    if (!value) return value.error();
+    if (!value->Is(RedisType::kString) || value->text() != HashValue(token, f)) return false;
+  }
+  return true;
+}
+
+// The set has exactly this run's members.
+Result<bool> DragonflyPersistenceDrill::SetIntact(RedisClient& client,
+                                                  const std::string& token) const {
+  auto card = client.Command({"SCARD", PersistenceSetKey(dragonfly_.key_prefix)});
+  if (!card) return card.error();
+  if (card->integer() != kSetMembers) return false;
+  for (int m = 0; m < kSetMembers; ++m) {
+    const std::string wanted = SetMember(token, m);
+    auto member = client.Command({"SISMEMBER", PersistenceSetKey(dragonfly_.key_prefix), wanted});
+    if (!member) return member.error();
+    if (member->integer() != 1) return false;
+  }
+  return true;
+}
+
+// ---- replica_link: the replica reports master_link_status:up again. Not a run error when it
+// does not: the replica_linked expectation fails instead.
+void DragonflyPersistenceDrill::WaitReplica(PersistenceRun& run,
+                                            const RedisConnection& replica) const {
+  DrillResult& result = run.result;
+  auto start = SteadyClock::now();
+  run.ctx.progress("waiting for " + replica.name + " to re-attach");
+  std::string last = "not asked";
+  for (;;) {
+    auto client = RedisClient::Connect(replica, Deadline::In(milliseconds(1000)));
+    if (client) {
+      auto text = RedisInfoText(*client, "replication");
+      if (text) {
+        RedisInfo info = RedisInfo::Parse(*text);
+        std::string status(info.Text("master_link_status").value_or("absent"));
+        if (status == "up") break;
+        last = "master_link_status:" + status;
+      } else {
+        last = text.error().message;
+      }
+    } else {
+      last = client.error().message;
+    }
+    if (!Pause(run.ctx, milliseconds(200))) {
+      result.AddPhase("replica_link", SecondsSince(start), false, replica.name + ": " + last);
+      result.expectations.push_back(ExpectNumber("replica_linked", replica.name, 0, "==", 1));
+      return;
+    }
+  }
+  double seconds = SecondsSince(start);
+  Labels replica_labels = run.labels;
+  replica_labels.emplace_back("replica", replica.name);
+  result.Add(kReplicaLinkSeconds, replica_labels, seconds);
+  result.AddPhase("replica_link", seconds, true, replica.name + ": master_link_status:up");
+  result.expectations.push_back(ExpectNumber("replica_linked", replica.name, 1, "==", 1));
+}
 
 }  // namespace
 

@@ -45,13 +45,14 @@ bool RestartedSince(const std::string& run_id_before, const std::string& run_id_
                     std::optional<double> uptime_seconds, double seconds_since_trigger);
 
 // Whether to send SAVE again after it failed with `error`. A save of the server's own (save
-// rules, a replica's full sync) makes SAVE refuse with a plain ERR (Redis 7: "ERR Background save
-// already in progress"), which has no error word of its own; so the decision is on typed facts:
-// an error reply (cause.redis_error set) while INFO reports a save running (`save_running`:
-// rdb_bgsave_in_progress | saving; nullopt when unknown) is waited out and retried. An error
-// reply with no save running is retried once (`refused_before` false): that save may have ended
-// between the refusal and the INFO. Anything else (I/O failure, a second unexplained refusal)
-// fails the phase.
+// rules, a replica's full sync) makes SAVE refuse with an error reply whose wording is the
+// server's (Redis 7: "ERR Background save already in progress"; Dragonfly names its global state:
+// "SAVING - can not save database") and has no error word of its own for "busy"; so the decision
+// is on typed facts: an error reply (cause.redis_error set) while INFO reports a save running
+// (`save_running`: rdb_bgsave_in_progress | saving; nullopt when unknown) is waited out and
+// retried. An error reply with no save running is retried once (`refused_before` false): that
+// save may have ended between the refusal and the INFO. Anything else (I/O failure, a second
+// unexplained refusal) fails the phase.
 bool ShouldRetrySave(const Error& error, std::optional<bool> save_running, bool refused_before);
 
 Result<std::unique_ptr<Drill>> MakeDragonflyPersistenceDrill(const DrillSettings& settings,

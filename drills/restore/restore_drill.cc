@@ -4,13 +4,11 @@
 
 #include <cmath>
 #include <regex>
-#include <thread>
 
-#include "drills/health.h"
-#include "drills/command.h"
-#include "clients/kube/client.h"
 #include "clients/kube/kube_common.h"
 #include "core/random.h"
+#include "drills/health.h"
+#include "drills/restore/restore_backend.h"
 
 namespace dbcanary {
 namespace {
@@ -61,16 +59,6 @@ std::string UtcLabel() {
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-// Sleeps up to `pause`, waking early on stop; false when stopped or past the deadline.
-bool Pause(const DrillContext& ctx, milliseconds pause) {
-  auto until = SteadyClock::now() + std::min(pause, ctx.deadline.Remaining());
-  while (SteadyClock::now() < until) {
-    if (ctx.stop.stop_requested()) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return !ctx.stop.stop_requested() && !ctx.deadline.Expired();
-}
-
 std::string FormatTable(const PgTable& table) {
   std::string text;
   for (size_t c = 0; c < table.columns().size(); ++c) {
@@ -90,52 +78,26 @@ std::string FormatTable(const PgTable& table) {
 class RestoreDrill : public Drill {
  public:
   RestoreDrill(RestoreDrillParams params, PostgresCluster cluster,
-               std::optional<KubernetesSettings> kube, std::optional<KubeCluster> kube_cluster)
+               std::unique_ptr<BackupBackend> backup, std::unique_ptr<RestoreBackend> restore)
       : params_(std::move(params)),
         cluster_(std::move(cluster)),
-        kube_(std::move(kube)),
-        kube_cluster_(std::move(kube_cluster)) {}
+        backup_(std::move(backup)),
+        restore_(std::move(restore)) {}
 
   const std::vector<MetricDesc>& Describe() const override { return RestoreFamilies(); }
 
   Status CleanUp(const DrillContext& ctx) override {
-    if (params_.restore_method == RestoreMethod::kCommand) {
-      auto outcome = RunDrillCommand(params_.cleanup_command, {}, ctx.deadline, ctx.stop);
-      if (!outcome) return outcome.error();
-      if (outcome->exit_code != 0) {
-        return MakeError(ErrorCode::kUnexpected, cluster_.name + ": cleanup command \"" +
-                                                     DescribeCommand(params_.cleanup_command) +
-                                                     "\" exited with " +
-                                                     std::to_string(outcome->exit_code) + ": " +
-                                                     LastLines(outcome->output, 3));
-      }
-      last_cleanup_output_ = outcome->output;
-      return Ok{};
-    }
-    auto client = kube::MakeClient(*kube_);
-    if (!client) return client.error();
-    const std::string name = RecoveryClusterName(kube_cluster_->cnpg_cluster);
-    auto clusters = kube::CnpgResource("clusters", kube_cluster_->namespace_);
-    Status deleted = client->Delete(clusters, name, ctx.deadline);
-    if (!deleted && deleted.error().cause.http_status != 404) {
-      return deleted.error();
-    }
-    // Wait until it is gone, so the next Create does not meet a terminating namesake.
-    for (;;) {
-      auto got = client->Get(clusters, name, ctx.deadline);
-      if (!got && got.error().cause.http_status == 404) return Ok{};
-      if (!got && got.error().code != ErrorCode::kQuery) return got.error();
-      if (!Pause(ctx, milliseconds(1000))) {
-        return MakeError(ErrorCode::kTimeout,
-                         cluster_.name + ": recovery Cluster " + name + " still exists");
-      }
-    }
+    auto removed = restore_->CleanUp(ctx);
+    if (!removed) return removed.error();
+    return Ok{};
   }
 
   Status CheckPreconditions(const DrillContext& ctx) override {
     return CheckPostgresHealthy(cluster_, ctx);
   }
 
+  // The phases in order; a phase that returns false has recorded why the run ends there. The
+  // scratch target goes whatever happened (Finish).
   DrillResult Run(const DrillContext& ctx) override {
     DrillResult result;
     Labels labels{{"target", cluster_.name}};
@@ -143,12 +105,11 @@ class RestoreDrill : public Drill {
     state.run_id = NewUuid();
     state.label = UtcLabel();
 
-    if (!WriteMarker(ctx, result, state)) return Finish(ctx, result, state, labels);
-    if (!Backup(ctx, result, state, labels)) return Finish(ctx, result, state, labels);
-    if (!WriteTail(ctx, result, state)) return Finish(ctx, result, state, labels);
-    if (!Restore(ctx, result, state, labels)) return Finish(ctx, result, state, labels);
-    Verify(ctx, result, state, labels);
-    return Finish(ctx, result, state, labels);
+    if (WriteMarker(ctx, result, state) && Backup(ctx, result, state, labels) &&
+        WriteTail(ctx, result, state) && Restore(ctx, result, state, labels)) {
+      Verify(ctx, result, state, labels);
+    }
+    return Finish(ctx, result, state);
   }
 
  private:
@@ -178,364 +139,268 @@ class RestoreDrill : public Drill {
     return false;
   }
 
-  bool WriteMarker(const DrillContext& ctx, DrillResult& result, RunState& state) {
-    auto start = SteadyClock::now();
-    ctx.progress("writing the marker and " + std::to_string(params_.marker_rows) +
-                 " checksummed rows on the primary");
-    auto primary = FindCurrentPrimary(cluster_, ctx);
-    if (!primary) return Failed(result, "write_marker", start, primary.error());
-    PgConnection target = *primary;
-    target.dbname = params_.marker_dbname;
-    auto session = PgSession::Connect(target, {}, ctx.deadline, ctx.stop);
-    if (!session) return Failed(result, "write_marker", start, session.error());
-    state.primary.emplace(std::move(*session));
-    const std::string marker = Table("restore_drill_marker");
-    const std::string rows = Table("restore_drill_rows");
-    const std::string sql = fmt::format(
-        "SET synchronous_commit = on; SET client_min_messages = warning;"
-        "CREATE TABLE IF NOT EXISTS {0} (run_id uuid NOT NULL, kind text NOT NULL,"
-        " written_at timestamptz NOT NULL, checksum text, rows integer,"
-        " PRIMARY KEY (run_id, kind));"
-        "CREATE TABLE IF NOT EXISTS {1} (n integer PRIMARY KEY, payload text NOT NULL);"
-        "BEGIN;"
-        "DELETE FROM {0}; DELETE FROM {1};"
-        "INSERT INTO {1} SELECT n, md5('{2}:' || n) FROM generate_series(1, {3}) AS n;"
-        "INSERT INTO {0} SELECT '{2}', 'marker', clock_timestamp(),"
-        " md5(string_agg(n || ':' || payload, ',' ORDER BY n)), count(*) FROM {1};"
-        "COMMIT;"
-        "SELECT extract(epoch FROM written_at)::float8 AS written_at, checksum, rows"
-        " FROM {0} WHERE run_id = '{2}' AND kind = 'marker'",
-        marker, rows, state.run_id, params_.marker_rows);
-    auto written = state.primary->Query(sql, ctx.deadline, ctx.stop);
-    if (!written) return Failed(result, "write_marker", start, written.error());
-    auto at = written->Number(0, "written_at");
-    auto checksum = written->Text(0, "checksum");
-    if (written->size() != 1 || !at || !at.value() || !checksum || !checksum.value()) {
-      return Failed(result, "write_marker", start,
-                    Error{ErrorCode::kProtocol, "the marker row was not read back"});
-    }
-    state.marker_written_at = **at;
-    state.checksum = **checksum;
-    Phase(result, "write_marker", start, true,
-          fmt::format("run {} on {}: {} rows, checksum {}", state.run_id, target.Describe(),
-                      params_.marker_rows, state.checksum));
-    result.AddEvidence("marker written on the primary", FormatTable(*written));
-    return true;
-  }
-
-  bool Backup(const DrillContext& ctx, DrillResult& result, RunState& state, const Labels& labels) {
-    auto start = SteadyClock::now();
-    if (params_.backup_method == RestoreMethod::kCommand) {
-      ctx.progress("backup: " + DescribeCommand(params_.backup_command));
-      auto outcome =
-          RunDrillCommand(SubstituteLabel(params_.backup_command, state.label),
-                          {{"DBCANARY_BACKUP_LABEL", state.label}}, ctx.deadline, ctx.stop);
-      if (!outcome) return Failed(result, "backup", start, outcome.error());
-      result.AddEvidence("backup command output", outcome->output);
-      if (outcome->exit_code != 0) {
-        return Failed(result, "backup", start,
-                      Error{ErrorCode::kUnexpected, "backup command exited with " +
-                                                        std::to_string(outcome->exit_code) + ": " +
-                                                        LastLines(outcome->output, 3)});
-      }
-      if (auto bytes = ParseBackupBytes(outcome->output)) result.Add(kBackupBytes, labels, *bytes);
-      result.Add(kBackupSeconds, labels, SecondsSince(start));
-      Phase(result, "backup", start, true, "label " + state.label);
-      return true;
-    }
-    auto client = kube::MakeClient(*kube_);
-    if (!client) return Failed(result, "backup", start, client.error());
-    auto backups = kube::CnpgResource("backups", kube_cluster_->namespace_);
-    ctx.progress("creating a CNPG Backup of " + kube_cluster_->cnpg_cluster);
-    auto created =
-        client->Create(backups,
-                       BuildCnpgBackup(kube_cluster_->namespace_, kube_cluster_->cnpg_cluster,
-                                       params_.backup_kube_method, params_.backup_plugin),
-                       ctx.deadline);
-    if (!created) return Failed(result, "backup", start, created.error());
-    auto name = kube::Text(*created, {"metadata", "name"});
-    if (!name || name->empty()) {
-      return Failed(result, "backup", start,
-                    Error{ErrorCode::kProtocol, "the created Backup has no metadata.name"});
-    }
-    state.label = *name;
-    std::string phase;
-    nlohmann::json backup;
-    while (phase != "completed") {
-      auto got = client->Get(backups, state.label, ctx.deadline);
-      if (!got) return Failed(result, "backup", start, got.error());
-      backup = std::move(*got);
-      phase = kube::Text(backup, {"status", "phase"}).value_or("");
-      if (phase == "failed") {
-        return Failed(
-            result, "backup", start,
-            Error{ErrorCode::kUnexpected,
-                  "Backup " + state.label + " failed: " +
-                      kube::Text(backup, {"status", "error"}).value_or("no status.error")});
-      }
-      if (phase != "completed" && !Pause(ctx, milliseconds(2000))) {
-        return Failed(result, "backup", start,
-                      Error{ErrorCode::kTimeout,
-                            "Backup " + state.label + " still in phase \"" + phase + "\""});
-      }
-    }
-    auto started = kube::Timestamp(backup, {"status", "startedAt"});
-    auto stopped = kube::Timestamp(backup, {"status", "stoppedAt"});
-    double seconds =
-        (started && stopped && *stopped >= *started) ? *stopped - *started : SecondsSince(start);
-    result.Add(kBackupSeconds, labels, seconds);
-    std::string summary = fmt::format(
-        "Backup {}/{}: phase completed, method {}, backupId {}, startedAt {}, stoppedAt {}, "
-        "beginWal {}, endWal {}",
-        kube_cluster_->namespace_, state.label, params_.backup_kube_method,
-        kube::Text(backup, {"status", "backupId"}).value_or("-"),
-        kube::Text(backup, {"status", "startedAt"}).value_or("-"),
-        kube::Text(backup, {"status", "stoppedAt"}).value_or("-"),
-        kube::Text(backup, {"status", "beginWal"}).value_or("-"),
-        kube::Text(backup, {"status", "endWal"}).value_or("-"));
-    result.AddEvidence("backup", summary);
-    Phase(result, "backup", start, true, summary);
-    return true;
-  }
-
-  // A second row after the backup, then a WAL switch so the archive holds it, then the
-  // primary's clock as the restore start (the simulated moment of loss).
-  bool WriteTail(const DrillContext& ctx, DrillResult& result, RunState& state) {
-    auto start = SteadyClock::now();
-    ctx.progress("writing the tail row and switching WAL");
-    // Two round trips: in one simple-query string both would share a transaction, and the
-    // switch would come before the row's commit record.
-    auto tail = state.primary->Query(
-        fmt::format("INSERT INTO {0} VALUES ('{1}', 'tail', clock_timestamp(), NULL, NULL)",
-                    Table("restore_drill_marker"), state.run_id),
-        ctx.deadline, ctx.stop);
-    if (!tail) return Failed(result, "switch_wal", start, tail.error());
-    auto switched = state.primary->Query("SELECT pg_walfile_name(pg_switch_wal()) AS segment",
-                                         ctx.deadline, ctx.stop);
-    if (!switched) {
-      Error error = switched.error();
-      if (error.cause.IsSqlState("42501")) {  // insufficient_privilege
-        error.message += " (grant it: GRANT EXECUTE ON FUNCTION pg_switch_wal() TO " +
-                         cluster_.primary.user + ")";
-      }
-      return Failed(result, "switch_wal", start, error);
-    }
-    auto segment = switched->Text(0, "segment");
-    std::string wanted = segment && segment.value() ? **segment : "";
-    // Wait until the archiver has the segment (bounded by archive_wait): not fatal, the RPO
-    // then shows what the archive lacked.
-    std::string archived;
-    auto wait_until = SteadyClock::now() + params_.archive_wait;
-    bool ok = false;
-    while (!wanted.empty()) {
-      auto row = state.primary->Query("SELECT last_archived_wal FROM pg_stat_archiver",
-                                      ctx.deadline, ctx.stop);
-      if (!row) return Failed(result, "switch_wal", start, row.error());
-      auto cell = row->Text(0, "last_archived_wal");
-      archived = cell && cell.value() ? **cell : "";
-      // Same timeline: the file names sort by position.
-      if (archived.size() == wanted.size() && archived >= wanted) {
-        ok = true;
-        break;
-      }
-      if (SteadyClock::now() >= wait_until || !Pause(ctx, milliseconds(200))) break;
-    }
-    auto now = state.primary->Query("SELECT extract(epoch FROM clock_timestamp())::float8 AS now",
-                                    ctx.deadline, ctx.stop);
-    if (!now) return Failed(result, "switch_wal", start, now.error());
-    auto at = now->Number(0, "now");
-    if (!at || !at.value()) {
-      return Failed(result, "switch_wal", start, Error{ErrorCode::kProtocol, "no clock_timestamp"});
-    }
-    state.restore_started_at = **at;
-    Phase(result, "switch_wal", start, ok,
-          ok ? "segment " + wanted + " archived"
-             : "segment " + wanted + " not archived within " +
-                   std::to_string(params_.archive_wait.count() / 1000) +
-                   " s (last archived: " + (archived.empty() ? "none" : archived) + ")");
-    state.primary.reset();
-    return true;
-  }
-
+  bool WriteMarker(const DrillContext& ctx, DrillResult& result, RunState& state);
+  bool Backup(const DrillContext& ctx, DrillResult& result, RunState& state, const Labels& labels);
+  bool WriteTail(const DrillContext& ctx, DrillResult& result, RunState& state);
+  Result<bool> WaitArchived(const DrillContext& ctx, RunState& state, const std::string& wanted,
+                            std::string& archived);
   bool Restore(const DrillContext& ctx, DrillResult& result, RunState& state,
-               const Labels& labels) {
-    auto start = SteadyClock::now();
-    PgConnection target;
-    if (params_.restore_method == RestoreMethod::kCommand) {
-      ctx.progress("restore: " + DescribeCommand(params_.restore_command));
-      state.scratch_created = true;
-      auto outcome =
-          RunDrillCommand(SubstituteLabel(params_.restore_command, state.label),
-                          {{"DBCANARY_BACKUP_LABEL", state.label}}, ctx.deadline, ctx.stop);
-      if (!outcome) return Failed(result, "restore", start, outcome.error());
-      result.AddEvidence("restore command output", outcome->output);
-      if (outcome->exit_code != 0) {
-        return Failed(result, "restore", start,
-                      Error{ErrorCode::kUnexpected, "restore command exited with " +
-                                                        std::to_string(outcome->exit_code) + ": " +
-                                                        LastLines(outcome->output, 3)});
-      }
-      target = *params_.restore_connection;
-    } else {
-      auto client = kube::MakeClient(*kube_);
-      if (!client) return Failed(result, "restore", start, client.error());
-      auto clusters = kube::CnpgResource("clusters", kube_cluster_->namespace_);
-      auto source = client->Get(clusters, kube_cluster_->cnpg_cluster, ctx.deadline);
-      if (!source) return Failed(result, "restore", start, source.error());
-      const std::string name = RecoveryClusterName(kube_cluster_->cnpg_cluster);
-      ctx.progress("creating the recovery Cluster " + name + " from Backup " + state.label);
-      state.scratch_created = true;
-      auto created =
-          client->Create(clusters,
-                         BuildCnpgRecoveryCluster(
-                             kube_cluster_->namespace_, kube_cluster_->cnpg_cluster, state.label,
-                             params_.backup_kube_method, params_.backup_plugin,
-                             params_.restore_barman_object, params_.restore_instances, *source),
-                         ctx.deadline);
-      if (!created) return Failed(result, "restore", start, created.error());
-      std::string phase;
-      for (;;) {
-        auto got = client->Get(clusters, name, ctx.deadline);
-        if (!got) return Failed(result, "restore", start, got.error());
-        phase = kube::Text(*got, {"status", "phase"}).value_or("");
-        double ready = kube::Number(*got, {"status", "readyInstances"}).value_or(0);
-        if (phase == "Cluster in healthy state" && ready >= params_.restore_instances) {
-          result.AddEvidence("recovery Cluster status",
-                             fmt::format("Cluster {}/{}: phase \"{}\", readyInstances {}",
-                                         kube_cluster_->namespace_, name, phase, ready));
-          break;
-        }
-        if (!Pause(ctx, milliseconds(2000))) {
-          return Failed(result, "restore", start,
-                        Error{ErrorCode::kTimeout, "recovery Cluster " + name +
-                                                       " not healthy (phase \"" + phase + "\")"});
-        }
-      }
-      PgConnection defaults = cluster_.primary;
-      defaults.name = name;
-      defaults.host = name + "-rw." + kube_cluster_->namespace_ + ".svc";
-      defaults.port = 5432;
-      // the recovery Cluster has its own, new CA: verify-* cannot work with the production one
-      if (defaults.sslmode == "verify-full" || defaults.sslmode == "verify-ca") {
-        defaults.sslmode = "require";
-      }
-      defaults.sslrootcert.clear();
-      target = params_.restore_connection ? *params_.restore_connection : defaults;
-    }
-    target.dbname = params_.marker_dbname;
-    // The scratch target may need a moment after the command or the operator reports it ready.
-    for (;;) {
-      auto session = PgSession::Connect(target, {}, ctx.deadline, ctx.stop);
-      if (session) {
-        state.scratch.emplace(std::move(*session));
-        break;
-      }
-      if (!Pause(ctx, milliseconds(500))) return Failed(result, "restore", start, session.error());
-    }
-    double rto = SecondsSince(start);
-    result.Add(kRestoreSeconds, labels, rto);
-    Phase(result, "restore", start, true,
-          "scratch target " + target.Describe() + " accepts connections");
-    if (params_.max_rto_seconds) {
-      result.expectations.push_back(
-          ExpectNumber("max_rto_seconds", cluster_.name, rto, "<=", *params_.max_rto_seconds));
-    }
-    return true;
-  }
-
-  void Verify(const DrillContext& ctx, DrillResult& result, RunState& state, const Labels& labels) {
-    auto start = SteadyClock::now();
-    ctx.progress("verifying the marker and checksum on the scratch target");
-    RestoredMarker restored;
-    auto present = state.scratch->Query(
-        fmt::format("SELECT to_regclass('{0}') IS NOT NULL AND to_regclass('{1}') IS NOT NULL AS "
-                    "present",
-                    Table("restore_drill_marker"), Table("restore_drill_rows")),
-        ctx.deadline, ctx.stop);
-    if (!present) {
-      Failed(result, "verify", start, present.error());
-      return;
-    }
-    auto flag = present->Bool(0, "present");
-    restored.tables_present = flag && flag.value() && **flag;
-    if (restored.tables_present) {
-      auto rows = state.scratch->Query(
-          fmt::format(
-              "SELECT m.kind, extract(epoch FROM m.written_at)::float8 AS written_at, m.checksum,"
-              " m.rows, c.actual_checksum, c.actual_rows FROM {0} m,"
-              " (SELECT md5(string_agg(n || ':' || payload, ',' ORDER BY n)) AS actual_checksum,"
-              " count(*) AS actual_rows FROM {1}) c WHERE m.run_id = '{2}' ORDER BY m.kind",
-              Table("restore_drill_marker"), Table("restore_drill_rows"), state.run_id),
-          ctx.deadline, ctx.stop);
-      if (!rows) {
-        Failed(result, "verify", start, rows.error());
-        return;
-      }
-      result.AddEvidence("verification query on the scratch target", FormatTable(*rows));
-      for (size_t r = 0; r < rows->size(); ++r) {
-        auto kind = rows->Text(r, "kind");
-        auto at = rows->Number(r, "written_at");
-        if (!kind || !kind.value() || !at || !at.value()) continue;
-        if (**kind == "marker") {
-          restored.marker_found = true;
-          restored.marker_written_at = **at;
-          auto stored = rows->Text(r, "checksum");
-          auto actual = rows->Text(r, "actual_checksum");
-          auto count = rows->Number(r, "actual_rows");
-          restored.stored_checksum = stored && stored.value() ? **stored : "";
-          restored.actual_checksum = actual && actual.value() ? **actual : "";
-          restored.actual_rows = count && count.value() ? static_cast<int64_t>(**count) : 0;
-        } else if (**kind == "tail") {
-          restored.tail_written_at = **at;
-        }
-      }
-    }
-    RestoreVerdict verdict =
-        JudgeRestore(restored, state.checksum, params_.marker_rows, state.restore_started_at);
-    result.Add(kVerified, labels, verdict.verified ? 1 : 0);
-    if (verdict.rpo_seconds) {
-      result.Add(kRpoSeconds, labels, *verdict.rpo_seconds);
-    }
-    result.expectations.push_back(
-        ExpectNumber("restore_verified", cluster_.name, verdict.verified ? 1 : 0, "==", 1));
-    if (params_.max_rpo_seconds) {
-      result.expectations.push_back(ExpectNumber("max_rpo_seconds", cluster_.name,
-                                                 verdict.rpo_seconds.value_or(NAN),
-                                                 "<=", *params_.max_rpo_seconds));
-    }
-    Phase(result, "verify", start, true, verdict.detail);
-  }
-
-  DrillResult& Finish(const DrillContext& ctx, DrillResult& result, RunState& state,
-                      const Labels& labels) {
-    (void)labels;
-    state.primary.reset();
-    state.scratch.reset();
-    if (!state.scratch_created) return result;
-    auto start = SteadyClock::now();
-    ctx.progress("removing the scratch target");
-    // Within the run's deadline, but not interrupted by a shutdown request: the scratch must
-    // go. What a timed-out run could not remove, the runner's CleanUp after Run removes.
-    DrillContext cleanup{ctx.deadline, {}, ctx.log, ctx.progress};
-    Status removed = CleanUp(cleanup);
-    if (!removed) {
-      std::string message = cluster_.name + ": cleanup: " + removed.error().message;
-      Phase(result, "cleanup", start, false, message);
-      if (!result.error) result.Fail(removed.error().code, message);
-    } else {
-      Phase(result, "cleanup", start, true, "scratch target removed");
-      if (!last_cleanup_output_.empty())
-        result.AddEvidence("cleanup command output", last_cleanup_output_);
-    }
-    return result;
-  }
+               const Labels& labels);
+  void Verify(const DrillContext& ctx, DrillResult& result, RunState& state, const Labels& labels);
+  Result<RestoredMarker> ReadRestored(const DrillContext& ctx, DrillResult& result,
+                                      RunState& state);
+  DrillResult& Finish(const DrillContext& ctx, DrillResult& result, RunState& state);
 
   RestoreDrillParams params_;
   PostgresCluster cluster_;
-  std::optional<KubernetesSettings> kube_;
-  std::optional<KubeCluster> kube_cluster_;
-  std::string last_cleanup_output_;
+  std::unique_ptr<BackupBackend> backup_;
+  std::unique_ptr<RestoreBackend> restore_;
 };
+
+// ---- write_marker: the marker row and the checksummed rows, committed on the primary
+bool RestoreDrill::WriteMarker(const DrillContext& ctx, DrillResult& result, RunState& state) {
+  auto start = SteadyClock::now();
+  ctx.progress("writing the marker and " + std::to_string(params_.marker_rows) +
+               " checksummed rows on the primary");
+  auto primary = FindCurrentPrimary(cluster_, ctx);
+  if (!primary) return Failed(result, "write_marker", start, primary.error());
+  PgConnection target = *primary;
+  target.dbname = params_.marker_dbname;
+  auto session = PgSession::Connect(target, {}, ctx.deadline, ctx.stop);
+  if (!session) return Failed(result, "write_marker", start, session.error());
+  state.primary.emplace(std::move(*session));
+  const std::string marker = Table("restore_drill_marker");
+  const std::string rows = Table("restore_drill_rows");
+  const std::string sql = fmt::format(
+      "SET synchronous_commit = on; SET client_min_messages = warning;"
+      "CREATE TABLE IF NOT EXISTS {0} (run_id uuid NOT NULL, kind text NOT NULL,"
+      " written_at timestamptz NOT NULL, checksum text, rows integer,"
+      " PRIMARY KEY (run_id, kind));"
+      "CREATE TABLE IF NOT EXISTS {1} (n integer PRIMARY KEY, payload text NOT NULL);"
+      "BEGIN;"
+      "DELETE FROM {0}; DELETE FROM {1};"
+      "INSERT INTO {1} SELECT n, md5('{2}:' || n) FROM generate_series(1, {3}) AS n;"
+      "INSERT INTO {0} SELECT '{2}', 'marker', clock_timestamp(),"
+      " md5(string_agg(n || ':' || payload, ',' ORDER BY n)), count(*) FROM {1};"
+      "COMMIT;"
+      "SELECT extract(epoch FROM written_at)::float8 AS written_at, checksum, rows"
+      " FROM {0} WHERE run_id = '{2}' AND kind = 'marker'",
+      marker, rows, state.run_id, params_.marker_rows);
+  auto written = state.primary->Query(sql, ctx.deadline, ctx.stop);
+  if (!written) return Failed(result, "write_marker", start, written.error());
+  auto at = written->Number(0, "written_at");
+  auto checksum = written->Text(0, "checksum");
+  if (written->size() != 1 || !at || !at.value() || !checksum || !checksum.value()) {
+    return Failed(result, "write_marker", start,
+                  Error{ErrorCode::kProtocol, "the marker row was not read back"});
+  }
+  state.marker_written_at = **at;
+  state.checksum = **checksum;
+  Phase(result, "write_marker", start, true,
+        fmt::format("run {} on {}: {} rows, checksum {}", state.run_id, target.Describe(),
+                    params_.marker_rows, state.checksum));
+  result.AddEvidence("marker written on the primary", FormatTable(*written));
+  return true;
+}
+
+// ---- backup: through the configured backend; its label names the backup from then on
+bool RestoreDrill::Backup(const DrillContext& ctx, DrillResult& result, RunState& state,
+                          const Labels& labels) {
+  auto start = SteadyClock::now();
+  auto taken = backup_->TakeBackup(ctx, state.label, result);
+  if (!taken) return Failed(result, "backup", start, taken.error());
+  state.label = taken->label;
+  if (taken->bytes) result.Add(kBackupBytes, labels, *taken->bytes);
+  result.Add(kBackupSeconds, labels, taken->seconds.value_or(SecondsSince(start)));
+  Phase(result, "backup", start, true, taken->detail);
+  return true;
+}
+
+// ---- switch_wal: a second row after the backup, then a WAL switch so the archive holds it,
+// then the primary's clock as the restore start (the simulated moment of loss).
+bool RestoreDrill::WriteTail(const DrillContext& ctx, DrillResult& result, RunState& state) {
+  auto start = SteadyClock::now();
+  ctx.progress("writing the tail row and switching WAL");
+  // Two round trips: in one simple-query string both would share a transaction, and the
+  // switch would come before the row's commit record.
+  auto tail = state.primary->Query(
+      fmt::format("INSERT INTO {0} VALUES ('{1}', 'tail', clock_timestamp(), NULL, NULL)",
+                  Table("restore_drill_marker"), state.run_id),
+      ctx.deadline, ctx.stop);
+  if (!tail) return Failed(result, "switch_wal", start, tail.error());
+  auto switched = state.primary->Query("SELECT pg_walfile_name(pg_switch_wal()) AS segment",
+                                       ctx.deadline, ctx.stop);
+  if (!switched) {
+    Error error = switched.error();
+    if (error.cause.IsSqlState("42501")) {  // insufficient_privilege
+      error.message += " (grant it: GRANT EXECUTE ON FUNCTION pg_switch_wal() TO " +
+                       cluster_.primary.user + ")";
+    }
+    return Failed(result, "switch_wal", start, error);
+  }
+  auto segment = switched->Text(0, "segment");
+  const std::string wanted = segment && segment.value() ? **segment : "";
+  std::string archived;
+  auto ok = WaitArchived(ctx, state, wanted, archived);
+  if (!ok) return Failed(result, "switch_wal", start, ok.error());
+  auto now = state.primary->Query("SELECT extract(epoch FROM clock_timestamp())::float8 AS now",
+                                  ctx.deadline, ctx.stop);
+  if (!now) return Failed(result, "switch_wal", start, now.error());
+  auto at = now->Number(0, "now");
+  if (!at || !at.value()) {
+    return Failed(result, "switch_wal", start, Error{ErrorCode::kProtocol, "no clock_timestamp"});
+  }
+  state.restore_started_at = **at;
+  Phase(result, "switch_wal", start, *ok,
+        *ok ? "segment " + wanted + " archived"
+            : "segment " + wanted + " not archived within " +
+                  std::to_string(params_.archive_wait.count() / 1000) +
+                  " s (last archived: " + (archived.empty() ? "none" : archived) + ")");
+  state.primary.reset();
+  return true;
+}
+
+// Whether the archiver has segment `wanted` within archive_wait; `archived` is the last segment
+// it reported. Not archived is not an error: the RPO then shows what the archive lacked.
+Result<bool> RestoreDrill::WaitArchived(const DrillContext& ctx, RunState& state,
+                                        const std::string& wanted, std::string& archived) {
+  auto wait_until = SteadyClock::now() + params_.archive_wait;
+  while (!wanted.empty()) {
+    auto row = state.primary->Query("SELECT last_archived_wal FROM pg_stat_archiver",
+                                    ctx.deadline, ctx.stop);
+    if (!row) return row.error();
+    auto cell = row->Text(0, "last_archived_wal");
+    archived = cell && cell.value() ? **cell : "";
+    // Same timeline: the file names sort by position.
+    if (archived.size() == wanted.size() && archived >= wanted) return true;
+    if (SteadyClock::now() >= wait_until || !PauseRestore(ctx, milliseconds(200))) break;
+  }
+  return false;
+}
+
+// ---- restore: through the configured backend, until the scratch target accepts connections
+// (the RTO)
+bool RestoreDrill::Restore(const DrillContext& ctx, DrillResult& result, RunState& state,
+                           const Labels& labels) {
+  auto start = SteadyClock::now();
+  auto restored = restore_->Restore(ctx, state.label, result, state.scratch_created);
+  if (!restored) return Failed(result, "restore", start, restored.error());
+  PgConnection target = restore_->ScratchConnection();
+  target.dbname = params_.marker_dbname;
+  // The scratch target may need a moment after the command or the operator reports it ready.
+  for (;;) {
+    auto session = PgSession::Connect(target, {}, ctx.deadline, ctx.stop);
+    if (session) {
+      state.scratch.emplace(std::move(*session));
+      break;
+    }
+    if (!PauseRestore(ctx, milliseconds(500))) {
+      return Failed(result, "restore", start, session.error());
+    }
+  }
+  double rto = SecondsSince(start);
+  result.Add(kRestoreSeconds, labels, rto);
+  Phase(result, "restore", start, true,
+        "scratch target " + target.Describe() + " accepts connections");
+  if (params_.max_rto_seconds) {
+    result.expectations.push_back(
+        ExpectNumber("max_rto_seconds", cluster_.name, rto, "<=", *params_.max_rto_seconds));
+  }
+  return true;
+}
+
+// ---- verify: the restored marker and rows against what the primary wrote, and the RPO
+void RestoreDrill::Verify(const DrillContext& ctx, DrillResult& result, RunState& state,
+                          const Labels& labels) {
+  auto start = SteadyClock::now();
+  ctx.progress("verifying the marker and checksum on the scratch target");
+  auto restored = ReadRestored(ctx, result, state);
+  if (!restored) {
+    Failed(result, "verify", start, restored.error());
+    return;
+  }
+  RestoreVerdict verdict =
+      JudgeRestore(*restored, state.checksum, params_.marker_rows, state.restore_started_at);
+  result.Add(kVerified, labels, verdict.verified ? 1 : 0);
+  if (verdict.rpo_seconds) {
+    result.Add(kRpoSeconds, labels, *verdict.rpo_seconds);
+  }
+  result.expectations.push_back(
+      ExpectNumber("restore_verified", cluster_.name, verdict.verified ? 1 : 0, "==", 1));
+  if (params_.max_rpo_seconds) {
+    result.expectations.push_back(ExpectNumber("max_rpo_seconds", cluster_.name,
+                                               verdict.rpo_seconds.value_or(NAN),
+                                               "<=", *params_.max_rpo_seconds));
+  }
+  Phase(result, "verify", start, true, verdict.detail);
+}
+
+// What the scratch target holds of this run: the tables, the marker and tail rows and the
+// checksum recomputed over the restored rows (shown as evidence).
+Result<RestoredMarker> RestoreDrill::ReadRestored(const DrillContext& ctx, DrillResult& result,
+                                                  RunState& state) {
+  RestoredMarker restored;
+  auto present = state.scratch->Query(
+      fmt::format("SELECT to_regclass('{0}') IS NOT NULL AND to_regclass('{1}') IS NOT NULL AS "
+                  "present",
+                  Table("restore_drill_marker"), Table("restore_drill_rows")),
+      ctx.deadline, ctx.stop);
+  if (!present) return present.error();
+  auto flag = present->Bool(0, "present");
+  restored.tables_present = flag && flag.value() && **flag;
+  if (!restored.tables_present) return restored;
+  auto rows = state.scratch->Query(
+      fmt::format(
+          "SELECT m.kind, extract(epoch FROM m.written_at)::float8 AS written_at, m.checksum,"
+          " m.rows, c.actual_checksum, c.actual_rows FROM {0} m,"
+          " (SELECT md5(string_agg(n || ':' || payload, ',' ORDER BY n)) AS actual_checksum,"
+          " count(*) AS actual_rows FROM {1}) c WHERE m.run_id = '{2}' ORDER BY m.kind",
+          Table("restore_drill_marker"), Table("restore_drill_rows"), state.run_id),
+      ctx.deadline, ctx.stop);
+  if (!rows) return rows.error();
+  result.AddEvidence("verification query on the scratch target", FormatTable(*rows));
+  for (size_t r = 0; r < rows->size(); ++r) {
+    auto kind = rows->Text(r, "kind");
+    auto at = rows->Number(r, "written_at");
+    if (!kind || !kind.value() || !at || !at.value()) continue;
+    if (**kind == "marker") {
+      restored.marker_found = true;
+      restored.marker_written_at = **at;
+      auto stored = rows->Text(r, "checksum");
+      auto actual = rows->Text(r, "actual_checksum");
+      auto count = rows->Number(r, "actual_rows");
+      restored.stored_checksum = stored && stored.value() ? **stored : "";
+      restored.actual_checksum = actual && actual.value() ? **actual : "";
+      restored.actual_rows = count && count.value() ? static_cast<int64_t>(**count) : 0;
+    } else if (**kind == "tail") {
+      restored.tail_written_at = **at;
+    }
+  }
+  return restored;
+}
+
+// ---- cleanup: the scratch target goes, if this run got as far as creating it
+DrillResult& RestoreDrill::Finish(const DrillContext& ctx, DrillResult& result,
+                                  RunState& state) {
+  state.primary.reset();
+  state.scratch.reset();
+  if (!state.scratch_created) return result;
+  auto start = SteadyClock::now();
+  ctx.progress("removing the scratch target");
+  // Within the run's deadline, but not interrupted by a shutdown request: the scratch must
+  // go. What a timed-out run could not remove, the runner's CleanUp after Run removes.
+  DrillContext cleanup{ctx.deadline, {}, ctx.log, ctx.progress};
+  auto removed = restore_->CleanUp(cleanup);
+  if (!removed) {
+    std::string message = cluster_.name + ": cleanup: " + removed.error().message;
+    Phase(result, "cleanup", start, false, message);
+    if (!result.error) result.Fail(removed.error().code, message);
+  } else {
+    Phase(result, "cleanup", start, true, "scratch target removed");
+    if (!removed->empty()) result.AddEvidence("cleanup command output", *removed);
+  }
+  return result;
+}
 
 std::vector<std::string> RequiredCommand(YamlMap& map, std::string_view key) {
   auto argv = map.ListOfStrings(key);
@@ -651,22 +516,10 @@ std::vector<std::string> SubstituteLabel(const std::vector<std::string>& argv,
   return out;
 }
 
-RestoreDrillParams ReadRestoreDrillParams(YamlMap& params, const Config& config) {
-  RestoreDrillParams p;
-  p.cluster = params.RequiredString("cluster");
-  const PostgresCluster* cluster = config.FindCluster(p.cluster);
-  if (cluster == nullptr) params.Fail("cluster", "no postgres cluster named \"" + p.cluster + "\"");
-  if (auto marker = params.Map("marker")) {
-    p.marker_dbname = marker->String("dbname").value_or(p.marker_dbname);
-    p.marker_schema = marker->String("schema").value_or(p.marker_schema);
-    if (!std::regex_match(p.marker_schema, kIdentifier)) {
-      marker->Fail("schema", "must be a lower-case SQL identifier");
-    }
-    p.marker_rows = static_cast<int>(marker->Int("rows", 1, 1000000).value_or(p.marker_rows));
-    marker->Finish();
-  }
-  p.archive_wait = params.Duration("archive_wait").value_or(p.archive_wait);
+namespace {
 
+// `backup`: exactly one of { command } or { kubernetes: { cluster, method, plugin } }.
+void ReadBackupParams(YamlMap& params, const Config& config, RestoreDrillParams& p) {
   auto backup = params.Map("backup");
   if (!backup) params.Fail("backup", "is required: { command: [...] } or { kubernetes: {...} }");
   if (backup->Has("command") == backup->Has("kubernetes")) {
@@ -692,7 +545,11 @@ RestoreDrillParams ReadRestoreDrillParams(YamlMap& params, const Config& config)
     kube->Finish();
   }
   backup->Finish();
+}
 
+// `restore`: exactly one of { command, cleanup, connection } or { kubernetes: { instances,
+// barman_object_name, connection } }; connections default to the primary's settings.
+void ReadRestoreParams(YamlMap& params, const PostgresCluster& cluster, RestoreDrillParams& p) {
   auto restore = params.Map("restore");
   if (!restore)
     params.Fail("restore",
@@ -700,7 +557,7 @@ RestoreDrillParams ReadRestoreDrillParams(YamlMap& params, const Config& config)
   if (restore->Has("command") == restore->Has("kubernetes")) {
     restore->FailHere("needs exactly one of command, kubernetes");
   }
-  PgConnection defaults = cluster->primary;
+  PgConnection defaults = cluster.primary;
   defaults.name = "restore-scratch";
   if (restore->Has("command")) {
     p.restore_command = RequiredCommand(*restore, "command");
@@ -730,7 +587,27 @@ RestoreDrillParams ReadRestoreDrillParams(YamlMap& params, const Config& config)
     restore->Fail("cleanup", "only with command");
   }
   restore->Finish();
+}
 
+}  // namespace
+
+RestoreDrillParams ReadRestoreDrillParams(YamlMap& params, const Config& config) {
+  RestoreDrillParams p;
+  p.cluster = params.RequiredString("cluster");
+  const PostgresCluster* cluster = config.FindCluster(p.cluster);
+  if (cluster == nullptr) params.Fail("cluster", "no postgres cluster named \"" + p.cluster + "\"");
+  if (auto marker = params.Map("marker")) {
+    p.marker_dbname = marker->String("dbname").value_or(p.marker_dbname);
+    p.marker_schema = marker->String("schema").value_or(p.marker_schema);
+    if (!std::regex_match(p.marker_schema, kIdentifier)) {
+      marker->Fail("schema", "must be a lower-case SQL identifier");
+    }
+    p.marker_rows = static_cast<int>(marker->Int("rows", 1, 1000000).value_or(p.marker_rows));
+    marker->Finish();
+  }
+  p.archive_wait = params.Duration("archive_wait").value_or(p.archive_wait);
+  ReadBackupParams(params, config, p);
+  ReadRestoreParams(params, *cluster, p);
   if (auto expect = params.Map("expect")) {
     p.max_rto_seconds = expect->Number("max_rto_seconds", 0, 1e9);
     p.max_rpo_seconds = expect->Number("max_rpo_seconds", 0, 1e9);
@@ -747,15 +624,12 @@ Result<std::unique_ptr<Drill>> MakeRestoreDrill(const DrillSettings& settings,
                                                 const Config& config) {
   try {
     RestoreDrillParams params = ReadRestoreDrillParams(*settings.params, config);
-    std::optional<KubernetesSettings> kube;
-    std::optional<KubeCluster> kube_cluster;
-    if (params.backup_method == RestoreMethod::kKubernetes) {
-      kube = *config.kubernetes;
-      kube_cluster = *config.FindKubeCluster(params.backup_kube_cluster);
-    }
+    // The methods are chosen here, once: the drill's phases call the backends.
+    auto backup = MakeBackupBackend(params, config);
+    auto restore = MakeRestoreBackend(params, config);
     PostgresCluster cluster = *config.FindCluster(params.cluster);
     return std::unique_ptr<Drill>(std::make_unique<RestoreDrill>(
-        std::move(params), std::move(cluster), std::move(kube), std::move(kube_cluster)));
+        std::move(params), std::move(cluster), std::move(backup), std::move(restore)));
   } catch (const ConfigError& error) {
     return MakeError(ErrorCode::kConfig, error.what());
   }

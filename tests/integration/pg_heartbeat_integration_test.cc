@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -220,6 +221,39 @@ TEST_F(PgHeartbeatIntegrationTest, PausedReplayLagGrowsThenRecovers) {
     EXPECT_LT(Lag(result, standby), kLagLimit) << standby;
     EXPECT_TRUE(FindExpectation(result, "max_heartbeat_lag_seconds", standby)->pass) << standby;
   }
+}
+
+// Pins the first run on a fresh table: a standby that has not replayed the CREATE TABLE yet
+// answers 42P01 (undefined_table, read from the error's SQLSTATE, not its text), which is lag
+// (up 1, not visible), not a down standby; once replay resumes it sees the heartbeat.
+TEST_F(PgHeartbeatIntegrationTest, TableNotReplayedYetIsLagNotDown) {
+  const std::string table = "it_fresh_" + std::to_string(::getpid());
+  const std::string drop = "DROP TABLE IF EXISTS dbcanary." + table;
+  ASSERT_TRUE(Stack::Get().AdminQuery(kPrimary, drop));
+  ProbeSettings settings;
+  settings.kind = "pg_heartbeat";
+  settings.target = kCluster;
+  settings.interval = kTimeout;
+  settings.timeout = kTimeout;
+  settings.params = std::make_shared<YamlMap>(
+      YAML::Load(std::string("{ writer: ") + kWriter + ", table: " + table + " }"),
+      "test.pg_heartbeat", std::make_shared<const std::string>("test.yaml"));
+  auto probe = CreatePgHeartbeatProbe(settings, *config_);
+  ASSERT_TRUE(probe) << probe.error().message;
+  const std::string paused_name = kStandbys[1];
+  {
+    PausedReplay paused(paused_name);
+    ASSERT_TRUE(paused.ok()) << paused.error();
+    auto result = RunProbeOnce(**probe, kTimeout).result;
+    ASSERT_TRUE(result.success) << result.error->message;
+    EXPECT_EQ(FindSample(result, kPgHeartbeatStandbyUp, StandbyLabels(paused_name)), 1);
+    EXPECT_EQ(FindSample(result, kPgHeartbeatVisible, StandbyLabels(paused_name)), 0);
+    EXPECT_EQ(FindSample(result, kPgHeartbeatVisible, StandbyLabels(kStandbys[0])), 1);
+  }
+  auto result = RunProbeOnce(**probe, kTimeout).result;
+  ASSERT_TRUE(result.success) << result.error->message;
+  EXPECT_EQ(FindSample(result, kPgHeartbeatVisible, StandbyLabels(paused_name)), 1);
+  EXPECT_TRUE(Stack::Get().AdminQuery(kPrimary, drop));
 }
 
 // Pins that an unreachable standby is reported (standby_up 0, failed expectation) without failing

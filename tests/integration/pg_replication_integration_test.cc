@@ -203,6 +203,9 @@ TEST_F(PgReplicationIntegrationTest, WrongPasswordIsAuthWithoutEchoingIt) {
   ASSERT_FALSE(run.result.success);
   ASSERT_TRUE(run.result.error);
   EXPECT_EQ(ErrorCodeName(run.result.error->code), "auth") << run.result.error->message;
+  // The server's SQLSTATE (invalid_password), read from the startup's ErrorResponse.
+  EXPECT_EQ(run.result.error->cause.sqlstate, "28P01") << run.result.error->message;
+  EXPECT_EQ(run.result.error->message.find("28P01"), std::string::npos);  // text unchanged
   EXPECT_NE(run.result.error->message.find(
                 "dbcanary@localhost:" + std::to_string(stack.Port(kPrimary)) + "/postgres"),
             std::string::npos)

@@ -5,9 +5,17 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <chrono>
+#include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
 
 #include "config/secret.h"
 #include "tests/fake_kube/fake_kube_server.h"
@@ -114,11 +122,54 @@ TEST_F(HttpClientTest, TimeLimitsComeFromTheDeadlineAndTheTimeout) {
   EXPECT_EQ(none.error().message, "GET /slow: no time left before the deadline");
 }
 
+// Answers `reply` to the first connection on a loopback port, then closes it.
+class OneShotServer {
+ public:
+  explicit OneShotServer(std::string reply) : reply_(std::move(reply)) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof(address);
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
+        ::listen(listener_, 1) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+      throw std::runtime_error("OneShotServer: cannot listen");
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] {
+      int connection = ::accept(listener_, nullptr, nullptr);
+      if (connection < 0) return;
+      char buffer[4096];
+      (void)::recv(connection, buffer, sizeof(buffer), 0);
+      (void)::send(connection, reply_.data(), reply_.size(), MSG_NOSIGNAL);
+      ::close(connection);
+    });
+  }
+  ~OneShotServer() {
+    ::shutdown(listener_, SHUT_RDWR);
+    thread_.join();
+    ::close(listener_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+
+ private:
+  std::string reply_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
 TEST_F(HttpClientTest, TruncatedOrOversizedAnswersAreProtocolErrors) {
-  fake_->Set("/cut", FakeKube::Route{200, std::string(4000, 'x'), milliseconds(0), true});
-  auto cut = Perform(Get("/cut"), Soon());
+  OneShotServer server("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part");
+  Request cut_request;
+  cut_request.url = server.url();
+  cut_request.label = "GET cut";
+  auto cut = Perform(cut_request, Soon());
   ASSERT_FALSE(cut);
   EXPECT_EQ(cut.error().code, ErrorCode::kProtocol) << cut.error().message;
+  EXPECT_NE(cut.error().message.find("GET cut: truncated or malformed answer"), std::string::npos)
+      << cut.error().message;
   fake_->SetBody("/big", std::string(4000, 'x'));
   Request request = Get("/big");
   request.max_body = 1000;

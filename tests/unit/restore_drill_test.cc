@@ -316,5 +316,20 @@ TEST(PersistenceHelpersTest, KeysAndVerification) {
   EXPECT_FALSE(RestartedSince("", "", std::nullopt, 3));
 }
 
+// SAVE refused while a save of the server's own runs is decided on typed facts, not wording.
+TEST(PersistenceHelpersTest, SaveRetryOnTypedCause) {
+  ErrorCause busy;
+  busy.redis_error = "ERR";  // Dragonfly: "SAVING - can not save database"; Redis: "Background..."
+  const Error refused = MakeError(ErrorCode::kQuery, "any wording", busy);
+  EXPECT_TRUE(ShouldRetrySave(refused, true, false));  // a save runs: wait it out
+  EXPECT_TRUE(ShouldRetrySave(refused, true, true));
+  EXPECT_TRUE(ShouldRetrySave(refused, false, false));  // it may just have ended: once more
+  EXPECT_FALSE(ShouldRetrySave(refused, false, true));
+  EXPECT_TRUE(ShouldRetrySave(refused, std::nullopt, false));
+  EXPECT_FALSE(ShouldRetrySave(refused, std::nullopt, true));
+  // not an answer of the server (I/O failure): never retried
+  EXPECT_FALSE(ShouldRetrySave(MakeError(ErrorCode::kConnect, "in progress"), true, false));
+}
+
 }  // namespace
 }  // namespace dbcanary
