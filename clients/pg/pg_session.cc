@@ -290,7 +290,8 @@ ConnectFailureText SplitVerboseConnectError(std::string_view verbose_message) {
     if (verbose_only) continue;
     // "<severity>:  <SQLSTATE>: <primary>": the code is 5 digits or upper-case letters right
     // after the severity's double space (the severity itself may be translated).
-    for (size_t at = line.find(":  "); at != std::string_view::npos; at = line.find(":  ", at + 1)) {
+    for (size_t at = line.find(":  "); at != std::string_view::npos;
+         at = line.find(":  ", at + 1)) {
       const size_t code = at + 3;
       if (at == 0 || line[at - 1] == ' ' || line.size() < code + 7) continue;
       if (!std::all_of(line.begin() + code, line.begin() + code + 5, IsSqlStateChar)) continue;

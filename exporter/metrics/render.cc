@@ -105,8 +105,10 @@ void AddProbeState(const ProbeSnapshot& probe, FamilyBuilder& builder) {
   const ProbeCounters& counters = probe.counters;
   Labels labels{{"probe", info.key.kind}, {"target", info.key.target}};
   const ProbeResult* latest = probe.latest.get();
-  builder.Add({kProbeSuccess.name, labels, latest != nullptr && latest->success ? 1.0 : 0.0});
+  // Never-ran is not failed: until the first result the success series is absent (runs_total 0
+  // says the probe exists), so a restart or rollout raises no alert while probes first run.
   if (latest != nullptr) {
+    builder.Add({kProbeSuccess.name, labels, latest->success ? 1.0 : 0.0});
     builder.Add({kProbeDuration.name, labels, latest->duration_seconds});
     builder.Add({kProbeLastRun.name, labels, UnixSeconds(latest->finished_at)});
   }

@@ -164,6 +164,40 @@ TEST_F(DragonflyPersistenceDrillTest, RealRestartKeepsEveryKeyAndTheReplicaRelin
   EXPECT_TRUE(healthy) << healthy.error().message;
 }
 
+// A SAVE refused because the server runs a save of its own (Redis: a plain "ERR Background save
+// already in progress", an error word shared by every other refusal) is waited out on INFO's
+// rdb_bgsave_in_progress, then repeated; the phase does not fail.
+TEST_F(DragonflyPersistenceDrillTest, SaveRefusedDuringABackgroundSaveWaitsForIt) {
+  auto drill = Build(Script("restart, dragonfly-0"));
+  ASSERT_TRUE(drill) << drill.error().message;
+  auto ctx = Context(seconds(90));
+  ASSERT_TRUE((*drill)->CleanUp(ctx));
+  const Dragonfly* dragonfly = config_->FindDragonfly("dragonfly");
+  auto admin = RedisClient::Connect(dragonfly->master, Deadline::In(seconds(10)));
+  ASSERT_TRUE(admin) << admin.error().message;
+  // 50 filler keys (under the drill's prefix: its CleanUp removes them) at 100 ms each make the
+  // background save last about 5 s; the forked child keeps the delay, the server drops it.
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(admin->Command({"SET", dragonfly->key_prefix + "drill:persistence:filler:" +
+                                           std::to_string(i), "x"}));
+  }
+  ASSERT_TRUE(admin->Command({"CONFIG", "SET", "rdb-key-save-delay", "100000"}));
+  auto started = admin->Command({"BGSAVE"});
+  ASSERT_TRUE(admin->Command({"CONFIG", "SET", "rdb-key-save-delay", "0"}));
+  ASSERT_TRUE(started) << started.error().message;
+  auto refused = admin->Command({"SAVE"});
+  ASSERT_FALSE(refused) << "the background save ended before it could be observed";
+  EXPECT_EQ(refused.error().cause.redis_error, "ERR") << refused.error().message;
+
+  DrillResult result = (*drill)->Run(ctx);
+  ASSERT_FALSE(result.error) << Describe(result);
+  EXPECT_TRUE(result.Passed()) << Describe(result);
+  const Sample* save = Find(result, "dbcanary_drill_dragonfly_persistence_save_seconds");
+  ASSERT_NE(save, nullptr);
+  EXPECT_GT(save->value, 1.0) << "SAVE did not wait for the background save";
+  ASSERT_TRUE((*drill)->CleanUp(ctx));
+}
+
 // A restart that comes back without the data (the persistence files deleted while it was
 // down) fails keys_verified instead of passing silently.
 TEST_F(DragonflyPersistenceDrillTest, RestartThatLosesTheDataFailsKeysVerified) {

@@ -235,7 +235,8 @@ TEST(PgCauseTest, QueryErrorCarriesTheSqlstate) {
   ASSERT_FALSE(rows);
   EXPECT_EQ(rows.error().code, ErrorCode::kQuery);
   EXPECT_EQ(rows.error().cause.sqlstate, "42P01");
-  EXPECT_THAT(rows.error().message, HasSubstr("SQLSTATE 42P01: relation \"missing\" does not exist"));
+  EXPECT_THAT(rows.error().message,
+              HasSubstr("SQLSTATE 42P01: relation \"missing\" does not exist"));
   EXPECT_TRUE(session->connected());  // a query error keeps the connection
 }
 
@@ -375,7 +376,8 @@ TEST(CauseBranchTest, KubeNotFoundIsTheHttpStatusNotTheText) {
 TEST(CauseBranchTest, SaveIsRetriedOnTypedFactsOnly) {
   ErrorCause err;
   err.redis_error = "ERR";
-  const Error refused = MakeError(ErrorCode::kQuery, "SAVE: ERR Background save already in progress", err);
+  const Error refused =
+      MakeError(ErrorCode::kQuery, "SAVE: ERR Background save already in progress", err);
   // A save of the server's own running: wait and save again, however often.
   EXPECT_TRUE(ShouldRetrySave(refused, true, false));
   EXPECT_TRUE(ShouldRetrySave(refused, true, true));

@@ -79,7 +79,7 @@ TEST_F(HttpServerTest, MetricsUsesTheExpositionContentType) {
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->headers["content-type"], kTextFormatContentType);
   EXPECT_THAT(response->body,
-              HasSubstr("dbcanary_probe_success{probe=\"fake\",target=\"t1\"} 0\n"));
+              HasSubstr("dbcanary_probe_runs_total{probe=\"fake\",target=\"t1\"} 0\n"));
   EXPECT_THAT(response->body, HasSubstr("dbcanary_exporter_scrapes_total 1\n"));
   EXPECT_EQ(response->headers["content-length"], std::to_string(response->body.size()));
 }
