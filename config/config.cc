@@ -65,21 +65,21 @@ ExporterSettings ReadExporter(YamlMap& root) {
 PostgresCluster ReadCluster(YamlMap& map, const ExporterSettings& exporter) {
   PostgresCluster cluster;
   cluster.name = map.RequiredString("name");
-  PgConnection defaults;
+  PgEndpoint defaults;
   if (auto defaults_map = map.Map("defaults")) {
-    defaults = ReadPgConnection(*defaults_map, defaults);
+    defaults = ReadPgEndpoint(*defaults_map, defaults);
     defaults_map->Finish();
   }
   auto primary = map.Map("primary");
   if (!primary) map.Fail("primary", "required but missing");
-  cluster.primary = ReadPgConnection(*primary, defaults);
+  cluster.primary = ReadPgEndpoint(*primary, defaults);
   if (cluster.primary.name.empty()) cluster.primary.name = cluster.name + "-primary";
   if (cluster.primary.host.empty()) primary->Fail("host", "required but missing");
   if (cluster.primary.user.empty()) primary->Fail("user", "required (here or in defaults)");
   primary->Finish();
   std::set<std::string> instance_names{cluster.primary.name};
   for (auto& standby_map : map.ListOfMaps("standbys")) {
-    PgConnection standby = ReadPgConnection(standby_map, defaults);
+    PgEndpoint standby = ReadPgEndpoint(standby_map, defaults);
     if (standby.name.empty()) standby_map.Fail("name", "required but missing");
     if (standby.host.empty()) standby_map.Fail("host", "required but missing");
     if (standby.user.empty()) standby_map.Fail("user", "required (here or in defaults)");
@@ -113,9 +113,9 @@ Pooler ReadPooler(YamlMap& map, const ExporterSettings& exporter) {
   }
   auto connection = map.Map("connection");
   if (!connection) map.Fail("connection", "required but missing");
-  PgConnection defaults;
+  PgEndpoint defaults;
   defaults.name = pooler.name;
-  pooler.connection = ReadPgConnection(*connection, defaults);
+  pooler.connection = ReadPgEndpoint(*connection, defaults);
   if (pooler.connection.host.empty()) connection->Fail("host", "required but missing");
   if (pooler.connection.user.empty()) connection->Fail("user", "required but missing");
   connection->Finish();
@@ -129,18 +129,18 @@ Dragonfly ReadDragonfly(YamlMap& map, const ExporterSettings& exporter) {
   dragonfly.name = map.RequiredString("name");
   auto master = map.Map("master");
   if (!master) map.Fail("master", "required but missing");
-  RedisConnection defaults;
+  RedisEndpoint defaults;
   defaults.name = dragonfly.name;
-  dragonfly.master = ReadRedisConnection(*master, defaults);
+  dragonfly.master = ReadRedisEndpoint(*master, defaults);
   if (dragonfly.master.host.empty()) master->Fail("host", "required but missing");
   master->Finish();
   // Replicas inherit the master's credentials unless they set their own.
-  RedisConnection replica_defaults = dragonfly.master;
+  RedisEndpoint replica_defaults = dragonfly.master;
   replica_defaults.name.clear();
   replica_defaults.host.clear();
   std::set<std::string> names{dragonfly.master.name};
   for (auto& replica_map : map.ListOfMaps("replicas")) {
-    RedisConnection replica = ReadRedisConnection(replica_map, replica_defaults);
+    RedisEndpoint replica = ReadRedisEndpoint(replica_map, replica_defaults);
     if (replica.name.empty()) replica_map.Fail("name", "required but missing");
     if (replica.host.empty()) replica_map.Fail("host", "required but missing");
     CheckUnique(names, replica_map, replica.name, "replica");
@@ -207,7 +207,8 @@ DrillsSettings ReadDrills(YamlMap& map, const Config& config) {
   DrillsSettings drills;
   drills.reports_dir = map.RequiredString("reports_dir");
   if (drills.reports_dir.empty()) map.Fail("reports_dir", "must not be empty");
-  if (auto value = map.Int("keep_reports", 1, 10000)) drills.keep_reports = static_cast<int>(*value);
+  if (auto value = map.Int("keep_reports", 1, 10000))
+    drills.keep_reports = static_cast<int>(*value);
   if (auto lock = map.Map("lock")) {
     drills.lock_cluster = lock->RequiredString("cluster");
     if (config.FindCluster(drills.lock_cluster) == nullptr) {
@@ -225,8 +226,9 @@ DrillsSettings ReadDrills(YamlMap& map, const Config& config) {
   } else if (config.postgres_clusters.size() == 1) {
     drills.lock_cluster = config.postgres_clusters.front().name;
   } else {
-    map.Fail("lock", "required: name the postgres cluster that holds the drill lease "
-                     "(lock: { cluster: NAME })");
+    map.Fail("lock",
+             "required: name the postgres cluster that holds the drill lease "
+             "(lock: { cluster: NAME })");
   }
   for (auto& [kind, job] : map.MapOfMaps("jobs")) {
     DrillSettings settings;

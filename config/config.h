@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "config/connection.h"
+#include "config/endpoint.h"
 #include "core/result.h"
 
 namespace dbcanary {
@@ -34,8 +34,8 @@ struct PgClusterExpect {
 
 struct PostgresCluster {
   std::string name;
-  PgConnection primary;
-  std::vector<PgConnection> standbys;
+  PgEndpoint primary;
+  std::vector<PgEndpoint> standbys;
   PgClusterExpect expect;
   std::vector<ProbeSettings> probes;
 };
@@ -46,14 +46,14 @@ struct Pooler {
   std::string name;
   std::string cluster;  // name of a postgres cluster in this config
   PoolerType type = PoolerType::kReadWrite;
-  PgConnection connection;
+  PgEndpoint connection;
   std::vector<ProbeSettings> probes;
 };
 
 struct Dragonfly {
   std::string name;
-  RedisConnection master;
-  std::vector<RedisConnection> replicas;
+  RedisEndpoint master;
+  std::vector<RedisEndpoint> replicas;
   std::string key_prefix = "dbcanary:";
   std::vector<ProbeSettings> probes;
 };
@@ -158,6 +158,7 @@ struct Config {
 // Reads and validates a config file. Errors read "FILE:LINE:COL: key.path: problem".
 Result<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path);
 // The same from text; `source` names it in errors.
-Result<std::shared_ptr<const Config>> ParseConfig(const std::string& text, const std::string& source);
+Result<std::shared_ptr<const Config>> ParseConfig(const std::string& text,
+                                                  const std::string& source);
 
 }  // namespace dbcanary

@@ -19,8 +19,8 @@ std::string Quote(const YAML::Node& node) {
 
 }  // namespace
 
-YamlMap::YamlMap(YAML::Node node, std::string path, std::shared_ptr<const std::string> file)
-    : node_(std::move(node)), path_(std::move(path)), file_(std::move(file)) {
+YamlMap::YamlMap(const YAML::Node& node, std::string path, std::shared_ptr<const std::string> file)
+    : node_(node), path_(std::move(path)), file_(std::move(file)) {
   if (!node_.IsMap()) {
     if (node_.IsNull()) {
       node_ = YAML::Node(YAML::NodeType::Map);
@@ -129,8 +129,8 @@ std::optional<double> YamlMap::Number(std::string_view key, double min, double m
   std::string text = value.IsScalar() ? value.Scalar() : std::string();
   char* end = nullptr;
   double parsed = value.IsScalar() ? std::strtod(text.c_str(), &end) : 0;
-  if (!value.IsScalar() || text.empty() || *end != '\0' || !std::isfinite(parsed) ||
-      parsed < min || parsed > max) {
+  if (!value.IsScalar() || text.empty() || *end != '\0' || !std::isfinite(parsed) || parsed < min ||
+      parsed > max) {
     Fail(key, "expected a number from " + std::to_string(min) + " to " + std::to_string(max) +
                   ", got " + Quote(value));
   }
@@ -219,8 +219,8 @@ void YamlMap::Finish() const {
     if (!used_.contains(key)) {
       std::string known;
       for (const auto& name : used_) known += (known.empty() ? "" : ", ") + name;
-      throw ConfigError(Location(entry.first) + KeyPath(key) + ": unknown key (known keys here: " +
-                        known + ")");
+      throw ConfigError(Location(entry.first) + KeyPath(key) +
+                        ": unknown key (known keys here: " + known + ")");
     }
   }
 }

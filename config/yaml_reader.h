@@ -25,7 +25,7 @@ class ConfigError : public std::runtime_error {
 // known; Finish() rejects any key nobody asked for, so typos never pass silently.
 class YamlMap {
  public:
-  YamlMap(YAML::Node node, std::string path, std::shared_ptr<const std::string> file);
+  YamlMap(const YAML::Node& node, std::string path, std::shared_ptr<const std::string> file);
 
   const std::string& path() const { return path_; }
   std::string KeyPath(std::string_view key) const;

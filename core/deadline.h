@@ -11,7 +11,9 @@ using SteadyClock = std::chrono::steady_clock;
 class Deadline {
  public:
   explicit Deadline(SteadyClock::time_point at) : at_(at) {}
-  static Deadline In(std::chrono::milliseconds budget) { return Deadline(SteadyClock::now() + budget); }
+  static Deadline In(std::chrono::milliseconds budget) {
+    return Deadline(SteadyClock::now() + budget);
+  }
 
   SteadyClock::time_point at() const { return at_; }
   bool Expired() const { return SteadyClock::now() >= at_; }

@@ -11,7 +11,8 @@
 namespace dbcanary {
 
 // Content-Type of the Prometheus text exposition format this renders.
-inline constexpr std::string_view kTextFormatContentType = "text/plain; version=0.0.4; charset=utf-8";
+inline constexpr std::string_view kTextFormatContentType =
+    "text/plain; version=0.0.4; charset=utf-8";
 
 // Appends families in the Prometheus text format 0.0.4: HELP and TYPE once per
 // family, label values escaped, numbers rendered independently of the locale.

@@ -33,6 +33,123 @@ bool Reap(pid_t pid, int* status, std::chrono::milliseconds budget) {
   }
 }
 
+// SIGTERM to the child's whole process group; SIGKILL 2 s later when it has not exited.
+void Terminate(pid_t pid, int* status) {
+  ::kill(-pid, SIGTERM);
+  if (!Reap(pid, status, std::chrono::seconds(2))) {
+    ::kill(-pid, SIGKILL);
+    Reap(pid, status, std::chrono::seconds(5));
+  }
+}
+
+// argv and the environment (ours, `env` overriding) as execvpe takes them. Everything the
+// child needs is built before fork: after fork only async-signal-safe calls.
+class ExecImage {
+ public:
+  ExecImage(const std::vector<std::string>& argv,
+            const std::vector<std::pair<std::string, std::string>>& env)
+      : args_(argv) {
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      std::string entry = *e;
+      bool overridden = false;
+      for (const auto& [key, value] : env) {
+        if (entry.compare(0, key.size() + 1, key + "=") == 0) overridden = true;
+      }
+      if (!overridden) env_strings_.push_back(std::move(entry));
+    }
+    for (const auto& [key, value] : env) env_strings_.push_back(key + "=" + value);
+    for (auto& entry : env_strings_) envp_.push_back(entry.data());
+    envp_.push_back(nullptr);
+    for (auto& arg : args_) argp_.push_back(arg.data());
+    argp_.push_back(nullptr);
+  }
+  ExecImage(const ExecImage&) = delete;
+  ExecImage& operator=(const ExecImage&) = delete;
+
+  // In the forked child: own process group, stdin from /dev/null, stdout and stderr into
+  // `out_fd`, then exec (exit code 127 with the reason in the output when that fails).
+  [[noreturn]] void ExecInChild(int out_fd) const {
+    ::setpgid(0, 0);
+    int null_fd = ::open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
+    ::dup2(out_fd, STDOUT_FILENO);
+    ::dup2(out_fd, STDERR_FILENO);
+    ::close_range(3, ~0U, 0);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::execvpe(argp_[0], argp_.data(), envp_.data());
+    const char message[] = "exec failed: command not found or not executable\n";
+    (void)!::write(STDOUT_FILENO, message, sizeof(message) - 1);
+    ::_exit(127);
+  }
+
+ private:
+  std::vector<std::string> args_;
+  std::vector<std::string> env_strings_;
+  std::vector<char*> argp_;
+  std::vector<char*> envp_;
+};
+
+struct Child {
+  pid_t pid = -1;
+  int out_fd = -1;  // the read end of the child's stdout+stderr pipe
+  SteadyClock::time_point start;
+};
+
+Result<Child> Spawn(const ExecImage& image) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return MakeError(ErrorCode::kInternal, std::string("pipe: ") + std::strerror(errno));
+  }
+  Child child;
+  child.start = SteadyClock::now();
+  child.pid = ::fork();
+  if (child.pid < 0) {
+    int saved = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return MakeError(ErrorCode::kInternal, std::string("fork: ") + std::strerror(saved));
+  }
+  if (child.pid == 0) image.ExecInChild(fds[1]);
+  ::setpgid(child.pid, child.pid);  // also from the parent: no race with the kill below
+  ::close(fds[1]);
+  child.out_fd = fds[0];
+  return child;
+}
+
+enum class Drained { kClosed, kTimedOut, kStopped };
+
+// Reads the child's output into `output` until every writer closed the pipe (or poll fails),
+// the deadline passes or `stop` is requested.
+Drained Drain(int fd, Deadline deadline, const std::stop_token& stop, std::string& output) {
+  char buffer[8192];
+  for (;;) {
+    if (deadline.Expired() || stop.stop_requested()) {
+      // A drill's stop token also trips at its deadline: only a stop before it is a shutdown.
+      return deadline.Expired() ? Drained::kTimedOut : Drained::kStopped;
+    }
+    pollfd pfd{fd, POLLIN, 0};
+    int ready =
+        ::poll(&pfd, 1, static_cast<int>(std::min<int64_t>(100, deadline.Remaining().count() + 1)));
+    if (ready < 0 && errno != EINTR) return Drained::kClosed;
+    if (ready <= 0) continue;
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n > 0) {
+      Append(output, buffer, static_cast<size_t>(n));
+    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+      return Drained::kClosed;  // every writer closed: the command (and its children) are done
+    }
+  }
+}
+
+Error CutShort(const std::vector<std::string>& argv, const DrillCommandOutcome& outcome,
+               bool stopped) {
+  return MakeError(stopped ? ErrorCode::kStopped : ErrorCode::kTimeout,
+                   "command \"" + DescribeCommand(argv) + "\" " +
+                       (stopped ? "stopped" : "timed out") + " after " +
+                       std::to_string(static_cast<int>(outcome.seconds)) +
+                       " s; last output: " + LastLines(outcome.output, 3));
+}
+
 }  // namespace
 
 std::string DescribeCommand(const std::vector<std::string>& argv) {
@@ -56,106 +173,25 @@ Result<DrillCommandOutcome> RunDrillCommand(
     const std::vector<std::pair<std::string, std::string>>& env, Deadline deadline,
     std::stop_token stop) {
   if (argv.empty() || argv[0].empty()) return MakeError(ErrorCode::kConfig, "empty command");
-  // Everything the child needs is built before fork: after fork only async-signal-safe calls.
-  std::vector<std::string> env_strings;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string entry = *e;
-    bool overridden = false;
-    for (const auto& [key, value] : env) {
-      if (entry.compare(0, key.size() + 1, key + "=") == 0) overridden = true;
-    }
-    if (!overridden) env_strings.push_back(std::move(entry));
-  }
-  for (const auto& [key, value] : env) env_strings.push_back(key + "=" + value);
-  std::vector<char*> envp;
-  for (auto& entry : env_strings) envp.push_back(entry.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> argp;
-  for (auto& arg : args) argp.push_back(arg.data());
-  argp.push_back(nullptr);
-
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return MakeError(ErrorCode::kInternal, std::string("pipe: ") + std::strerror(errno));
-  }
-  auto start = SteadyClock::now();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    int saved = errno;
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return MakeError(ErrorCode::kInternal, std::string("fork: ") + std::strerror(saved));
-  }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    int null_fd = ::open("/dev/null", O_RDONLY);
-    if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
-    ::dup2(fds[1], STDOUT_FILENO);
-    ::dup2(fds[1], STDERR_FILENO);
-    ::close_range(3, ~0U, 0);
-    ::signal(SIGPIPE, SIG_DFL);
-    ::execvpe(argp[0], argp.data(), envp.data());
-    const char message[] = "exec failed: command not found or not executable\n";
-    (void)!::write(STDOUT_FILENO, message, sizeof(message) - 1);
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);  // also from the parent: no race with the kill below
-  ::close(fds[1]);
+  const ExecImage image(argv, env);
+  auto child = Spawn(image);
+  if (!child) return child.error();
   DrillCommandOutcome outcome;
-  bool timed_out = false;
-  // A drill's stop token also trips at its deadline: only a stop before it is a shutdown.
-  bool stopped = false;
-  bool open = true;
-  char buffer[8192];
-  while (open) {
-    if (deadline.Expired() || stop.stop_requested()) {
-      timed_out = true;
-      stopped = !deadline.Expired();
-      break;
-    }
-    pollfd pfd{fds[0], POLLIN, 0};
-    int ready =
-        ::poll(&pfd, 1, static_cast<int>(std::min<int64_t>(100, deadline.Remaining().count() + 1)));
-    if (ready < 0 && errno != EINTR) break;
-    if (ready <= 0) continue;
-    ssize_t n = ::read(fds[0], buffer, sizeof(buffer));
-    if (n > 0) {
-      Append(outcome.output, buffer, static_cast<size_t>(n));
-    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-      open = false;  // every writer closed: the command (and its children) are done with it
-    }
-  }
-  ::close(fds[0]);
+  Drained drained = Drain(child->out_fd, deadline, stop, outcome.output);
+  ::close(child->out_fd);
   int status = 0;
-  if (timed_out) {
-    ::kill(-pid, SIGTERM);
-    if (!Reap(pid, &status, std::chrono::seconds(2))) {
-      ::kill(-pid, SIGKILL);
-      Reap(pid, &status, std::chrono::seconds(5));
-    }
-  } else {
+  if (drained != Drained::kClosed) {
+    Terminate(child->pid, &status);
+  } else if (!Reap(child->pid, &status, deadline.Remaining())) {
     // The pipe closed: wait for the exit status (a daemonizing child may close it early).
-    if (!Reap(pid, &status, deadline.Remaining())) {
-      ::kill(-pid, SIGTERM);
-      if (!Reap(pid, &status, std::chrono::seconds(2))) {
-        ::kill(-pid, SIGKILL);
-        Reap(pid, &status, std::chrono::seconds(5));
-      }
-      timed_out = true;
-    }
+    Terminate(child->pid, &status);
+    drained = Drained::kTimedOut;
   }
-  outcome.seconds = SecondsSince(start);
+  outcome.seconds = SecondsSince(child->start);
   if (outcome.output.size() > kMaxDrillCommandOutputBytes) {
     outcome.output.erase(0, outcome.output.size() - kMaxDrillCommandOutputBytes);
   }
-  if (timed_out) {
-    return MakeError(stopped ? ErrorCode::kStopped : ErrorCode::kTimeout,
-                     "command \"" + DescribeCommand(argv) + "\" " +
-                         (stopped ? "stopped" : "timed out") + " after " +
-                         std::to_string(static_cast<int>(outcome.seconds)) +
-                         " s; last output: " + LastLines(outcome.output, 3));
-  }
+  if (drained != Drained::kClosed) return CutShort(argv, outcome, drained == Drained::kStopped);
   outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return outcome;
 }

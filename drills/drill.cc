@@ -1,9 +1,24 @@
 #include "drills/drill.h"
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
 
 namespace dbcanary {
+namespace {
+
+template <typename TimePoint>
+bool SleepUntilOn(TimePoint until, const std::stop_token& stop) {
+  std::mutex mutex;
+  std::condition_variable_any wake;
+  std::unique_lock guard(mutex);
+  wake.wait_until(guard, stop, until, [] { return false; });
+  return !stop.stop_requested();
+}
+
+}  // namespace
 
 void DrillRegistry::Add(std::string kind, DrillFactory factory) {
   for (const auto& [existing, unused] : factories_) {
@@ -30,6 +45,25 @@ std::vector<std::string> DrillRegistry::Kinds() const {
   std::vector<std::string> kinds;
   for (const auto& [kind, unused] : factories_) kinds.push_back(kind);
   return kinds;
+}
+
+bool SleepUntil(SteadyClock::time_point until, const std::stop_token& stop) {
+  return SleepUntilOn(until, stop);
+}
+
+bool SleepUntil(std::chrono::system_clock::time_point until, const std::stop_token& stop) {
+  return SleepUntilOn(until, stop);
+}
+
+bool SleepFor(std::chrono::milliseconds pause, const std::stop_token& stop) {
+  return SleepUntil(SteadyClock::now() + pause, stop);
+}
+
+bool PauseDrill(const DrillContext& ctx, std::chrono::milliseconds pause) {
+  // Until the deadline itself, not now + Remaining(): that is whole milliseconds, and a pause
+  // cut short by the deadline must end with the deadline passed.
+  const auto until = std::min(SteadyClock::now() + pause, ctx.deadline.at());
+  return SleepUntil(until, ctx.stop) && !ctx.deadline.Expired();
 }
 
 }  // namespace dbcanary

@@ -2,6 +2,7 @@
 
 #include <spdlog/logger.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -113,5 +114,15 @@ class DrillRegistry {
 
 // The explicit list of built-in drill kinds (drills/registry.cc): one line per kind.
 void RegisterBuiltinDrills(DrillRegistry& registry);
+
+// The drills' one "sleep, but wake on stop": blocks until `until` (or for `pause`) or until
+// `stop` is requested, whichever comes first. False when `stop` was requested.
+bool SleepUntil(SteadyClock::time_point until, const std::stop_token& stop);
+bool SleepUntil(std::chrono::system_clock::time_point until, const std::stop_token& stop);
+bool SleepFor(std::chrono::milliseconds pause, const std::stop_token& stop);
+
+// A drill's poll pause: SleepFor(pause) on ctx.stop, cut short at ctx.deadline. False when
+// stopped or past the deadline (the caller gives up waiting).
+bool PauseDrill(const DrillContext& ctx, std::chrono::milliseconds pause);
 
 }  // namespace dbcanary

@@ -5,10 +5,10 @@
 #include <string_view>
 #include <utility>
 
-#include "core/deadline.h"
+#include "clients/pg/pg_session.h"
 #include "clients/redis/redis_client.h"
 #include "clients/redis/redis_info.h"
-#include "clients/pg/pg_session.h"
+#include "core/deadline.h"
 
 namespace dbcanary {
 namespace {
@@ -60,8 +60,8 @@ std::string FormatTable(const PgTable& table) {
   return text;
 }
 
-std::vector<const PgConnection*> Instances(const PostgresCluster& cluster) {
-  std::vector<const PgConnection*> instances{&cluster.primary};
+std::vector<const PgEndpoint*> Instances(const PostgresCluster& cluster) {
+  std::vector<const PgEndpoint*> instances{&cluster.primary};
   for (const auto& standby : cluster.standbys) instances.push_back(&standby);
   return instances;
 }
@@ -79,7 +79,7 @@ Result<PgClusterHealth> InspectPostgresCluster(const PostgresCluster& cluster,
   PgClusterHealth health;
   std::optional<Error> last_error;
   std::optional<PgSession> primary_session;
-  for (const PgConnection* instance : Instances(cluster)) {
+  for (const PgEndpoint* instance : Instances(cluster)) {
     Deadline deadline = InstanceDeadline(ctx);
     PgConnectOptions options;
     options.statement_timeout = deadline.Remaining();
@@ -97,8 +97,8 @@ Result<PgClusterHealth> InspectPostgresCluster(const PostgresCluster& cluster,
     }
     if (!in_recovery) {
       health.unreachable.push_back(instance->name);
-      last_error = rows ? MakeError(ErrorCode::kProtocol, instance->Describe() +
-                                                              ": pg_is_in_recovery() gave no answer")
+      last_error = rows ? MakeError(ErrorCode::kProtocol,
+                                    instance->Describe() + ": pg_is_in_recovery() gave no answer")
                         : rows.error();
       continue;
     }
@@ -119,7 +119,7 @@ Result<PgClusterHealth> InspectPostgresCluster(const PostgresCluster& cluster,
     auto rows = primary_session->Query(kReplicationSql, InstanceDeadline(ctx), ctx.stop);
     if (!rows) return rows.error();
     health.replication_table = FormatTable(*rows);
-    for (const PgConnection* instance : Instances(cluster)) {
+    for (const PgEndpoint* instance : Instances(cluster)) {
       if (instance->name == health.primary) continue;
       bool streaming = false;
       for (size_t row = 0; row < rows->size(); ++row) {
@@ -132,14 +132,14 @@ Result<PgClusterHealth> InspectPostgresCluster(const PostgresCluster& cluster,
       (streaming ? health.streaming : health.not_streaming).push_back(instance->name);
     }
   } else {
-    for (const PgConnection* instance : Instances(cluster)) {
+    for (const PgEndpoint* instance : Instances(cluster)) {
       health.not_streaming.push_back(instance->name);
     }
   }
   return health;
 }
 
-Result<PgConnection> FindCurrentPrimary(const PostgresCluster& cluster, const DrillContext& ctx) {
+Result<PgEndpoint> FindCurrentPrimary(const PostgresCluster& cluster, const DrillContext& ctx) {
   auto health = InspectPostgresCluster(cluster, ctx);
   if (!health) return health.error();
   if (health->primaries != 1) {
@@ -147,7 +147,7 @@ Result<PgConnection> FindCurrentPrimary(const PostgresCluster& cluster, const Dr
                      "cluster " + cluster.name + ": " + std::to_string(health->primaries) +
                          " instances answer as primary (expected exactly 1)");
   }
-  for (const PgConnection* instance : Instances(cluster)) {
+  for (const PgEndpoint* instance : Instances(cluster)) {
     if (instance->name == health->primary) return *instance;
   }
   return MakeError(ErrorCode::kInternal, "primary " + health->primary + " is not configured");
@@ -183,7 +183,7 @@ Status CheckPostgresHealthy(const PostgresCluster& cluster, const DrillContext& 
 }
 
 Status CheckDragonflyHealthy(const Dragonfly& dragonfly, const DrillContext& ctx) {
-  auto role_of = [&](const RedisConnection& target,
+  auto role_of = [&](const RedisEndpoint& target,
                      std::string_view field) -> Result<std::pair<std::string, std::string>> {
     auto client = RedisClient::Connect(target, InstanceDeadline(ctx));
     if (!client) return client.error();

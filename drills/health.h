@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "drills/drill.h"
 #include "config/config.h"
 #include "core/result.h"
+#include "drills/drill.h"
 
 // Cluster health as drills need it: before they start (preconditions) and while they
 // wait for a cluster to heal (a failover drill waits for its standbys to stream again).
@@ -18,12 +18,12 @@ struct PgClusterHealth {
   // Configured name of the instance that is primary now (a failover may have moved it
   // away from the configured `primary:`); empty when none answered as primary.
   std::string primary;
-  int primaries = 0;                        // instances answering as primary (1 is healthy)
-  std::vector<std::string> unreachable;     // configured instances that did not answer
-  std::vector<std::string> streaming;       // configured standbys streaming from `primary`
-  std::vector<std::string> not_streaming;   // configured standbys that are not
-  int sync_standbys = 0;                    // sync_state 'sync' or 'quorum'
-  std::string replication_table;            // pg_stat_replication on `primary`, for evidence
+  int primaries = 0;                       // instances answering as primary (1 is healthy)
+  std::vector<std::string> unreachable;    // configured instances that did not answer
+  std::vector<std::string> streaming;      // configured standbys streaming from `primary`
+  std::vector<std::string> not_streaming;  // configured standbys that are not
+  int sync_standbys = 0;                   // sync_state 'sync' or 'quorum'
+  std::string replication_table;           // pg_stat_replication on `primary`, for evidence
 };
 
 // Asks every configured instance (primary and standbys), each bounded by the deadline.
@@ -32,7 +32,7 @@ Result<PgClusterHealth> InspectPostgresCluster(const PostgresCluster& cluster,
                                                const DrillContext& ctx);
 
 // The connection settings of the instance that is primary now.
-Result<PgConnection> FindCurrentPrimary(const PostgresCluster& cluster, const DrillContext& ctx);
+Result<PgEndpoint> FindCurrentPrimary(const PostgresCluster& cluster, const DrillContext& ctx);
 
 // Refuses (kUnexpected, naming what is wrong) unless exactly one instance is primary,
 // every configured standby (or expect.min_streaming_standbys, when set) streams from it,

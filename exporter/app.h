@@ -7,16 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "config/config.h"
+#include "core/result.h"
 #include "drills/drill.h"
 #include "drills/runtime/drill_scheduler.h"
 #include "drills/runtime/state_store.h"
-#include "config/config.h"
-#include "core/result.h"
+#include "exporter/metrics/self_metrics.h"
 #include "exporter/web/http_server.h"
+#include "probes/probe.h"
 #include "probes/runtime/result_store.h"
 #include "probes/runtime/scheduler.h"
-#include "exporter/metrics/self_metrics.h"
-#include "probes/probe.h"
 
 namespace dbcanary {
 

@@ -75,7 +75,8 @@ Result<std::unique_ptr<Probe>> ProbeRegistry::Create(const ProbeSettings& settin
   std::string known;
   for (const auto& name : Kinds()) known += (known.empty() ? "" : ", ") + name;
   try {
-    settings.params->FailHere("unknown probe kind \"" + settings.kind + "\" (known: " + known + ")");
+    settings.params->FailHere("unknown probe kind \"" + settings.kind + "\" (known: " + known +
+                              ")");
   } catch (const ConfigError& error) {
     return MakeError(ErrorCode::kConfig, error.what());
   }

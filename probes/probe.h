@@ -20,9 +20,9 @@ namespace dbcanary {
 
 // What a probe may use during one run.
 struct ProbeContext {
-  Deadline deadline;       // hard budget: Run() must return by then
-  std::stop_token stop;    // set on shutdown or reload; return early when it is
-  spdlog::logger& log;     // tagged with the probe; messages are redacted of secrets
+  Deadline deadline;     // hard budget: Run() must return by then
+  std::stop_token stop;  // set on shutdown or reload; return early when it is
+  spdlog::logger& log;   // tagged with the probe; messages are redacted of secrets
 };
 
 // One declared target checked against what was observed ("expectations"). Every
@@ -31,13 +31,13 @@ struct ProbeContext {
 // observed value also lives in the probe's own metric. Alerts, dashboards, `validate` and
 // the status page read this list.
 struct ExpectationResult {
-  std::string check;           // bounded name, e.g. "min_sync_standbys"
-  std::string target;          // configured name the check is about (cluster, instance, pooler)
+  std::string check;   // bounded name, e.g. "min_sync_standbys"
+  std::string target;  // configured name the check is about (cluster, instance, pooler)
   bool pass = false;
-  double observed = 0;         // NaN when it could not be observed
-  double threshold = 0;        // the declared value; NaN when not numeric
-  std::string observed_text;   // human form, e.g. "1" or "transaction"
-  std::string expected_text;   // human form, e.g. ">= 2" or "== transaction"
+  double observed = 0;        // NaN when it could not be observed
+  double threshold = 0;       // the declared value; NaN when not numeric
+  std::string observed_text;  // human form, e.g. "1" or "transaction"
+  std::string expected_text;  // human form, e.g. ">= 2" or "== transaction"
 
   // The target to show: an expectation that names none is about the whole run, i.e. the
   // probe's target or the drill. /metrics and the checklist both label it this way.
@@ -56,9 +56,9 @@ ExpectationResult ExpectText(std::string check, std::string target, std::string 
 // The outcome of one run. Probe-specific samples must use only families the
 // probe's Describe() returned.
 struct ProbeResult {
-  bool success = false;                       // the measurement itself worked
-  std::optional<Error> error;                 // set when !success; code -> reason label
-  double duration_seconds = 0;                // filled in by RunGuarded
+  bool success = false;         // the measurement itself worked
+  std::optional<Error> error;   // set when !success; code -> reason label
+  double duration_seconds = 0;  // filled in by RunGuarded
   std::vector<Sample> samples;
   std::vector<ExpectationResult> expectations;
   std::chrono::system_clock::time_point finished_at;  // filled in by RunGuarded

@@ -101,10 +101,9 @@ Error StatusProblem(const CallInfo& call, long status, const std::string& body) 
 Result<nlohmann::json> ParseAnswer(const CallInfo& call, const std::string& body) {
   auto parsed = nlohmann::json::parse(body, nullptr, false);
   if (parsed.is_discarded() || !parsed.is_object()) {
-    return MakeError(ErrorCode::kProtocol, call.where + call.what +
-                                               ": the answer is not a JSON object (" +
-                                               std::to_string(body.size()) +
-                                               " bytes, truncated or malformed)");
+    return MakeError(ErrorCode::kProtocol,
+                     call.where + call.what + ": the answer is not a JSON object (" +
+                         std::to_string(body.size()) + " bytes, truncated or malformed)");
   }
   if (call.verb == "list" && !(parsed.contains("items") && parsed["items"].is_array())) {
     return MakeError(ErrorCode::kProtocol,

@@ -5,9 +5,9 @@
 #include <optional>
 #include <string>
 
+#include "clients/kube/credentials.h"
 #include "core/deadline.h"
 #include "core/result.h"
-#include "clients/kube/credentials.h"
 
 namespace dbcanary::kube {
 

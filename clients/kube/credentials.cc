@@ -53,8 +53,8 @@ Status ReadData(const YAML::Node& node, const char* key, const std::string& wher
 }
 
 // The server and trust settings of a kubeconfig cluster entry.
-Status ReadCluster(const YAML::Node& cluster, const std::string& base_dir,
-                   const std::string& where, Credentials& credentials) {
+Status ReadCluster(const YAML::Node& cluster, const std::string& base_dir, const std::string& where,
+                   Credentials& credentials) {
   credentials.server = Scalar(cluster, "server");
   if (credentials.server.empty())
     return MakeError(ErrorCode::kConfig, where + ": cluster has no server");
@@ -83,8 +83,7 @@ Status ReadUser(const YAML::Node& user, const std::string& base_dir, const std::
   credentials.token_file = Resolve(base_dir, Scalar(user, "tokenFile"));
   credentials.client_cert_file = Resolve(base_dir, Scalar(user, "client-certificate"));
   credentials.client_key_file = Resolve(base_dir, Scalar(user, "client-key"));
-  if (auto read =
-          ReadData(user, "client-certificate-data", where, credentials.client_cert_data);
+  if (auto read = ReadData(user, "client-certificate-data", where, credentials.client_cert_data);
       !read) {
     return read.error();
   }

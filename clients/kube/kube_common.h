@@ -6,9 +6,9 @@
 #include <string>
 #include <string_view>
 
+#include "clients/kube/client.h"
 #include "config/config.h"
 #include "core/result.h"
-#include "clients/kube/client.h"
 
 namespace dbcanary::kube {
 

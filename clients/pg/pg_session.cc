@@ -274,7 +274,7 @@ ErrorCode ClassifyConnectError(std::string_view libpq_message) {
 ConnectFailureText SplitVerboseConnectError(std::string_view verbose_message) {
   // Lines only PQERRORS_VERBOSE adds (libpq's pqBuildErrorMessage3).
   static constexpr std::string_view kVerboseOnly[] = {
-      "LOCATION:  ",    "SCHEMA NAME:  ",     "TABLE NAME:  ",
+      "LOCATION:  ",    "SCHEMA NAME:  ",   "TABLE NAME:  ",
       "COLUMN NAME:  ", "DATATYPE NAME:  ", "CONSTRAINT NAME:  ",
   };
   ConnectFailureText out;
@@ -323,7 +323,7 @@ void PgSession::Finisher::operator()(pg_conn* conn) const { PQfinish(conn); }
 PgSession::PgSession(std::unique_ptr<pg_conn, Finisher> conn, std::string describe)
     : conn_(std::move(conn)), describe_(std::move(describe)) {}
 
-Result<PgSession> PgSession::Connect(const PgConnection& target, const PgConnectOptions& options,
+Result<PgSession> PgSession::Connect(const PgEndpoint& target, const PgConnectOptions& options,
                                      Deadline deadline, std::stop_token stop) {
   std::string describe = target.Describe();
   const auto started = SteadyClock::now();
@@ -401,10 +401,10 @@ Result<PgSession> PgSession::Connect(const PgConnection& target, const PgConnect
         case WaitStatus::kError: {
           ErrorCause cause;
           cause.system_errno = errno;
-          return MakeError(ErrorCode::kConnect,
-                           "connect to " + describe +
-                               ": poll failed: " + std::strerror(cause.system_errno),
-                           std::move(cause));
+          return MakeError(
+              ErrorCode::kConnect,
+              "connect to " + describe + ": poll failed: " + std::strerror(cause.system_errno),
+              std::move(cause));
         }
       }
     }

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config/connection.h"
+#include "config/endpoint.h"
 #include "core/deadline.h"
 #include "core/result.h"
 
@@ -96,11 +96,11 @@ class PgSession {
  public:
   // Connects to `target`. The attempt ends at the earlier of `deadline` and the target's own
   // connect_timeout (kTimeout), or at a stop request (kStopped). Errors name the target by
-  // PgConnection::Describe(), never the password; a refusal by the server (28P01, 3D000, ...)
+  // PgEndpoint::Describe(), never the password; a refusal by the server (28P01, 3D000, ...)
   // carries its SQLSTATE in Error::cause.sqlstate.
   // Known blocking point: a host name is resolved by libpq with getaddrinfo(), which has no
   // timeout; use IP addresses or a local resolver cache where DNS may hang.
-  static Result<PgSession> Connect(const PgConnection& target, const PgConnectOptions& options,
+  static Result<PgSession> Connect(const PgEndpoint& target, const PgConnectOptions& options,
                                    Deadline deadline, std::stop_token stop = {});
 
   PgSession(PgSession&& other) noexcept = default;

@@ -191,7 +191,7 @@ ErrorCode ClassifyRedisIoError(int hiredis_error, int saved_errno, std::string_v
   }
 }
 
-RedisClient::RedisClient(const RedisConnection& target, const Deadline& deadline)
+RedisClient::RedisClient(const RedisEndpoint& target, const Deadline& deadline)
     : describe_((target.name.empty() ? std::string("redis") : target.name) + " (" +
                 target.Describe() + ")"),
       deadline_(deadline) {}
@@ -219,9 +219,9 @@ void RedisClient::Close() {
 
 Error RedisClient::MakeFailure(ErrorCode code, std::string_view what, std::string_view detail,
                                ErrorCause cause) const {
-  return MakeError(
-      code, RedactSecrets(describe_ + ": " + std::string(what) + ": " + std::string(detail)),
-      std::move(cause));
+  return MakeError(code,
+                   RedactSecrets(describe_ + ": " + std::string(what) + ": " + std::string(detail)),
+                   std::move(cause));
 }
 
 Error RedisClient::FailFromContext(std::string_view what, int saved_errno) {
@@ -242,7 +242,7 @@ Error RedisClient::FailFromContext(std::string_view what, int saved_errno) {
   return MakeFailure(code, what, detail, std::move(cause));
 }
 
-Result<RedisClient> RedisClient::Connect(const RedisConnection& target, const Deadline& deadline) {
+Result<RedisClient> RedisClient::Connect(const RedisEndpoint& target, const Deadline& deadline) {
   RedisClient client(target, deadline);
   milliseconds budget = std::min(target.connect_timeout, deadline.Remaining());
   if (budget <= milliseconds(0)) {

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "config/connection.h"
+#include "config/endpoint.h"
 #include "core/deadline.h"
 #include "core/result.h"
 
@@ -69,13 +69,13 @@ class RedisReply {
 // min(connect_timeout, time left) and every command sets the socket timeouts to the time left
 // before it is sent, so nothing waits past the deadline. Any I/O or protocol error frees the
 // hiredis context on the spot (a context in error state is never reused); later commands then
-// fail with kConnect. Error messages name the target with RedisConnection::Describe(), never
+// fail with kConnect. Error messages name the target with RedisEndpoint::Describe(), never
 // carry command arguments, and pass through RedactSecrets().
 class RedisClient {
  public:
   // Connects, then authenticates when a password is configured: "AUTH password", or
   // "AUTH username password" for an ACL user.
-  static Result<RedisClient> Connect(const RedisConnection& target, const Deadline& deadline);
+  static Result<RedisClient> Connect(const RedisEndpoint& target, const Deadline& deadline);
 
   RedisClient(RedisClient&& other) noexcept;
   RedisClient& operator=(RedisClient&& other) noexcept;
@@ -104,7 +104,7 @@ class RedisClient {
   const std::string& describe() const { return describe_; }
 
  private:
-  RedisClient(const RedisConnection& target, const Deadline& deadline);
+  RedisClient(const RedisEndpoint& target, const Deadline& deadline);
   // Turns the context's error into an Error and frees the context.
   Error FailFromContext(std::string_view what, int saved_errno);
   Error MakeFailure(ErrorCode code, std::string_view what, std::string_view detail,

@@ -3,8 +3,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/result.h"
 #include "clients/redis/redis_client.h"
+#include "core/result.h"
 
 namespace dbcanary {
 

@@ -14,7 +14,7 @@ packages=(
   clang-format clang-tidy  # tests/check-format.sh, tests/check-tidy.sh (version 14 in Debian 12)
   # local platform stack and the tests' real servers
   postgresql-15 postgresql-client-15 pgbouncer redis-server redis-tools openssl
-  prometheus victoria-metrics
+  prometheus victoria-metrics prometheus-alertmanager  # amtool checks alerts/alertmanager.example.yml
   # tools the tests and benchmarks use
   curl procps psmisc locales wrk prometheus-postgres-exporter prometheus-redis-exporter
   chromium  # the status page test loads / headless and takes a phone-size screenshot

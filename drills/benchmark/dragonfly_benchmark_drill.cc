@@ -6,17 +6,16 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <random>
-#include <thread>
 #include <utility>
 
+#include "clients/redis/redis_client.h"
+#include "core/random.h"
+#include "drills/benchmark/bench_leg.h"
 #include "drills/benchmark/bench_stats.h"
 #include "drills/benchmark/fd_wait.h"
 #include "drills/health.h"
-#include "clients/redis/redis_client.h"
-#include "core/random.h"
 
 namespace dbcanary {
 namespace {
@@ -27,6 +26,9 @@ constexpr const char* kLatency = "dbcanary_drill_dragonfly_benchmark_latency_sec
 constexpr const char* kOperations = "dbcanary_drill_dragonfly_benchmark_operations";
 constexpr const char* kErrors = "dbcanary_drill_dragonfly_benchmark_errors";
 constexpr const char* kConnections = "dbcanary_drill_dragonfly_benchmark_connections";
+
+// The operations' summary: "<rate> ops/s, <n> ops, <n> errors, latency p50 <ms> ms ...".
+constexpr bench::LegWording kLegWording = {"ops/s", 0, "ops", "errors", 3};
 
 const std::vector<MetricDesc>& Descs() {
   static const std::vector<MetricDesc> descs = {
@@ -102,7 +104,7 @@ Result<std::string> RoundTrip(redisContext* c, Deadline deadline, const std::sto
 }
 
 // A non-blocking hiredis context (RedisClient is blocking, one command at a time).
-Result<ContextPtr> ConnectRaw(const RedisConnection& target, Deadline deadline,
+Result<ContextPtr> ConnectRaw(const RedisEndpoint& target, Deadline deadline,
                               const std::stop_token& stop) {
   const std::string doing = "connect to " + target.Describe();
   const Deadline until(std::min(deadline.at(), SteadyClock::now() + target.connect_timeout));
@@ -285,6 +287,13 @@ class LoadThread {
   bool timed_out_ = false;
 };
 
+// One operation's load: the threads' figures merged.
+struct OpLoad {
+  OpStats total;
+  SteadyClock::time_point start;  // the load's start (the connections were open before)
+  bool timed_out = false;
+};
+
 class DragonflyBenchmarkDrill final : public Drill {
  public:
   DragonflyBenchmarkDrill(DragonflyBenchmarkParams params, Dragonfly dragonfly)
@@ -334,105 +343,14 @@ class DragonflyBenchmarkDrill final : public Drill {
 
   DrillResult Run(const DrillContext& ctx) override {
     DrillResult result;
-    auto started = SteadyClock::now();
-    ctx.progress("opening " + std::to_string(params_.connections) + " connections to " +
-                 params_.master.Describe());
     std::vector<BenchConn> conns(static_cast<size_t>(params_.connections));
-    for (auto& conn : conns) {
-      auto c = ConnectRaw(params_.master, ctx.deadline, ctx.stop);
-      if (!c) {
-        result.AddPhase("connect", SecondsSince(started), false, Named(c.error()).message);
-        result.Fail(c.error().code, Named(c.error()).message);
-        return result;
-      }
-      conn.c = std::move(*c);
-    }
-    result.AddPhase("connect", SecondsSince(started), true);
-    result.Add(kConnections, {{"target", dragonfly_.name}}, params_.connections);
-
+    if (!ConnectPhase(conns, ctx, result)) return result;
     for (const auto& op : params_.ops) {
       if (ctx.stop.stop_requested()) {
         result.Fail(ErrorCode::kStopped, Prefix() + "stop requested");
         break;
       }
-      started = SteadyClock::now();
-      const bool set = op == "set";
-      ctx.progress("benchmark " + op + ": " + std::to_string(params_.connections) +
-                   " connections, pipeline " + std::to_string(params_.pipeline) + ", " +
-                   std::to_string(params_.duration.count()) + " ms");
-      const int threads = std::min(params_.threads, params_.connections);
-      std::vector<std::vector<BenchConn*>> groups(static_cast<size_t>(threads));
-      for (size_t i = 0; i < conns.size(); ++i) {
-        if (conns[i].c) groups[i % groups.size()].push_back(&conns[i]);
-      }
-      const auto start = SteadyClock::now();
-      const auto end = start + params_.duration;
-      std::vector<std::unique_ptr<LoadThread>> workers;
-      for (auto& group : groups) {
-        workers.push_back(
-            std::make_unique<LoadThread>(std::move(group), params_, set, end, ctx.deadline,
-                                         ctx.stop, RandomUint64()));
-      }
-      {
-        std::vector<std::jthread> running;
-        for (size_t i = 1; i < workers.size(); ++i) {
-          running.emplace_back([worker = workers[i].get()] { worker->Run(); });
-        }
-        workers[0]->Run();
-      }
-      OpStats total;
-      bool timed_out = false;
-      for (auto& worker : workers) {
-        total.ops += worker->stats().ops;
-        total.errors += worker->stats().errors;
-        total.latency.Merge(worker->stats().latency);
-        total.last_reply = std::max(total.last_reply, worker->stats().last_reply);
-        timed_out = timed_out || worker->timed_out();
-      }
-      const std::string phase = "bench_" + op;
-      if (timed_out) {
-        const std::string message = Prefix() + op + ": the drill's timeout expired";
-        result.AddPhase(phase, SecondsSince(started), false, message);
-        result.Fail(ErrorCode::kTimeout, message);
-        break;
-      }
-      const double elapsed =
-          std::chrono::duration<double>(std::max(total.last_reply, start) - start).count();
-      const double rate = elapsed > 0 ? static_cast<double>(total.ops) / elapsed : 0;
-      Labels labels = {{"target", dragonfly_.name}, {"op", op}};
-      result.Add(kOps, labels, rate);
-      result.Add(kOperations, labels, static_cast<double>(total.ops));
-      result.Add(kErrors, labels, static_cast<double>(total.errors));
-      for (const auto& [q, text] :
-           {std::pair{0.5, "50"}, std::pair{0.95, "95"}, std::pair{0.99, "99"}}) {
-        // Not `quantile`: Prometheus reserves that label for summaries (promtool rejects it).
-        Labels with_quantile = labels;
-        with_quantile.emplace_back("percentile", text);
-        result.Add(kLatency, with_quantile, total.latency.QuantileSeconds(q));
-      }
-      char detail[256];
-      std::snprintf(detail, sizeof(detail),
-                    "%.0f ops/s, %llu ops, %llu errors, latency p50 %.3f ms p95 %.3f ms p99 "
-                    "%.3f ms, over %.2f s",
-                    rate, static_cast<unsigned long long>(total.ops),
-                    static_cast<unsigned long long>(total.errors),
-                    total.latency.QuantileSeconds(0.5) * 1e3,
-                    total.latency.QuantileSeconds(0.95) * 1e3,
-                    total.latency.QuantileSeconds(0.99) * 1e3, elapsed);
-      result.AddPhase(phase, SecondsSince(started), true, detail);
-      result.AddEvidence("dragonfly_benchmark " + op + " (" + params_.master.Describe() + ")",
-                         detail);
-      ctx.progress("benchmark " + op + ": " + detail);
-      result.expectations.push_back(
-          ExpectNumber("dragonfly_benchmark_min_" + op + "_ops_per_second", dragonfly_.name, rate,
-                       ">=", params_.min_ops_per_second));
-      RegressionBaseline& history = set ? set_history_ : get_history_;
-      if (auto median = history.Median()) {
-        result.expectations.push_back(
-            ExpectNumber("dragonfly_benchmark_max_" + op + "_regression", dragonfly_.name,
-                         RegressionFraction(rate, *median), "<=", params_.max_regression));
-      }
-      history.Add(rate);
+      if (!BenchOp(op, conns, ctx, result)) break;
     }
     return result;
   }
@@ -440,6 +358,92 @@ class DragonflyBenchmarkDrill final : public Drill {
  private:
   std::string Prefix() const { return std::string(kKind) + " on " + dragonfly_.name + ": "; }
   Error Named(const Error& error) const { return MakeError(error.code, Prefix() + error.message); }
+
+  // Phase connect: every connection; false (the result says why) when one failed.
+  bool ConnectPhase(std::vector<BenchConn>& conns, const DrillContext& ctx,
+                    DrillResult& result) const {
+    const auto started = SteadyClock::now();
+    ctx.progress("opening " + std::to_string(params_.connections) + " connections to " +
+                 params_.master.Describe());
+    for (auto& conn : conns) {
+      auto c = ConnectRaw(params_.master, ctx.deadline, ctx.stop);
+      if (!c) {
+        result.AddPhase("connect", SecondsSince(started), false, Named(c.error()).message);
+        result.Fail(c.error().code, Named(c.error()).message);
+        return false;
+      }
+      conn.c = std::move(*c);
+    }
+    result.AddPhase("connect", SecondsSince(started), true);
+    result.Add(kConnections, {{"target", dragonfly_.name}}, params_.connections);
+    return true;
+  }
+
+  // Phase bench_<op>: the load of one operation; false (the result says why) when it failed.
+  bool BenchOp(const std::string& op, std::vector<BenchConn>& conns, const DrillContext& ctx,
+               DrillResult& result) {
+    const auto started = SteadyClock::now();
+    ctx.progress("benchmark " + op + ": " + std::to_string(params_.connections) +
+                 " connections, pipeline " + std::to_string(params_.pipeline) + ", " +
+                 std::to_string(params_.duration.count()) + " ms");
+    const OpLoad load = RunOp(op == "set", conns, ctx);
+    if (load.timed_out) {
+      const std::string message = Prefix() + op + ": the drill's timeout expired";
+      result.AddPhase("bench_" + op, SecondsSince(started), false, message);
+      result.Fail(ErrorCode::kTimeout, message);
+      return false;
+    }
+    ReportOp(op, load, started, ctx, result);
+    return true;
+  }
+
+  // One operation's load over every connection still open, the threads' figures merged.
+  OpLoad RunOp(bool set, std::vector<BenchConn>& conns, const DrillContext& ctx) const {
+    const int threads = std::min(params_.threads, params_.connections);
+    auto groups =
+        bench::DealOut(conns, threads, [](const BenchConn& conn) { return conn.c != nullptr; });
+    OpLoad load;
+    load.start = SteadyClock::now();
+    const auto end = load.start + params_.duration;
+    std::vector<std::unique_ptr<LoadThread>> workers;
+    for (auto& group : groups) {
+      workers.push_back(std::make_unique<LoadThread>(std::move(group), params_, set, end,
+                                                     ctx.deadline, ctx.stop, RandomUint64()));
+    }
+    bench::RunWorkers(workers);
+    for (auto& worker : workers) {
+      load.total.ops += worker->stats().ops;
+      load.total.errors += worker->stats().errors;
+      load.total.latency.Merge(worker->stats().latency);
+      load.total.last_reply = std::max(load.total.last_reply, worker->stats().last_reply);
+      load.timed_out = load.timed_out || worker->timed_out();
+    }
+    return load;
+  }
+
+  // A finished operation's figures, phase, evidence and expectations.
+  void ReportOp(const std::string& op, const OpLoad& load, SteadyClock::time_point started,
+                const DrillContext& ctx, DrillResult& result) {
+    const OpStats& total = load.total;
+    const double elapsed = bench::LegSeconds(load.start, total.last_reply);
+    const double rate = bench::PerSecond(total.ops, elapsed);
+    Labels labels = {{"target", dragonfly_.name}, {"op", op}};
+    result.Add(kOps, labels, rate);
+    result.Add(kOperations, labels, static_cast<double>(total.ops));
+    result.Add(kErrors, labels, static_cast<double>(total.errors));
+    bench::AddLatencyPercentiles(result, kLatency, labels, total.latency);
+    const std::string detail =
+        bench::LegDetail(kLegWording, rate, total.ops, total.errors, total.latency, elapsed);
+    result.AddPhase("bench_" + op, SecondsSince(started), true, detail);
+    result.AddEvidence("dragonfly_benchmark " + op + " (" + params_.master.Describe() + ")",
+                       detail);
+    ctx.progress("benchmark " + op + ": " + detail);
+    bench::ExpectThroughput(
+        result, dragonfly_.name, rate,
+        {"dragonfly_benchmark_min_" + op + "_ops_per_second", params_.min_ops_per_second,
+         "dragonfly_benchmark_max_" + op + "_regression", params_.max_regression},
+        op == "set" ? set_history_ : get_history_);
+  }
 
   DragonflyBenchmarkParams params_;
   Dragonfly dragonfly_;

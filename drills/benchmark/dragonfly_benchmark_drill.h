@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "drills/drill.h"
 #include "config/config.h"
+#include "drills/drill.h"
 
 // Kind `dragonfly_benchmark`: a redis-benchmark-like SET/GET load (N connections, pipelining)
 // against a Dragonfly master, keys under the target's key_prefix. See docs/drills/benchmark.md.
@@ -16,7 +16,7 @@ namespace dbcanary {
 
 struct DragonflyBenchmarkParams {
   std::string dragonfly;  // configured dragonfly target
-  RedisConnection master;
+  RedisEndpoint master;
   std::string key_prefix;  // the target's key_prefix + "bench:"
   int connections = 50;
   int pipeline = 16;

@@ -6,16 +6,15 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <thread>
 #include <utility>
 
+#include "clients/pg/pg_session.h"
+#include "core/random.h"
+#include "drills/benchmark/bench_leg.h"
 #include "drills/benchmark/bench_stats.h"
 #include "drills/benchmark/fd_wait.h"
 #include "drills/health.h"
-#include "clients/pg/pg_session.h"
-#include "core/random.h"
 
 namespace dbcanary {
 namespace {
@@ -31,6 +30,9 @@ constexpr const char* kLatency = "dbcanary_drill_pg_benchmark_latency_seconds";
 constexpr const char* kTransactions = "dbcanary_drill_pg_benchmark_transactions";
 constexpr const char* kFailed = "dbcanary_drill_pg_benchmark_failed_transactions";
 constexpr const char* kClients = "dbcanary_drill_pg_benchmark_clients";
+
+// The paths' summary: "<tps> tps, <n> committed, <n> failed, latency p50 <ms> ms ...".
+constexpr bench::LegWording kLegWording = {"tps", 1, "committed", "failed", 2};
 
 const std::vector<MetricDesc>& Descs() {
   static const std::vector<MetricDesc> descs = {
@@ -64,7 +66,7 @@ std::string OneLine(std::string text) {
 
 // A non-blocking libpq connection for the load generator (PgSession hides its PGconn and
 // waits per query; the workload multiplexes many connections per thread, as pgbench does).
-Result<PgConnPtr> ConnectRaw(const PgConnection& target, Deadline deadline,
+Result<PgConnPtr> ConnectRaw(const PgEndpoint& target, Deadline deadline,
                              const std::stop_token& stop) {
   auto session = PgSession::Connect(target, {}, deadline, stop);
   if (!session) return session.error();
@@ -263,7 +265,7 @@ struct LegResult {
 
 // N clients over M threads for the duration against `target` (connections made first, not
 // timed, like pgbench's "without initial connection time").
-Result<LegResult> RunLeg(const PgBenchmarkParams& params, const PgConnection& target,
+Result<LegResult> RunLeg(const PgBenchmarkParams& params, const PgEndpoint& target,
                          const DrillContext& ctx) {
   std::vector<BenchClient> clients(static_cast<size_t>(params.clients));
   for (auto& client : clients) {
@@ -273,8 +275,7 @@ Result<LegResult> RunLeg(const PgBenchmarkParams& params, const PgConnection& ta
     client.rng.seed(RandomUint64());  // an engine per client, seeded from the one source
   }
   const int threads = std::min(params.threads, params.clients);
-  std::vector<std::vector<BenchClient*>> groups(static_cast<size_t>(threads));
-  for (size_t i = 0; i < clients.size(); ++i) groups[i % groups.size()].push_back(&clients[i]);
+  auto groups = bench::DealOut(clients, threads, [](const BenchClient&) { return true; });
 
   const auto start = SteadyClock::now();
   const auto end = start + params.duration;
@@ -283,13 +284,7 @@ Result<LegResult> RunLeg(const PgBenchmarkParams& params, const PgConnection& ta
     workers.push_back(std::make_unique<WorkloadThread>(std::move(group), params.scale, end,
                                                        ctx.deadline, ctx.stop));
   }
-  {
-    std::vector<std::jthread> running;
-    for (size_t i = 1; i < workers.size(); ++i) {
-      running.emplace_back([worker = workers[i].get()] { worker->Run(); });
-    }
-    workers[0]->Run();
-  }
+  bench::RunWorkers(workers);
   LegResult leg;
   bool timed_out = false;
   for (auto& worker : workers) {
@@ -306,10 +301,8 @@ Result<LegResult> RunLeg(const PgBenchmarkParams& params, const PgConnection& ta
     return MakeError(ErrorCode::kTimeout,
                      target.Describe() + ": the drill's timeout expired during the workload");
   }
-  const auto finished = std::max(leg.stats.last_done, start);
-  leg.elapsed_seconds = std::chrono::duration<double>(finished - start).count();
-  leg.tps =
-      leg.elapsed_seconds > 0 ? static_cast<double>(leg.stats.committed) / leg.elapsed_seconds : 0;
+  leg.elapsed_seconds = bench::LegSeconds(start, leg.stats.last_done);
+  leg.tps = bench::PerSecond(leg.stats.committed, leg.elapsed_seconds);
   return leg;
 }
 
@@ -367,21 +360,12 @@ class PgBenchmarkDrill final : public Drill {
       result.Fail(admin.error().code, admin.error().message);
       return result;
     }
-    PgConnection direct = *admin;
+    PgEndpoint direct = *admin;
     direct.dbname = params_.database;
-
-    // create_database
-    auto started = SteadyClock::now();
-    ctx.progress("creating scratch database " + params_.database);
-    auto created = CreateDatabase(*admin, ctx);
-    result.AddPhase("create_database", SecondsSince(started), created.has_value());
-    if (!created) {
-      result.Fail(created.error().code, created.error().message);
-      return result;
-    }
+    if (!CreateDatabasePhase(*admin, ctx, result)) return result;
 
     // init_schema: pgbench -i -s SCALE
-    started = SteadyClock::now();
+    auto started = SteadyClock::now();
     ctx.progress("initialising pgbench tables, scale " + std::to_string(params_.scale));
     auto session = PgSession::Connect(direct, {}, ctx.deadline, ctx.stop);
     Status init = session ? InitSchema(*session, ctx) : Status(Named(session.error()));
@@ -392,71 +376,12 @@ class PgBenchmarkDrill final : public Drill {
       return result;
     }
 
-    struct Path {
-      const char* name;
-      std::string target;  // expectation target: the cluster or the pooler
-      PgConnection connection;
-      RegressionBaseline* history;
-    };
-    std::vector<Path> paths = {{"direct", params_.cluster, direct, &direct_history_}};
-    if (params_.pooler_connection) {
-      paths.push_back({"pooler", params_.pooler, *params_.pooler_connection, &pooler_history_});
-    }
-    for (const auto& path : paths) {
+    for (const auto& path : Paths(direct)) {
       if (ctx.stop.stop_requested()) {
         result.Fail(ErrorCode::kStopped, Prefix() + "stop requested");
         break;
       }
-      started = SteadyClock::now();
-      ctx.progress(std::string("benchmark ") + path.name + ": " + std::to_string(params_.clients) +
-                   " clients, " + std::to_string(params_.threads) + " threads, " +
-                   std::to_string(params_.duration.count()) + " ms");
-      // pgbench's pre-run vacuum: vacuum branches and tellers, truncate history.
-      Status prepared = Prepare(*session, ctx);
-      Result<LegResult> leg =
-          prepared ? RunLeg(params_, path.connection, ctx) : Result<LegResult>(prepared.error());
-      const std::string phase = std::string("bench_") + path.name;
-      if (!leg) {
-        result.AddPhase(phase, SecondsSince(started), false, leg.error().message);
-        result.Fail(leg.error().code, Prefix() + path.name + ": " + Named(leg.error()).message);
-        break;
-      }
-      const LegStats& s = leg->stats;
-      Labels labels = {{"target", params_.cluster}, {"path", path.name}};
-      result.Add(kTps, labels, leg->tps);
-      result.Add(kTransactions, labels, static_cast<double>(s.committed));
-      result.Add(kFailed, labels, static_cast<double>(s.failed));
-      result.Add(kClients, labels, params_.clients);
-      for (const auto& [q, text] :
-           {std::pair{0.5, "50"}, std::pair{0.95, "95"}, std::pair{0.99, "99"}}) {
-        // Not `quantile`: Prometheus reserves that label for summaries (promtool rejects it).
-        Labels with_quantile = labels;
-        with_quantile.emplace_back("percentile", text);
-        result.Add(kLatency, with_quantile, s.latency.QuantileSeconds(q));
-      }
-      char detail[256];
-      std::snprintf(detail, sizeof(detail),
-                    "%.1f tps, %llu committed, %llu failed, latency p50 %.2f ms p95 %.2f ms p99 "
-                    "%.2f ms, over %.2f s",
-                    leg->tps, static_cast<unsigned long long>(s.committed),
-                    static_cast<unsigned long long>(s.failed), s.latency.QuantileSeconds(0.5) * 1e3,
-                    s.latency.QuantileSeconds(0.95) * 1e3, s.latency.QuantileSeconds(0.99) * 1e3,
-                    leg->elapsed_seconds);
-      std::string text = detail;
-      if (!s.first_error.empty()) text += "; first error: " + s.first_error;
-      result.AddPhase(phase, SecondsSince(started), true, text);
-      result.AddEvidence(
-          std::string("pg_benchmark ") + path.name + " (" + path.connection.Describe() + ")", text);
-      ctx.progress(std::string("benchmark ") + path.name + ": " + detail);
-
-      result.expectations.push_back(
-          ExpectNumber("pg_benchmark_min_tps", path.target, leg->tps, ">=", params_.min_tps));
-      if (auto median = path.history->Median()) {
-        result.expectations.push_back(ExpectNumber("pg_benchmark_max_regression", path.target,
-                                                   RegressionFraction(leg->tps, *median),
-                                                   "<=", params_.max_regression));
-      }
-      path.history->Add(leg->tps);
+      if (!BenchPath(path, *session, ctx, result)) break;
     }
     if (session) session->Close();  // before DROP DATABASE
     DropAfter(*admin, ctx, result);
@@ -467,9 +392,81 @@ class PgBenchmarkDrill final : public Drill {
   std::string Prefix() const { return std::string(kKind) + " on " + params_.cluster + ": "; }
   Error Named(const Error& error) const { return MakeError(error.code, Prefix() + error.message); }
 
+  struct Path {
+    const char* name;
+    std::string target;  // expectation target: the cluster or the pooler
+    PgEndpoint connection;
+    RegressionBaseline* history;
+  };
+
+  // Direct to the primary, then through the pooler when one is configured.
+  std::vector<Path> Paths(const PgEndpoint& direct) {
+    std::vector<Path> paths = {{"direct", params_.cluster, direct, &direct_history_}};
+    if (params_.pooler_connection) {
+      paths.push_back({"pooler", params_.pooler, *params_.pooler_connection, &pooler_history_});
+    }
+    return paths;
+  }
+
+  // Phase create_database; false (the result says why) when it failed.
+  bool CreateDatabasePhase(const PgEndpoint& admin, const DrillContext& ctx,
+                           DrillResult& result) const {
+    const auto started = SteadyClock::now();
+    ctx.progress("creating scratch database " + params_.database);
+    auto created = CreateDatabase(admin, ctx);
+    result.AddPhase("create_database", SecondsSince(started), created.has_value());
+    if (!created) result.Fail(created.error().code, created.error().message);
+    return created.has_value();
+  }
+
+  // Phase bench_<path>: the workload on one path; false (the result says why) when it failed.
+  bool BenchPath(const Path& path, PgSession& session, const DrillContext& ctx,
+                 DrillResult& result) const {
+    const auto started = SteadyClock::now();
+    ctx.progress(std::string("benchmark ") + path.name + ": " + std::to_string(params_.clients) +
+                 " clients, " + std::to_string(params_.threads) + " threads, " +
+                 std::to_string(params_.duration.count()) + " ms");
+    // pgbench's pre-run vacuum: vacuum branches and tellers, truncate history.
+    Status prepared = Prepare(session, ctx);
+    Result<LegResult> leg =
+        prepared ? RunLeg(params_, path.connection, ctx) : Result<LegResult>(prepared.error());
+    if (!leg) {
+      result.AddPhase(std::string("bench_") + path.name, SecondsSince(started), false,
+                      leg.error().message);
+      result.Fail(leg.error().code, Prefix() + path.name + ": " + Named(leg.error()).message);
+      return false;
+    }
+    ReportPath(path, *leg, started, ctx, result);
+    return true;
+  }
+
+  // A finished path's figures, phase, evidence and expectations.
+  void ReportPath(const Path& path, const LegResult& leg, SteadyClock::time_point started,
+                  const DrillContext& ctx, DrillResult& result) const {
+    const LegStats& s = leg.stats;
+    Labels labels = {{"target", params_.cluster}, {"path", path.name}};
+    result.Add(kTps, labels, leg.tps);
+    result.Add(kTransactions, labels, static_cast<double>(s.committed));
+    result.Add(kFailed, labels, static_cast<double>(s.failed));
+    result.Add(kClients, labels, params_.clients);
+    bench::AddLatencyPercentiles(result, kLatency, labels, s.latency);
+    const std::string detail = bench::LegDetail(kLegWording, leg.tps, s.committed, s.failed,
+                                                s.latency, leg.elapsed_seconds);
+    std::string text = detail;
+    if (!s.first_error.empty()) text += "; first error: " + s.first_error;
+    result.AddPhase(std::string("bench_") + path.name, SecondsSince(started), true, text);
+    result.AddEvidence(
+        std::string("pg_benchmark ") + path.name + " (" + path.connection.Describe() + ")", text);
+    ctx.progress(std::string("benchmark ") + path.name + ": " + detail);
+    bench::ExpectThroughput(result, path.target, leg.tps,
+                            {"pg_benchmark_min_tps", params_.min_tps, "pg_benchmark_max_regression",
+                             params_.max_regression},
+                            *path.history);
+  }
+
   // The admin login on the instance that is primary now (a failover may have moved it).
-  Result<PgConnection> AdminConnection(const DrillContext& ctx) const {
-    PgConnection admin = params_.admin;
+  Result<PgEndpoint> AdminConnection(const DrillContext& ctx) const {
+    PgEndpoint admin = params_.admin;
     if (admin.host == cluster_.primary.host && admin.port == cluster_.primary.port) {
       auto primary = FindCurrentPrimary(cluster_, ctx);
       if (!primary) return Named(primary.error());
@@ -480,7 +477,7 @@ class PgBenchmarkDrill final : public Drill {
     return admin;
   }
 
-  Status CreateDatabase(const PgConnection& admin, const DrillContext& ctx) const {
+  Status CreateDatabase(const PgEndpoint& admin, const DrillContext& ctx) const {
     auto session = PgSession::Connect(admin, {}, ctx.deadline, ctx.stop);
     if (!session) return Named(session.error());
     for (const std::string& sql :
@@ -514,7 +511,7 @@ class PgBenchmarkDrill final : public Drill {
     return Ok{};
   }
 
-  void DropAfter(const PgConnection& admin, const DrillContext& ctx, DrillResult& result) const {
+  void DropAfter(const PgEndpoint& admin, const DrillContext& ctx, DrillResult& result) const {
     const auto started = SteadyClock::now();
     ctx.progress("dropping scratch database " + params_.database);
     // Not interrupted by ctx.stop: a stopped run still removes its database (deadline-bounded).
@@ -629,11 +626,11 @@ PgBenchmarkParams ReadPgBenchmarkParams(const DrillSettings& settings, const Con
   p.admin = cluster->primary;
   p.admin.dbname = "postgres";
   if (auto admin = map.Map("admin")) {
-    PgConnection defaults = cluster->primary;
+    PgEndpoint defaults = cluster->primary;
     defaults.dbname = "postgres";
     defaults.user.clear();
     defaults.password = Secret();
-    p.admin = ReadPgConnection(*admin, defaults);
+    p.admin = ReadPgEndpoint(*admin, defaults);
     if (p.admin.user.empty()) admin->Fail("user", "the admin user is required");
     admin->Finish();
   }
@@ -651,7 +648,7 @@ PgBenchmarkParams ReadPgBenchmarkParams(const DrillSettings& settings, const Con
                              "\", not \"" + p.cluster + "\"");
     }
     if (pooler->type != PoolerType::kReadWrite) map.Fail("pooler", "must be a read-write pooler");
-    PgConnection via = pooler->connection;
+    PgEndpoint via = pooler->connection;
     via.user = p.admin.user;
     via.password = p.admin.password;
     via.dbname = p.database;

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "drills/drill.h"
 #include "config/config.h"
+#include "drills/drill.h"
 
 // Kind `pg_benchmark`: pgbench's TPC-B (sort of) workload against a scratch database, direct to
 // the current primary and through a pooler. See docs/drills/benchmark.md.
@@ -19,8 +19,8 @@ namespace dbcanary {
 struct PgBenchmarkParams {
   std::string cluster;  // configured postgres cluster (the expectation target of "direct")
   std::string pooler;   // configured pooler; empty: no pooler leg
-  PgConnection admin;   // creates/drops the database and runs the workload; needs CREATEDB
-  std::optional<PgConnection> pooler_connection;  // the pooler's host/TLS with admin's login
+  PgEndpoint admin;     // creates/drops the database and runs the workload; needs CREATEDB
+  std::optional<PgEndpoint> pooler_connection;  // the pooler's host/TLS with admin's login
   std::string database = "dbcanary_bench";
   int clients = 10;
   int threads = 2;

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
 #include <future>
 #include <limits>
 #include <mutex>
@@ -14,12 +13,12 @@
 #include <thread>
 #include <utility>
 
+#include "clients/kube/kube_common.h"
+#include "clients/pg/pg_session.h"
 #include "drills/command.h"
 #include "drills/failover/trigger.h"
 #include "drills/failover/write_log.h"
 #include "drills/health.h"
-#include "clients/kube/kube_common.h"
-#include "clients/pg/pg_session.h"
 
 namespace dbcanary {
 namespace {
@@ -44,14 +43,6 @@ constexpr char kTimelineSql[] =
     "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint "
     "AS timeline";
 
-// Sleeps until `until`, or less when `stop` is requested.
-void SleepUntil(SteadyClock::time_point until, const std::stop_token& stop) {
-  std::mutex mutex;
-  std::condition_variable_any cv;
-  std::unique_lock lock(mutex);
-  cv.wait_until(lock, stop, until, [] { return false; });
-}
-
 Deadline Capped(const Deadline& deadline, std::chrono::milliseconds cap) {
   return Deadline(std::min(deadline.at(), SteadyClock::now() + cap));
 }
@@ -60,7 +51,7 @@ Deadline Capped(const Deadline& deadline, std::chrono::milliseconds cap) {
 // `timeout`, reconnecting after any failure. A failed seq is never retried.
 class Writer {
  public:
-  Writer(PgConnection target, std::string insert_sql, std::chrono::milliseconds interval,
+  Writer(PgEndpoint target, std::string insert_sql, std::chrono::milliseconds interval,
          std::chrono::milliseconds timeout, SteadyClock::time_point origin)
       : target_(std::move(target)),
         insert_sql_(std::move(insert_sql)),
@@ -130,7 +121,7 @@ class Writer {
     }
   }
 
-  const PgConnection target_;
+  const PgEndpoint target_;
   const std::string insert_sql_;
   const std::chrono::milliseconds interval_;
   const std::chrono::milliseconds timeout_;
@@ -140,7 +131,7 @@ class Writer {
   std::jthread thread_;
 };
 
-const PgConnection* FindInstance(const PostgresCluster& cluster, const std::string& name) {
+const PgEndpoint* FindInstance(const PostgresCluster& cluster, const std::string& name) {
   if (cluster.primary.name == name) return &cluster.primary;
   for (const auto& standby : cluster.standbys) {
     if (standby.name == name) return &standby;
@@ -149,7 +140,7 @@ const PgConnection* FindInstance(const PostgresCluster& cluster, const std::stri
 }
 
 // The timeline the instance writes WAL on now; NaN when it does not answer.
-double QueryTimeline(const PgConnection& instance, const DrillContext& ctx) {
+double QueryTimeline(const PgEndpoint& instance, const DrillContext& ctx) {
   const Deadline deadline = Capped(ctx.deadline, std::chrono::seconds(5));
   PgConnectOptions options;
   options.statement_timeout = deadline.Remaining();
@@ -200,7 +191,7 @@ struct FailoverRun {
 
 class FailoverDrill final : public Drill {
  public:
-  FailoverDrill(FailoverParams params, PostgresCluster cluster, PgConnection pooler,
+  FailoverDrill(FailoverParams params, PostgresCluster cluster, PgEndpoint pooler,
                 std::optional<KubernetesSettings> kube, std::string kube_namespace,
                 std::string cnpg_cluster, std::chrono::milliseconds timeout)
       : params_(std::move(params)),
@@ -264,9 +255,9 @@ class FailoverDrill final : public Drill {
   // a transaction (with synchronous replication: once a standby acknowledges it).
   std::optional<std::string> FindWritablePrimary(const std::string& old_primary,
                                                  const DrillContext& ctx) const {
-    std::vector<const PgConnection*> instances{&cluster_.primary};
+    std::vector<const PgEndpoint*> instances{&cluster_.primary};
     for (const auto& standby : cluster_.standbys) instances.push_back(&standby);
-    for (const PgConnection* instance : instances) {
+    for (const PgEndpoint* instance : instances) {
       if (instance->name == old_primary) continue;
       const Deadline connect = Capped(ctx.deadline, kProbeConnect);
       PgConnectOptions options;
@@ -304,7 +295,7 @@ class FailoverDrill final : public Drill {
 
   FailoverParams params_;
   PostgresCluster cluster_;
-  PgConnection pooler_;
+  PgEndpoint pooler_;
   std::optional<KubernetesSettings> kube_;
   std::string kube_namespace_;
   std::string cnpg_cluster_;
@@ -353,16 +344,16 @@ bool FailoverDrill::StartWriter(FailoverRun& run, size_t standbys_before) const 
                std::chrono::duration<double>(params_.write_interval).count() * 2;
   while (writer.AcknowledgedSince() < params_.min_writes_before && run.Going() &&
          run.Now() < prepare_budget) {
-    SleepUntil(SteadyClock::now() + std::chrono::milliseconds(20), ctx.stop);
+    SleepFor(std::chrono::milliseconds(20), ctx.stop);
   }
   if (writer.AcknowledgedSince() < params_.min_writes_before) {
     writer.Stop();
     run.result.AddPhase("prepare", run.Now(), false, "writer not acknowledged");
-    run.result.Fail(ErrorCode::kTimeout,
-                    fmt::format("writes through pooler {}: {} of {} acknowledged before the "
-                                "failover",
-                                pooler_.name, writer.AcknowledgedSince(),
-                                params_.min_writes_before));
+    run.result.Fail(
+        ErrorCode::kTimeout,
+        fmt::format("writes through pooler {}: {} of {} acknowledged before the "
+                    "failover",
+                    pooler_.name, writer.AcknowledgedSince(), params_.min_writes_before));
     return false;
   }
   run.result.AddPhase("prepare", run.Now(), true,
@@ -400,8 +391,8 @@ bool FailoverDrill::Trigger(FailoverRun& run) const {
     result.Fail(deleted.error().code, "trigger: " + deleted.error().message);
     return false;
   }
-  result.AddEvidence("trigger", "deleted pod " + kube_namespace_ + "/" + *deleted +
-                                    " (selector " + CnpgPrimarySelector(cnpg_cluster_) + ")");
+  result.AddEvidence("trigger", "deleted pod " + kube_namespace_ + "/" + *deleted + " (selector " +
+                                    CnpgPrimarySelector(cnpg_cluster_) + ")");
   return true;
 }
 
@@ -412,9 +403,9 @@ bool FailoverDrill::FinishCommand(FailoverRun& run) const {
   DrillResult& result = run.result;
   auto outcome = run.command.get();
   if (!outcome) {
-    result.phases.insert(result.phases.begin() + 1,
-                         DrillPhase{"trigger", run.Now() - run.trigger_at, false,
-                                    outcome.error().message});
+    result.phases.insert(
+        result.phases.begin() + 1,
+        DrillPhase{"trigger", run.Now() - run.trigger_at, false, outcome.error().message});
     if (!result.error) result.Fail(outcome.error().code, "trigger: " + outcome.error().message);
     return false;
   }
@@ -477,7 +468,7 @@ bool FailoverDrill::WaitWritesResume(FailoverRun& run) const {
     resumed = so_far.first_ack_after;
     run.resumed_started = so_far.resumed_write_started;
     if (!std::isnan(resumed)) break;
-    SleepUntil(SteadyClock::now() + std::chrono::milliseconds(50), run.ctx.stop);
+    SleepFor(std::chrono::milliseconds(50), run.ctx.stop);
   }
   if (std::isnan(resumed)) {
     return FailNow(run, "wait_writes_resume", run.Now() - run.found_at, ErrorCode::kTimeout,
@@ -493,27 +484,26 @@ bool FailoverDrill::WaitWritesResume(FailoverRun& run) const {
 // commits too, on any host speed (a fast re-attach would otherwise end the writer at once)
 void FailoverDrill::Settle(FailoverRun& run) const {
   const double settle_until = run.Now() + std::chrono::duration<double>(params_.settle).count();
-  while (run.Going() && (run.Now() < settle_until ||
-                         run.writer->AcknowledgedSince(run.resumed_started) <
-                             params_.min_writes_after)) {
-    SleepUntil(SteadyClock::now() + std::chrono::milliseconds(50), run.ctx.stop);
+  while (run.Going() &&
+         (run.Now() < settle_until ||
+          run.writer->AcknowledgedSince(run.resumed_started) < params_.min_writes_after)) {
+    SleepFor(std::chrono::milliseconds(50), run.ctx.stop);
   }
   run.writer->Stop();
 }
 
 // The seqs committed on the new primary, read there directly (not through the pooler).
 Result<std::set<int64_t>> FailoverDrill::ReadWrittenSeqs(const FailoverRun& run) const {
-  PgConnection direct = pooler_;
-  const PgConnection* new_instance = FindInstance(cluster_, run.new_primary);
+  PgEndpoint direct = pooler_;
+  const PgEndpoint* new_instance = FindInstance(cluster_, run.new_primary);
   direct.name = new_instance->name;
   direct.host = new_instance->host;
   direct.port = new_instance->port;
   const Deadline deadline = Capped(run.ctx.deadline, std::chrono::seconds(15));
   auto session = PgSession::Connect(direct, PgConnectOptions{}, deadline, run.ctx.stop);
-  Result<PgTable> rows = session
-                             ? session->Query("SELECT seq FROM " + params_.table, deadline,
-                                              run.ctx.stop)
-                             : Result<PgTable>(session.error());
+  Result<PgTable> rows =
+      session ? session->Query("SELECT seq FROM " + params_.table, deadline, run.ctx.stop)
+              : Result<PgTable>(session.error());
   if (!rows) return rows.error();
   std::set<int64_t> present;
   for (size_t row = 0; row < rows->size(); ++row) {
@@ -537,9 +527,8 @@ bool FailoverDrill::VerifyWrites(FailoverRun& run) const {
       "verify_writes", run.Now() - verify_start, analysis.lost.empty(),
       fmt::format("{} acknowledged ({} before, {} during, {} after the failover), {} failed, "
                   "{} on {}; lost: {}",
-                  analysis.acknowledged, analysis.before.acknowledged,
-                  analysis.during.acknowledged, analysis.after.acknowledged, analysis.failed,
-                  present->size(), run.new_primary,
+                  analysis.acknowledged, analysis.before.acknowledged, analysis.during.acknowledged,
+                  analysis.after.acknowledged, analysis.failed, present->size(), run.new_primary,
                   analysis.lost.empty() ? std::string("none") : FormatSeqs(analysis.lost)));
   ReportWrites(run);
   return true;
@@ -550,21 +539,20 @@ void FailoverDrill::ReportWrites(FailoverRun& run) const {
   const WriteLogAnalysis& analysis = run.analysis;
   run.result.AddEvidence(
       "writes through " + pooler_.name,
-      fmt::format("attempts {}, acknowledged {}, failed {}, failed but committed {}\n"
-                  "before the trigger: {} acknowledged, {} failed; during the failover: {} "
-                  "acknowledged, {} failed; after writes resumed: {} acknowledged, {} failed\n"
-                  "longest gap between acknowledgements after the trigger: {} "
-                  "(from {:.3f} s to {:.3f} s after the drill start; trigger at {:.3f} s)\n"
-                  "first failed write to next acknowledgement: {}\n"
-                  "lost acknowledged writes: {}",
-                  analysis.attempts, analysis.acknowledged, analysis.failed,
-                  analysis.ambiguous_committed, analysis.before.acknowledged,
-                  analysis.before.failed, analysis.during.acknowledged, analysis.during.failed,
-                  analysis.after.acknowledged, analysis.after.failed,
-                  FormatSeconds(analysis.downtime_seconds), analysis.downtime_from,
-                  analysis.downtime_to, run.trigger_at,
-                  FormatSeconds(analysis.first_failure_to_ack_seconds),
-                  analysis.lost.empty() ? std::string("none") : FormatSeqs(analysis.lost)));
+      fmt::format(
+          "attempts {}, acknowledged {}, failed {}, failed but committed {}\n"
+          "before the trigger: {} acknowledged, {} failed; during the failover: {} "
+          "acknowledged, {} failed; after writes resumed: {} acknowledged, {} failed\n"
+          "longest gap between acknowledgements after the trigger: {} "
+          "(from {:.3f} s to {:.3f} s after the drill start; trigger at {:.3f} s)\n"
+          "first failed write to next acknowledgement: {}\n"
+          "lost acknowledged writes: {}",
+          analysis.attempts, analysis.acknowledged, analysis.failed, analysis.ambiguous_committed,
+          analysis.before.acknowledged, analysis.before.failed, analysis.during.acknowledged,
+          analysis.during.failed, analysis.after.acknowledged, analysis.after.failed,
+          FormatSeconds(analysis.downtime_seconds), analysis.downtime_from, analysis.downtime_to,
+          run.trigger_at, FormatSeconds(analysis.first_failure_to_ack_seconds),
+          analysis.lost.empty() ? std::string("none") : FormatSeqs(analysis.lost)));
 }
 
 // ---- wait_standbys: the expected number of standbys stream from the new primary
@@ -594,8 +582,7 @@ void FailoverDrill::WaitStandbys(FailoverRun& run) const {
                       recovered ? fmt::format("{} standbys streaming", need)
                                 : fmt::format("fewer than {} standbys streaming", need));
   run.timeline_after = QueryTimeline(*FindInstance(cluster_, run.new_primary), ctx);
-  run.result.AddEvidence("pg_stat_replication on " + run.new_primary + " after",
-                         replication_after);
+  run.result.AddEvidence("pg_stat_replication on " + run.new_primary + " after", replication_after);
   run.result.AddEvidence("timeline",
                          fmt::format("before: {} on {}; after: {} on {}", run.timeline_before,
                                      run.old_primary, run.timeline_after, run.new_primary));
@@ -629,12 +616,12 @@ void FailoverDrill::AddFigures(FailoverRun& run) const {
   result.expectations.push_back(ExpectNumber("max_lost_writes", cluster_.name,
                                              static_cast<double>(analysis.lost.size()),
                                              "<=", static_cast<double>(params_.max_lost_writes)));
-  result.expectations.push_back(ExpectNumber(
-      "min_writes_before_trigger", cluster_.name, static_cast<double>(analysis.before.acknowledged),
-      ">=", static_cast<double>(params_.min_writes_before)));
-  result.expectations.push_back(ExpectNumber(
-      "min_writes_after_resume", cluster_.name, static_cast<double>(analysis.after.acknowledged),
-      ">=", static_cast<double>(params_.min_writes_after)));
+  result.expectations.push_back(ExpectNumber("min_writes_before_trigger", cluster_.name,
+                                             static_cast<double>(analysis.before.acknowledged),
+                                             ">=", static_cast<double>(params_.min_writes_before)));
+  result.expectations.push_back(ExpectNumber("min_writes_after_resume", cluster_.name,
+                                             static_cast<double>(analysis.after.acknowledged),
+                                             ">=", static_cast<double>(params_.min_writes_after)));
   result.expectations.push_back(ExpectNumber(
       "max_recovery_seconds", cluster_.name, run.recovered, "<=",
       params_.max_recovery_seconds.value_or(std::chrono::duration<double>(timeout_).count())));

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "drills/drill.h"
 #include "config/config.h"
 #include "core/result.h"
+#include "drills/drill.h"
 
 // The failover drill (kind `failover`, docs/drills/failover.md): a writer commits numbered rows
 // through the rw pooler while the primary is made to fail (a command, or deleting the CNPG

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "clients/kube/client.h"
 #include "core/deadline.h"
 #include "core/result.h"
-#include "clients/kube/client.h"
 
 // The two ways the failover drill makes the primary fail.
 

@@ -36,8 +36,8 @@ bool FindLongestGap(const Acks& acks, double trigger_at, WriteLogAnalysis& out) 
 }
 
 // First failure after the trigger -> the next acknowledgement.
-double FirstFailureToAck(const std::vector<WriteAttempt>& log, const Acks& acks,
-                         double trigger_at, bool acknowledged_after_trigger) {
+double FirstFailureToAck(const std::vector<WriteAttempt>& log, const Acks& acks, double trigger_at,
+                         bool acknowledged_after_trigger) {
   const WriteAttempt* first_failure = nullptr;
   for (const auto& attempt : log) {
     if (!attempt.acknowledged && attempt.started >= trigger_at &&
@@ -68,7 +68,7 @@ void SplitWindows(const std::vector<WriteAttempt>& log, const Acks& acks, double
                                 ? std::numeric_limits<double>::infinity()
                                 : out.resumed_write_started;
   for (const auto& attempt : log) {
-    WriteWindow& window = attempt.started < trigger_at ? out.before
+    WriteWindow& window = attempt.started < trigger_at   ? out.before
                           : attempt.started < after_from ? out.during
                                                          : out.after;
     ++(attempt.acknowledged ? window.acknowledged : window.failed);

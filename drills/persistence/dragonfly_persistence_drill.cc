@@ -3,14 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <thread>
 
-#include "drills/health.h"
-#include "drills/command.h"
-#include "clients/redis/redis_util.h"
-#include "core/random.h"
 #include "clients/redis/redis_client.h"
 #include "clients/redis/redis_info.h"
+#include "clients/redis/redis_util.h"
+#include "core/random.h"
+#include "drills/command.h"
+#include "drills/health.h"
 
 namespace dbcanary {
 namespace {
@@ -42,15 +41,6 @@ const std::vector<MetricDesc>& PersistenceFamilies() {
        MetricType::kGauge},
   };
   return families;
-}
-
-bool Pause(const DrillContext& ctx, milliseconds pause) {
-  auto until = SteadyClock::now() + std::min(pause, ctx.deadline.Remaining());
-  while (SteadyClock::now() < until) {
-    if (ctx.stop.stop_requested()) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return !ctx.stop.stop_requested() && !ctx.deadline.Expired();
 }
 
 std::string HashValue(const std::string& token, int field) {
@@ -170,7 +160,7 @@ class DragonflyPersistenceDrill : public Drill {
   Result<int> CountIntactKeys(RedisClient& client, const std::string& token) const;
   Result<bool> HashIntact(RedisClient& client, const std::string& token) const;
   Result<bool> SetIntact(RedisClient& client, const std::string& token) const;
-  void WaitReplica(PersistenceRun& run, const RedisConnection& replica) const;
+  void WaitReplica(PersistenceRun& run, const RedisEndpoint& replica) const;
 
   DragonflyPersistenceParams params_;
   Dragonfly dragonfly_;
@@ -179,8 +169,8 @@ class DragonflyPersistenceDrill : public Drill {
 // ---- write_keys: the keys (in MSET batches), a hash and a set
 bool DragonflyPersistenceDrill::WriteKeys(PersistenceRun& run) const {
   const auto start = SteadyClock::now();
-  run.ctx.progress(fmt::format("writing {} keys, a hash and a set on {}", params_.keys,
-                               dragonfly_.master.name));
+  run.ctx.progress(
+      fmt::format("writing {} keys, a hash and a set on {}", params_.keys, dragonfly_.master.name));
   auto client = RedisClient::Connect(dragonfly_.master, run.ctx.deadline);
   if (!client) return Failed(run, "write_keys", start, client.error());
   run.client.emplace(std::move(*client));
@@ -225,8 +215,8 @@ bool DragonflyPersistenceDrill::Save(PersistenceRun& run) const {
   double now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   if (static_cast<long long>(now) <= before->integer()) {
-    Pause(ctx,
-          milliseconds(static_cast<int>((1.0 - (now - static_cast<long long>(now))) * 1000) + 20));
+    PauseDrill(ctx, milliseconds(
+                        static_cast<int>((1.0 - (now - static_cast<long long>(now))) * 1000) + 20));
   }
   if (auto saved = SaveWaitingOutOthers(client, ctx); !saved) {
     return Failed(run, "save", start, saved.error());
@@ -237,7 +227,7 @@ bool DragonflyPersistenceDrill::Save(PersistenceRun& run) const {
     if (!after) return Failed(run, "save", start, after.error());
     lastsave = after->integer();
     if (lastsave > before->integer()) break;
-    if (!Pause(ctx, milliseconds(100))) {
+    if (!PauseDrill(ctx, milliseconds(100))) {
       return Failed(run, "save", start,
                     Error{ErrorCode::kTimeout, "LASTSAVE did not advance after SAVE"});
     }
@@ -263,7 +253,7 @@ Status DragonflyPersistenceDrill::SaveWaitingOutOthers(RedisClient& client,
     const std::optional<bool> running =
         saved.error().cause.redis_error.empty() ? std::nullopt : SaveRunning(client);
     if (!ShouldRetrySave(saved.error(), running, refused_before) ||
-        !Pause(ctx, milliseconds(running.value_or(false) ? 200 : 0))) {
+        !PauseDrill(ctx, milliseconds(running.value_or(false) ? 200 : 0))) {
       return saved.error();
     }
     if (!running.value_or(false)) refused_before = true;
@@ -299,7 +289,7 @@ bool DragonflyPersistenceDrill::Recover(PersistenceRun& run) const {
       run.fresh.emplace(std::move(*fresh));
       break;
     }
-    if (!Pause(run.ctx, milliseconds(100))) {
+    if (!PauseDrill(run.ctx, milliseconds(100))) {
       return Failed(run, "recover", recover_start, fresh.error());
     }
   }
@@ -344,9 +334,8 @@ bool DragonflyPersistenceDrill::Verify(PersistenceRun& run) const {
   run.result.Add(kKeysVerified, run.labels, *verified);
   run.result.expectations.push_back(
       ExpectNumber("keys_verified", dragonfly_.name, total, "==", params_.keys + 2));
-  std::string detail =
-      fmt::format("{}/{} keys intact, hash {}, set {}", *verified, params_.keys,
-                  *hash_ok ? "intact" : "damaged", *set_ok ? "intact" : "damaged");
+  std::string detail = fmt::format("{}/{} keys intact, hash {}, set {}", *verified, params_.keys,
+                                   *hash_ok ? "intact" : "damaged", *set_ok ? "intact" : "damaged");
   run.result.AddPhase("verify", SecondsSince(start), true, detail);
   run.result.AddEvidence("verification", detail);
   auto after_info = RedisInfoText(fresh, "persistence");
@@ -409,7 +398,7 @@ Result<bool> DragonflyPersistenceDrill::SetIntact(RedisClient& client,
 // ---- replica_link: the replica reports master_link_status:up again. Not a run error when it
 // does not: the replica_linked expectation fails instead.
 void DragonflyPersistenceDrill::WaitReplica(PersistenceRun& run,
-                                            const RedisConnection& replica) const {
+                                            const RedisEndpoint& replica) const {
   DrillResult& result = run.result;
   auto start = SteadyClock::now();
   run.ctx.progress("waiting for " + replica.name + " to re-attach");
@@ -429,7 +418,7 @@ void DragonflyPersistenceDrill::WaitReplica(PersistenceRun& run,
     } else {
       last = client.error().message;
     }
-    if (!Pause(run.ctx, milliseconds(200))) {
+    if (!PauseDrill(run.ctx, milliseconds(200))) {
       result.AddPhase("replica_link", SecondsSince(start), false, replica.name + ": " + last);
       result.expectations.push_back(ExpectNumber("replica_linked", replica.name, 0, "==", 1));
       return;

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "drills/drill.h"
 #include "config/config.h"
 #include "core/result.h"
+#include "drills/drill.h"
 
 // The `dragonfly_persistence` drill (docs/drills/dragonfly_persistence.md): writes keys, a hash
 // and a set under the target's key prefix, SAVEs, restarts the master with a configured command,

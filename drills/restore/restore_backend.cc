@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <thread>
-
 #include "clients/kube/client.h"
 #include "clients/kube/kube_common.h"
 #include "drills/command.h"
@@ -94,7 +92,7 @@ class CnpgBackupBackend final : public BackupBackend {
                          "Backup " + name + " failed: " +
                              kube::Text(*got, {"status", "error"}).value_or("no status.error"));
       }
-      if (!PauseRestore(ctx, milliseconds(2000))) {
+      if (!PauseDrill(ctx, milliseconds(2000))) {
         return MakeError(ErrorCode::kTimeout,
                          "Backup " + name + " still in phase \"" + phase + "\"");
       }
@@ -131,7 +129,7 @@ class CnpgBackupBackend final : public BackupBackend {
 class CommandRestoreBackend final : public RestoreBackend {
  public:
   CommandRestoreBackend(std::string cluster_name, std::vector<std::string> restore,
-                        std::vector<std::string> cleanup, PgConnection connection)
+                        std::vector<std::string> cleanup, PgEndpoint connection)
       : cluster_name_(std::move(cluster_name)),
         restore_(std::move(restore)),
         cleanup_(std::move(cleanup)),
@@ -146,7 +144,7 @@ class CommandRestoreBackend final : public RestoreBackend {
     return Ok{};
   }
 
-  const PgConnection& ScratchConnection() const override { return connection_; }
+  const PgEndpoint& ScratchConnection() const override { return connection_; }
 
   Result<std::string> CleanUp(const DrillContext& ctx) const override {
     auto outcome = RunDrillCommand(cleanup_, {}, ctx.deadline, ctx.stop);
@@ -164,7 +162,7 @@ class CommandRestoreBackend final : public RestoreBackend {
   std::string cluster_name_;
   std::vector<std::string> restore_;
   std::vector<std::string> cleanup_;
-  PgConnection connection_;
+  PgEndpoint connection_;
 };
 
 // restore: { kubernetes }: a CNPG recovery Cluster bootstrapped from the drill's Backup.
@@ -192,16 +190,16 @@ class CnpgRestoreBackend final : public RestoreBackend {
     if (!source) return source.error();
     ctx.progress("creating the recovery Cluster " + name_ + " from Backup " + label);
     created = true;
-    auto made = client->Create(clusters,
-                               BuildCnpgRecoveryCluster(target_.namespace_, target_.cnpg_cluster,
-                                                        label, method_, plugin_, barman_object_,
-                                                        instances_, *source),
-                               ctx.deadline);
+    auto made = client->Create(
+        clusters,
+        BuildCnpgRecoveryCluster(target_.namespace_, target_.cnpg_cluster, label, method_, plugin_,
+                                 barman_object_, instances_, *source),
+        ctx.deadline);
     if (!made) return made.error();
     return WaitHealthy(ctx, *client, result);
   }
 
-  const PgConnection& ScratchConnection() const override { return connection_; }
+  const PgEndpoint& ScratchConnection() const override { return connection_; }
 
   Result<std::string> CleanUp(const DrillContext& ctx) const override {
     auto client = kube::MakeClient(kube_);
@@ -214,7 +212,7 @@ class CnpgRestoreBackend final : public RestoreBackend {
       auto got = client->Get(clusters, name_, ctx.deadline);
       if (!got && got.error().cause.http_status == 404) return std::string();
       if (!got && got.error().code != ErrorCode::kQuery) return got.error();
-      if (!PauseRestore(ctx, milliseconds(1000))) {
+      if (!PauseDrill(ctx, milliseconds(1000))) {
         return MakeError(ErrorCode::kTimeout,
                          cluster_name_ + ": recovery Cluster " + name_ + " still exists");
       }
@@ -237,7 +235,7 @@ class CnpgRestoreBackend final : public RestoreBackend {
                                        target_.namespace_, name_, phase, ready));
         return Ok{};
       }
-      if (!PauseRestore(ctx, milliseconds(2000))) {
+      if (!PauseDrill(ctx, milliseconds(2000))) {
         return MakeError(ErrorCode::kTimeout,
                          "recovery Cluster " + name_ + " not healthy (phase \"" + phase + "\")");
       }
@@ -245,8 +243,8 @@ class CnpgRestoreBackend final : public RestoreBackend {
   }
 
   // The recovery Cluster's rw Service, with the production primary's credentials.
-  PgConnection ServiceConnection(const PgConnection& primary) const {
-    PgConnection connection = primary;
+  PgEndpoint ServiceConnection(const PgEndpoint& primary) const {
+    PgEndpoint connection = primary;
     connection.name = name_;
     connection.host = name_ + "-rw." + target_.namespace_ + ".svc";
     connection.port = 5432;
@@ -266,19 +264,10 @@ class CnpgRestoreBackend final : public RestoreBackend {
   std::string plugin_;
   std::string barman_object_;
   int instances_;
-  PgConnection connection_;
+  PgEndpoint connection_;
 };
 
 }  // namespace
-
-bool PauseRestore(const DrillContext& ctx, milliseconds pause) {
-  auto until = SteadyClock::now() + std::min(pause, ctx.deadline.Remaining());
-  while (SteadyClock::now() < until) {
-    if (ctx.stop.stop_requested()) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return !ctx.stop.stop_requested() && !ctx.deadline.Expired();
-}
 
 std::unique_ptr<BackupBackend> MakeBackupBackend(const RestoreDrillParams& params,
                                                  const Config& config) {
@@ -294,9 +283,8 @@ std::unique_ptr<RestoreBackend> MakeRestoreBackend(const RestoreDrillParams& par
                                                    const Config& config) {
   const PostgresCluster& cluster = *config.FindCluster(params.cluster);
   if (params.restore_method == RestoreMethod::kCommand) {
-    return std::make_unique<CommandRestoreBackend>(cluster.name, params.restore_command,
-                                                   params.cleanup_command,
-                                                   *params.restore_connection);
+    return std::make_unique<CommandRestoreBackend>(
+        cluster.name, params.restore_command, params.cleanup_command, *params.restore_connection);
   }
   // ReadRestoreDrillParams allows the kubernetes restore only with the kubernetes backup.
   return std::make_unique<CnpgRestoreBackend>(params, cluster, *config.kubernetes,

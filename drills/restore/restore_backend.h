@@ -1,6 +1,5 @@
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,7 +19,7 @@ namespace dbcanary {
 
 // What a backup backend reports of a backup it took.
 struct TakenBackup {
-  std::string label;  // the backup's name from now on (a CNPG Backup's generated name)
+  std::string label;              // the backup's name from now on (a CNPG Backup's generated name)
   std::optional<double> seconds;  // the backup's own duration, when the method reports it
   std::optional<double> bytes;    // its size, when the method reports it
   std::string detail;             // the backup phase's detail in the report
@@ -44,15 +43,11 @@ class RestoreBackend {
   virtual Status Restore(const DrillContext& ctx, const std::string& label, DrillResult& result,
                          bool& created) const = 0;
   // Where the restored data is served (the drill sets the dbname).
-  virtual const PgConnection& ScratchConnection() const = 0;
+  virtual const PgEndpoint& ScratchConnection() const = 0;
   // Removes the scratch target, whatever run left it; idempotent. Returns the output to show in
   // the report (empty: none).
   virtual Result<std::string> CleanUp(const DrillContext& ctx) const = 0;
 };
-
-// Sleeps up to `pause`, waking early on stop; false when stopped or past the deadline. The
-// restore drill's polls (backend and phases alike) wait with it.
-bool PauseRestore(const DrillContext& ctx, std::chrono::milliseconds pause);
 
 // The backends `params` configure. `config` must be the one ReadRestoreDrillParams checked
 // `params` against (the names it refers to exist).

@@ -144,8 +144,7 @@ class RestoreDrill : public Drill {
   bool WriteTail(const DrillContext& ctx, DrillResult& result, RunState& state);
   Result<bool> WaitArchived(const DrillContext& ctx, RunState& state, const std::string& wanted,
                             std::string& archived);
-  bool Restore(const DrillContext& ctx, DrillResult& result, RunState& state,
-               const Labels& labels);
+  bool Restore(const DrillContext& ctx, DrillResult& result, RunState& state, const Labels& labels);
   void Verify(const DrillContext& ctx, DrillResult& result, RunState& state, const Labels& labels);
   Result<RestoredMarker> ReadRestored(const DrillContext& ctx, DrillResult& result,
                                       RunState& state);
@@ -164,7 +163,7 @@ bool RestoreDrill::WriteMarker(const DrillContext& ctx, DrillResult& result, Run
                " checksummed rows on the primary");
   auto primary = FindCurrentPrimary(cluster_, ctx);
   if (!primary) return Failed(result, "write_marker", start, primary.error());
-  PgConnection target = *primary;
+  PgEndpoint target = *primary;
   target.dbname = params_.marker_dbname;
   auto session = PgSession::Connect(target, {}, ctx.deadline, ctx.stop);
   if (!session) return Failed(result, "write_marker", start, session.error());
@@ -233,8 +232,8 @@ bool RestoreDrill::WriteTail(const DrillContext& ctx, DrillResult& result, RunSt
   if (!switched) {
     Error error = switched.error();
     if (error.cause.IsSqlState("42501")) {  // insufficient_privilege
-      error.message += " (grant it: GRANT EXECUTE ON FUNCTION pg_switch_wal() TO " +
-                       cluster_.primary.user + ")";
+      error.message +=
+          " (grant it: GRANT EXECUTE ON FUNCTION pg_switch_wal() TO " + cluster_.primary.user + ")";
     }
     return Failed(result, "switch_wal", start, error);
   }
@@ -266,14 +265,14 @@ Result<bool> RestoreDrill::WaitArchived(const DrillContext& ctx, RunState& state
                                         const std::string& wanted, std::string& archived) {
   auto wait_until = SteadyClock::now() + params_.archive_wait;
   while (!wanted.empty()) {
-    auto row = state.primary->Query("SELECT last_archived_wal FROM pg_stat_archiver",
-                                    ctx.deadline, ctx.stop);
+    auto row = state.primary->Query("SELECT last_archived_wal FROM pg_stat_archiver", ctx.deadline,
+                                    ctx.stop);
     if (!row) return row.error();
     auto cell = row->Text(0, "last_archived_wal");
     archived = cell && cell.value() ? **cell : "";
     // Same timeline: the file names sort by position.
     if (archived.size() == wanted.size() && archived >= wanted) return true;
-    if (SteadyClock::now() >= wait_until || !PauseRestore(ctx, milliseconds(200))) break;
+    if (SteadyClock::now() >= wait_until || !PauseDrill(ctx, milliseconds(200))) break;
   }
   return false;
 }
@@ -285,7 +284,7 @@ bool RestoreDrill::Restore(const DrillContext& ctx, DrillResult& result, RunStat
   auto start = SteadyClock::now();
   auto restored = restore_->Restore(ctx, state.label, result, state.scratch_created);
   if (!restored) return Failed(result, "restore", start, restored.error());
-  PgConnection target = restore_->ScratchConnection();
+  PgEndpoint target = restore_->ScratchConnection();
   target.dbname = params_.marker_dbname;
   // The scratch target may need a moment after the command or the operator reports it ready.
   for (;;) {
@@ -294,7 +293,7 @@ bool RestoreDrill::Restore(const DrillContext& ctx, DrillResult& result, RunStat
       state.scratch.emplace(std::move(*session));
       break;
     }
-    if (!PauseRestore(ctx, milliseconds(500))) {
+    if (!PauseDrill(ctx, milliseconds(500))) {
       return Failed(result, "restore", start, session.error());
     }
   }
@@ -380,8 +379,7 @@ Result<RestoredMarker> RestoreDrill::ReadRestored(const DrillContext& ctx, Drill
 }
 
 // ---- cleanup: the scratch target goes, if this run got as far as creating it
-DrillResult& RestoreDrill::Finish(const DrillContext& ctx, DrillResult& result,
-                                  RunState& state) {
+DrillResult& RestoreDrill::Finish(const DrillContext& ctx, DrillResult& result, RunState& state) {
   state.primary.reset();
   state.scratch.reset();
   if (!state.scratch_created) return result;
@@ -557,14 +555,14 @@ void ReadRestoreParams(YamlMap& params, const PostgresCluster& cluster, RestoreD
   if (restore->Has("command") == restore->Has("kubernetes")) {
     restore->FailHere("needs exactly one of command, kubernetes");
   }
-  PgConnection defaults = cluster.primary;
+  PgEndpoint defaults = cluster.primary;
   defaults.name = "restore-scratch";
   if (restore->Has("command")) {
     p.restore_command = RequiredCommand(*restore, "command");
     p.cleanup_command = RequiredCommand(*restore, "cleanup");
     auto connection = restore->Map("connection");
     if (!connection) restore->Fail("connection", "is required with command");
-    p.restore_connection = ReadPgConnection(*connection, defaults);
+    p.restore_connection = ReadPgEndpoint(*connection, defaults);
     connection->Finish();
   } else {
     p.restore_method = RestoreMethod::kKubernetes;
@@ -578,7 +576,7 @@ void ReadRestoreParams(YamlMap& params, const PostgresCluster& cluster, RestoreD
       p.restore_barman_object = kube->RequiredString("barman_object_name");
     }
     if (auto connection = kube->Map("connection")) {
-      p.restore_connection = ReadPgConnection(*connection, defaults);
+      p.restore_connection = ReadPgEndpoint(*connection, defaults);
       connection->Finish();
     }
     kube->Finish();

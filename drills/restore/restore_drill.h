@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "drills/drill.h"
+#include "clients/pg/pg_session.h"
 #include "config/config.h"
 #include "core/result.h"
-#include "clients/pg/pg_session.h"
+#include "drills/drill.h"
 
 // The `restore` drill (docs/drills/restore.md): writes a marker row and a checksummed table on
 // the primary, takes a backup (a CNPG Backup object or a command), restores it into a scratch
@@ -37,9 +37,9 @@ struct RestoreDrillParams {
   RestoreMethod restore_method = RestoreMethod::kCommand;
   std::vector<std::string> restore_command;
   std::vector<std::string> cleanup_command;
-  std::optional<PgConnection> restore_connection;  // command: required; kubernetes: override
-  int restore_instances = 1;                       // kubernetes
-  std::string restore_barman_object;               // kubernetes, method plugin: ObjectStore name
+  std::optional<PgEndpoint> restore_connection;  // command: required; kubernetes: override
+  int restore_instances = 1;                     // kubernetes
+  std::string restore_barman_object;             // kubernetes, method plugin: ObjectStore name
 
   std::optional<double> max_rto_seconds;
   std::optional<double> max_rpo_seconds;

@@ -6,10 +6,10 @@
 #include <cmath>
 #include <thread>
 
-#include "drills/runtime/drill_scheduler.h"
-#include "drills/runtime/runner.h"
 #include "config/secret.h"
 #include "core/text_format.h"
+#include "drills/runtime/drill_scheduler.h"
+#include "drills/runtime/runner.h"
 
 namespace dbcanary {
 namespace {
@@ -55,6 +55,71 @@ std::string Fixed(double value) {
   return text;
 }
 
+// The drill named on the command line; null (after saying why on `err`) when none is.
+ConfiguredDrill* ChooseDrill(std::vector<ConfiguredDrill>& drills, const DrillCliOptions& options,
+                             std::ostream& err) {
+  ConfiguredDrill* chosen = nullptr;
+  std::string known;
+  for (auto& configured : drills) {
+    if (configured.settings.kind == options.drill) chosen = &configured;
+    known += (known.empty() ? "" : ", ") + configured.settings.kind;
+  }
+  if (chosen == nullptr) {
+    err << options.config_path << ": no drill \"" << options.drill << "\" under drills.jobs"
+        << " (configured: " << (known.empty() ? "none" : known) << ")\n";
+  }
+  return chosen;
+}
+
+void PrintFigures(const DrillResult& result, std::ostream& out) {
+  if (result.samples.empty()) return;
+  out << "figures:\n";
+  for (const auto& sample : result.samples) {
+    std::string labels;
+    for (const auto& [name, value] : sample.labels) {
+      labels += (labels.empty() ? "" : ",") + name + "=\"" + value + "\"";
+    }
+    out << "  " << sample.name << (labels.empty() ? "" : "{" + labels + "}") << " "
+        << FormatValue(sample.value) << "\n";
+  }
+}
+
+void PrintExpectations(const DrillResult& result, std::ostream& out) {
+  if (result.expectations.empty()) return;
+  out << "expectations:\n";
+  for (const auto& e : result.expectations) {
+    out << "  " << (e.pass ? "pass" : "FAIL") << "  " << e.check << " (" << e.target
+        << "): observed " << (e.observed_text.empty() ? FormatValue(e.observed) : e.observed_text)
+        << ", expected " << (e.expected_text.empty() ? FormatValue(e.threshold) : e.expected_text)
+        << "\n";
+  }
+}
+
+// The summary after the progress lines: outcome, error, phases, figures, expectations, notes
+// and where the report went.
+void PrintSummary(const DrillRecord& record, std::ostream& out) {
+  out << "\n== drill " << record.drill << ": " << DrillOutcomeName(record.outcome) << " in "
+      << Fixed(record.duration_seconds) << " s ==\n";
+  if (record.result.error) {
+    out << "error (" << ErrorCodeName(record.result.error->code)
+        << "): " << RedactSecrets(record.result.error->message) << "\n";
+  }
+  out << "phases:\n";
+  for (const auto& phase : record.result.phases) {
+    out << "  " << phase.name << "  " << Fixed(phase.duration_seconds) << " s  "
+        << (phase.ok ? "ok" : "FAILED") << (phase.detail.empty() ? "" : "  " + phase.detail)
+        << "\n";
+  }
+  PrintFigures(record.result, out);
+  PrintExpectations(record.result, out);
+  for (const auto& note : record.notes) out << "note: " << note << "\n";
+  if (!record.report_json.empty()) {
+    out << "report: " << record.report_markdown << "\n        " << record.report_json << "\n";
+  } else {
+    out << "report: not written (see the log)\n";
+  }
+}
+
 }  // namespace
 
 int RunDrillFromCli(const DrillCliOptions& options, const DrillRegistry& registry,
@@ -73,17 +138,8 @@ int RunDrillFromCli(const DrillCliOptions& options, const DrillRegistry& registr
     err << RedactSecrets(drills.error().message) << "\n";
     return kConfigError;
   }
-  ConfiguredDrill* chosen = nullptr;
-  std::string known;
-  for (auto& configured : *drills) {
-    if (configured.settings.kind == options.drill) chosen = &configured;
-    known += (known.empty() ? "" : ", ") + configured.settings.kind;
-  }
-  if (chosen == nullptr) {
-    err << options.config_path << ": no drill \"" << options.drill << "\" under drills.jobs"
-        << " (configured: " << (known.empty() ? "none" : known) << ")\n";
-    return kConfigError;
-  }
+  ConfiguredDrill* chosen = ChooseDrill(*drills, options, err);
+  if (chosen == nullptr) return kConfigError;
   const DrillsSettings& settings = *(*config)->drills;
   auto lock = MakeDrillLock(**config);
   auto logger = options.make_logger(**config, options.drill);
@@ -102,45 +158,7 @@ int RunDrillFromCli(const DrillCliOptions& options, const DrillRegistry& registr
         << std::endl;
   };
   auto record = RunDrill(*chosen->drill, run);
-
-  out << "\n== drill " << record->drill << ": " << DrillOutcomeName(record->outcome) << " in "
-      << Fixed(record->duration_seconds) << " s ==\n";
-  if (record->result.error) {
-    out << "error (" << ErrorCodeName(record->result.error->code)
-        << "): " << RedactSecrets(record->result.error->message) << "\n";
-  }
-  out << "phases:\n";
-  for (const auto& phase : record->result.phases) {
-    out << "  " << phase.name << "  " << Fixed(phase.duration_seconds) << " s  "
-        << (phase.ok ? "ok" : "FAILED") << (phase.detail.empty() ? "" : "  " + phase.detail)
-        << "\n";
-  }
-  if (!record->result.samples.empty()) {
-    out << "figures:\n";
-    for (const auto& sample : record->result.samples) {
-      std::string labels;
-      for (const auto& [name, value] : sample.labels) {
-        labels += (labels.empty() ? "" : ",") + name + "=\"" + value + "\"";
-      }
-      out << "  " << sample.name << (labels.empty() ? "" : "{" + labels + "}") << " "
-          << FormatValue(sample.value) << "\n";
-    }
-  }
-  if (!record->result.expectations.empty()) {
-    out << "expectations:\n";
-    for (const auto& e : record->result.expectations) {
-      out << "  " << (e.pass ? "pass" : "FAIL") << "  " << e.check << " (" << e.target
-          << "): observed " << (e.observed_text.empty() ? FormatValue(e.observed) : e.observed_text)
-          << ", expected " << (e.expected_text.empty() ? FormatValue(e.threshold) : e.expected_text)
-          << "\n";
-    }
-  }
-  for (const auto& note : record->notes) out << "note: " << note << "\n";
-  if (!record->report_json.empty()) {
-    out << "report: " << record->report_markdown << "\n        " << record->report_json << "\n";
-  } else {
-    out << "report: not written (see the log)\n";
-  }
+  PrintSummary(*record, out);
   return record->outcome == DrillOutcome::kPass ? kPass : kNotPassed;
 }
 

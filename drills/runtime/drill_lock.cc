@@ -57,7 +57,7 @@ std::string DrillLock::DefaultHolder() {
 
 Result<PgTable> DrillLock::Execute(const std::string& sql, const std::vector<PgValue>& params,
                                    std::stop_token stop) {
-  std::vector<const PgConnection*> instances{&cluster_.primary};
+  std::vector<const PgEndpoint*> instances{&cluster_.primary};
   for (const auto& standby : cluster_.standbys) instances.push_back(&standby);
   Deadline deadline = Deadline::In(timeout_);
   size_t first = last_primary_.load() % instances.size();
@@ -65,7 +65,7 @@ Result<PgTable> DrillLock::Execute(const std::string& sql, const std::vector<PgV
   std::optional<Error> last_error;
   for (size_t offset = 0; offset < instances.size() && !deadline.Expired(); ++offset) {
     size_t index = (first + offset) % instances.size();
-    const PgConnection& instance = *instances[index];
+    const PgEndpoint& instance = *instances[index];
     PgConnectOptions options;
     options.statement_timeout = timeout_;
     auto session = PgSession::Connect(instance, options, deadline, stop);

@@ -11,9 +11,9 @@
 #include <string>
 #include <thread>
 
+#include "clients/pg/pg_session.h"
 #include "config/config.h"
 #include "core/result.h"
-#include "clients/pg/pg_session.h"
 
 // The drill lock: one lease row on the current primary of the lock cluster,
 //   dbcanary.drill_lease(name text primary key, holder text, acquired_at timestamptz,

@@ -2,8 +2,8 @@
 
 #include <vector>
 
-#include "drills/runtime/state_store.h"
 #include "core/text_format.h"
+#include "drills/runtime/state_store.h"
 
 namespace dbcanary {
 

@@ -1,7 +1,6 @@
 #include "drills/runtime/drill_scheduler.h"
 
-#include <condition_variable>
-#include <mutex>
+#include <algorithm>
 
 #include "drills/runtime/runner.h"
 
@@ -87,8 +86,6 @@ void DrillScheduler::Stop() {
 }
 
 void DrillScheduler::Loop(std::stop_token stop) {
-  std::mutex mutex;
-  std::condition_variable_any wake;
   while (!stop.stop_requested()) {
     auto now = std::chrono::system_clock::now();
     ConfiguredDrill* due = nullptr;
@@ -107,11 +104,7 @@ void DrillScheduler::Loop(std::stop_token stop) {
       }
     }
     // Sleep until the earliest fire time (re-checked at least hourly against clock jumps).
-    std::unique_lock guard(mutex);
-    auto limit = std::min(due_at, now + std::chrono::hours(1));
-    wake.wait_until(guard, stop, limit, [] { return false; });
-    guard.unlock();
-    if (stop.stop_requested()) break;
+    if (!SleepUntil(std::min(due_at, now + std::chrono::hours(1)), stop)) break;
     if (due == nullptr || std::chrono::system_clock::now() < due_at) continue;
 
     auto logger = options_.make_logger(due->settings.kind);

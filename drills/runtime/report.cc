@@ -117,7 +117,8 @@ std::string Fixed(double value, int decimals = 3) {
 std::string LabelsText(const Labels& labels) {
   std::string text;
   for (const auto& [name, value] : labels) {
-    text += (text.empty() ? "" : ",") + name + "=\"" + value + "\"";
+    text += text.empty() ? "" : ",";
+    text += name + "=\"" + value + "\"";
   }
   return text.empty() ? "" : "{" + text + "}";
 }
@@ -259,8 +260,8 @@ std::string RecordToMarkdown(const DrillRecord& record) {
     for (const auto& e : record.result.expectations) {
       std::string observed = e.observed_text.empty() ? FormatValue(e.observed) : e.observed_text;
       std::string expected = e.expected_text.empty() ? FormatValue(e.threshold) : e.expected_text;
-      md += "| " + e.check + " | " + e.target + " | " + observed + " | " + expected + " | " +
-            (e.pass ? "pass" : "**FAIL**") + " |\n";
+      md += "| " + e.check + " | " + e.target + " | " + observed + " | " + expected + " | ";
+      md += e.pass ? "pass |\n" : "**FAIL** |\n";
     }
   }
   if (!record.result.samples.empty()) {

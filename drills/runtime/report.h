@@ -5,8 +5,8 @@
 #include <string_view>
 #include <vector>
 
-#include "drills/runtime/record.h"
 #include "core/result.h"
+#include "drills/runtime/record.h"
 
 // Evidence reports: one JSON and one Markdown file per run in
 // <reports_dir>/<drill>/<UTC timestamp>-<result>.{json,md}, and the read side the HTTP

@@ -13,7 +13,7 @@ namespace {
 class Watchdog {
  public:
   Watchdog(std::stop_source& source, SteadyClock::time_point deadline, std::stop_token outer)
-      : thread_([&source, deadline, outer](std::stop_token self) {
+      : thread_([&source, deadline, outer](const std::stop_token& self) {
           std::mutex mutex;
           std::condition_variable_any cv;
           std::stop_callback on_outer(outer, [&] {
@@ -146,7 +146,7 @@ bool DrillRun::TakeLock() {
   if (taken) return true;
   result_.error = taken.error();
   // Held elsewhere is a refusal; an unreachable cluster means the run could not happen.
-  outcome_ = StoppedByShutdown(*result_.error)                 ? DrillOutcome::kStopped
+  outcome_ = StoppedByShutdown(*result_.error)              ? DrillOutcome::kStopped
              : taken.error().code == ErrorCode::kUnexpected ? DrillOutcome::kRefused
                                                             : DrillOutcome::kError;
   return false;
@@ -269,10 +269,8 @@ std::shared_ptr<const DrillRecord> DrillRun::Finish() {
     record.last_success_at = options_.store->LastSuccess(options_.name);
   }
   if (!options_.reports_dir.empty()) {
-    if (auto written = WriteReport(record, options_.reports_dir, options_.keep_reports);
-        !written) {
-      log_.error("drill {}: writing the report failed: {}", options_.name,
-                 written.error().message);
+    if (auto written = WriteReport(record, options_.reports_dir, options_.keep_reports); !written) {
+      log_.error("drill {}: writing the report failed: {}", options_.name, written.error().message);
       record.report_json.clear();
       record.report_markdown.clear();
     }
@@ -292,9 +290,9 @@ std::shared_ptr<const DrillRecord> DrillRun::Finish() {
 std::shared_ptr<const DrillRecord> RunDrill(Drill& drill, const DrillRunOptions& options) {
   DrillRun run(drill, options);
   // Each step runs only while the earlier ones left the run without an outcome.
-  for (bool (DrillRun::*step)() : {&DrillRun::TakeLock, &DrillRun::CleanUpBefore,
-                                   &DrillRun::CheckPreconditions, &DrillRun::CheckNotStopped,
-                                   &DrillRun::RunAndCleanUp}) {
+  for (bool (DrillRun::*step)() :
+       {&DrillRun::TakeLock, &DrillRun::CleanUpBefore, &DrillRun::CheckPreconditions,
+        &DrillRun::CheckNotStopped, &DrillRun::RunAndCleanUp}) {
     if (!(run.*step)()) break;
   }
   run.ReleaseLock();

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "drills/runtime/record.h"
 #include "core/metric.h"
+#include "drills/runtime/record.h"
 
 namespace dbcanary {
 

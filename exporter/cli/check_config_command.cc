@@ -1,5 +1,5 @@
-#include "drills/runtime/drill_scheduler.h"
 #include "config/secret.h"
+#include "drills/runtime/drill_scheduler.h"
 #include "exporter/cli/commands.h"
 #include "probes/runtime/probe_builder.h"
 

@@ -33,8 +33,9 @@ constexpr FlagSpec kValidateFlags[] = {
     {"--report", "DIR", "write the evidence (summary and per-group Markdown and JSON) into DIR",
      false},
     {"--junit", "FILE", "write JUnit XML (one testsuite per group) to FILE", false},
-    {"--drill", "NAME", "also run the drill NAME (a kind under drills.jobs) after the probes; repeatable",
-     false, true},
+    {"--drill", "NAME",
+     "also run the drill NAME (a kind under drills.jobs) after the probes; repeatable", false,
+     true},
 };
 
 constexpr FlagSpec kDrillFlags[] = {

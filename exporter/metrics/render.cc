@@ -3,12 +3,12 @@
 #include <array>
 #include <chrono>
 
-#include "drills/runtime/drill_metrics.h"
 #include "core/deadline.h"
 #include "core/text_format.h"
-#include "probes/runtime/expectation_metrics.h"
-#include "exporter/web/tls_front.h"
+#include "drills/runtime/drill_metrics.h"
 #include "exporter/version.h"
+#include "exporter/web/tls_front.h"
+#include "probes/runtime/expectation_metrics.h"
 
 namespace dbcanary {
 namespace {
@@ -164,9 +164,9 @@ void AddSelf(const SelfMetricsSnapshot& self, size_t probes,
 // The families of the probes' state and results and the drills, in exposition order.
 void DescribeSnapshotFamilies(const std::vector<ProbeSnapshot>& probes,
                               const std::vector<DrillState>& drills, FamilyBuilder& builder) {
-  for (const auto* desc : {&kProbeSuccess, &kProbeDuration, &kProbeLastRun, &kProbeLastSuccess,
-                           &kProbeRuns, &kProbeFailures, &kProbeSkipped, &kProbeInterval,
-                           &kProbeTimeout}) {
+  for (const auto* desc :
+       {&kProbeSuccess, &kProbeDuration, &kProbeLastRun, &kProbeLastSuccess, &kProbeRuns,
+        &kProbeFailures, &kProbeSkipped, &kProbeInterval, &kProbeTimeout}) {
     builder.Describe(*desc);
   }
   DescribeExpectationFamilies(builder);

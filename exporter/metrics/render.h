@@ -9,8 +9,8 @@
 
 #include "drills/runtime/state_store.h"
 #include "exporter/metrics/process_metrics.h"
-#include "probes/runtime/result_store.h"
 #include "exporter/metrics/self_metrics.h"
+#include "probes/runtime/result_store.h"
 
 namespace dbcanary {
 

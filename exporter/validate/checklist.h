@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
-#include "drills/drill.h"
 #include "core/result.h"
+#include "drills/drill.h"
 #include "exporter/validate/groups.h"
 #include "probes/probe.h"
 

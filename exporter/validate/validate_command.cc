@@ -15,16 +15,16 @@
 #include <thread>
 #include <vector>
 
-#include "drills/runtime/drill_scheduler.h"
-#include "drills/runtime/runner.h"
 #include "config/secret.h"
 #include "core/deadline.h"
+#include "drills/runtime/drill_scheduler.h"
+#include "drills/runtime/runner.h"
 #include "exporter/cli/commands.h"
 #include "exporter/logging.h"
-#include "probes/runtime/probe_builder.h"
-#include "probes/runtime/run_guarded.h"
 #include "exporter/validate/checklist.h"
 #include "exporter/validate/writers.h"
+#include "probes/runtime/probe_builder.h"
+#include "probes/runtime/run_guarded.h"
 
 namespace dbcanary {
 namespace {
@@ -123,8 +123,8 @@ ProbeRound RunProbesOnce(const std::vector<ScheduledProbe>& probes, const Config
   size_t finished = 0;
   const size_t workers =
       std::min(probes.size(), static_cast<size_t>(std::max(1, config.exporter.workers)));
-  context.out << fmt::format("{}running {} probes from {} ({} at a time)\n", kPrefix,
-                             probes.size(), path, workers);
+  context.out << fmt::format("{}running {} probes from {} ({} at a time)\n", kPrefix, probes.size(),
+                             path, workers);
   context.out.flush();
   auto started = SteadyClock::now();
   auto work = [&] {

@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "drills/runtime/report.h"
 #include "config/secret.h"
 #include "core/text_format.h"
+#include "drills/runtime/report.h"
 #include "exporter/logging.h"
 #include "exporter/metrics/render.h"
 #include "exporter/web/status_pages.h"
@@ -201,7 +201,8 @@ class HttpServer::Router : public CivetHandler {
     if (path == "/" || path == "/api/checks") {
       if (!read) return NotAllowed("GET, HEAD");
       auto now = std::chrono::system_clock::now();
-      auto checks = StatusChecks(backend_.store->Snapshot(), CurrentDrillStatus(backend_.drills), now);
+      auto checks =
+          StatusChecks(backend_.store->Snapshot(), CurrentDrillStatus(backend_.drills), now);
       if (path == "/api/checks") return {200, kJson, ChecksJsonText(checks, now), {}};
       return {200, kHtml, StatusPage(checks, now), {}};
     }

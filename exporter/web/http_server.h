@@ -4,10 +4,10 @@
 #include <memory>
 #include <string>
 
-#include "drills/runtime/state_store.h"
 #include "core/result.h"
-#include "probes/runtime/result_store.h"
+#include "drills/runtime/state_store.h"
 #include "exporter/metrics/self_metrics.h"
+#include "probes/runtime/result_store.h"
 
 class CivetServer;
 

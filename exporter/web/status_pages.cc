@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/html.h"
-#include "exporter/version.h"
 #include "exporter/validate/writers.h"
+#include "exporter/version.h"
 
 namespace dbcanary {
 namespace {
@@ -96,12 +96,11 @@ std::vector<DrillStatus> CurrentDrillStatus(const DrillStateStore* drills) {
       status.latest = std::shared_ptr<const DrillResult>(state.last, &state.last->result);
       status.finished_at = state.last->finished_at;
       status.duration_seconds = state.last->duration_seconds;
-      const std::string& report = !state.last->report_markdown.empty()
-                                      ? state.last->report_markdown
-                                      : state.last->report_json;
+      const std::string& report = !state.last->report_markdown.empty() ? state.last->report_markdown
+                                                                       : state.last->report_json;
       if (!report.empty()) {
-        status.report_link = "/reports/" + state.info.name + "/" +
-                             std::filesystem::path(report).filename().string();
+        status.report_link =
+            "/reports/" + state.info.name + "/" + std::filesystem::path(report).filename().string();
       }
     }
     out.push_back(std::move(status));

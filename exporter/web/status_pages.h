@@ -8,8 +8,8 @@
 
 #include "drills/drill.h"
 #include "drills/runtime/state_store.h"
-#include "probes/runtime/result_store.h"
 #include "exporter/validate/checklist.h"
+#include "probes/runtime/result_store.h"
 
 namespace dbcanary {
 

@@ -8,11 +8,11 @@
 #include <string_view>
 #include <utility>
 
+#include "clients/redis/redis_util.h"
 #include "config/secret.h"
 #include "core/duration.h"
 #include "core/random.h"
 #include "probes/dragonfly/dragonfly_ops.h"
-#include "clients/redis/redis_util.h"
 
 namespace dbcanary {
 namespace {

@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
-#include "config/config.h"
 #include "clients/redis/redis_client.h"
+#include "config/config.h"
 #include "probes/probe.h"
 
 namespace dbcanary {
@@ -34,7 +34,7 @@ class DragonflyBasicsProbe : public Probe {
 
  private:
   std::string target_;  // the dragonfly entry's name: label target=
-  RedisConnection master_;
+  RedisEndpoint master_;
   std::string key_prefix_;
   std::chrono::seconds ttl_;
 };

@@ -5,8 +5,8 @@
 #include <limits>
 #include <utility>
 
-#include "clients/redis/redis_util.h"
 #include "clients/redis/redis_client.h"
+#include "clients/redis/redis_util.h"
 
 namespace dbcanary {
 namespace {

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "config/config.h"
 #include "clients/redis/redis_info.h"
+#include "config/config.h"
 #include "probes/probe.h"
 
 namespace dbcanary {
@@ -31,7 +31,7 @@ class DragonflyInfoProbe : public Probe {
 
  private:
   std::string target_;
-  std::vector<RedisConnection> servers_;  // master first
+  std::vector<RedisEndpoint> servers_;  // master first
   Options options_;
 };
 

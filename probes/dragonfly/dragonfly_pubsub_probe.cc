@@ -4,10 +4,10 @@
 #include <optional>
 #include <utility>
 
-#include "probes/dragonfly/dragonfly_ops.h"
+#include "clients/redis/redis_client.h"
 #include "clients/redis/redis_util.h"
 #include "core/random.h"
-#include "clients/redis/redis_client.h"
+#include "probes/dragonfly/dragonfly_ops.h"
 
 namespace dbcanary {
 namespace {

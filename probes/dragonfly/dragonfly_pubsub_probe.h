@@ -24,7 +24,7 @@ class DragonflyPubsubProbe : public Probe {
 
  private:
   std::string target_;
-  RedisConnection master_;
+  RedisEndpoint master_;
   std::string key_prefix_;
 };
 

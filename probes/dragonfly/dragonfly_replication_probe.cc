@@ -6,11 +6,11 @@
 #include <thread>
 #include <utility>
 
-#include "core/duration.h"
-#include "clients/redis/redis_util.h"
-#include "core/random.h"
 #include "clients/redis/redis_client.h"
 #include "clients/redis/redis_info.h"
+#include "clients/redis/redis_util.h"
+#include "core/duration.h"
+#include "core/random.h"
 
 namespace dbcanary {
 namespace {
@@ -36,7 +36,7 @@ struct ReplicaOutcome {
 // When the write became visible on the master (its SET reply), or nullopt if it never did.
 using WriteTime = std::optional<SteadyClock::time_point>;
 
-ReplicaOutcome WatchReplica(const RedisConnection& replica, const Deadline& deadline,
+ReplicaOutcome WatchReplica(const RedisEndpoint& replica, const Deadline& deadline,
                             std::shared_future<WriteTime> written, const std::string& key,
                             const std::string& value, milliseconds poll_interval,
                             std::stop_token stop) {

@@ -39,8 +39,8 @@ class DragonflyReplicationProbe : public Probe {
 
  private:
   std::string target_;
-  RedisConnection master_;
-  std::vector<RedisConnection> replicas_;
+  RedisEndpoint master_;
+  std::vector<RedisEndpoint> replicas_;
   std::string key_prefix_;
   Options options_;
 };

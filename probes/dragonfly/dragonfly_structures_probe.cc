@@ -9,11 +9,11 @@
 #include <thread>
 #include <utility>
 
-#include "core/duration.h"
-#include "probes/dragonfly/dragonfly_ops.h"
-#include "clients/redis/redis_util.h"
-#include "core/random.h"
 #include "clients/redis/redis_client.h"
+#include "clients/redis/redis_util.h"
+#include "core/duration.h"
+#include "core/random.h"
+#include "probes/dragonfly/dragonfly_ops.h"
 
 namespace dbcanary {
 namespace {
@@ -54,8 +54,7 @@ Status WriteWithExpiry(RedisClient& client, std::string_view op,
     if ((*exec)[i].Is(RedisType::kError)) {
       std::string_view text = (*exec)[i].text();
       return RedisProblem(client, ClassifyRedisErrorReply(i == 0 ? op : "EXPIRE", text), op,
-                          "in EXEC: " + std::string(RedisErrorPrefix(text)),
-                          RedisErrorCause(text));
+                          "in EXEC: " + std::string(RedisErrorPrefix(text)), RedisErrorCause(text));
     }
   }
   if (!(*exec)[1].Is(RedisType::kInteger) || (*exec)[1].integer() != 1) {

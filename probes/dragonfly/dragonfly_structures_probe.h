@@ -31,7 +31,7 @@ class DragonflyStructuresProbe : public Probe {
 
  private:
   std::string target_;
-  RedisConnection master_;
+  RedisEndpoint master_;
   std::string key_prefix_;
   std::chrono::seconds ttl_;
   std::chrono::milliseconds short_ttl_;

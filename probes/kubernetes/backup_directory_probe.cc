@@ -7,8 +7,8 @@
 #include <limits>
 #include <utility>
 
-#include "probes/kubernetes/k8s_cnpg_backups_probe.h"
 #include "clients/kube/kube_common.h"
+#include "probes/kubernetes/k8s_cnpg_backups_probe.h"
 
 namespace dbcanary {
 namespace {

@@ -4,8 +4,8 @@
 #include <limits>
 #include <utility>
 
-#include "clients/kube/time.h"
 #include "clients/kube/kube_common.h"
+#include "clients/kube/time.h"
 
 namespace dbcanary {
 namespace {

@@ -96,15 +96,15 @@ class K8sCnpgOperatorProbe final : public Probe {
       established += value;
       out.Add(kCrdEstablished, {{"target", target_}, {"crd", name}}, value);
     }
-    out.expectations.push_back(ExpectNumber("cnpg_crds_established", target_, established, "==",
-                                            static_cast<double>(params_.crds.size())));
+    out.expectations.push_back(ExpectNumber("cnpg_crds_established", target_, established,
+                                            "==", static_cast<double>(params_.crds.size())));
 
     // 3. The webhook Service's endpoints.
     EndpointCounts counts;
     if (params_.use_slices) {
-      auto slices =
-          client->List(kube::Resource{"discovery.k8s.io", "v1", "endpointslices", params_.namespace_},
-                       "kubernetes.io/service-name=" + params_.webhook_service, ctx.deadline);
+      auto slices = client->List(
+          kube::Resource{"discovery.k8s.io", "v1", "endpointslices", params_.namespace_},
+          "kubernetes.io/service-name=" + params_.webhook_service, ctx.deadline);
       if (!slices) return slices.error();
       counts = CountSliceEndpoints(*slices);
     } else {
@@ -162,10 +162,10 @@ const std::vector<MetricDesc>& K8sCnpgOperatorMetricDescs() {
   return descs;
 }
 
-Result<bool> EvaluateOperatorDeployment(const nlohmann::json& deployment,
-                                        const std::string& target, const std::string& op,
-                                        std::optional<int64_t> min_ready, ProbeResult& out,
-                                        double* ready_replicas, double* wanted_replicas) {
+Result<bool> EvaluateOperatorDeployment(const nlohmann::json& deployment, const std::string& target,
+                                        const std::string& op, std::optional<int64_t> min_ready,
+                                        ProbeResult& out, double* ready_replicas,
+                                        double* wanted_replicas) {
   const std::string ns = kube::Text(deployment, {"metadata", "namespace"}).value_or("");
   const std::string name = kube::Text(deployment, {"metadata", "name"}).value_or("");
   if (kube::Field(deployment, {"spec"}) == nullptr) {
@@ -174,8 +174,8 @@ Result<bool> EvaluateOperatorDeployment(const nlohmann::json& deployment,
   const double replicas = kube::Number(deployment, {"spec", "replicas"}).value_or(1);  // default
   const double ready = kube::Number(deployment, {"status", "readyReplicas"}).value_or(0);
   const double available = kube::ConditionTrue(deployment, "Available").value_or(0);
-  const Labels labels = {{"target", target}, {"operator", op}, {"namespace", ns},
-                         {"deployment", name}};
+  const Labels labels = {
+      {"target", target}, {"operator", op}, {"namespace", ns}, {"deployment", name}};
   out.Add(kReplicas, labels, replicas);
   out.Add(kReadyReplicas, labels, ready);
   out.Add(kAvailable, labels, available);
@@ -240,13 +240,15 @@ Result<std::unique_ptr<Probe>> CreateK8sCnpgOperatorProbe(const ProbeSettings& s
     non_empty("namespace", p.namespace_);
     non_empty("deployment", p.deployment);
     non_empty("webhook_service", p.webhook_service);
-    p.use_slices = params.Enum("webhook_source", {"endpointslices", "endpoints"})
-                       .value_or("endpointslices") == "endpointslices";
+    p.use_slices =
+        params.Enum("webhook_source", {"endpointslices", "endpoints"}).value_or("endpointslices") ==
+        "endpointslices";
     if (params.Has("crds")) {
       p.crds = params.ListOfStrings("crds");
       if (p.crds.empty()) params.Fail("crds", "list at least one CRD (PLURAL.GROUP)");
       for (const auto& crd : p.crds) {
-        if (!IsCrdName(crd)) params.Fail("crds", "\"" + crd + "\" is not a CRD name (PLURAL.GROUP)");
+        if (!IsCrdName(crd))
+          params.Fail("crds", "\"" + crd + "\" is not a CRD name (PLURAL.GROUP)");
       }
     }
     if (auto expect = params.Map("expect")) {

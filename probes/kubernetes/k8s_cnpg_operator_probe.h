@@ -33,10 +33,9 @@ const std::vector<MetricDesc>& K8sOperatorDeploymentMetricDescs();
 // Samples for one apps/v1 Deployment (labels target, operator, namespace, deployment) and
 // whether it counts as ready: readyReplicas >= max(1, min_ready or spec.replicas) and the
 // Available condition True. Pure. kProtocol when the object has no spec.
-Result<bool> EvaluateOperatorDeployment(const nlohmann::json& deployment,
-                                        const std::string& target, const std::string& op,
-                                        std::optional<int64_t> min_ready, ProbeResult& out,
-                                        double* ready_replicas = nullptr,
+Result<bool> EvaluateOperatorDeployment(const nlohmann::json& deployment, const std::string& target,
+                                        const std::string& op, std::optional<int64_t> min_ready,
+                                        ProbeResult& out, double* ready_replicas = nullptr,
                                         double* wanted_replicas = nullptr);
 
 // True for the client's 404 error (cause.http_status 404, filled by clients/kube).

@@ -3,8 +3,8 @@
 #include <cctype>
 #include <utility>
 
-#include "probes/kubernetes/k8s_cnpg_operator_probe.h"
 #include "clients/kube/kube_common.h"
+#include "probes/kubernetes/k8s_cnpg_operator_probe.h"
 
 namespace dbcanary {
 namespace {
@@ -47,16 +47,16 @@ class K8sDragonflyProbe final : public Probe {
     auto client = kube::MakeClient(kube_);
     if (!client) return client.error();
     // A missing CR fails the run (wrong name, or the instance was deleted).
-    auto dragonfly = client->Get(
-        kube::Resource{"dragonflydb.io", "v1alpha1", "dragonflies", params_.namespace_},
-        params_.name, ctx.deadline);
+    auto dragonfly =
+        client->Get(kube::Resource{"dragonflydb.io", "v1alpha1", "dragonflies", params_.namespace_},
+                    params_.name, ctx.deadline);
     if (!dragonfly) return dragonfly.error();
     // A missing StatefulSet is an observation: the operator has not created it (0 ready).
     auto statefulset = client->Get(kube::Resource{"apps", "v1", "statefulsets", params_.namespace_},
                                    params_.name, ctx.deadline);
     if (!statefulset && !IsKubeNotFound(statefulset.error())) return statefulset.error();
-    Status evaluated = EvaluateDragonfly(*dragonfly, statefulset ? &*statefulset : nullptr,
-                                         target_, params_.min_ready_replicas, out);
+    Status evaluated = EvaluateDragonfly(*dragonfly, statefulset ? &*statefulset : nullptr, target_,
+                                         params_.min_ready_replicas, out);
     if (!evaluated) return evaluated;
 
     auto deployment =
@@ -94,9 +94,8 @@ bool IsDnsLabel(const std::string& text) {
 }  // namespace
 
 const std::vector<std::string>& DragonflyPhaseLabels() {
-  static const std::vector<std::string> labels = {"ready",          "resources_created",
-                                                  "configuring",    "rolling_update",
-                                                  "none",           "other"};
+  static const std::vector<std::string> labels = {
+      "ready", "resources_created", "configuring", "rolling_update", "none", "other"};
   return labels;
 }
 
@@ -145,7 +144,8 @@ Status EvaluateDragonfly(const nlohmann::json& dragonfly, const nlohmann::json* 
     return MakeError(ErrorCode::kProtocol, "Dragonfly " + ns + "/" + name + " has no spec");
   }
   const Labels base = {{"target", target}, {"namespace", ns}, {"dragonfly", name}};
-  const std::string phase = DragonflyPhaseLabel(kube::Text(dragonfly, {"status", "phase"}).value_or(""));
+  const std::string phase =
+      DragonflyPhaseLabel(kube::Text(dragonfly, {"status", "phase"}).value_or(""));
   for (const auto& label : DragonflyPhaseLabels()) {
     Labels labels = base;
     labels.emplace_back("phase", label);
@@ -155,17 +155,16 @@ Status EvaluateDragonfly(const nlohmann::json& dragonfly, const nlohmann::json* 
                        phase == "rolling_update";
   out.Add(kRollingUpdate, base, rolling ? 1 : 0);
   const double replicas = kube::Number(dragonfly, {"spec", "replicas"}).value_or(1);
-  const double ready =
-      statefulset != nullptr ? kube::Number(*statefulset, {"status", "readyReplicas"}).value_or(0)
-                             : 0;
+  const double ready = statefulset != nullptr
+                           ? kube::Number(*statefulset, {"status", "readyReplicas"}).value_or(0)
+                           : 0;
   out.Add(kReplicas, base, replicas);
   out.Add(kReadyReplicas, base, ready);
   out.expectations.push_back(ExpectText("dragonfly_phase_ready", target, phase, "ready"));
   out.expectations.push_back(
-      min_ready_replicas
-          ? ExpectNumber("dragonfly_replicas_ready", target, ready, ">=",
-                         static_cast<double>(*min_ready_replicas))
-          : ExpectNumber("dragonfly_replicas_ready", target, ready, "==", replicas));
+      min_ready_replicas ? ExpectNumber("dragonfly_replicas_ready", target, ready,
+                                        ">=", static_cast<double>(*min_ready_replicas))
+                         : ExpectNumber("dragonfly_replicas_ready", target, ready, "==", replicas));
   return Ok{};
 }
 
@@ -183,7 +182,8 @@ Result<std::unique_ptr<Probe>> CreateK8sDragonflyProbe(const ProbeSettings& sett
     }
     DragonflyParams p;
     auto label = [&](const char* key, std::string& field) {
-      if (!IsDnsLabel(field)) params.Fail(key, "not a valid Kubernetes name (lower-case DNS label)");
+      if (!IsDnsLabel(field))
+        params.Fail(key, "not a valid Kubernetes name (lower-case DNS label)");
     };
     p.namespace_ = params.RequiredString("namespace");
     label("namespace", p.namespace_);

@@ -6,8 +6,8 @@
 #include <set>
 #include <utility>
 
-#include "core/duration.h"
 #include "clients/http/http_client.h"
+#include "core/duration.h"
 #include "probes/monitoring/responses.h"
 
 namespace dbcanary {
@@ -148,12 +148,10 @@ class MonitoringPipelineProbe final : public Probe {
     const double now = NowSeconds();
     std::optional<Error> error;
     std::optional<monitoring::LogsAnswer> answer;
-    http::FormFields form{
-        {"query", query.logsql},
-        {"limit", std::to_string(query.limit)},
-        {"start", monitoring::FormatRfc3339(now - Seconds(query.lookback))}};
-    auto http =
-        http::PostForm(*logs_, "/select/logsql/query", form, ctx.deadline, kMaxBodyBytes);
+    http::FormFields form{{"query", query.logsql},
+                          {"limit", std::to_string(query.limit)},
+                          {"start", monitoring::FormatRfc3339(now - Seconds(query.lookback))}};
+    auto http = http::PostForm(*logs_, "/select/logsql/query", form, ctx.deadline, kMaxBodyBytes);
     if (!http) {
       error = Error{http.error().code,
                     "monitoring " + target_ + " logs " + query.name + ": " + http.error().message,

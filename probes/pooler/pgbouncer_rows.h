@@ -5,9 +5,9 @@
 #include <string_view>
 #include <vector>
 
+#include "clients/pg/pg_session.h"
 #include "core/metric.h"
 #include "core/result.h"
-#include "clients/pg/pg_session.h"
 #include "probes/probe.h"
 
 // The pure half of the pooler_admin probe: PgBouncer admin console rows (SHOW POOLS, STATS,

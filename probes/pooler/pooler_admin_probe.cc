@@ -11,7 +11,7 @@ namespace {
 
 class PoolerAdminProbe final : public Probe {
  public:
-  PoolerAdminProbe(std::string target, PgConnection admin, PgBouncerExpect expect)
+  PoolerAdminProbe(std::string target, PgEndpoint admin, PgBouncerExpect expect)
       : target_(std::move(target)), admin_(std::move(admin)), expect_(std::move(expect)) {}
 
   const std::vector<MetricDesc>& Describe() const override { return PgBouncerMetricDescs(); }
@@ -73,7 +73,7 @@ class PoolerAdminProbe final : public Probe {
 
  private:
   std::string target_;
-  PgConnection admin_;
+  PgEndpoint admin_;
   PgBouncerExpect expect_;
 };
 
@@ -104,11 +104,11 @@ Result<std::unique_ptr<Probe>> CreatePoolerAdminProbe(const ProbeSettings& setti
     YamlMap& params = *settings.params;
     auto admin_map = params.Map("admin");
     if (!admin_map) params.FailHere("pooler_admin: `admin:` (user, password_file) is required");
-    PgConnection defaults = pooler->connection;
+    PgEndpoint defaults = pooler->connection;
     defaults.dbname = "pgbouncer";
     defaults.user.clear();
     defaults.password = Secret();
-    PgConnection admin = ReadPgConnection(*admin_map, defaults);
+    PgEndpoint admin = ReadPgEndpoint(*admin_map, defaults);
     admin.name = pooler->name;
     if (admin.user.empty()) admin_map->Fail("user", "the admin console user is required");
     admin_map->Finish();

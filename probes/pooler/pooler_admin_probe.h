@@ -13,7 +13,7 @@ namespace dbcanary {
 // VERSION, CONFIG, POOLS, STATS, LISTS and DATABASES into dbcanary_pgbouncer_* samples, then
 // compares the declared settings of `expect:` with what the pooler runs (drift).
 // Params:
-//   admin:  libpq settings of the console (ReadPgConnection keys); host, port, sslmode and the
+//   admin:  libpq settings of the console (ReadPgEndpoint keys); host, port, sslmode and the
 //           TLS files default to the pooler's connection, dbname to "pgbouncer"; `user` and
 //           `password_file`/`password` are the admin_users or stats_users credentials.
 //   expect: pool_mode, max_client_conn, default_pool_size, max_db_connections, database (the

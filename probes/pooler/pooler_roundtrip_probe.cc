@@ -32,7 +32,7 @@ bool IsIdentifier(std::string_view name) {
 
 class PoolerRoundtripProbe final : public Probe {
  public:
-  PoolerRoundtripProbe(std::string target, PoolerType type, PgConnection connection, bool write,
+  PoolerRoundtripProbe(std::string target, PoolerType type, PgEndpoint connection, bool write,
                        std::string table)
       : target_(std::move(target)),
         type_(type),
@@ -151,7 +151,7 @@ class PoolerRoundtripProbe final : public Probe {
 
   std::string target_;
   PoolerType type_;
-  PgConnection connection_;
+  PgEndpoint connection_;
   bool write_;
   std::string table_;
   std::vector<std::string_view> phases_;

@@ -7,7 +7,7 @@ namespace {
 
 class PgArchiverProbe final : public Probe {
  public:
-  PgArchiverProbe(std::string target, PgConnection primary)
+  PgArchiverProbe(std::string target, PgEndpoint primary)
       : target_(std::move(target)), primary_(std::move(primary)) {}
 
   const std::vector<MetricDesc>& Describe() const override { return ArchiverMetricDescs(); }
@@ -39,7 +39,7 @@ class PgArchiverProbe final : public Probe {
 
  private:
   std::string target_;
-  PgConnection primary_;
+  PgEndpoint primary_;
 };
 
 }  // namespace
@@ -131,8 +131,8 @@ Result<std::unique_ptr<Probe>> CreatePgArchiverProbe(const ProbeSettings& settin
                                                      const Config& config) {
   return BuildProbe([&]() -> Result<std::unique_ptr<Probe>> {
     if (settings.params) settings.params->Finish();
-    const PostgresCluster* cluster = RequireTarget(
-        settings, config.FindCluster(settings.target), "pg_archiver: no postgres cluster");
+    const PostgresCluster* cluster = RequireTarget(settings, config.FindCluster(settings.target),
+                                                   "pg_archiver: no postgres cluster");
     return std::unique_ptr<Probe>(
         std::make_unique<PgArchiverProbe>(cluster->name, cluster->primary));
   });

@@ -73,7 +73,7 @@ class WriteOutcome {
 
 class PgHeartbeatProbe final : public Probe {
  public:
-  PgHeartbeatProbe(std::string cluster, PgConnection primary, std::vector<PgConnection> standbys,
+  PgHeartbeatProbe(std::string cluster, PgEndpoint primary, std::vector<PgEndpoint> standbys,
                    HeartbeatTable table, milliseconds max_poll_interval,
                    std::optional<double> max_lag_seconds)
       : cluster_(std::move(cluster)),
@@ -165,7 +165,7 @@ class PgHeartbeatProbe final : public Probe {
     }
   }
 
-  void ReadStandby(const PgConnection& standby, const ProbeContext& ctx, Deadline read_until,
+  void ReadStandby(const PgEndpoint& standby, const ProbeContext& ctx, Deadline read_until,
                    WriteOutcome& outcome, StandbyReading& reading, std::string& problem) {
     reading.name = standby.name;
     PgConnectOptions options;
@@ -212,8 +212,8 @@ class PgHeartbeatProbe final : public Probe {
   }
 
   std::string cluster_;
-  PgConnection primary_;
-  std::vector<PgConnection> standbys_;
+  PgEndpoint primary_;
+  std::vector<PgEndpoint> standbys_;
   HeartbeatTable table_;
   std::string write_sql_;
   std::string read_sql_;

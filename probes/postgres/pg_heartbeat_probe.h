@@ -3,9 +3,9 @@
 #include <memory>
 #include <stop_token>
 
+#include "clients/pg/pg_session.h"
 #include "core/deadline.h"
 #include "core/result.h"
-#include "clients/pg/pg_session.h"
 #include "probes/postgres/pg_heartbeat_rows.h"
 #include "probes/probe.h"
 

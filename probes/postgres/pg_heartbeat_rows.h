@@ -6,9 +6,9 @@
 #include <string_view>
 #include <vector>
 
+#include "clients/pg/pg_session.h"
 #include "core/metric.h"
 #include "core/result.h"
-#include "clients/pg/pg_session.h"
 #include "probes/probe.h"
 
 // The pure half of the pg_heartbeat and pg_sync_commit probes: the SQL they send to their small

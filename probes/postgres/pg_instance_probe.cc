@@ -10,7 +10,7 @@ namespace {
 
 class PgInstanceProbe final : public Probe {
  public:
-  PgInstanceProbe(std::string target, std::vector<PgConnection> instances,
+  PgInstanceProbe(std::string target, std::vector<PgEndpoint> instances,
                   std::optional<int64_t> expect_primaries)
       : target_(std::move(target)),
         instances_(std::move(instances)),
@@ -23,7 +23,7 @@ class PgInstanceProbe final : public Probe {
     std::vector<InstanceFacts> facts;
     std::optional<Error> first_error;
     for (size_t i = 0; i < instances_.size(); ++i) {
-      const PgConnection& instance = instances_[i];
+      const PgEndpoint& instance = instances_[i];
       // A fair share of what is left, so one hung instance cannot starve the others.
       const auto left = ctx.deadline.Remaining();
       const Deadline deadline = Deadline::In(left / static_cast<int64_t>(instances_.size() - i));
@@ -49,7 +49,7 @@ class PgInstanceProbe final : public Probe {
   }
 
  private:
-  static Status Measure(const PgConnection& instance, Deadline deadline, const ProbeContext& ctx,
+  static Status Measure(const PgEndpoint& instance, Deadline deadline, const ProbeContext& ctx,
                         InstanceFacts& fact) {
     PgConnectOptions options;
     options.statement_timeout = deadline.Remaining();
@@ -67,7 +67,7 @@ class PgInstanceProbe final : public Probe {
   }
 
   std::string target_;
-  std::vector<PgConnection> instances_;
+  std::vector<PgEndpoint> instances_;
   std::optional<int64_t> expect_primaries_;
 };
 
@@ -171,9 +171,9 @@ Result<std::unique_ptr<Probe>> CreatePgInstanceProbe(const ProbeSettings& settin
       }
       settings.params->Finish();
     }
-    const PostgresCluster* cluster = RequireTarget(
-        settings, config.FindCluster(settings.target), "pg_instance: no postgres cluster");
-    std::vector<PgConnection> instances = {cluster->primary};
+    const PostgresCluster* cluster = RequireTarget(settings, config.FindCluster(settings.target),
+                                                   "pg_instance: no postgres cluster");
+    std::vector<PgEndpoint> instances = {cluster->primary};
     instances.insert(instances.end(), cluster->standbys.begin(), cluster->standbys.end());
     return std::unique_ptr<Probe>(
         std::make_unique<PgInstanceProbe>(cluster->name, std::move(instances), primaries));

@@ -10,7 +10,7 @@ namespace {
 
 class PgReplicationProbe final : public Probe {
  public:
-  PgReplicationProbe(PgConnection primary, ReplicationTopology topology)
+  PgReplicationProbe(PgEndpoint primary, ReplicationTopology topology)
       : primary_(std::move(primary)), topology_(std::move(topology)) {}
 
   const std::vector<MetricDesc>& Describe() const override { return ReplicationMetricDescs(); }
@@ -42,7 +42,7 @@ class PgReplicationProbe final : public Probe {
   }
 
  private:
-  PgConnection primary_;
+  PgEndpoint primary_;
   ReplicationTopology topology_;
 };
 
@@ -52,8 +52,8 @@ Result<std::unique_ptr<Probe>> CreatePgReplicationProbe(const ProbeSettings& set
                                                         const Config& config) {
   return BuildProbe([&]() -> Result<std::unique_ptr<Probe>> {
     if (settings.params) settings.params->Finish();  // no kind-specific keys (yet)
-    const PostgresCluster* cluster = RequireTarget(
-        settings, config.FindCluster(settings.target), "pg_replication: no postgres cluster");
+    const PostgresCluster* cluster = RequireTarget(settings, config.FindCluster(settings.target),
+                                                   "pg_replication: no postgres cluster");
     ReplicationTopology topology;
     topology.cluster = cluster->name;
     topology.primary = cluster->primary.name;

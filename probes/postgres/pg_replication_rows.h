@@ -4,10 +4,10 @@
 #include <string_view>
 #include <vector>
 
+#include "clients/pg/pg_session.h"
 #include "config/config.h"
 #include "core/metric.h"
 #include "core/result.h"
-#include "clients/pg/pg_session.h"
 #include "probes/probe.h"
 
 // The pure half of the pg_replication probe: the query it sends and the interpretation of its

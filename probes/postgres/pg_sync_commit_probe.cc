@@ -20,7 +20,7 @@ constexpr std::chrono::milliseconds kServerTimeoutSlack{1000};
 
 class PgSyncCommitProbe final : public Probe {
  public:
-  PgSyncCommitProbe(std::string cluster, PgConnection primary, HeartbeatTable table,
+  PgSyncCommitProbe(std::string cluster, PgEndpoint primary, HeartbeatTable table,
                     const std::string& level)
       : cluster_(std::move(cluster)),
         primary_(std::move(primary)),
@@ -85,7 +85,7 @@ class PgSyncCommitProbe final : public Probe {
 
  private:
   std::string cluster_;
-  PgConnection primary_;
+  PgEndpoint primary_;
   HeartbeatTable table_;
   std::string write_sql_;
   bool table_ready_ = false;  // runs of one probe never overlap
@@ -105,8 +105,8 @@ Result<std::unique_ptr<Probe>> CreatePgSyncCommitProbe(const ProbeSettings& sett
       if (auto value = params.Enum("level", {"on", "remote_write", "remote_apply"})) level = *value;
       params.Finish();
     }
-    const PostgresCluster* cluster = RequireTarget(
-        settings, config.FindCluster(settings.target), "pg_sync_commit: no postgres cluster");
+    const PostgresCluster* cluster = RequireTarget(settings, config.FindCluster(settings.target),
+                                                   "pg_sync_commit: no postgres cluster");
     return std::unique_ptr<Probe>(std::make_unique<PgSyncCommitProbe>(
         cluster->name, cluster->primary, std::move(table), level));
   });

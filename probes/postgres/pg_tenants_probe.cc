@@ -8,7 +8,7 @@ namespace {
 
 class PgTenantsProbe final : public Probe {
  public:
-  PgTenantsProbe(std::string target, PgConnection primary, std::vector<TenantSpec> tenants)
+  PgTenantsProbe(std::string target, PgEndpoint primary, std::vector<TenantSpec> tenants)
       : target_(std::move(target)), primary_(std::move(primary)), tenants_(std::move(tenants)) {}
 
   const std::vector<MetricDesc>& Describe() const override { return TenantMetricDescs(); }
@@ -81,7 +81,7 @@ class PgTenantsProbe final : public Probe {
   // pg_extension is per database: connect to it as the monitoring role (it has CONNECT).
   Status ReadExtensions(const std::string& database, const ProbeContext& ctx,
                         TenantFacts& fact) const {
-    PgConnection connection = primary_;
+    PgEndpoint connection = primary_;
     connection.dbname = database;
     PgConnectOptions options;
     options.statement_timeout = ctx.deadline.Remaining();
@@ -100,7 +100,7 @@ class PgTenantsProbe final : public Probe {
   }
 
   std::string target_;
-  PgConnection primary_;
+  PgEndpoint primary_;
   std::vector<TenantSpec> tenants_;
 };
 
@@ -191,7 +191,7 @@ Result<std::unique_ptr<Probe>> CreatePgTenantsProbe(const ProbeSettings& setting
         spec.encoding = item.String("encoding").value_or("UTF8");
         spec.extensions = item.ListOfStrings("extensions");
         if (auto login = item.Map("login")) {
-          PgConnection connection = cluster != nullptr ? cluster->primary : PgConnection{};
+          PgEndpoint connection = cluster != nullptr ? cluster->primary : PgEndpoint{};
           connection.user = login->RequiredString("user");
           auto password = ReadPassword(*login);
           connection.password = password ? *password : Secret();

@@ -38,7 +38,7 @@ struct TenantSpec {
   std::string owner;
   std::string encoding = "UTF8";
   std::vector<std::string> extensions;
-  std::optional<PgConnection> login;  // the tenant's own role on its database
+  std::optional<PgEndpoint> login;  // the tenant's own role on its database
 };
 
 // What was observed about one tenant.

@@ -17,7 +17,7 @@ double UnixNow() {
 
 class PgTlsProbe final : public Probe {
  public:
-  PgTlsProbe(std::string target, std::vector<PgConnection> endpoints, bool require_tls,
+  PgTlsProbe(std::string target, std::vector<PgEndpoint> endpoints, bool require_tls,
              std::optional<std::chrono::seconds> min_validity)
       : target_(std::move(target)),
         endpoints_(std::move(endpoints)),
@@ -30,7 +30,7 @@ class PgTlsProbe final : public Probe {
     ProbeResult result;
     std::optional<Error> first_error;
     for (size_t i = 0; i < endpoints_.size(); ++i) {
-      const PgConnection& endpoint = endpoints_[i];
+      const PgEndpoint& endpoint = endpoints_[i];
       // A fair share of what is left, so one hung endpoint cannot starve the others.
       const Deadline deadline =
           Deadline::In(ctx.deadline.Remaining() / static_cast<int64_t>(endpoints_.size() - i));
@@ -64,7 +64,7 @@ class PgTlsProbe final : public Probe {
 
  private:
   std::string target_;
-  std::vector<PgConnection> endpoints_;
+  std::vector<PgEndpoint> endpoints_;
   bool require_tls_;
   std::optional<std::chrono::seconds> min_validity_;
 };
@@ -173,7 +173,7 @@ Result<std::unique_ptr<Probe>> CreatePgTlsProbe(const ProbeSettings& settings,
     }
     // Only now: an error in the params is the one to report first.
     RequireTarget(settings, cluster, "pg_tls: no postgres cluster");
-    std::vector<PgConnection> endpoints = {cluster->primary};
+    std::vector<PgEndpoint> endpoints = {cluster->primary};
     endpoints.insert(endpoints.end(), cluster->standbys.begin(), cluster->standbys.end());
     if (pooler_names) {
       for (const auto& name : *pooler_names)

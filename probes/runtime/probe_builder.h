@@ -4,8 +4,8 @@
 
 #include "config/config.h"
 #include "core/result.h"
-#include "probes/runtime/scheduler.h"
 #include "probes/probe.h"
+#include "probes/runtime/scheduler.h"
 
 namespace dbcanary {
 

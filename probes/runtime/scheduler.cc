@@ -1,5 +1,7 @@
 #include "probes/runtime/scheduler.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -10,8 +12,6 @@
 #include <queue>
 #include <stop_token>
 #include <utility>
-
-#include <spdlog/spdlog.h>
 
 #include "core/deadline.h"
 #include "core/random.h"
@@ -49,7 +49,7 @@ void LogStateChange(const Entry& entry, std::optional<bool> before, const ProbeR
 
 struct Scheduler::State {
   State(ResultStore& result_store, SchedulerOptions scheduler_options)
-      : store(result_store), options(scheduler_options) {}
+      : store(result_store), options(std::move(scheduler_options)) {}
 
   ResultStore& store;
   SchedulerOptions options;
@@ -135,7 +135,7 @@ void Scheduler::State::ThreadEnded() {
 }
 
 Scheduler::Scheduler(std::vector<ScheduledProbe> probes, ResultStore& store,
-                     SchedulerOptions options)
+                     const SchedulerOptions& options)
     : state_(std::make_shared<State>(store, options)) {
   state_->entries.reserve(probes.size());
   for (auto& scheduled : probes) {

@@ -7,8 +7,8 @@
 #include <thread>
 #include <vector>
 
-#include "probes/runtime/result_store.h"
 #include "probes/probe.h"
+#include "probes/runtime/result_store.h"
 
 namespace spdlog {
 class logger;
@@ -44,7 +44,8 @@ struct SchedulerOptions {
 // Runs still in flight when Stop() is called are discarded, not published.
 class Scheduler {
  public:
-  Scheduler(std::vector<ScheduledProbe> probes, ResultStore& store, SchedulerOptions options);
+  Scheduler(std::vector<ScheduledProbe> probes, ResultStore& store,
+            const SchedulerOptions& options);
   // Stops and waits at most kDefaultJoinLimit.
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;

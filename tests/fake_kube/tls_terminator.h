@@ -35,10 +35,10 @@ namespace dbcanary::testing {
 // Certificates for one test suite, made with the openssl CLI in `dir`.
 struct TestPki {
   std::string dir;
-  std::string ca_cert, ca_key;          // the "cluster CA"
-  std::string server_cert, server_key;  // CN/SAN 127.0.0.1, signed by the CA
-  std::string client_cert, client_key;  // CN dbcanary, O dbcanary-readers, signed by the CA
-  std::string other_ca_cert;            // an unrelated CA (wrong trust anchor)
+  std::string ca_cert, ca_key;              // the "cluster CA"
+  std::string server_cert, server_key;      // CN/SAN 127.0.0.1, signed by the CA
+  std::string client_cert, client_key;      // CN dbcanary, O dbcanary-readers, signed by the CA
+  std::string other_ca_cert;                // an unrelated CA (wrong trust anchor)
   std::string stranger_cert, stranger_key;  // a client certificate signed by the other CA
 
   static TestPki Make(const std::string& dir) {
@@ -55,16 +55,20 @@ struct TestPki {
     pki.stranger_key = dir + "/stranger.key";
     const std::string q = " >/dev/null 2>&1";
     const std::string d = "'" + dir + "/";
-    Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=fake-kube-ca -keyout " + d +
-        "ca.key' -out " + d + "ca.crt'" + q);
-    Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=other-ca -keyout " + d +
-        "other-ca.key' -out " + d + "other-ca.crt'" + q);
+    Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "
+        "/CN=fake-kube-ca -keyout " +
+        d + "ca.key' -out " + d + "ca.crt'" + q);
+    Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "
+        "/CN=other-ca -keyout " +
+        d + "other-ca.key' -out " + d + "other-ca.crt'" + q);
     Run("printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > " + d + "san.ext'");
-    Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 -keyout " + d +
-        "server.key' -out " + d + "server.csr'" + q);
+    Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 "
+        "-keyout " +
+        d + "server.key' -out " + d + "server.csr'" + q);
     Run("openssl x509 -req -days 2 -in " + d + "server.csr' -CA " + d + "ca.crt' -CAkey " + d +
         "ca.key' -CAcreateserial -extfile " + d + "san.ext' -out " + d + "server.crt'" + q);
-    Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=dbcanary/O=dbcanary-readers -keyout " +
+    Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "
+        "/CN=dbcanary/O=dbcanary-readers -keyout " +
         d + "client.key' -out " + d + "client.csr'" + q);
     Run("openssl x509 -req -days 2 -in " + d + "client.csr' -CA " + d + "ca.crt' -CAkey " + d +
         "ca.key' -CAcreateserial -out " + d + "client.crt'" + q);
@@ -92,8 +96,7 @@ class TlsTerminator {
   // with "Authorization: Bearer TOKEN" added after its request line, so the fake (which only
   // knows bearer tokens) sees it authenticated. Without a certificate it is forwarded as is.
   TlsTerminator(int backend_port, const std::string& cert_file, const std::string& key_file,
-                const std::string& client_ca_file = "",
-                std::string certificate_user_token = "")
+                const std::string& client_ca_file = "", std::string certificate_user_token = "")
       : backend_port_(backend_port), certificate_user_token_(std::move(certificate_user_token)) {
     ssl_ = SSL_CTX_new(TLS_server_method());
     if (ssl_ == nullptr) throw std::runtime_error("TlsTerminator: SSL_CTX_new failed");

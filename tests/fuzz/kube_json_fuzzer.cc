@@ -19,7 +19,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Parse as the client does, but without exceptions: junk is the client's error path.
-  nlohmann::json doc = nlohmann::json::parse(data, data + size, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json doc =
+      nlohmann::json::parse(data, data + size, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return 0;
   const double now = 1764000000;  // 2025-11-24, inside the fixtures' time range
   const std::string target = "fuzz";

@@ -25,9 +25,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (facts.mode != "redis" && facts.mode != "dragonfly") std::abort();
   for (const auto& value :
        {facts.uptime_seconds, facts.used_memory_bytes, facts.max_memory_bytes,
-        facts.connected_clients, facts.blocked_clients, facts.keyspace_hits,
-        facts.keyspace_misses, facts.expired_keys, facts.evicted_keys, facts.last_save_time,
-        facts.changes_since_last_save, facts.connected_replicas, facts.master_last_io_seconds}) {
+        facts.connected_clients, facts.blocked_clients, facts.keyspace_hits, facts.keyspace_misses,
+        facts.expired_keys, facts.evicted_keys, facts.last_save_time, facts.changes_since_last_save,
+        facts.connected_replicas, facts.master_last_io_seconds}) {
     CheckFinite(value);
   }
   // Look every line's name up again, as the probe's expectations do.

@@ -12,10 +12,10 @@
 #include <string>
 #include <thread>
 
+#include "clients/redis/redis_client.h"
 #include "drills/benchmark/dragonfly_benchmark_drill.h"
 #include "drills/benchmark/pg_benchmark_drill.h"
 #include "drills/drill.h"
-#include "clients/redis/redis_client.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary {
@@ -191,22 +191,22 @@ TEST_F(BenchmarkDrillTest, PgBenchmarkStopsMidRunAndStillDrops) {
   // Stop once the direct leg has committed a transaction (its pgbench_history row is visible),
   // as an exporter shutdown would: waited for, not assumed after a fixed delay, so the leg has
   // a transaction to report however slow the host is.
-  DrillContext ctx{
-      Deadline::In(180s), stop.get_token(), *NullLogger(), [&](std::string_view line) {
-        if (line.starts_with("benchmark direct: 2 clients") && !stopper.joinable()) {
-          stopper = std::jthread([&stop, &stop_requested_at] {
-            const auto give_up = SteadyClock::now() + 120s;
-            while (SteadyClock::now() < give_up) {
-              auto rows = Stack::Get().AdminQuery(
-                  "shared-postgres-1", "SELECT count(*) AS n FROM pgbench_history", kDatabase);
-              if (rows && rows->Number(0, "n").value().value_or(0) > 0) break;
-              std::this_thread::sleep_for(50ms);
-            }
-            stop_requested_at = SteadyClock::now();
-            stop.request_stop();
-          });
-        }
-      }};
+  DrillContext ctx{Deadline::In(180s), stop.get_token(), *NullLogger(), [&](std::string_view line) {
+                     if (line.starts_with("benchmark direct: 2 clients") && !stopper.joinable()) {
+                       stopper = std::jthread([&stop, &stop_requested_at] {
+                         const auto give_up = SteadyClock::now() + 120s;
+                         while (SteadyClock::now() < give_up) {
+                           auto rows = Stack::Get().AdminQuery(
+                               "shared-postgres-1", "SELECT count(*) AS n FROM pgbench_history",
+                               kDatabase);
+                           if (rows && rows->Number(0, "n").value().value_or(0) > 0) break;
+                           std::this_thread::sleep_for(50ms);
+                         }
+                         stop_requested_at = SteadyClock::now();
+                         stop.request_stop();
+                       });
+                     }
+                   }};
   ASSERT_TRUE(drill->CleanUp(ctx));
   DrillResult result = drill->Run(ctx);
   const auto returned_at = SteadyClock::now();
@@ -243,7 +243,7 @@ TEST_F(BenchmarkDrillTest, PgCleanUpRemovesLeftoverButNotForeignDatabase) {
   // marked as the drill marks it, with a session still open in it (the killed run's client)
   ASSERT_TRUE(stack.AdminQuery("shared-postgres-1", std::string("COMMENT ON DATABASE ") +
                                                         kDatabase + " IS '" + kMarker + "'"));
-  PgConnection leftover = config_->FindCluster("shared-postgres")->primary;
+  PgEndpoint leftover = config_->FindCluster("shared-postgres")->primary;
   leftover.dbname = kDatabase;
   auto session = PgSession::Connect(leftover, {}, Deadline::In(10s));
   ASSERT_TRUE(session) << session.error().message;

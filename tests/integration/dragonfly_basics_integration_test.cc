@@ -22,10 +22,10 @@
 #include <utility>
 #include <vector>
 
+#include "clients/redis/redis_client.h"
 #include "config/config.h"
 #include "config/secret.h"
 #include "probes/dragonfly/dragonfly_basics_probe.h"
-#include "clients/redis/redis_client.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary {
@@ -113,8 +113,7 @@ class WatchingProbe : public DragonflyBasicsProbe {
 };
 
 // Every key under `prefix` with its TTL (-1 = no expiry), read with SCAN on a fresh connection.
-std::map<std::string, long long> KeysUnder(const RedisConnection& master,
-                                           const std::string& prefix) {
+std::map<std::string, long long> KeysUnder(const RedisEndpoint& master, const std::string& prefix) {
   std::map<std::string, long long> keys;
   auto client = RedisClient::Connect(master, Deadline::In(seconds(5)));
   EXPECT_TRUE(client) << client.error().message;
@@ -318,7 +317,7 @@ TEST(DragonflyBasicsStackTest, WrongPasswordIsAuthAndNotLeaked) {
   ASSERT_TRUE(timed.result.error);
   EXPECT_EQ(timed.result.error->code, ErrorCode::kAuth) << ErrorText(timed.result);
   const std::string& message = timed.result.error->message;
-  const RedisConnection& master = StackDragonfly().master;
+  const RedisEndpoint& master = StackDragonfly().master;
   EXPECT_NE(message.find("WRONGPASS"), std::string::npos) << message;
   EXPECT_NE(message.find(master.Describe()), std::string::npos) << message;
   EXPECT_EQ(message.find(wrong), std::string::npos) << message;
@@ -464,7 +463,7 @@ TEST(DragonflyBasicsFakeTest, ClosedConnectionIsConnect) {
 // default). The client must report kConnect and the process must live on.
 TEST(DragonflyBasicsFakeTest, WriteAfterServerCloseIsConnectAndSurvivesSigpipe) {
   FakeServer server(FakeServer::Mode::kOkThenClose);
-  RedisConnection target;
+  RedisEndpoint target;
   target.name = "fake";
   target.host = "127.0.0.1";
   target.port = server.port();
@@ -493,8 +492,7 @@ TEST(DragonflyBasicsFakeTest, SilentServerTimesOutAtTheDeadline) {
   // At its deadline: not before, and not much after (room for a loaded host, still far below the
   // 5 s connect_timeout of the target and the server's silence, which never ends).
   EXPECT_GE(timed.seconds, 0.7 - harness::kClockEpsilonSeconds);
-  EXPECT_LE(timed.seconds, 0.7 + harness::kDeadlineSlackSeconds)
-      << "the run overran its deadline";
+  EXPECT_LE(timed.seconds, 0.7 + harness::kDeadlineSlackSeconds) << "the run overran its deadline";
 }
 
 // Pins unaccepted connections: a full handshake in the kernel backlog but no accept() is
@@ -508,8 +506,7 @@ TEST(DragonflyBasicsFakeTest, NeverAcceptedIsTimeout) {
   ASSERT_TRUE(timed.result.error);
   EXPECT_EQ(timed.result.error->code, ErrorCode::kTimeout) << ErrorText(timed.result);
   EXPECT_GE(timed.seconds, 0.5 - harness::kClockEpsilonSeconds);
-  EXPECT_LE(timed.seconds, 0.5 + harness::kDeadlineSlackSeconds)
-      << "the run overran its deadline";
+  EXPECT_LE(timed.seconds, 0.5 + harness::kDeadlineSlackSeconds) << "the run overran its deadline";
 }
 
 }  // namespace

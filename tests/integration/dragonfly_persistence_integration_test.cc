@@ -10,11 +10,11 @@
 #include <sstream>
 #include <string>
 
+#include "clients/redis/redis_client.h"
+#include "config/config.h"
 #include "drills/drill.h"
 #include "drills/health.h"
 #include "drills/persistence/dragonfly_persistence_drill.h"
-#include "config/config.h"
-#include "clients/redis/redis_client.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary {
@@ -178,8 +178,8 @@ TEST_F(DragonflyPersistenceDrillTest, SaveRefusedDuringABackgroundSaveWaitsForIt
   // 50 filler keys (under the drill's prefix: its CleanUp removes them) at 100 ms each make the
   // background save last about 5 s; the forked child keeps the delay, the server drops it.
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(admin->Command({"SET", dragonfly->key_prefix + "drill:persistence:filler:" +
-                                           std::to_string(i), "x"}));
+    ASSERT_TRUE(admin->Command(
+        {"SET", dragonfly->key_prefix + "drill:persistence:filler:" + std::to_string(i), "x"}));
   }
   ASSERT_TRUE(admin->Command({"CONFIG", "SET", "rdb-key-save-delay", "100000"}));
   auto started = admin->Command({"BGSAVE"});

@@ -22,9 +22,9 @@
 #include <thread>
 #include <vector>
 
-#include "config/config.h"
 #include "clients/redis/redis_client.h"
 #include "clients/redis/redis_info.h"
+#include "config/config.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary {
@@ -72,7 +72,7 @@ std::unique_ptr<Probe> Build(const Config& config, std::string_view kind) {
   return probe ? std::move(probe).value() : nullptr;
 }
 
-const RedisConnection& Master(const Config& config) { return config.dragonflies[0].master; }
+const RedisEndpoint& Master(const Config& config) { return config.dragonflies[0].master; }
 
 double Sample(const ProbeResult& result, std::string_view name, Labels labels) {
   auto value = harness::FindSample(result, name, labels);
@@ -84,7 +84,7 @@ double Sample(const ProbeResult& result, std::string_view name, Labels labels) {
 }
 
 // Runs a command on a fresh connection to `server`; fails the test on error.
-std::optional<RedisReply> Admin(const RedisConnection& server,
+std::optional<RedisReply> Admin(const RedisEndpoint& server,
                                 std::initializer_list<std::string_view> argv) {
   auto client = RedisClient::Connect(server, Deadline::In(seconds(5)));
   EXPECT_TRUE(client) << client.error().message;
@@ -95,13 +95,13 @@ std::optional<RedisReply> Admin(const RedisConnection& server,
   return std::move(reply).value();
 }
 
-RedisInfoFacts Facts(const RedisConnection& server) {
+RedisInfoFacts Facts(const RedisEndpoint& server) {
   auto reply = Admin(server, {"INFO", "ALL"});
   return reply ? ExtractInfoFacts(RedisInfo::Parse(reply->text())) : RedisInfoFacts{};
 }
 
 // Every key under `pattern` with its TTL in ms (-1 = no expiry).
-std::map<std::string, long long> KeysMatching(const RedisConnection& server,
+std::map<std::string, long long> KeysMatching(const RedisEndpoint& server,
                                               const std::string& pattern) {
   std::map<std::string, long long> keys;
   auto client = RedisClient::Connect(server, Deadline::In(seconds(10)));
@@ -120,7 +120,7 @@ std::map<std::string, long long> KeysMatching(const RedisConnection& server,
   return keys;
 }
 
-void DeleteMatching(const RedisConnection& server, const std::string& pattern) {
+void DeleteMatching(const RedisEndpoint& server, const std::string& pattern) {
   auto client = RedisClient::Connect(server, Deadline::In(seconds(20)));
   if (!client) return;
   for (const auto& [key, ttl] : KeysMatching(server, pattern)) (void)client->Command({"DEL", key});
@@ -332,7 +332,7 @@ TEST(DragonflyValidationTest, FrozenReplicaFailsVisibilityAtTheDeadline) {
 // Restores maxmemory/maxmemory-policy and removes the junk keys, pass or fail.
 class MemoryLimit {
  public:
-  explicit MemoryLimit(RedisConnection master) : master_(std::move(master)) {
+  explicit MemoryLimit(RedisEndpoint master) : master_(std::move(master)) {
     if (auto policy = Admin(master_, {"CONFIG", "GET", "maxmemory-policy"});
         policy && policy->size() == 2)
       policy_ = std::string((*policy)[1].text());
@@ -344,7 +344,7 @@ class MemoryLimit {
   }
 
  private:
-  RedisConnection master_;
+  RedisEndpoint master_;
   std::string policy_ = "noeviction";
 };
 
@@ -353,7 +353,7 @@ class MemoryLimit {
 TEST(DragonflyValidationTest, MaxmemoryEvictsAndNoevictionRefusesWrites) {
   REQUIRE_REDIS();
   auto config = StackConfig(kAllProbes);
-  const RedisConnection& master = Master(*config);
+  const RedisEndpoint& master = Master(*config);
   auto info = Build(*config, "dragonfly_info");
   auto structures = Build(*config, "dragonfly_structures");
   ASSERT_TRUE(info && structures);
@@ -400,7 +400,7 @@ TEST(DragonflyValidationTest, MaxmemoryEvictsAndNoevictionRefusesWrites) {
 // rename fails, even for root), and restores a good snapshot at the end, pass or fail.
 class BrokenSnapshots {
  public:
-  explicit BrokenSnapshots(RedisConnection master) : master_(std::move(master)) {
+  explicit BrokenSnapshots(RedisEndpoint master) : master_(std::move(master)) {
     auto dir = Admin(master_, {"CONFIG", "GET", "dir"});
     auto file = Admin(master_, {"CONFIG", "GET", "dbfilename"});
     if (!dir || !file || dir->size() != 2 || file->size() != 2) return;
@@ -433,7 +433,7 @@ class BrokenSnapshots {
   }
 
  private:
-  RedisConnection master_;
+  RedisEndpoint master_;
   std::string path_;
 };
 
@@ -483,7 +483,7 @@ TEST(DragonflyValidationTest, WrongPasswordIsAuthWithoutTheSecret) {
 // Creates an ACL user limited to the probe prefix for one test; deletes it at the end.
 class AclUser {
  public:
-  AclUser(RedisConnection master, std::string name, std::string password)
+  AclUser(RedisEndpoint master, std::string name, std::string password)
       : master_(std::move(master)), name_(std::move(name)) {
     ok_ = Admin(master_,
                 {"ACL", "SETUSER", name_, "reset", "on", ">" + password,
@@ -494,7 +494,7 @@ class AclUser {
   bool ok() const { return ok_; }
 
  private:
-  RedisConnection master_;
+  RedisEndpoint master_;
   std::string name_;
   bool ok_ = false;
 };

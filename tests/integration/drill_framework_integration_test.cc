@@ -6,10 +6,10 @@
 #include <sstream>
 #include <thread>
 
+#include "drills/health.h"
 #include "drills/runtime/drill_cli.h"
 #include "drills/runtime/drill_lock.h"
 #include "drills/runtime/runner.h"
-#include "drills/health.h"
 #include "exporter/web/http_server.h"
 #include "tests/integration/harness/exporter_process.h"
 #include "tests/integration/harness/stack.h"

@@ -30,8 +30,8 @@ class DrillHealthIntegrationTest : public ::testing::Test {
   }
 
   DrillContext Context(milliseconds budget = milliseconds(10000)) {
-    return DrillContext{Deadline::In(budget), {}, *spdlog::default_logger(),
-                        [](std::string_view) {}};
+    return DrillContext{
+        Deadline::In(budget), {}, *spdlog::default_logger(), [](std::string_view) {}};
   }
 
   Result<PgClusterHealth> WaitHealth(size_t streaming) {

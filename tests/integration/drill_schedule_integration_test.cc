@@ -31,7 +31,8 @@ std::string ConfigWithScheduledDrill(const std::string& dir) {
   std::stringstream text;
   text << in.rdbuf();
   out << WithoutDrillsSection(text.str());
-  out << "drills:\n  reports_dir: " << dir << "/reports\n  lock: { cluster: shared-postgres, ttl: 30s }\n"
+  out << "drills:\n  reports_dir: " << dir
+      << "/reports\n  lock: { cluster: shared-postgres, ttl: 30s }\n"
       << "  jobs:\n    dragonfly_benchmark:\n      enabled: true\n      schedule: \"* * * * *\"\n"
       << "      timeout: 30s\n      dragonfly: dragonfly\n      connections: 2\n"
       << "      duration: 1s\n      keyspace: 100\n"
@@ -68,10 +69,14 @@ TEST(DrillScheduleIntegrationTest, EnabledDrillFiresOnItsScheduleAndIsExported) 
     std::this_thread::sleep_for(milliseconds(500));
   }
   ASSERT_GE(SampleValue(body, runs), 1) << exporter.Log();
-  EXPECT_EQ(SampleValue(body, "dbcanary_drill_last_result{drill=\"dragonfly_benchmark\",result=\"pass\"}"), 1);
+  EXPECT_EQ(SampleValue(
+                body, "dbcanary_drill_last_result{drill=\"dragonfly_benchmark\",result=\"pass\"}"),
+            1);
   // It ran on its schedule: not before the announced minute (1 s for clock rounding).
-  EXPECT_GT(SampleValue(body, "dbcanary_drill_last_success_timestamp_seconds{drill=\"dragonfly_benchmark\"}"),
-            next_run - 1);
+  EXPECT_GT(
+      SampleValue(body,
+                  "dbcanary_drill_last_success_timestamp_seconds{drill=\"dragonfly_benchmark\"}"),
+      next_run - 1);
   EXPECT_NE(body.find("dbcanary_drill_dragonfly_benchmark_"), std::string::npos)
       << "the drill's own figures";
   EXPECT_NE(body.find("check=\"dragonfly_benchmark_min_set_ops_per_second\""), std::string::npos)
@@ -80,7 +85,8 @@ TEST(DrillScheduleIntegrationTest, EnabledDrillFiresOnItsScheduleAndIsExported) 
   std::string metrics_file = dir + "/metrics.txt";
   std::ofstream(metrics_file) << body;
   std::string promtool_output;
-  int promtool = RunCommand("promtool check metrics < '" + metrics_file + "'", "", &promtool_output);
+  int promtool =
+      RunCommand("promtool check metrics < '" + metrics_file + "'", "", &promtool_output);
   EXPECT_EQ(promtool, 0) << promtool_output;
 
   auto reports = exporter.Get("/reports?format=json");

@@ -77,19 +77,24 @@ TEST_F(ExporterEndToEnd, ServesRealValuesThatPromtoolAccepts) {
         return false;
       }
     }
-    return SampleValue(body, Series("dbcanary_probe_success", "pg_replication",
-                                    "shared-postgres")) == 1 &&
+    return SampleValue(
+               body, Series("dbcanary_probe_success", "pg_replication", "shared-postgres")) == 1 &&
            SampleValue(body, Series("dbcanary_probe_success", "dragonfly_basics", "dragonfly")) ==
                1 &&
-           SampleValue(body, "dbcanary_pg_replication_streaming_standbys{target=\"shared-postgres\"}") ==
+           SampleValue(body,
+                       "dbcanary_pg_replication_streaming_standbys{target=\"shared-postgres\"}") ==
                2 &&
-           SampleValue(body, "dbcanary_pg_replication_sync_standbys{target=\"shared-postgres\"}") == 2 &&
-           SampleValue(body, "dbcanary_expectation_pass{check=\"min_sync_standbys\",target=\"shared-postgres\"}") == 1;
+           SampleValue(body, "dbcanary_pg_replication_sync_standbys{target=\"shared-postgres\"}") ==
+               2 &&
+           SampleValue(body,
+                       "dbcanary_expectation_pass{check=\"min_sync_standbys\",target=\"shared-"
+                       "postgres\"}") == 1;
   };
   HttpResponse metrics;
   for (auto until = std::chrono::steady_clock::now() + seconds(60);;) {
     metrics = exporter.Get("/metrics");
-    if ((metrics.status == 200 && holds(metrics.body)) || std::chrono::steady_clock::now() > until) {
+    if ((metrics.status == 200 && holds(metrics.body)) ||
+        std::chrono::steady_clock::now() > until) {
       break;
     }
     std::this_thread::sleep_for(milliseconds(500));
@@ -98,19 +103,27 @@ TEST_F(ExporterEndToEnd, ServesRealValuesThatPromtoolAccepts) {
   EXPECT_NE(metrics.headers.find("text/plain; version=0.0.4"), std::string::npos);
   const std::string& body = metrics.body;
 
-  EXPECT_EQ(SampleValue(body, Series("dbcanary_probe_success", "pg_replication", "shared-postgres")), 1)
+  EXPECT_EQ(
+      SampleValue(body, Series("dbcanary_probe_success", "pg_replication", "shared-postgres")), 1)
       << body;
   for (const char* pooler : {"gitlab-pooler-rw", "gitlab-pooler-ro", "harbor-pooler-rw",
                              "keycloak-pooler-rw", "synergyflow-pooler-rw"}) {
     EXPECT_EQ(SampleValue(body, Series("dbcanary_probe_success", "pooler_roundtrip", pooler)), 1)
-        << pooler << "\n" << exporter.Log();
+        << pooler << "\n"
+        << exporter.Log();
   }
-  EXPECT_EQ(SampleValue(body, Series("dbcanary_probe_success", "dragonfly_basics", "dragonfly")), 1);
-  EXPECT_EQ(SampleValue(body, "dbcanary_pg_replication_streaming_standbys{target=\"shared-postgres\"}"),
-            2);
-  EXPECT_EQ(SampleValue(body, "dbcanary_pg_replication_sync_standbys{target=\"shared-postgres\"}"), 2);
-  EXPECT_EQ(SampleValue(body, "dbcanary_expectation_pass{check=\"min_sync_standbys\",target=\"shared-postgres\"}"),
+  EXPECT_EQ(SampleValue(body, Series("dbcanary_probe_success", "dragonfly_basics", "dragonfly")),
             1);
+  EXPECT_EQ(
+      SampleValue(body, "dbcanary_pg_replication_streaming_standbys{target=\"shared-postgres\"}"),
+      2);
+  EXPECT_EQ(SampleValue(body, "dbcanary_pg_replication_sync_standbys{target=\"shared-postgres\"}"),
+            2);
+  EXPECT_EQ(
+      SampleValue(
+          body,
+          "dbcanary_expectation_pass{check=\"min_sync_standbys\",target=\"shared-postgres\"}"),
+      1);
   EXPECT_GT(SampleValue(body, "dbcanary_process_resident_memory_bytes"), 1e6);
 
   std::string output;
@@ -168,7 +181,8 @@ TEST_F(ExporterEndToEnd, EveryProbeAndExpectationIsGreenOnAHealthyStack) {
 TEST_F(ExporterEndToEnd, StoppedPoolerFailsWithinTimeoutWhileScrapesStayFast) {
   ExporterProcess exporter({"serve", "--config", StackConfig()});
   ASSERT_TRUE(exporter.WaitReady(seconds(30))) << exporter.Log();
-  const std::string success = Series("dbcanary_probe_success", "pooler_roundtrip", "gitlab-pooler-rw");
+  const std::string success =
+      Series("dbcanary_probe_success", "pooler_roundtrip", "gitlab-pooler-rw");
   ASSERT_EQ(WaitForValue(exporter, success, 1, seconds(60)), 1);
 
   ASSERT_EQ(StackCommand("stop gitlab-pooler-rw"), 0);
@@ -182,7 +196,8 @@ TEST_F(ExporterEndToEnd, StoppedPoolerFailsWithinTimeoutWhileScrapesStayFast) {
     seen = SampleValue(response.body, success);
     std::this_thread::sleep_for(milliseconds(50));
   }
-  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped_at).count();
+  double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped_at).count();
   EXPECT_EQ(seen, 0) << "pooler probe still succeeding " << took << " s after the stop";
   // Promise: with the stack config's 5 s interval and 3 s timeout a failure shows within one of
   // each (the refused connect fails at once), plus room for a loaded host.
@@ -191,7 +206,9 @@ TEST_F(ExporterEndToEnd, StoppedPoolerFailsWithinTimeoutWhileScrapesStayFast) {
   // what a scrape waiting on runs (3 s timeout, 5 s interval) would take.
   EXPECT_LT(worst_scrape, 1.0) << "a scrape waited on a probe";
   auto body = exporter.Get("/metrics").body;
-  EXPECT_GE(SampleValue(body, "dbcanary_probe_failures_total{probe=\"pooler_roundtrip\",target=\"gitlab-pooler-rw\",reason=\"connect\"}"),
+  EXPECT_GE(SampleValue(body,
+                        "dbcanary_probe_failures_total{probe=\"pooler_roundtrip\",target=\"gitlab-"
+                        "pooler-rw\",reason=\"connect\"}"),
             1)
       << body;
 
@@ -201,7 +218,8 @@ TEST_F(ExporterEndToEnd, StoppedPoolerFailsWithinTimeoutWhileScrapesStayFast) {
 
 // A bad reload keeps the running config; SIGTERM stops promptly.
 TEST_F(ExporterEndToEnd, BadReloadKeepsServingAndSigtermStopsPromptly) {
-  fs::path config = fs::temp_directory_path() / ("dbcanary-e2e-" + std::to_string(::getpid()) + ".yaml");
+  fs::path config =
+      fs::temp_directory_path() / ("dbcanary-e2e-" + std::to_string(::getpid()) + ".yaml");
   fs::copy_file(StackConfig(), config, fs::copy_options::overwrite_existing);
   ExporterProcess exporter({"serve", "--config", config.string()});
   ASSERT_TRUE(exporter.WaitReady(seconds(30))) << exporter.Log();
@@ -213,10 +231,10 @@ TEST_F(ExporterEndToEnd, BadReloadKeepsServingAndSigtermStopsPromptly) {
   auto body = exporter.Get("/metrics").body;
   EXPECT_EQ(SampleValue(body, "dbcanary_config_last_reload_successful"), 0);
   // Still probing with the old config (waited for: one run can trip over a busy machine).
-  EXPECT_EQ(WaitForValue(exporter,
-                         Series("dbcanary_probe_success", "pg_replication", "shared-postgres"), 1,
-                         seconds(60)),
-            1);
+  EXPECT_EQ(
+      WaitForValue(exporter, Series("dbcanary_probe_success", "pg_replication", "shared-postgres"),
+                   1, seconds(60)),
+      1);
 
   fs::copy_file(StackConfig(), config, fs::copy_options::overwrite_existing);
   exporter.Signal(SIGHUP);
@@ -232,11 +250,13 @@ TEST_F(ExporterEndToEnd, BadReloadKeepsServingAndSigtermStopsPromptly) {
 // check-config validates without starting anything.
 TEST_F(ExporterEndToEnd, CheckConfigExitCodes) {
   std::string output;
-  EXPECT_EQ(RunCommand(std::string(DBCANARY_BINARY) + " check-config " + StackConfig(), "", &output), 0)
+  EXPECT_EQ(
+      RunCommand(std::string(DBCANARY_BINARY) + " check-config " + StackConfig(), "", &output), 0)
       << output;
   fs::path bad = fs::temp_directory_path() / "dbcanary-e2e-bad.yaml";
   std::ofstream(bad) << "exporter:\n  workers: 0\n";
-  EXPECT_EQ(RunCommand(std::string(DBCANARY_BINARY) + " check-config " + bad.string(), "", &output), 1);
+  EXPECT_EQ(RunCommand(std::string(DBCANARY_BINARY) + " check-config " + bad.string(), "", &output),
+            1);
   EXPECT_NE(output.find("exporter.workers"), std::string::npos) << output;
   fs::remove(bad);
 }

@@ -15,9 +15,9 @@
 #include <string_view>
 #include <vector>
 
+#include "config/yaml_reader.h"
 #include "drills/drill.h"
 #include "drills/failover/failover_drill.h"
-#include "config/yaml_reader.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary {
@@ -159,8 +159,8 @@ TEST(FailoverDrillIntegrationTest, CommandTriggerPromotesAStandbyWithoutLosingWr
   EXPECT_GE(*window("before"), kMinWrites);
   EXPECT_GE(*window("after"), kMinWrites);
   EXPECT_EQ(*window("before") + window("during").value_or(0) + *window("after"), *acknowledged);
-  for (const char* check : {"min_writes_before_trigger", "min_writes_after_resume",
-                            "max_lost_writes"}) {
+  for (const char* check :
+       {"min_writes_before_trigger", "min_writes_after_resume", "max_lost_writes"}) {
     const ExpectationResult* expectation = FindDrillExpectation(result, check);
     ASSERT_NE(expectation, nullptr) << check;
     EXPECT_TRUE(expectation->pass) << check << ": " << expectation->observed_text;

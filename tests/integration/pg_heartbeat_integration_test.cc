@@ -43,8 +43,7 @@ constexpr double kLagLimit = 5.0;
 constexpr double kReadMarginSeconds = 0.1;
 
 double WallNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // Resumes WAL replay on a standby when destroyed, pass or fail.
@@ -208,7 +207,8 @@ TEST_F(PgHeartbeatIntegrationTest, PausedReplayLagGrowsThenRecovers) {
   // paused standby until its read margin, above); 10 ms for the two clocks' rounding.
   const double last_seen =
       FindSample(result, kPgHeartbeatLastSeenWriteTimestamp, StandbyLabels(paused_name)).value();
-  const double newest = FindSample(result, kPgHeartbeatWriteTimestamp, {{"target", kCluster}}).value();
+  const double newest =
+      FindSample(result, kPgHeartbeatWriteTimestamp, {{"target", kCluster}}).value();
   EXPECT_GT(newest - last_seen, first_run_seconds - 0.01);
   // The lag counts that real time: at least the age of the heartbeat it last saw.
   EXPECT_GE(previous_lag, newest - last_seen);

@@ -339,7 +339,7 @@ TEST_F(PgReplicationIntegrationTest, QueryErrorsKeepSqlstateAndRowsReadByName) {
   EXPECT_EQ(ErrorCodeName(bad.error().code), "query");
   EXPECT_NE(bad.error().message.find("42P01"), std::string::npos) << bad.error().message;
   EXPECT_EQ(bad.error().cause.sqlstate, "42P01");  // typed, for callers that branch on it
-  ASSERT_TRUE(session->connected());  // a query error does not lose the connection
+  ASSERT_TRUE(session->connected());               // a query error does not lose the connection
   auto rows = session->QueryParams("SELECT $1::int + 1 AS next, NULL::text AS nothing",
                                    {PgValue("41")}, Deadline::In(milliseconds(2000)));
   ASSERT_TRUE(rows) << rows.error().message;

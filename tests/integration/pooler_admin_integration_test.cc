@@ -8,10 +8,10 @@
 #include <cstdio>
 #include <thread>
 
+#include "clients/pg/pg_session.h"
 #include "probes/pooler/pgbouncer_rows.h"
 #include "probes/pooler/pooler_admin_probe.h"
 #include "probes/pooler/pooler_roundtrip_probe.h"
-#include "clients/pg/pg_session.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary {
@@ -57,7 +57,7 @@ class PoolerAdminIntegrationTest : public ::testing::Test {
 
   // An admin console session on `pooler`, for PAUSE/RESUME.
   Result<PgSession> AdminSession(const std::string& pooler) const {
-    PgConnection admin = config_->FindPooler(pooler)->connection;
+    PgEndpoint admin = config_->FindPooler(pooler)->connection;
     admin.dbname = "pgbouncer";
     admin.user = "pgbouncer_admin";
     auto password =
@@ -239,7 +239,7 @@ TEST_F(PoolerAdminIntegrationTest, MoreClientsThanPoolMakeClientsWait) {
   auto probe =
       AdminProbe(*config_, kPooler, "{ " + AdminYaml() + ", expect: { max_wait_seconds: 0.2 } }");
   ASSERT_NE(probe, nullptr);
-  const PgConnection tenant = config_->FindPooler(kPooler)->connection;
+  const PgEndpoint tenant = config_->FindPooler(kPooler)->connection;
   constexpr int kClients = 30;
   std::atomic<int> connected{0}, failed{0};
   std::atomic<bool> go{false};

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <map>
 
-#include "probes/pooler/pooler_roundtrip_probe.h"
 #include "clients/pg/pg_session.h"
+#include "probes/pooler/pooler_roundtrip_probe.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary {
@@ -112,9 +112,8 @@ TEST_F(PoolerRoundtripIntegrationTest, WriteCommitsAndLeavesNoRowBehind) {
   auto probe = PoolerProbe(*config_, "gitlab-pooler-rw");
   ASSERT_NE(probe, nullptr);
   // Absent, whatever earlier runs left: the first write must meet undefined_table.
-  ASSERT_TRUE(Stack::Get().AdminQuery("shared-postgres-1",
-                                      "DROP TABLE IF EXISTS dbcanary_pooler_probe",
-                                      "gitlabhq_production"));
+  ASSERT_TRUE(Stack::Get().AdminQuery(
+      "shared-postgres-1", "DROP TABLE IF EXISTS dbcanary_pooler_probe", "gitlabhq_production"));
   for (int i = 0; i < 3; ++i) {
     auto run = RunProbeOnce(*probe, milliseconds(3000));
     ASSERT_TRUE(run.result.success) << run.result.error->message;

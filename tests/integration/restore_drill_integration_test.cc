@@ -19,9 +19,9 @@
 #include <string>
 #include <thread>
 
+#include "config/config.h"
 #include "drills/drill.h"
 #include "drills/restore/restore_drill.h"
-#include "config/config.h"
 #include "tests/fake_kube/fake_kube_server.h"
 #include "tests/integration/harness/stack.h"
 
@@ -90,9 +90,9 @@ class RestoreDrillTest : public ::testing::Test {
     std::ifstream in(stack.ConfigPath());
     std::stringstream text;
     text << in.rdbuf();
-    auto config =
-        ParseConfig(harness::WithoutDrillsSection(text.str()) + extra + "drills:\n  reports_dir: /tmp\n  jobs:\n    " + job + "\n",
-                    stack.ConfigPath());
+    auto config = ParseConfig(harness::WithoutDrillsSection(text.str()) + extra +
+                                  "drills:\n  reports_dir: /tmp\n  jobs:\n    " + job + "\n",
+                              stack.ConfigPath());
     if (!config) return config.error();
     config_ = *config;
     DrillRegistry registry;

@@ -255,20 +255,19 @@ TEST_F(SecretsTest, NoSecretInLogsPagesReportsOrCommandOutput) {
     for (auto until = std::chrono::steady_clock::now() + seconds(60);;) {
       metrics = Fetch(exporter, "/metrics");
       auto success = [&](const std::string& probe, const std::string& target) {
-        return SampleValue(metrics, "dbcanary_probe_success{probe=\"" + probe + "\",target=\"" +
-                                        target + "\"}");
+        return SampleValue(
+            metrics, "dbcanary_probe_success{probe=\"" + probe + "\",target=\"" + target + "\"}");
       };
-      const bool all = Sample(metrics, "pg_replication", "wrongpass-pg", "auth") >= 1 &&
-                       Sample(metrics, "pg_replication", "wronghost-pg", "connect") >= 1 &&
-                       Sample(metrics, "pg_replication", "down-pg", "connect") >= 1 &&
-                       Sample(metrics, "pooler_roundtrip", "wrongpass-pooler", "auth") >= 1 &&
-                       Sample(metrics, "dragonfly_basics", "wrongpass-redis", "auth") >= 1 &&
-                       Sample(metrics, "dragonfly_basics", "down-redis", "connect") >= 1 &&
-                       success("pg_tenants", "good-pg") == 1 &&
-                       success("pooler_admin", "good-pooler") == 1 &&
-                       success("dragonfly_basics", "good-redis") == 1 &&
-                       success("monitoring_pipeline", "echo-monitoring") == 0 &&
-                       echo.requests() >= 2;
+      const bool all =
+          Sample(metrics, "pg_replication", "wrongpass-pg", "auth") >= 1 &&
+          Sample(metrics, "pg_replication", "wronghost-pg", "connect") >= 1 &&
+          Sample(metrics, "pg_replication", "down-pg", "connect") >= 1 &&
+          Sample(metrics, "pooler_roundtrip", "wrongpass-pooler", "auth") >= 1 &&
+          Sample(metrics, "dragonfly_basics", "wrongpass-redis", "auth") >= 1 &&
+          Sample(metrics, "dragonfly_basics", "down-redis", "connect") >= 1 &&
+          success("pg_tenants", "good-pg") == 1 && success("pooler_admin", "good-pooler") == 1 &&
+          success("dragonfly_basics", "good-redis") == 1 &&
+          success("monitoring_pipeline", "echo-monitoring") == 0 && echo.requests() >= 2;
       if (all || std::chrono::steady_clock::now() > until) break;
       std::this_thread::sleep_for(milliseconds(250));
     }

@@ -213,7 +213,6 @@ class WebTlsTest : public WebSecurityTest {
 TempDir* WebTlsTest::pki_dir_ = nullptr;
 TestPki* WebTlsTest::pki_ = nullptr;
 
-
 // Seconds until the peer closed `fd` (recv returns 0 or an error), at most `limit`.
 double SecondsUntilClosed(int fd, double limit) {
   auto start = std::chrono::steady_clock::now();
@@ -277,10 +276,11 @@ TEST_F(WebTlsTest, MinVersionTls13RefusesTls12) {
   std::string url = Url(*exporter, "/healthz");
   EXPECT_EQ(Curl(Trusting() + " --tls-max 1.2", url).status, 0);
   EXPECT_EQ(Curl(Trusting() + " --tlsv1.3", url).status, 200) << exporter->Log();
-  CurlResult metrics = CurlUntil(Trusting(), Url(*exporter, "/metrics"), [](const CurlResult& page) {
-    return SampleValue(page.body,
-                       "dbcanary_web_tls_handshake_failures_total{reason=\"protocol\"}") >= 1;
-  });
+  CurlResult metrics =
+      CurlUntil(Trusting(), Url(*exporter, "/metrics"), [](const CurlResult& page) {
+        return SampleValue(page.body,
+                           "dbcanary_web_tls_handshake_failures_total{reason=\"protocol\"}") >= 1;
+      });
   EXPECT_EQ(
       SampleValue(metrics.body, "dbcanary_web_tls_handshake_failures_total{reason=\"protocol\"}"),
       1);
@@ -302,7 +302,8 @@ TEST_F(WebTlsTest, RequireAndVerifyClientCertAdmitsOnlyTheRightClients) {
       [](const CurlResult& page) {
         return page.status == 200 &&
                SampleValue(page.body,
-                           "dbcanary_web_tls_handshake_failures_total{reason=\"certificate\"}") >= 2;
+                           "dbcanary_web_tls_handshake_failures_total{reason=\"certificate\"}") >=
+                   2;
       });
   ASSERT_EQ(right.status, 200) << right.output << exporter->Log();
   EXPECT_EQ(

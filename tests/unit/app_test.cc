@@ -164,8 +164,7 @@ TEST_F(AppTest, StopIsPromptWithProbesInFlight) {
   // A 30 s timeout and a 60 s sleep: only the stop request ends a run within the 1.5 s stop
   // limit, so a Stop() that does not interrupt its runs returns false instead of merely being
   // slow (no bound on the host's speed needed to tell the two apart).
-  StartWith(
-      ConfigWith({"df-a", "df-b"}, "127.0.0.1:0", "interval: 30s, timeout: 30s, sleep: 60s"));
+  StartWith(ConfigWith({"df-a", "df-b"}, "127.0.0.1:0", "interval: 30s, timeout: 30s, sleep: 60s"));
   ASSERT_TRUE(WaitFor([&] { return Find(app_->store().Snapshot(), "df-a") != nullptr; }));
   // Past the first-run spread (at most 2 s), so the runs are in flight when Stop() is called.
   // (Were one not yet started, Stop() would only be quicker: this sleep cannot fail the test.)

@@ -29,10 +29,10 @@ TEST(Base64Test, RefusesMalformedText) {
   EXPECT_FALSE(DecodeBase64("YQ=a"));          // data after padding, inside a group
   EXPECT_FALSE(DecodeBase64("Y==="));          // '=' for the second character
   EXPECT_FALSE(DecodeBase64("===="));
-  EXPECT_FALSE(DecodeBase64("YWJj="));         // '=' after a full group
-  EXPECT_FALSE(DecodeBase64("YWI=="));         // one '=' too many
-  EXPECT_FALSE(DecodeBase64("YQ="));           // padded group of three
-  EXPECT_FALSE(DecodeBase64("YWJjZ"));         // a lone final character is never valid
+  EXPECT_FALSE(DecodeBase64("YWJj="));  // '=' after a full group
+  EXPECT_FALSE(DecodeBase64("YWI=="));  // one '=' too many
+  EXPECT_FALSE(DecodeBase64("YQ="));    // padded group of three
+  EXPECT_FALSE(DecodeBase64("YWJjZ"));  // a lone final character is never valid
   EXPECT_FALSE(DecodeBase64("YWJjZ", kLenient));
 }
 

@@ -1,19 +1,23 @@
 // Pure parts of the benchmark drills: latency percentile math, the regression baseline, the
-// TPC-B transaction generator and the params validation of pg_benchmark / dragonfly_benchmark.
+// shared leg reporting, the TPC-B transaction generator and the params validation of
+// pg_benchmark / dragonfly_benchmark.
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "config/config.h"
+#include "drills/benchmark/bench_leg.h"
 #include "drills/benchmark/bench_stats.h"
 #include "drills/benchmark/dragonfly_benchmark_drill.h"
 #include "drills/benchmark/pg_benchmark_drill.h"
 #include "drills/drill.h"
-#include "config/config.h"
 #include "tests/unit/temp_dir.h"
 
 namespace dbcanary {
@@ -98,6 +102,69 @@ TEST(RegressionBaseline, MedianOfTheLastRuns) {
   EXPECT_DOUBLE_EQ(RegressionFraction(750, 1000), 0.25);
   EXPECT_NEAR(RegressionFraction(1100, 1000), -0.1, 1e-12);
   EXPECT_EQ(RegressionFraction(5, 0), 0);
+}
+
+TEST(BenchLeg, DealsOutRoundRobinAndRunsEveryWorker) {
+  std::vector<int> items = {0, 1, 2, 3, 4};
+  auto groups = bench::DealOut(items, 2, [](int item) { return item != 2; });
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0], (std::vector<int*>{&items[0], &items[4]}));
+  EXPECT_EQ(groups[1], (std::vector<int*>{&items[1], &items[3]}));
+
+  struct Worker {
+    void Run() { ran = true; }
+    bool ran = false;
+  };
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < 3; ++i) workers.push_back(std::make_unique<Worker>());
+  bench::RunWorkers(workers);
+  for (const auto& worker : workers) EXPECT_TRUE(worker->ran);
+
+  const auto start = SteadyClock::now();
+  EXPECT_EQ(bench::LegSeconds(start, SteadyClock::time_point{}), 0);  // nothing completed
+  EXPECT_DOUBLE_EQ(bench::LegSeconds(start, start + std::chrono::milliseconds(1500)), 1.5);
+  EXPECT_EQ(bench::PerSecond(10, 0), 0);
+  EXPECT_DOUBLE_EQ(bench::PerSecond(10, 4), 2.5);
+}
+
+TEST(BenchLeg, DetailLineInEachDrillsWords) {
+  LatencyHistogram latency;
+  latency.Record(2'000'000);  // 2 ms: every percentile
+  EXPECT_EQ(bench::LegDetail({"tps", 1, "committed", "failed", 2}, 812.34, 24369, 3, latency, 30),
+            "812.3 tps, 24369 committed, 3 failed, latency p50 2.00 ms p95 2.00 ms p99 2.00 ms, "
+            "over 30.00 s");
+  EXPECT_EQ(bench::LegDetail({"ops/s", 0, "ops", "errors", 3}, 51234.6, 76852, 0, latency, 1.5),
+            "51235 ops/s, 76852 ops, 0 errors, latency p50 2.000 ms p95 2.000 ms p99 2.000 ms, "
+            "over 1.50 s");
+}
+
+TEST(BenchLeg, LatencyPercentilesAndThroughputExpectations) {
+  LatencyHistogram latency;
+  latency.Record(2'000'000);
+  DrillResult result;
+  bench::AddLatencyPercentiles(result, "dbcanary_x_latency_seconds", {{"op", "set"}}, latency);
+  ASSERT_EQ(result.samples.size(), 3u);
+  const char* percentiles[] = {"50", "95", "99"};
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(result.samples[i].name, "dbcanary_x_latency_seconds");
+    EXPECT_EQ(result.samples[i].labels, (Labels{{"op", "set"}, {"percentile", percentiles[i]}}));
+    EXPECT_DOUBLE_EQ(result.samples[i].value, 0.002);
+  }
+
+  RegressionBaseline history(5);
+  const bench::ThroughputTargets targets = {"min_rate", 100, "max_regression", 0.2};
+  bench::ExpectThroughput(result, "t", 1000, targets, history);  // no earlier run: no regression
+  ASSERT_EQ(result.expectations.size(), 1u);
+  EXPECT_EQ(result.expectations[0].check, "min_rate");
+  EXPECT_EQ(result.expectations[0].target, "t");
+  EXPECT_TRUE(result.expectations[0].pass);
+  bench::ExpectThroughput(result, "t", 700, targets, history);  // 30 % below 1000
+  ASSERT_EQ(result.expectations.size(), 3u);
+  EXPECT_TRUE(result.expectations[1].pass);
+  EXPECT_EQ(result.expectations[2].check, "max_regression");
+  EXPECT_NEAR(result.expectations[2].observed, 0.3, 1e-12);
+  EXPECT_FALSE(result.expectations[2].pass);
+  EXPECT_EQ(*history.Median(), 850);
 }
 
 TEST(Tpcb, DrawsStayInPgbenchBounds) {

@@ -205,20 +205,17 @@ TEST(CliServeTest, ReloadsOnSighupAndStopsCleanlyOnSigterm) {
   int port = FreePort();
   Child child;
   ForkServe(child, path, port);
-  ASSERT_TRUE(testing::WaitFor(
-      [&] {
-        auto ready = testing::HttpGet(port, "/readyz");
-        return ready && ready->status == 200;
-      }));
+  ASSERT_TRUE(testing::WaitFor([&] {
+    auto ready = testing::HttpGet(port, "/readyz");
+    return ready && ready->status == 200;
+  }));
 
   ::kill(child.pid, SIGHUP);
-  EXPECT_TRUE(testing::WaitFor(
-      [&] {
-        auto metrics = testing::HttpGet(port, "/metrics");
-        return metrics &&
-               metrics->body.find("dbcanary_config_reloads_total{result=\"success\"} 1\n") !=
-                   std::string::npos;
-      }));
+  EXPECT_TRUE(testing::WaitFor([&] {
+    auto metrics = testing::HttpGet(port, "/metrics");
+    return metrics && metrics->body.find("dbcanary_config_reloads_total{result=\"success\"} 1\n") !=
+                          std::string::npos;
+  }));
 
   auto started = std::chrono::steady_clock::now();
   ::kill(child.pid, SIGTERM);

@@ -108,7 +108,8 @@ TEST_F(ConfigTest, RejectsBadConfigsNamingFileLineAndKey) {
        "\"pg-1\""},
       {"cluster: pg", "cluster: nope",
        "test.yaml:19:14: poolers[0].cluster: no postgres cluster named \"nope\""},
-      {"type: ro", "type: rx", "test.yaml:20:11: poolers[0].type: expected one of rw, ro, got \"rx\""},
+      {"type: ro", "type: rx",
+       "test.yaml:20:11: poolers[0].type: expected one of rw, ro, got \"rx\""},
       {"password: \"${DBCANARY_TEST_PASSWORD}\"", "password: hunter2",
        "test.yaml:21:82: poolers[0].connection.password: must be an environment reference like "
        "\"${DB_PASSWORD}\"; put literal passwords in a file and use password_file"},
@@ -136,8 +137,9 @@ TEST_F(ConfigTest, RejectsMissingAndUnreadableThings) {
   EXPECT_EQ(ErrorOf("postgres:\n  clusters:\n    - name: pg\n"),
             "test.yaml:3:7: postgres.clusters[0].primary: required but missing");
   std::string missing_file = Replace(good_, secret_file_.string(), "/nonexistent/secret");
-  EXPECT_NE(ErrorOf(missing_file).find("postgres.clusters[0].defaults.password_file: cannot "
-                                       "read \"/nonexistent/secret\""),
+  EXPECT_NE(ErrorOf(missing_file)
+                .find("postgres.clusters[0].defaults.password_file: cannot "
+                      "read \"/nonexistent/secret\""),
             std::string::npos)
       << ErrorOf(missing_file);
   // A directory, a FIFO or a device is refused before anything reads it.

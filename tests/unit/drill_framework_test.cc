@@ -7,12 +7,12 @@
 #include <fstream>
 #include <thread>
 
+#include "core/text_format.h"
 #include "drills/runtime/cron.h"
 #include "drills/runtime/drill_metrics.h"
 #include "drills/runtime/report.h"
 #include "drills/runtime/runner.h"
 #include "drills/runtime/state_store.h"
-#include "core/text_format.h"
 #include "temp_dir.h"
 
 namespace dbcanary {
@@ -215,6 +215,38 @@ std::vector<std::string> PhaseNames(const DrillRecord& record) {
   std::vector<std::string> names;
   for (const auto& phase : record.result.phases) names.push_back(phase.name);
   return names;
+}
+
+TEST(SleepTest, SleepsUntilTheTimeOrWakesOnStop) {
+  auto start = SteadyClock::now();
+  EXPECT_TRUE(SleepFor(20ms, {}));
+  EXPECT_GE(SteadyClock::now() - start, 20ms);
+  std::stop_source source;
+  std::jthread stopper([&source] {
+    std::this_thread::sleep_for(50ms);
+    source.request_stop();
+  });
+  start = SteadyClock::now();
+  EXPECT_FALSE(SleepFor(30s, source.get_token()));
+  EXPECT_LT(SteadyClock::now() - start, 10s);
+  // Already stopped: no wait at all, on either clock.
+  EXPECT_FALSE(SleepUntil(SteadyClock::now() + 30s, source.get_token()));
+  EXPECT_FALSE(SleepUntil(std::chrono::system_clock::now() + 30s, source.get_token()));
+  EXPECT_LT(SteadyClock::now() - start, 10s);
+}
+
+TEST(SleepTest, PauseDrillEndsAtTheDeadline) {
+  DrillContext ctx{Deadline::In(30s), {}, NullLogger(), [](std::string_view) {}};
+  EXPECT_TRUE(PauseDrill(ctx, 10ms));
+  ctx.deadline = Deadline::In(50ms);
+  const auto start = SteadyClock::now();
+  EXPECT_FALSE(PauseDrill(ctx, 30s));  // cut short at the deadline, which has then passed
+  EXPECT_LT(SteadyClock::now() - start, 10s);
+  std::stop_source source;
+  source.request_stop();
+  ctx.deadline = Deadline::In(30s);
+  ctx.stop = source.get_token();
+  EXPECT_FALSE(PauseDrill(ctx, 0ms));
 }
 
 TEST(RunnerTest, PassRunsCleanupPreconditionsRunCleanupInOrder) {

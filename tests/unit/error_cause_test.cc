@@ -112,8 +112,12 @@ std::string PgMessage(char type, const std::string& body) {
 std::string PgError(const std::string& severity, const std::string& sqlstate,
                     const std::string& message) {
   std::string body;
-  for (auto [field, value] : {std::pair<char, std::string>{'S', severity}, {'V', severity},
-                              {'C', sqlstate}, {'M', message}, {'F', "auth.c"}, {'L', "334"},
+  for (auto [field, value] : {std::pair<char, std::string>{'S', severity},
+                              {'V', severity},
+                              {'C', sqlstate},
+                              {'M', message},
+                              {'F', "auth.c"},
+                              {'L', "334"},
                               {'R', "auth_failed"}}) {
     body += field + value + '\0';
   }
@@ -149,8 +153,8 @@ char ReadPgMessage(int fd) {
   return head[0];
 }
 
-PgConnection FakeTarget(int port) {
-  PgConnection target;
+PgEndpoint FakeTarget(int port) {
+  PgEndpoint target;
   target.name = "fake";
   target.host = "127.0.0.1";
   target.port = port;
@@ -266,8 +270,8 @@ TEST(PgCauseTest, StopRequestIsStoppedAndTheDeadlineIsTimeout) {
     ScriptedServer server(silent);
     std::stop_source stop;
     stop.request_stop();
-    auto session = PgSession::Connect(FakeTarget(server.port()), {}, Deadline::In(0ms),
-                                      stop.get_token());
+    auto session =
+        PgSession::Connect(FakeTarget(server.port()), {}, Deadline::In(0ms), stop.get_token());
     ASSERT_FALSE(session);
     EXPECT_EQ(session.error().code, ErrorCode::kTimeout) << session.error().message;
   }
@@ -296,8 +300,8 @@ TEST(PgCauseTest, StopRequestIsStoppedAndTheDeadlineIsTimeout) {
 // ---------------------------------------------------------------------------------------------
 // clients/redis
 
-RedisConnection FakeRedis(int port) {
-  RedisConnection target;
+RedisEndpoint FakeRedis(int port) {
+  RedisEndpoint target;
   target.name = "df";
   target.host = "127.0.0.1";
   target.port = port;

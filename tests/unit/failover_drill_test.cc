@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "clients/kube/client.h"
 #include "drills/drill.h"
 #include "drills/failover/trigger.h"
 #include "drills/failover/write_log.h"
-#include "clients/kube/client.h"
 #include "tests/fake_kube/fake_kube_server.h"
 
 namespace dbcanary {
@@ -87,8 +87,8 @@ TEST(FailoverWriteLogTest, WindowsSplitAtTheTriggerAndAtTheResumedWrite) {
   // before: 1, 2 (trigger at 0.25); during: 3 (failed), 4 (acked by the old primary: not a
   // resumption, it started before the new primary was found at 1.0); after: 5 on, including
   // the resumed write itself and a later failure
-  std::vector<WriteAttempt> log{Ack(1, 0.0, 0.1),    Ack(2, 0.2, 0.3),   Failed(3, 0.4, 0.5),
-                                Ack(4, 0.6, 0.7),    Ack(5, 1.1, 1.2),   Failed(6, 1.3, 1.4),
+  std::vector<WriteAttempt> log{Ack(1, 0.0, 0.1), Ack(2, 0.2, 0.3), Failed(3, 0.4, 0.5),
+                                Ack(4, 0.6, 0.7), Ack(5, 1.1, 1.2), Failed(6, 1.3, 1.4),
                                 Ack(7, 1.5, 1.6)};
   auto analysis = AnalyzeWrites(log, 0.25, nullptr, 1.0);
   EXPECT_EQ(analysis.before.acknowledged, 2);

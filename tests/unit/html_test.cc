@@ -25,7 +25,10 @@ TEST(HtmlTest, CopiesEverythingElse) {
 TEST(HtmlTest, XmlAlsoDropsForbiddenControlCharacters) {
   EXPECT_EQ(EscapeXml("pooler <gitlab> & \"admin\" 'x'"),
             "pooler &lt;gitlab&gt; &amp; &quot;admin&quot; &#39;x&#39;");
-  EXPECT_EQ(EscapeXml(std::string("a\0b\x01\x1f" "c\td\ne\rf\x7f", 13)), "abc\td\ne\rf\x7f");
+  EXPECT_EQ(EscapeXml(std::string("a\0b\x01\x1f"
+                                  "c\td\ne\rf\x7f",
+                                  13)),
+            "abc\td\ne\rf\x7f");
 }
 
 }  // namespace

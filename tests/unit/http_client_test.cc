@@ -3,9 +3,8 @@
 
 #include "clients/http/http_client.h"
 
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -218,8 +217,8 @@ TEST_F(HttpClientTest, PostFormSendsTheFormAndMapsOnly401And403) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kAuth);
   EXPECT_EQ(refused.error().cause.http_status, 401);
-  EXPECT_EQ(refused.error().message, "POST " + endpoint.url +
-                                         "/api/v1/query: HTTP 401: credentials missing or refused");
+  EXPECT_EQ(refused.error().message,
+            "POST " + endpoint.url + "/api/v1/query: HTTP 401: credentials missing or refused");
   // The Authorization header's base64 form of user:password is a secret too.
   EXPECT_EQ(RedactSecrets("YWxpY2U6b3BlbiBzZXNhbWU="), "<redacted>");
 }

@@ -1,6 +1,8 @@
 // k8s_dragonfly: the pure evaluation of the Dragonfly CR and its StatefulSet, and whole runs
 // against the in-process fake API server (ready, rolling/degraded, missing, forbidden).
 
+#include "probes/kubernetes/k8s_dragonfly_probe.h"
+
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
 
@@ -8,7 +10,6 @@
 #include <stop_token>
 
 #include "config/config.h"
-#include "probes/kubernetes/k8s_dragonfly_probe.h"
 #include "probes/probe.h"
 #include "tests/fake_kube/fake_kube_server.h"
 #include "tests/unit/temp_dir.h"
@@ -20,7 +21,8 @@ using dbcanary::testing::FakeKube;
 using dbcanary::testing::TempDir;
 using nlohmann::json;
 
-constexpr const char* kCrPath = "/apis/dragonflydb.io/v1alpha1/namespaces/cache/dragonflies/dragonfly";
+constexpr const char* kCrPath =
+    "/apis/dragonflydb.io/v1alpha1/namespaces/cache/dragonflies/dragonfly";
 constexpr const char* kStsPath = "/apis/apps/v1/namespaces/cache/statefulsets/dragonfly";
 constexpr const char* kOperatorPath =
     "/apis/apps/v1/namespaces/dragonfly-operator-system/deployments/"
@@ -84,8 +86,8 @@ TEST(K8sDragonflyEvalTest, ReadyInstance) {
   EXPECT_TRUE(Expectation(out, "dragonfly_phase_ready")->pass);
   EXPECT_TRUE(Expectation(out, "dragonfly_replicas_ready")->pass);
   ProbeResult legacy;
-  ASSERT_TRUE(
-      EvaluateDragonfly(Fixture("dragonfly-legacy-ready.json"), &sts, "cache", std::nullopt, legacy));
+  ASSERT_TRUE(EvaluateDragonfly(Fixture("dragonfly-legacy-ready.json"), &sts, "cache", std::nullopt,
+                                legacy));
   EXPECT_TRUE(Expectation(legacy, "dragonfly_phase_ready")->pass);
 }
 
@@ -93,8 +95,8 @@ TEST(K8sDragonflyEvalTest, ReadyInstance) {
 TEST(K8sDragonflyEvalTest, RollingUpdateAndDegradedStatefulSet) {
   ProbeResult out;
   auto sts = Fixture("statefulset-dragonfly-degraded.json");
-  ASSERT_TRUE(
-      EvaluateDragonfly(Fixture("dragonfly-rolling-update.json"), &sts, "cache", std::nullopt, out));
+  ASSERT_TRUE(EvaluateDragonfly(Fixture("dragonfly-rolling-update.json"), &sts, "cache",
+                                std::nullopt, out));
   EXPECT_EQ(Value(out, "dbcanary_k8s_dragonfly_phase", {{"phase", "rolling_update"}}), 1);
   EXPECT_EQ(Value(out, "dbcanary_k8s_dragonfly_rolling_update", {}), 1);
   EXPECT_EQ(Value(out, "dbcanary_k8s_dragonfly_ready_replicas", {}), 1);
@@ -105,14 +107,16 @@ TEST(K8sDragonflyEvalTest, RollingUpdateAndDegradedStatefulSet) {
   EXPECT_FALSE(replicas->pass);
   EXPECT_EQ(replicas->expected_text, "== 2");
   ProbeResult relaxed;
-  ASSERT_TRUE(EvaluateDragonfly(Fixture("dragonfly-rolling-update.json"), &sts, "cache", 1, relaxed));
+  ASSERT_TRUE(
+      EvaluateDragonfly(Fixture("dragonfly-rolling-update.json"), &sts, "cache", 1, relaxed));
   EXPECT_TRUE(Expectation(relaxed, "dragonfly_replicas_ready")->pass);
 }
 
 // No StatefulSet (operator has not created it) counts 0 ready; a CR without spec is an error.
 TEST(K8sDragonflyEvalTest, MissingStatefulSetAndMalformedCr) {
   ProbeResult out;
-  ASSERT_TRUE(EvaluateDragonfly(Fixture("dragonfly-ready.json"), nullptr, "cache", std::nullopt, out));
+  ASSERT_TRUE(
+      EvaluateDragonfly(Fixture("dragonfly-ready.json"), nullptr, "cache", std::nullopt, out));
   EXPECT_EQ(Value(out, "dbcanary_k8s_dragonfly_ready_replicas", {}), 0);
   EXPECT_FALSE(Expectation(out, "dragonfly_replicas_ready")->pass);
   auto no_status = Fixture("dragonfly-ready.json");
@@ -121,7 +125,8 @@ TEST(K8sDragonflyEvalTest, MissingStatefulSetAndMalformedCr) {
   ASSERT_TRUE(EvaluateDragonfly(no_status, nullptr, "cache", std::nullopt, fresh));
   EXPECT_EQ(Value(fresh, "dbcanary_k8s_dragonfly_phase", {{"phase", "none"}}), 1);
   ProbeResult bad;
-  auto malformed = EvaluateDragonfly(json{{"kind", "Dragonfly"}}, nullptr, "cache", std::nullopt, bad);
+  auto malformed =
+      EvaluateDragonfly(json{{"kind", "Dragonfly"}}, nullptr, "cache", std::nullopt, bad);
   ASSERT_FALSE(malformed);
   EXPECT_EQ(malformed.error().code, ErrorCode::kProtocol);
 }
@@ -136,17 +141,20 @@ class K8sDragonflyRunTest : public ::testing::Test {
   void SetUp() override {
     fake_->Clear();
     fake_->SetToken("dragonfly-token");
-    kubeconfig_ = dir_.Write("kubeconfig", "current-context: t\nclusters: [{ name: f, cluster: "
-                                           "{ server: \"" + fake_->url() +
-                                               "\" } }]\nusers: [{ name: u, user: { token: "
-                                               "dragonfly-token } }]\ncontexts: [{ name: t, "
-                                               "context: { cluster: f, user: u } }]\n");
+    kubeconfig_ = dir_.Write("kubeconfig",
+                             "current-context: t\nclusters: [{ name: f, cluster: "
+                             "{ server: \"" +
+                                 fake_->url() +
+                                 "\" } }]\nusers: [{ name: u, user: { token: "
+                                 "dragonfly-token } }]\ncontexts: [{ name: t, "
+                                 "context: { cluster: f, user: u } }]\n");
   }
 
   Result<std::unique_ptr<Probe>> Build(const std::string& params, bool with_kubernetes = true) {
     std::string text =
         "dragonfly:\n  - name: cache\n    master: { host: 127.0.0.1, port: 6379 }\n"
-        "    probes:\n      k8s_dragonfly: " + params + "\n";
+        "    probes:\n      k8s_dragonfly: " +
+        params + "\n";
     if (with_kubernetes) text += "kubernetes:\n  kubeconfig: " + kubeconfig_ + "\n";
     auto config = ParseConfig(text, "test.yaml");
     if (!config) return config.error();
@@ -271,8 +279,9 @@ TEST_F(K8sDragonflyRunTest, ParamsDefaultsAndStrictness) {
   fake_->SetBody("/apis/dragonflydb.io/v1alpha1/namespaces/cache/dragonflies/cache", cr.dump());
   fake_->SetFixture("/apis/apps/v1/namespaces/ops/deployments/dfop",
                     "dragonfly-operator-deployment.json");
-  auto probe = Build("{ namespace: cache, operator_namespace: ops, operator_deployment: dfop, "
-                     "expect: { min_ready_replicas: 0 } }");
+  auto probe = Build(
+      "{ namespace: cache, operator_namespace: ops, operator_deployment: dfop, "
+      "expect: { min_ready_replicas: 0 } }");
   ASSERT_TRUE(probe) << probe.error().message;
   ProbeResult result = Run(**probe);
   ASSERT_TRUE(result.success) << result.error->message;

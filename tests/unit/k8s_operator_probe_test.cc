@@ -23,8 +23,10 @@ using nlohmann::json;
 constexpr const char* kDeploymentPath =
     "/apis/apps/v1/namespaces/cnpg-system/deployments/cnpg-controller-manager";
 constexpr const char* kCrdPath = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/";
-constexpr const char* kSlicesPath = "/apis/discovery.k8s.io/v1/namespaces/cnpg-system/endpointslices";
-constexpr const char* kEndpointsPath = "/api/v1/namespaces/cnpg-system/endpoints/cnpg-webhook-service";
+constexpr const char* kSlicesPath =
+    "/apis/discovery.k8s.io/v1/namespaces/cnpg-system/endpointslices";
+constexpr const char* kEndpointsPath =
+    "/api/v1/namespaces/cnpg-system/endpoints/cnpg-webhook-service";
 
 json Fixture(const std::string& name) { return json::parse(FakeKube::Fixture(name)); }
 
@@ -75,8 +77,8 @@ TEST(K8sOperatorEvalTest, ReadyDeployment) {
   EXPECT_EQ(Value(out, "dbcanary_k8s_operator_available", labels), 1);
   // Asking for more ready replicas than exist makes it not ready.
   ProbeResult more;
-  auto two = EvaluateOperatorDeployment(Fixture("operator-deployment-ready.json"), "pg", "cnpg", 2,
-                                        more);
+  auto two =
+      EvaluateOperatorDeployment(Fixture("operator-deployment-ready.json"), "pg", "cnpg", 2, more);
   ASSERT_TRUE(two);
   EXPECT_FALSE(*two);
 }
@@ -91,8 +93,8 @@ TEST(K8sOperatorEvalTest, UnavailableDeploymentAndMalformedObject) {
   EXPECT_EQ(Value(out, "dbcanary_k8s_operator_ready_replicas", {}), 0);
   EXPECT_EQ(Value(out, "dbcanary_k8s_operator_available", {}), 0);
   ProbeResult bad;
-  auto malformed = EvaluateOperatorDeployment(json{{"kind", "Deployment"}}, "pg", "cnpg",
-                                              std::nullopt, bad);
+  auto malformed =
+      EvaluateOperatorDeployment(json{{"kind", "Deployment"}}, "pg", "cnpg", std::nullopt, bad);
   ASSERT_FALSE(malformed);
   EXPECT_EQ(malformed.error().code, ErrorCode::kProtocol);
 }
@@ -128,11 +130,13 @@ class K8sOperatorRunTest : public ::testing::Test {
   void SetUp() override {
     fake_->Clear();
     fake_->SetToken("operator-token");
-    kubeconfig_ = dir_.Write("kubeconfig", "current-context: t\nclusters: [{ name: f, cluster: "
-                                           "{ server: \"" + fake_->url() +
-                                               "\" } }]\nusers: [{ name: u, user: { token: "
-                                               "operator-token } }]\ncontexts: [{ name: t, "
-                                               "context: { cluster: f, user: u } }]\n");
+    kubeconfig_ = dir_.Write("kubeconfig",
+                             "current-context: t\nclusters: [{ name: f, cluster: "
+                             "{ server: \"" +
+                                 fake_->url() +
+                                 "\" } }]\nusers: [{ name: u, user: { token: "
+                                 "operator-token } }]\ncontexts: [{ name: t, "
+                                 "context: { cluster: f, user: u } }]\n");
   }
 
   Result<std::unique_ptr<Probe>> Build(const std::string& params) {
@@ -178,7 +182,8 @@ TEST_F(K8sOperatorRunTest, HealthyOperatorPassesEveryCheck) {
   ASSERT_TRUE(probe) << probe.error().message;
   ProbeResult result = Run(**probe);
   ASSERT_TRUE(result.success) << result.error->message;
-  for (const char* check : {"cnpg_operator_ready", "cnpg_crds_established", "cnpg_webhook_endpoints"}) {
+  for (const char* check :
+       {"cnpg_operator_ready", "cnpg_crds_established", "cnpg_webhook_endpoints"}) {
     ASSERT_NE(Expectation(result, check), nullptr) << check;
     EXPECT_TRUE(Expectation(result, check)->pass) << check;
     EXPECT_EQ(Expectation(result, check)->target, "pgmain-k8s");

@@ -49,9 +49,10 @@ TEST(KubeCredentialsTest, DecodesBase64Data) {
   TempDir dir;
   auto with_ca_data = [&](const std::string& data) {
     return KubeconfigCredentials(
-        dir.Write("config", "current-context: c\nclusters: [{ name: k, cluster: { server: "
-                            "\"https://k\", certificate-authority-data: \"" +
-                                data + "\" } }]\ncontexts: [{ name: c, context: { cluster: k } }]\n"),
+        dir.Write("config",
+                  "current-context: c\nclusters: [{ name: k, cluster: { server: "
+                  "\"https://k\", certificate-authority-data: \"" +
+                      data + "\" } }]\ncontexts: [{ name: c, context: { cluster: k } }]\n"),
         "");
   };
   auto padded = with_ca_data("aGVsbG8gd29ybGQ=");

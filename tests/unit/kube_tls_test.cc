@@ -70,8 +70,8 @@ class KubeTlsTest : public ::testing::Test {
     pki_ = new TestPki(TestPki::Make(dir_->path()));
     fake_ = new FakeKube();
     tls_ = new TlsTerminator(PortOf(*fake_), pki_->server_cert, pki_->server_key);
-    mtls_ = new TlsTerminator(PortOf(*fake_), pki_->server_cert, pki_->server_key,
-                              pki_->ca_cert, kCertUserToken);
+    mtls_ = new TlsTerminator(PortOf(*fake_), pki_->server_cert, pki_->server_key, pki_->ca_cert,
+                              kCertUserToken);
   }
   static void TearDownTestSuite() {
     delete mtls_;
@@ -89,13 +89,15 @@ class KubeTlsTest : public ::testing::Test {
   // A kubeconfig in the suite's directory; `cluster` and `user` are inline YAML maps.
   std::string Kubeconfig(const std::string& name, const std::string& cluster,
                          const std::string& user) const {
-    return dir_->Write(name, "current-context: c\nclusters: [{ name: k, cluster: " + cluster +
-                                 " }]\nusers: [{ name: u, user: " + user +
-                                 " }]\ncontexts: [{ name: c, context: { cluster: k, user: u } }]\n");
+    return dir_->Write(name,
+                       "current-context: c\nclusters: [{ name: k, cluster: " + cluster +
+                           " }]\nusers: [{ name: u, user: " + user +
+                           " }]\ncontexts: [{ name: c, context: { cluster: k, user: u } }]\n");
   }
 
   static Result<nlohmann::json> ListWith(const Credentials& credentials) {
-    return Client(credentials, milliseconds(3000)).List(kBackups, "", Deadline::In(milliseconds(3000)));
+    return Client(credentials, milliseconds(3000))
+        .List(kBackups, "", Deadline::In(milliseconds(3000)));
   }
 
   static TempDir* dir_;
@@ -112,8 +114,8 @@ TlsTerminator* KubeTlsTest::mtls_ = nullptr;
 
 // Pins: kubeconfig certificate-authority (a path relative to the kubeconfig) is the trust anchor.
 TEST_F(KubeTlsTest, KubeconfigCaFileVerifiesTheServer) {
-  auto path = Kubeconfig("ca-file.yaml", "{ server: \"" + tls_->url() +
-                                             "\", certificate-authority: ca.crt }",
+  auto path = Kubeconfig("ca-file.yaml",
+                         "{ server: \"" + tls_->url() + "\", certificate-authority: ca.crt }",
                          std::string("{ token: ") + kToken + " }");
   auto credentials = KubeconfigCredentials(path, "");
   ASSERT_TRUE(credentials) << credentials.error().message;
@@ -207,12 +209,11 @@ TEST_F(KubeTlsTest, ClientCertificateFilesArePresented) {
 // Pins: the client-certificate-data/client-key-data variants are decoded and presented.
 TEST_F(KubeTlsTest, ClientCertificateDataIsPresented) {
   fake_->SetToken(kCertUserToken);
-  auto path = Kubeconfig(
-      "cert-data.yaml",
-      "{ server: \"" + mtls_->url() + "\", certificate-authority-data: " +
-          Base64(ReadFile(pki_->ca_cert)) + " }",
-      "{ client-certificate-data: " + Base64(ReadFile(pki_->client_cert)) +
-          ", client-key-data: " + Base64(ReadFile(pki_->client_key)) + " }");
+  auto path = Kubeconfig("cert-data.yaml",
+                         "{ server: \"" + mtls_->url() + "\", certificate-authority-data: " +
+                             Base64(ReadFile(pki_->ca_cert)) + " }",
+                         "{ client-certificate-data: " + Base64(ReadFile(pki_->client_cert)) +
+                             ", client-key-data: " + Base64(ReadFile(pki_->client_key)) + " }");
   auto credentials = KubeconfigCredentials(path, "");
   ASSERT_TRUE(credentials) << credentials.error().message;
   EXPECT_TRUE(credentials->client_cert_file.empty());

@@ -1,8 +1,8 @@
-#include "clients/pg/pg_session.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
+
+#include "clients/pg/pg_session.h"
 
 namespace dbcanary {
 namespace {

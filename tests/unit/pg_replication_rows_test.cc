@@ -95,9 +95,9 @@ TEST(PgReplicationRowsTest, HealthyQuorumCluster) {
   ProbeResult result;
   ASSERT_TRUE(InterpretReplicationRows(topology, Table({s2, s3}), result));
 
-  EXPECT_EQ(Value(result, kPgIsPrimary,
-                  {{"target", "shared-postgres"}, {"server", "shared-postgres-1"}}),
-            1);
+  EXPECT_EQ(
+      Value(result, kPgIsPrimary, {{"target", "shared-postgres"}, {"server", "shared-postgres-1"}}),
+      1);
   EXPECT_EQ(Value(result, kPgReplicationStreaming, StandbyLabels("shared-postgres-2")), 1);
   EXPECT_EQ(Value(result, kPgReplicationStreaming, StandbyLabels("shared-postgres-3")), 1);
   EXPECT_EQ(Value(result, kPgReplicationSyncState, Sync("shared-postgres-2", "quorum")), 1);
@@ -295,9 +295,9 @@ TEST(PgReplicationRowsTest, UnconfiguredStreamingSenderIsReportedToo) {
 TEST(PgReplicationRowsTest, InRecoveryIsReportedAndFailsIsPrimary) {
   ProbeResult result;
   ASSERT_TRUE(InterpretReplicationRows(Topology(), Table({}, /*in_recovery=*/true), result));
-  EXPECT_EQ(Value(result, kPgIsPrimary,
-                  {{"target", "shared-postgres"}, {"server", "shared-postgres-1"}}),
-            0);
+  EXPECT_EQ(
+      Value(result, kPgIsPrimary, {{"target", "shared-postgres"}, {"server", "shared-postgres-1"}}),
+      0);
   const auto* is_primary = Expectation(result, "is_primary", "shared-postgres");
   ASSERT_NE(is_primary, nullptr);
   EXPECT_FALSE(is_primary->pass);

@@ -1,5 +1,3 @@
-#include "clients/redis/redis_client.h"
-
 #include <gtest/gtest.h>
 #include <hiredis/read.h>
 
@@ -8,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "clients/redis/redis_client.h"
 #include "config/secret.h"
 
 namespace dbcanary {
@@ -86,7 +85,7 @@ TEST(RedisConnectionTest, TypeNames) {
 
 // A run whose deadline has already passed must not start a connect at all.
 TEST(RedisConnectionTest, ExpiredDeadlineFailsWithoutConnecting) {
-  RedisConnection target;
+  RedisEndpoint target;
   target.name = "df";
   target.host = "192.0.2.1";  // TEST-NET-1: would hang if anything tried to reach it
   target.port = 6379;
@@ -104,7 +103,7 @@ TEST(RedisConnectionTest, ExpiredDeadlineFailsWithoutConnecting) {
 }
 
 TEST(RedisConnectionTest, DescribeNamesTheAclUser) {
-  RedisConnection target;
+  RedisEndpoint target;
   target.name = "df";
   target.host = "192.0.2.1";
   target.port = 6380;

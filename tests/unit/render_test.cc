@@ -7,9 +7,9 @@
 #include <limits>
 
 #include "core/text_format.h"
+#include "exporter/version.h"
 #include "exporter/web/http_server.h"
 #include "probes/runtime/scheduler.h"
-#include "exporter/version.h"
 #include "tests/unit/fake_probe.h"
 #include "tests/unit/http_client.h"
 

@@ -9,10 +9,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "config/config.h"
+#include "drills/command.h"
 #include "drills/drill.h"
 #include "drills/persistence/dragonfly_persistence_drill.h"
-#include "drills/command.h"
-#include "config/config.h"
 #include "tests/unit/temp_dir.h"
 
 namespace dbcanary {

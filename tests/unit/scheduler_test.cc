@@ -47,7 +47,7 @@ struct Harness {
     store.SetProbes(infos);
     SchedulerOptions options;
     options.workers = workers;
-    options.first_run_spread = 1ms;  // first run at once: tests measure from start
+    options.first_run_spread = 1ms;     // first run at once: tests measure from start
     options.make_logger = ProbeLogger;  // the daemon's redacting per-probe loggers
     auto scheduler = std::make_unique<Scheduler>(std::move(probes), store, options);
     scheduler->Start();

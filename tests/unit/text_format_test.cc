@@ -12,7 +12,8 @@ namespace {
 
 TEST(TextFormatTest, RendersHelpTypeAndSamples) {
   FamilyBuilder builder;
-  builder.Describe({"dbcanary_probe_success", "Whether the last run succeeded.", MetricType::kGauge});
+  builder.Describe(
+      {"dbcanary_probe_success", "Whether the last run succeeded.", MetricType::kGauge});
   builder.Describe({"dbcanary_probe_runs_total", "Runs so far.", MetricType::kCounter});
   builder.Add({"dbcanary_probe_success", {{"probe", "pg_replication"}, {"target", "pg"}}, 1});
   builder.Add({"dbcanary_probe_runs_total", {{"probe", "pg_replication"}, {"target", "pg"}}, 42});

@@ -26,9 +26,9 @@ namespace dbcanary::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
 using testing::ConnectLoopback;
 using testing::Loopback;
-using std::chrono::milliseconds;
 
 // No test here depends on how fast the host is: conditions are waited for, lower bounds only
 // prove that a timeout was honoured, upper bounds leave a loaded host room while staying far
@@ -174,8 +174,7 @@ TEST_F(TlsFrontTest, RelaysARequestFromARegisteredPortAndUnregistersIt) {
   std::string response = TlsGet(front->port(), pki_->ca_cert);
   EXPECT_EQ(response, "HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\nregistered");
   ASSERT_GT(backend.peer_port(), 0);
-  EXPECT_TRUE(
-      WaitUntil([&] { return !relays_->Contains(backend.peer_port()); }, kWaitLimit));
+  EXPECT_TRUE(WaitUntil([&] { return !relays_->Contains(backend.peer_port()); }, kWaitLimit));
   EXPECT_TRUE(WaitUntil([&] { return front->active() == 0; }, kWaitLimit));
 }
 
@@ -184,8 +183,8 @@ TEST_F(TlsFrontTest, AClientTrustingAnotherCaFailsAndIsCounted) {
   auto front = Start({}, backend.port());
   ASSERT_TRUE(front);
   EXPECT_EQ(TlsGet(front->port(), pki_->other_ca_cert), "");
-  EXPECT_TRUE(WaitUntil([&] { return Failures(TlsHandshakeFailure::kCertificate) == 1; },
-                        kWaitLimit));
+  EXPECT_TRUE(
+      WaitUntil([&] { return Failures(TlsHandshakeFailure::kCertificate) == 1; }, kWaitLimit));
 }
 
 TEST_F(TlsFrontTest, ConnectionsOverTheLimitAreClosedAtOnceAndCounted) {
@@ -229,8 +228,7 @@ TEST_F(TlsFrontTest, AClientSendingNothingIsClosedAfterTheHandshakeTimeout) {
   ::close(idle);
   EXPECT_GE(closed, 0.3 - 0.005);  // not before the configured 300 ms
   EXPECT_LT(closed, 0.3 + 1.0);    // nor much after: the 10 s default would be far later
-  EXPECT_TRUE(
-      WaitUntil([&] { return Failures(TlsHandshakeFailure::kTimeout) == 1; }, kWaitLimit));
+  EXPECT_TRUE(WaitUntil([&] { return Failures(TlsHandshakeFailure::kTimeout) == 1; }, kWaitLimit));
 }
 
 TEST_F(TlsFrontTest, PlainHttpIsAProtocolFailure) {
@@ -242,8 +240,7 @@ TEST_F(TlsFrontTest, PlainHttpIsAProtocolFailure) {
   // At once, after the 200 ms alert linger (room for a loaded host), not at the 10 s timeout.
   EXPECT_LT(SecondsUntilClosed(fd, 15), 2.0);
   ::close(fd);
-  EXPECT_TRUE(
-      WaitUntil([&] { return Failures(TlsHandshakeFailure::kProtocol) == 1; }, kWaitLimit));
+  EXPECT_TRUE(WaitUntil([&] { return Failures(TlsHandshakeFailure::kProtocol) == 1; }, kWaitLimit));
 }
 
 TEST_F(TlsFrontTest, StopEndsWaitingConnectionsAtOnce) {

@@ -171,7 +171,7 @@ Result<PgTable> Stack::AdminQuery(const std::string& instance, const std::string
                                   const std::string& dbname,
                                   std::chrono::milliseconds timeout) const {
   const Deadline deadline = Deadline::In(timeout);
-  PgConnection target;
+  PgEndpoint target;
   target.name = instance;
   target.host = Env("DBCANARY_STACK_PG_SOCKET_DIR");  // a directory: libpq uses the unix socket
   target.port = Port(instance);

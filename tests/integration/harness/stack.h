@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include "clients/pg/pg_session.h"
 #include "config/config.h"
 #include "core/result.h"
-#include "clients/pg/pg_session.h"
 #include "probes/probe.h"
 
 // The local stack the integration tests run against (deploy/local/stack.sh): PostgreSQL primary

@@ -1,4 +1,4 @@
-#include "config/connection.h"
+#include "config/endpoint.h"
 
 #include <cstdint>
 #include <cstdlib>
@@ -8,15 +8,15 @@
 
 namespace dbcanary {
 
-std::string PgConnection::Describe() const {
+std::string PgEndpoint::Describe() const {
   return user + "@" + host + ":" + std::to_string(port) + "/" + dbname;
 }
 
-std::string RedisConnection::Describe() const {
+std::string RedisEndpoint::Describe() const {
   return (username.empty() ? "" : username + "@") + host + ":" + std::to_string(port);
 }
 
-constexpr uintmax_t kMaxPasswordFileBytes = 64 * 1024;
+constexpr uintmax_t kMaxPasswordFileBytes = uintmax_t{64} * 1024;
 
 std::optional<Secret> ReadPassword(YamlMap& map) {
   auto file = map.String("password_file");
@@ -60,16 +60,16 @@ std::optional<Secret> ReadPassword(YamlMap& map) {
   return std::nullopt;
 }
 
-PgConnection ReadPgConnection(YamlMap& map, const PgConnection& defaults) {
-  PgConnection connection = defaults;
+PgEndpoint ReadPgEndpoint(YamlMap& map, const PgEndpoint& defaults) {
+  PgEndpoint connection = defaults;
   if (auto value = map.String("name")) connection.name = *value;
   if (auto value = map.String("host")) connection.host = *value;
   if (auto value = map.Int("port", 1, 65535)) connection.port = static_cast<int>(*value);
   if (auto value = map.String("dbname")) connection.dbname = *value;
   if (auto value = map.String("user")) connection.user = *value;
   if (auto value = ReadPassword(map)) connection.password = *value;
-  if (auto value = map.Enum("sslmode", {"disable", "allow", "prefer", "require", "verify-ca",
-                                         "verify-full"})) {
+  if (auto value = map.Enum(
+          "sslmode", {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})) {
     connection.sslmode = *value;
   }
   if (auto value = map.String("sslrootcert")) connection.sslrootcert = *value;
@@ -79,8 +79,8 @@ PgConnection ReadPgConnection(YamlMap& map, const PgConnection& defaults) {
   return connection;
 }
 
-RedisConnection ReadRedisConnection(YamlMap& map, const RedisConnection& defaults) {
-  RedisConnection connection = defaults;
+RedisEndpoint ReadRedisEndpoint(YamlMap& map, const RedisEndpoint& defaults) {
+  RedisEndpoint connection = defaults;
   if (auto value = map.String("name")) connection.name = *value;
   if (auto value = map.String("host")) connection.host = *value;
   if (auto value = map.Int("port", 1, 65535)) connection.port = static_cast<int>(*value);

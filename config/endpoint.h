@@ -10,7 +10,7 @@
 namespace dbcanary {
 
 // How to reach one PostgreSQL server or PgBouncer: libpq connection settings.
-struct PgConnection {
+struct PgEndpoint {
   std::string name;  // instance or pooler name; a label value
   std::string host;
   int port = 5432;
@@ -28,7 +28,7 @@ struct PgConnection {
 };
 
 // How to reach one Redis-protocol server (Dragonfly, or redis-server locally).
-struct RedisConnection {
+struct RedisEndpoint {
   std::string name;
   std::string host;
   int port = 6379;
@@ -44,7 +44,7 @@ struct RedisConnection {
 std::optional<Secret> ReadPassword(YamlMap& map);
 
 // Reads libpq settings from `map`, starting from `defaults` (inherited fields).
-PgConnection ReadPgConnection(YamlMap& map, const PgConnection& defaults);
-RedisConnection ReadRedisConnection(YamlMap& map, const RedisConnection& defaults);
+PgEndpoint ReadPgEndpoint(YamlMap& map, const PgEndpoint& defaults);
+RedisEndpoint ReadRedisEndpoint(YamlMap& map, const RedisEndpoint& defaults);
 
 }  // namespace dbcanary
