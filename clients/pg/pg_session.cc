@@ -463,6 +463,21 @@ Error PgSession::Abandon(std::string_view doing, bool stopped) {
                        (stopped ? ": stop requested; cancelled" : ": deadline passed; cancelled"));
 }
 
+std::optional<Error> PgSession::WaitForQuery(short events, Deadline deadline,
+                                             const std::stop_token& stop) {
+  switch (WaitSocket(PQsocket(conn_.get()), events, deadline, stop)) {
+    case WaitStatus::kReady:
+      return std::nullopt;
+    case WaitStatus::kExpired:
+      return Abandon("query", false);
+    case WaitStatus::kStopped:
+      return Abandon("query", true);
+    case WaitStatus::kError:
+      return Lost("poll", errno);
+  }
+  return Lost("poll", errno);
+}
+
 Result<PgTable> PgSession::Run(const std::string& sql, const std::vector<PgValue>* params,
                                Deadline deadline, const std::stop_token& stop) {
   if (!conn_) return MakeError(ErrorCode::kInternal, "query on " + describe_ + ": not connected");
@@ -486,16 +501,7 @@ Result<PgTable> PgSession::Run(const std::string& sql, const std::vector<PgValue
     const int flushed = PQflush(conn);
     if (flushed == 0) break;
     if (flushed < 0) return Lost("send query");
-    switch (WaitSocket(PQsocket(conn), POLLIN | POLLOUT, deadline, stop)) {
-      case WaitStatus::kReady:
-        break;
-      case WaitStatus::kExpired:
-        return Abandon("query", false);
-      case WaitStatus::kStopped:
-        return Abandon("query", true);
-      case WaitStatus::kError:
-        return Lost("poll", errno);
-    }
+    if (auto failed = WaitForQuery(POLLIN | POLLOUT, deadline, stop)) return *failed;
     if (PQconsumeInput(conn) == 0) return Lost("send query");
   }
 
@@ -503,16 +509,7 @@ Result<PgTable> PgSession::Run(const std::string& sql, const std::vector<PgValue
   std::optional<Error> failure;
   for (;;) {
     while (PQisBusy(conn) != 0) {
-      switch (WaitSocket(PQsocket(conn), POLLIN, deadline, stop)) {
-        case WaitStatus::kReady:
-          break;
-        case WaitStatus::kExpired:
-          return Abandon("query", false);
-        case WaitStatus::kStopped:
-          return Abandon("query", true);
-        case WaitStatus::kError:
-          return Lost("poll", errno);
-      }
+      if (auto failed = WaitForQuery(POLLIN, deadline, stop)) return *failed;
       if (PQconsumeInput(conn) == 0) return Lost("read result");
     }
     ResultPtr result(PQgetResult(conn));

@@ -156,6 +156,9 @@ class PgSession {
   // Cancels the running query (bounded wait), closes and builds the kTimeout error, or the
   // kStopped one when `stopped`.
   Error Abandon(std::string_view doing, bool stopped);
+  // Waits for `events` on the socket of a query in flight: nothing when ready, else the error
+  // (the query abandoned at the deadline or on stop, or the connection lost).
+  std::optional<Error> WaitForQuery(short events, Deadline deadline, const std::stop_token& stop);
 
   std::unique_ptr<pg_conn, Finisher> conn_;
   std::string describe_;

@@ -306,18 +306,7 @@ Result<RedisReply> RedisClient::Command(std::span<const std::string_view> argv) 
         redisCommandArgv(context_, static_cast<int>(argv.size()), pointers.data(), lengths.data());
     saved_errno = errno;
   }
-  if (raw == nullptr) {
-    if (context_->err != 0) return FailFromContext(name, saved_errno);
-    Close();
-    return MakeFailure(ErrorCode::kInternal, name, "hiredis returned no reply");
-  }
-  RedisReply reply(static_cast<redisReply*>(raw));
-  if (reply.Is(RedisType::kError)) {
-    // The server answered: the connection itself is still fine.
-    return MakeFailure(ClassifyRedisErrorReply(name, reply.text()), name, Printable(reply.text()),
-                       RedisErrorCause(reply.text()));
-  }
-  return reply;
+  return FinishReply(name, raw, raw != nullptr, saved_errno);
 }
 
 Result<RedisReply> RedisClient::ReadReply() {
@@ -340,13 +329,20 @@ Result<RedisReply> RedisClient::ReadReply() {
     status = redisGetReply(context_, &raw);
     saved_errno = errno;
   }
-  if (status != REDIS_OK || raw == nullptr) {
+  return FinishReply(name, raw, status == REDIS_OK, saved_errno);
+}
+
+Result<RedisReply> RedisClient::FinishReply(std::string_view name, void* raw, bool ok,
+                                            int saved_errno) {
+  if (!ok || raw == nullptr) {
+    if (raw != nullptr) freeReplyObject(raw);
     if (context_->err != 0) return FailFromContext(name, saved_errno);
     Close();
     return MakeFailure(ErrorCode::kInternal, name, "hiredis returned no reply");
   }
   RedisReply reply(static_cast<redisReply*>(raw));
   if (reply.Is(RedisType::kError)) {
+    // The server answered: the connection itself is still fine.
     return MakeFailure(ClassifyRedisErrorReply(name, reply.text()), name, Printable(reply.text()),
                        RedisErrorCause(reply.text()));
   }

@@ -109,6 +109,9 @@ class RedisClient {
   Error FailFromContext(std::string_view what, int saved_errno);
   Error MakeFailure(ErrorCode code, std::string_view what, std::string_view detail,
                     ErrorCause cause = {}) const;
+  // A reply from hiredis as a Result: a transport failure (`ok` false or no reply), an error
+  // reply with its cause, or the reply.
+  Result<RedisReply> FinishReply(std::string_view name, void* raw, bool ok, int saved_errno);
   void Close();
 
   std::string describe_;
