@@ -129,7 +129,7 @@ Status EvaluateCnpgCluster(const nlohmann::json& cluster, const std::string& tar
     return MakeError(ErrorCode::kProtocol,
                      "Cluster " + ns + "/" + name + " has no status (operator not reconciling?)");
   }
-  const Labels base = {{"target", target}, {"namespace", ns}, {"cluster", name}};
+  const Labels base = {{"target", target}, {"k8s_namespace", ns}, {"cnpg_cluster", name}};
   auto with = [&](const char* key, std::string value) {
     Labels labels = base;
     labels.emplace_back(key, std::move(value));

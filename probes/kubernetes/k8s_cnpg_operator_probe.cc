@@ -118,8 +118,8 @@ class K8sCnpgOperatorProbe final : public Probe {
     }
     const Labels base = {{"target", target_},
                          {"operator", "cnpg"},
-                         {"namespace", params_.namespace_},
-                         {"service", params_.webhook_service}};
+                         {"k8s_namespace", params_.namespace_},
+                         {"k8s_service", params_.webhook_service}};
     Labels ready_labels = base, not_ready_labels = base;
     ready_labels.emplace_back("state", "ready");
     not_ready_labels.emplace_back("state", "not_ready");
@@ -175,7 +175,7 @@ Result<bool> EvaluateOperatorDeployment(const nlohmann::json& deployment, const 
   const double ready = kube::Number(deployment, {"status", "readyReplicas"}).value_or(0);
   const double available = kube::ConditionTrue(deployment, "Available").value_or(0);
   const Labels labels = {
-      {"target", target}, {"operator", op}, {"namespace", ns}, {"deployment", name}};
+      {"target", target}, {"operator", op}, {"k8s_namespace", ns}, {"deployment", name}};
   out.Add(kReplicas, labels, replicas);
   out.Add(kReadyReplicas, labels, ready);
   out.Add(kAvailable, labels, available);

@@ -79,7 +79,7 @@ Status EvaluateCnpgPooler(const nlohmann::json& pooler, const std::string& targe
   if (kube::Field(pooler, {"spec"}) == nullptr) {
     return MakeError(ErrorCode::kProtocol, "Pooler " + ns + "/" + name + " has no spec");
   }
-  const Labels base = {{"target", target}, {"namespace", ns}, {"pooler", name}};
+  const Labels base = {{"target", target}, {"k8s_namespace", ns}, {"pooler", name}};
   auto with = [&](const char* key, std::string value) {
     Labels labels = base;
     labels.emplace_back(key, std::move(value));

@@ -143,7 +143,7 @@ Status EvaluateDragonfly(const nlohmann::json& dragonfly, const nlohmann::json* 
   if (kube::Field(dragonfly, {"spec"}) == nullptr) {
     return MakeError(ErrorCode::kProtocol, "Dragonfly " + ns + "/" + name + " has no spec");
   }
-  const Labels base = {{"target", target}, {"namespace", ns}, {"dragonfly", name}};
+  const Labels base = {{"target", target}, {"k8s_namespace", ns}, {"dragonfly", name}};
   const std::string phase =
       DragonflyPhaseLabel(kube::Text(dragonfly, {"status", "phase"}).value_or(""));
   for (const auto& label : DragonflyPhaseLabels()) {

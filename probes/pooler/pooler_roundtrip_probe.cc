@@ -32,9 +32,10 @@ bool IsIdentifier(std::string_view name) {
 
 class PoolerRoundtripProbe final : public Probe {
  public:
-  PoolerRoundtripProbe(std::string target, PoolerType type, PgEndpoint connection, bool write,
-                       std::string table)
+  PoolerRoundtripProbe(std::string target, std::string cluster, PoolerType type,
+                       PgEndpoint connection, bool write, std::string table)
       : target_(std::move(target)),
+        cluster_(std::move(cluster)),
         type_(type),
         connection_(std::move(connection)),
         write_(write),
@@ -54,6 +55,7 @@ class PoolerRoundtripProbe final : public Probe {
         result.success = true;
       }
       AppendPhaseSamples(target_, outcomes, result);
+      AppendPoolerInfo(target_, cluster_, type_, result);
       return std::move(result);
     };
 
@@ -150,6 +152,7 @@ class PoolerRoundtripProbe final : public Probe {
   }
 
   std::string target_;
+  std::string cluster_;
   PoolerType type_;
   PgEndpoint connection_;
   bool write_;
@@ -177,6 +180,10 @@ const std::vector<MetricDesc>& PoolerRoundtripMetricDescs() {
       {std::string(kPoolerServerReadOnly),
        "Whether the last read-only check through a ro pooler ran with transaction_read_only on.",
        MetricType::kGauge},
+      {std::string(kPoolerInfo),
+       "The pooler's PostgreSQL cluster (postgres_cluster) and type (rw, ro), from the "
+       "configuration; always 1.",
+       MetricType::kGauge},
   };
   return descs;
 }
@@ -199,6 +206,15 @@ void AppendPhaseSamples(const std::string& target, const std::vector<PhaseOutcom
     out.Add(std::string(kPoolerPhaseSuccess), std::move(labels),
             outcome.reached && outcome.success ? 1 : 0);
   }
+}
+
+void AppendPoolerInfo(const std::string& target, const std::string& cluster, PoolerType type,
+                      ProbeResult& out) {
+  out.Add(std::string(kPoolerInfo),
+          {{"target", target},
+           {"postgres_cluster", cluster},
+           {"type", type == PoolerType::kReadOnly ? "ro" : "rw"}},
+          1);
 }
 
 bool IsValidProbeTableName(std::string_view table) {
@@ -230,7 +246,8 @@ Result<std::unique_ptr<Probe>> CreatePoolerRoundtripProbe(const ProbeSettings& s
       params.Finish();
     }
     return std::unique_ptr<Probe>(std::make_unique<PoolerRoundtripProbe>(
-        pooler->name, pooler->type, pooler->connection, write, std::move(table)));
+        pooler->name, pooler->cluster, pooler->type, pooler->connection, write,
+        std::move(table)));
   });
 }
 

@@ -33,6 +33,9 @@ inline constexpr std::string_view kPoolerServerInRecovery =
     "dbcanary_pooler_roundtrip_server_in_recovery";
 inline constexpr std::string_view kPoolerServerReadOnly =
     "dbcanary_pooler_roundtrip_server_read_only";
+// Always 1; names the PostgreSQL cluster (`postgres_cluster`, the pooler's configured cluster)
+// and the pooler `type` (rw, ro), so alerts on the pooler can be routed and inhibited by cluster.
+inline constexpr std::string_view kPoolerInfo = "dbcanary_pooler_info";
 
 // HELP/TYPE of the pooler_roundtrip families.
 const std::vector<MetricDesc>& PoolerRoundtripMetricDescs();
@@ -48,6 +51,10 @@ struct PhaseOutcome {
   bool success = false;
   double seconds = 0;  // time spent in the phase, also when it failed
 };
+
+// The dbcanary_pooler_info sample of a pooler.
+void AppendPoolerInfo(const std::string& target, const std::string& cluster, PoolerType type,
+                      ProbeResult& out);
 
 // Appends both families for every phase in `outcomes`: a phase not reached reports 0 seconds
 // and success 0, so every series exists after the first run.

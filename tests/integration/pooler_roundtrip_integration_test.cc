@@ -80,9 +80,15 @@ TEST_F(PoolerRoundtripIntegrationTest, EveryPoolerRoundTripsThroughTls) {
         EXPECT_LE(*seconds, run.seconds) << phase;  // in seconds, and timed inside the run
         phase_ms[phase].push_back(*seconds * 1000);
       }
-      // Only this pooler type's phases exist: no series for a phase that never runs.
+      // Only this pooler type's phases exist (no series for a phase that never runs), plus the
+      // info sample naming the pooler's cluster and type.
       EXPECT_EQ(run.result.samples.size() - (pooler->type == PoolerType::kReadOnly ? 2 : 0),
-                phases.size() * 2);
+                phases.size() * 2 + 1);
+      EXPECT_EQ(FindSample(run.result, kPoolerInfo,
+                           {{"target", name},
+                            {"postgres_cluster", pooler->cluster},
+                            {"type", pooler->type == PoolerType::kReadOnly ? "ro" : "rw"}}),
+                1);
       if (pooler->type == PoolerType::kReadOnly) {
         const auto* routed = testing::FindExpectation(run.result, "pooler_routes_to_standby", name);
         ASSERT_NE(routed, nullptr);

@@ -75,7 +75,7 @@ TEST(K8sDragonflyEvalTest, ReadyInstance) {
   ProbeResult out;
   auto sts = Fixture("statefulset-dragonfly-ready.json");
   ASSERT_TRUE(EvaluateDragonfly(Fixture("dragonfly-ready.json"), &sts, "cache", std::nullopt, out));
-  const Labels base = {{"target", "cache"}, {"namespace", "cache"}, {"dragonfly", "dragonfly"}};
+  const Labels base = {{"target", "cache"}, {"k8s_namespace", "cache"}, {"dragonfly", "dragonfly"}};
   Labels ready_phase = base;
   ready_phase.emplace_back("phase", "ready");
   EXPECT_EQ(Value(out, "dbcanary_k8s_dragonfly_phase", ready_phase), 1);
@@ -201,7 +201,7 @@ TEST_F(K8sDragonflyRunTest, HealthyInstanceAndOperator) {
   EXPECT_EQ(Value(result, "dbcanary_k8s_operator_ready_replicas",
                   {{"target", "cache"},
                    {"operator", "dragonfly"},
-                   {"namespace", "dragonfly-operator-system"},
+                   {"k8s_namespace", "dragonfly-operator-system"},
                    {"deployment", "dragonfly-operator-controller-manager"}}),
             1);
   auto requests = fake_->Requests();

@@ -70,7 +70,7 @@ TEST(K8sOperatorEvalTest, ReadyDeployment) {
   EXPECT_EQ(wanted, 1);
   const Labels labels = {{"target", "pg"},
                          {"operator", "cnpg"},
-                         {"namespace", "cnpg-system"},
+                         {"k8s_namespace", "cnpg-system"},
                          {"deployment", "cnpg-controller-manager"}};
   EXPECT_EQ(Value(out, "dbcanary_k8s_operator_replicas", labels), 1);
   EXPECT_EQ(Value(out, "dbcanary_k8s_operator_ready_replicas", labels), 1);
@@ -192,7 +192,7 @@ TEST_F(K8sOperatorRunTest, HealthyOperatorPassesEveryCheck) {
                   {{"target", "pgmain-k8s"}, {"crd", "scheduledbackups.postgresql.cnpg.io"}}),
             1);
   EXPECT_EQ(Value(result, "dbcanary_k8s_operator_webhook_endpoints",
-                  {{"service", "cnpg-webhook-service"}, {"state", "ready"}}),
+                  {{"k8s_service", "cnpg-webhook-service"}, {"state", "ready"}}),
             1);
   auto requests = fake_->Requests();
   ASSERT_EQ(requests.size(), 6u);
@@ -261,7 +261,7 @@ TEST_F(K8sOperatorRunTest, CustomNamesAndCoreEndpoints) {
   EXPECT_TRUE(Expectation(result, "cnpg_operator_ready")->pass);
   EXPECT_TRUE(Expectation(result, "cnpg_crds_established")->pass);
   EXPECT_EQ(Value(result, "dbcanary_k8s_operator_webhook_endpoints",
-                  {{"namespace", "operators"}, {"state", "ready"}}),
+                  {{"k8s_namespace", "operators"}, {"state", "ready"}}),
             1);
   EXPECT_FALSE(Expectation(result, "cnpg_webhook_endpoints")->pass);  // 1 < 2
   EXPECT_EQ(fake_->Requests().size(), 3u);

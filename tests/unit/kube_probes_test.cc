@@ -86,8 +86,8 @@ TEST(K8sCnpgClusterTest, HealthyClusterPassesExpectations) {
   EXPECT_EQ(Value(out, "dbcanary_k8s_cnpg_cluster_certificate_expiry_timestamp_seconds",
                   {{"secret", "pgmain-server"},
                    {"target", "pgmain-k8s"},
-                   {"namespace", "db"},
-                   {"cluster", "pgmain"}}),
+                   {"k8s_namespace", "db"},
+                   {"cnpg_cluster", "pgmain"}}),
             1803805200);
   ASSERT_NE(Expectation(out, "cnpg_min_ready_instances"), nullptr);
   EXPECT_TRUE(Expectation(out, "cnpg_min_ready_instances")->pass);

@@ -34,7 +34,7 @@ TEST(PoolerRoundtripProbeTest, FactoryAcceptsIntervalAndTimeoutOnly) {
   auto config = Load("      pooler_roundtrip: { interval: 10s, timeout: 3s }");
   auto probe = Create(*config);
   ASSERT_TRUE(probe) << probe.error().message;
-  EXPECT_EQ((*probe)->Describe().size(), 4u);
+  EXPECT_EQ((*probe)->Describe().size(), 5u);
 }
 
 TEST(PoolerRoundtripProbeTest, FactoryAcceptsWriteAndTable) {
@@ -115,6 +115,18 @@ TEST(PoolerRoundtripProbeTest, SuccessfulPhasesReportTheirTime) {
   EXPECT_EQ(Value(result, kPoolerPhaseSeconds, "read"), 0.0005);
   EXPECT_EQ(Value(result, kPoolerPhaseSuccess, "read"), 1);
   EXPECT_EQ(Value(result, kPoolerPhaseSuccess, "connect"), 1);
+}
+
+// The info sample carries the configured cluster and type: pooler alerts route on it.
+TEST(PoolerRoundtripProbeTest, InfoNamesClusterAndType) {
+  ProbeResult result;
+  AppendPoolerInfo("gitlab-pooler-ro", "shared-postgres", PoolerType::kReadOnly, result);
+  ASSERT_EQ(result.samples.size(), 1u);
+  EXPECT_EQ(result.samples[0].name, kPoolerInfo);
+  EXPECT_EQ(result.samples[0].value, 1);
+  Labels expected = {
+      {"target", "gitlab-pooler-ro"}, {"postgres_cluster", "shared-postgres"}, {"type", "ro"}};
+  EXPECT_EQ(result.samples[0].labels, expected);
 }
 
 }  // namespace
