@@ -246,8 +246,7 @@ Result<std::unique_ptr<Probe>> CreatePoolerRoundtripProbe(const ProbeSettings& s
       params.Finish();
     }
     return std::unique_ptr<Probe>(std::make_unique<PoolerRoundtripProbe>(
-        pooler->name, pooler->cluster, pooler->type, pooler->connection, write,
-        std::move(table)));
+        pooler->name, pooler->cluster, pooler->type, pooler->connection, write, std::move(table)));
   });
 }
 

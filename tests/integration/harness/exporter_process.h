@@ -32,7 +32,10 @@ int RunCommand(const std::string& command, const std::string& input, std::string
 // Its stderr (the log) goes to a file the test can read.
 class ExporterProcess {
  public:
-  ExporterProcess(std::vector<std::string> args, std::map<std::string, std::string> env = {});
+  // Listens on `port`, or on a free port when 0 (a restart reuses the port of the process it
+  // replaces, so a scraper keeps its target).
+  ExporterProcess(std::vector<std::string> args, std::map<std::string, std::string> env = {},
+                  int port = 0);
   ~ExporterProcess();
   ExporterProcess(const ExporterProcess&) = delete;
   ExporterProcess& operator=(const ExporterProcess&) = delete;
