@@ -679,11 +679,11 @@ TEST_F(LiveRules, StoppedExporterFiresScopedAlertAndRestartIsQuiet) {
 
   // Restart on the same port: Prometheus keeps its target.
   const double iterations_before = prometheus().RuleGroupIterations();
+  const double restarted_at = UnixNow();  // the first minute counts from the process start
+  const auto restart_clock = Clock::now();
   env_->exporter = std::make_unique<ExporterProcess>(env_->serve_args,
                                                      std::map<std::string, std::string>{}, port);
   ASSERT_TRUE(env_->exporter->WaitReady(seconds(60))) << env_->exporter->Log();
-  const double restarted_at = UnixNow();
-  const auto restart_clock = Clock::now();
   EXPECT_EQ(WaitForAlertState(prometheus(), "DbcanaryExporterDown", {""}, seconds(30)), "")
       << "DbcanaryExporterDown still active after the restart";
   std::cerr << "live: DbcanaryExporterDown resolved " << SecondsSince(restart_clock)
