@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include <sstream>
 
 #include "tests/integration/harness/exporter_process.h"
+#include "tests/integration/harness/monitoring.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary::testing {
@@ -94,6 +96,14 @@ TEST_F(ValidateTest, HealthyStackIsGoWithEveryCheckAndEvidence) {
   const auto& stack = Stack::Get();
   auto config = stack.LoadConfig();
   ASSERT_TRUE(config) << config.error().message;
+  // The Monitoring group checks that this exporter's series reach victoria-metrics through the
+  // stack's vmagent: one must be serving where vmagent scrapes.
+  auto exporter = StartScrapedExporter(stack.ConfigPath());
+  ASSERT_TRUE(exporter->WaitReady(std::chrono::seconds(60))) << exporter->Log();
+  ASSERT_TRUE(WaitForQuery(
+      "dbcanary_build_info{job=\"dbcanary\"}", [](double v) { return !std::isnan(v); },
+      std::chrono::seconds(60)))
+      << "vmagent did not deliver dbcanary's series to victoria-metrics within 60 s";
   std::string report = dir_ + "/report";
   std::string junit = dir_ + "/junit.xml";
   CliRun run = Validate("--config " + Quote(WithHostIndependentTargets(dir_)) + " --report " +
@@ -103,8 +113,7 @@ TEST_F(ValidateTest, HealthyStackIsGoWithEveryCheckAndEvidence) {
   for (const char* group :
        {"== Operator == SKIPPED: no Kubernetes API here", "== Cluster and replication == PASS",
         "== Tenants == PASS", "== Poolers == PASS", "== Backups == PASS", "== Dragonfly == PASS",
-        "== Performance == SKIPPED: benchmarks run on request here",
-        "== Monitoring == SKIPPED: the local stack runs no VictoriaMetrics pipeline yet"}) {
+        "== Performance == SKIPPED: benchmarks run on request here", "== Monitoring == PASS"}) {
     EXPECT_THAT(run.output, HasSubstr(group));
   }
   // The verdict line names what it did not verify.
@@ -166,6 +175,24 @@ TEST_F(ValidateTest, StoppedStandbyIsNoGoNamingTheCheck) {
   auto states = States(summary);
   EXPECT_EQ(states["pg_replication:min_streaming_standbys|shared-postgres"], "fail");
   EXPECT_EQ(states["pooler_admin:pool_mode|keycloak-pooler-rw"], "pass");  // the rest still runs
+}
+
+// Pins: backups older than the declared maximum age turn the Backups group red, naming the check;
+// fresh ones bring it back.
+TEST_F(ValidateTest, StaleBackupsAreNoGoInTheBackupsGroup) {
+  const auto& stack = Stack::Get();
+  const std::string manifests = "'" + stack.dir() + "'/backups/*/backup_manifest";
+  std::string output;
+  ASSERT_EQ(RunCommand("touch -d '2 days ago' " + manifests, "", &output), 0) << output;
+  CliRun stale = Validate("--config " + Quote(stack.ConfigPath()) + " --skip monitoring");
+  ASSERT_EQ(RunCommand("touch " + manifests, "", &output), 0) << output;
+  EXPECT_EQ(stale.exit_code, 1) << stale.output;
+  EXPECT_THAT(stale.output, HasSubstr("== Backups == FAIL"));
+  EXPECT_THAT(stale.output,
+              ::testing::ContainsRegex("FAIL +backup_max_age +shared-postgres +2\\.0 d"));
+  EXPECT_THAT(stale.output, HasSubstr("backup_max_age on shared-postgres"));
+  CliRun fresh = Validate("--config " + Quote(stack.ConfigPath()) + " --skip monitoring");
+  EXPECT_THAT(fresh.output, HasSubstr("== Backups == PASS")) << fresh.output;
 }
 
 // Pins: a group named on the command line leaves the verdict and is named; an unknown one is a

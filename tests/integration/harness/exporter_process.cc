@@ -102,8 +102,8 @@ int RunCommand(const std::string& command, const std::string& input, std::string
 }
 
 ExporterProcess::ExporterProcess(std::vector<std::string> args,
-                                 std::map<std::string, std::string> env) {
-  port_ = FreePort();
+                                 std::map<std::string, std::string> env, int port) {
+  port_ = port != 0 ? port : FreePort();
   char log_path[] = "/tmp/dbcanary-exporter-log-XXXXXX";
   int log_fd = ::mkstemp(log_path);
   log_path_ = log_path;

@@ -32,7 +32,9 @@ int RunCommand(const std::string& command, const std::string& input, std::string
 // Its stderr (the log) goes to a file the test can read.
 class ExporterProcess {
  public:
-  ExporterProcess(std::vector<std::string> args, std::map<std::string, std::string> env = {});
+  // Listens on `port` when not 0 (e.g. the port the stack's vmagent scrapes), else on a free one.
+  ExporterProcess(std::vector<std::string> args, std::map<std::string, std::string> env = {},
+                  int port = 0);
   ~ExporterProcess();
   ExporterProcess(const ExporterProcess&) = delete;
   ExporterProcess& operator=(const ExporterProcess&) = delete;
