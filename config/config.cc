@@ -306,6 +306,27 @@ MonitoringTarget ReadMonitoringTarget(YamlMap& map, const ExporterSettings& expo
   return target;
 }
 
+ValidateSettings ReadValidate(YamlMap& map) {
+  ValidateSettings settings;
+  std::set<CheckGroup> seen;
+  for (auto& entry : map.ListOfMaps("skip")) {
+    SkippedGroup skipped;
+    const std::string slug = entry.RequiredString("group");
+    auto group = FindGroupBySlug(slug);
+    if (!group) {
+      entry.Fail("group", "unknown group \"" + slug + "\" (groups: " + GroupSlugList() + ")");
+    }
+    if (!seen.insert(*group).second) entry.Fail("group", "\"" + slug + "\" is skipped twice");
+    skipped.group = *group;
+    skipped.reason =
+        entry.RequiredString("reason");  // a skip without a reason reads as an oversight
+    entry.Finish();
+    settings.skip.push_back(std::move(skipped));
+  }
+  map.Finish();
+  return settings;
+}
+
 std::shared_ptr<const Config> ReadConfig(const YAML::Node& document, const std::string& source) {
   auto file = std::make_shared<const std::string>(source);
   YamlMap root(document, "", file);
@@ -344,6 +365,7 @@ std::shared_ptr<const Config> ReadConfig(const YAML::Node& document, const std::
     config->monitoring.push_back(std::move(target));
   }
   if (auto drills = root.Map("drills")) config->drills = ReadDrills(*drills, *config);
+  if (auto validate = root.Map("validate")) config->validate = ReadValidate(*validate);
   root.Finish();
   return config;
 }

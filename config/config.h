@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/endpoint.h"
+#include "core/acceptance_groups.h"
 #include "core/result.h"
 
 namespace dbcanary {
@@ -127,6 +128,18 @@ struct DrillsSettings {
   const DrillSettings* Find(const std::string& kind) const;
 };
 
+// An acceptance group left out of the verdict on purpose: `validate.skip[]`. Its checks are
+// still run and shown; the verdict names it with the reason instead of counting it.
+struct SkippedGroup {
+  CheckGroup group = CheckGroup::kOther;
+  std::string reason;  // required: a skipped group without a reason reads as an oversight
+};
+
+// The top-level `validate:` section, read by `dbcanary validate` and the status page.
+struct ValidateSettings {
+  std::vector<SkippedGroup> skip;
+};
+
 struct ExporterSettings {
   std::string listen_address = "0.0.0.0:9750";
   int workers = 4;
@@ -145,6 +158,7 @@ struct Config {
   std::optional<KubernetesSettings> kubernetes;  // absent when the section is absent
   std::optional<DrillsSettings> drills;          // absent when the section is absent
   std::vector<MonitoringTarget> monitoring;      // `monitoring:` targets
+  ValidateSettings validate;
 
   // Every probe of every target, in config order.
   std::vector<const ProbeSettings*> AllProbes() const;

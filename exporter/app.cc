@@ -42,6 +42,7 @@ Status App::Start() {
   auto loaded = LoadConfigFile(options_.config_path);
   if (!loaded) return loaded.error();
   config_ = *loaded;
+  PublishSkippedGroups(*config_);
   ConfigureLogging(config_->exporter);
 
   auto probes = BuildProbes(*config_, registry_);
@@ -53,7 +54,8 @@ Status App::Start() {
   http_options.listen_address = options_.listen_address.value_or(config_->exporter.listen_address);
   http_options.web_config_file = options_.web_config_file.value_or("");
   auto http = HttpServer::Start(
-      http_options, HttpBackend{&store_, &self_, [this] { return Reload(); }, &drill_store_});
+      http_options, HttpBackend{&store_, &self_, [this] { return Reload(); }, &drill_store_,
+                                [this] { return SkippedGroups(); }});
   if (!http) return http.error();
   http_ = std::move(http).value();
 
@@ -106,12 +108,23 @@ Status App::Reload() {
   scheduler_ = std::move(next);
   scheduler_->Start();
   config_ = next_config;
+  PublishSkippedGroups(*config_);
   // A drill running now is stopped (it cleans up) and the drills are rebuilt.
   StartDrills(config_, std::move(drills).value());
   ReapRetired();
   self_.RecordReload(true, std::chrono::system_clock::now());
   MainLogger()->info("configuration reloaded: {} probes", config_->AllProbes().size());
   return Ok{};
+}
+
+void App::PublishSkippedGroups(const Config& config) {
+  std::lock_guard lock(skipped_mutex_);
+  skipped_groups_ = config.validate.skip;
+}
+
+std::vector<SkippedGroup> App::SkippedGroups() const {
+  std::lock_guard lock(skipped_mutex_);
+  return skipped_groups_;
 }
 
 void App::ReapRetired() {

@@ -65,6 +65,12 @@ class App {
 
   std::mutex mutex_;  // serializes Start/Reload/Stop
   std::shared_ptr<const Config> config_;
+  // validate.skip of the running config, for the status page (read from web threads, which
+  // must not wait on mutex_ while a reload runs).
+  mutable std::mutex skipped_mutex_;
+  std::vector<SkippedGroup> skipped_groups_;
+  void PublishSkippedGroups(const Config& config);
+  std::vector<SkippedGroup> SkippedGroups() const;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Scheduler> scheduler_;
   // Stopped schedulers whose runs may still be in flight; destroyed once finished.

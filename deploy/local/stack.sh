@@ -3,11 +3,12 @@
 #   * PostgreSQL 15 "shared-postgres": primary + 2 streaming standbys (quorum sync, TLS, WAL archive)
 #   * one PgBouncer process per CNPG Pooler (gitlab rw/ro, harbor, keycloak, synergyflow)
 #   * a redis master + replica standing in for DragonflyDB
+#   * victoria-metrics, vmagent and vmalert: the monitoring pipeline, scraping dbcanary
 # and writes a ready-to-use dbcanary config for it.
 #
 # Usage: stack.sh up | down [--purge] | status | env | start NAME | stop NAME | restart NAME
 #        | backup [LABEL] | restore-scratch LABEL PORT | drop-scratch PORT
-#        | failover [--to NAME]
+#        | failover [--to NAME] | reload-rules
 #
 # Environment:
 #   DBCANARY_STACK_DIR        state directory            (default /tmp/dbcanary-stack)
@@ -25,6 +26,8 @@ umask 077
 
 PROG=${0##*/}
 SCRIPT_PATH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/${BASH_SOURCE[0]##*/}
+# shellcheck source=deploy/local/stack-monitoring.sh
+source "$(dirname "$SCRIPT_PATH")/stack-monitoring.sh"
 
 usage() {
     cat <<EOF
@@ -47,12 +50,15 @@ Commands:
                   temporary instance on 127.0.0.1:PORT from backup LABEL, WAL archive replayed
                   to its end, promoted (cluster_name dbcanary-scratch-PORT, no archiving)
   drop-scratch PORT  stop and delete that instance (idempotent)
+  reload-rules    make vmalert re-read its rule files ($DIR/monitoring/vmalert-rules/*.yml)
 
 Component names:
   shared-postgres-1 (primary), shared-postgres-2, shared-postgres-3 (standbys; after a failover
   the roles move: 'status' shows the current primary)
   gitlab-pooler-rw, gitlab-pooler-ro, harbor-pooler-rw, keycloak-pooler-rw, synergyflow-pooler-rw
   dragonfly-0 (redis master), dragonfly-1 (redis replica)
+  victoria-metrics, vmagent, vmalert, alertmanager (the monitoring pipeline: vmagent scrapes dbcanary on
+  DBCANARY_LISTEN_PORT into victoria-metrics, vmalert evaluates alerts/dbcanary.rules.yml)
 
 Environment: DBCANARY_STACK_DIR (default /tmp/dbcanary-stack),
              DBCANARY_STACK_PORT_BASE (default 15400), DBCANARY_LISTEN_PORT (default 9750)
@@ -81,7 +87,7 @@ PG_PRIMARY=shared-postgres-1
 PG_STANDBYS=(shared-postgres-2 shared-postgres-3)
 POOLERS=(gitlab-pooler-rw gitlab-pooler-ro harbor-pooler-rw keycloak-pooler-rw synergyflow-pooler-rw)
 REDIS_NAMES=(dragonfly-0 dragonfly-1)
-ALL_NAMES=("${PG_NAMES[@]}" "${POOLERS[@]}" "${REDIS_NAMES[@]}")
+ALL_NAMES=("${PG_NAMES[@]}" "${POOLERS[@]}" "${REDIS_NAMES[@]}" "${MONITORING_NAMES[@]}")
 TENANTS=(gitlab harbor keycloak synergyflow)
 declare -A TENANT_DB=([gitlab]=gitlabhq_production [harbor]=registry [keycloak]=keycloak [synergyflow]=synergyflow)
 SECRET_NAMES=(streaming_replica gitlab harbor keycloak synergyflow dbcanary dbcanary_drill pgbouncer_admin dragonfly)
@@ -147,13 +153,18 @@ own_run() {
 # would hold them open for its whole life
 spawn_daemon() {
     (
-        local fd
-        for fd in /proc/"$BASHPID"/fd/*; do
-            fd=${fd##*/}
-            if [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)); then exec {fd}>&- 2>/dev/null || true; fi
-        done
+        close_inherited_fds
         "$@"
     )
+}
+
+# close every descriptor of this (sub)shell beyond stdin/stdout/stderr
+close_inherited_fds() {
+    local fd
+    for fd in /proc/"$BASHPID"/fd/*; do
+        fd=${fd##*/}
+        if [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)); then exec {fd}>&- 2>/dev/null || true; fi
+    done
 }
 
 # put_file FILE MODE OWNER <CONTENT: write FILE only when its content differs; OWNER is `run`
@@ -203,6 +214,7 @@ set_paths() {
         [dragonfly-0]=$((BASE + 20))
         [dragonfly-1]=$((BASE + 21))
     )
+    monitoring_set_paths
 }
 
 is_component() { [[ -n $1 && -n ${PORT[$1]:-} ]]; }
@@ -272,6 +284,7 @@ component_pid() {
     shared-postgres-*) f=$PG_DIR/$1/postmaster.pid CCOMM=postgres ;;
     *-pooler-*) f=$BOUNCER_DIR/$1/pgbouncer.pid CCOMM=pgbouncer ;;
     dragonfly-*) f=$REDIS_DIR/$1/redis.pid CCOMM=redis-server ;;
+    victoria-metrics | vmagent | vmalert | alertmanager) f=$MON_DIR/$1.pid CCOMM=$(monitoring_comm "$1") ;;
     *) die "unknown component '$1'" ;;
     esac
     CPID=
@@ -288,6 +301,7 @@ running() {
     case $1 in
     shared-postgres-*) [[ /proc/$CPID/cwd -ef $PG_DIR/$1 ]] ;;
     dragonfly-*) [[ /proc/$CPID/cwd -ef $REDIS_DIR/$1 ]] ;;
+    victoria-metrics | vmagent | vmalert | alertmanager) [[ /proc/$CPID/cwd -ef $MON_DIR/$1 ]] ;;
     *)
         mapfile -d '' args 2>/dev/null <"/proc/$CPID/cmdline" || return 1
         [[ " ${args[*]} " == *" $BOUNCER_DIR/$1/pgbouncer.ini "* ]]
@@ -1000,6 +1014,11 @@ EOF
         echo "DBCANARY_STACK_REDIS_CONF_$k=$REDIS_DIR/$n/redis.conf"
         echo "DBCANARY_STACK_PIDFILE_$k=$REDIS_DIR/$n/redis.pid"
     done
+    for n in "${MONITORING_NAMES[@]}"; do
+        k=${n^^} k=${k//-/_}
+        echo "DBCANARY_STACK_PORT_$k=${PORT[$n]}"
+    done
+    echo "DBCANARY_STACK_VMALERT_RULES_DIR=$RULES_DIR"
 }
 
 # the dbcanary config for this stack (format: the contract with the C++ config loader)
@@ -1042,6 +1061,10 @@ postgres:
         pg_tls: { interval: 1m, timeout: 5s, expect: { min_cert_validity: 720h } }
         pg_instance: { interval: 15s, expect: { primaries: 1 } }
         pg_archiver: { interval: 15s }
+        backup_directory:
+          interval: 30s
+          path: $DIR/backups
+          expect: { backup_max_age: ${BACKUP_MAX_AGE_HOURS}h, min_backups: 1, min_size_bytes: 1048576 }
         pg_tenants:
           interval: 30s
           timeout: 5s
@@ -1088,6 +1111,16 @@ dragonfly:
         expect: { master_role: true, min_connected_replicas: 1, max_replica_visibility_seconds: 1 }
       dragonfly_info:
         expect: { max_last_save_age_seconds: 3600 }
+EOF
+    print_monitoring_config
+    cat <<EOF
+# Acceptance groups this stack cannot verify, named in every verdict instead of passing silently.
+validate:
+  skip:
+    - group: operator
+      reason: no Kubernetes API here
+    - group: performance
+      reason: "benchmarks run on request here: dbcanary validate --drill pg_benchmark --drill dragonfly_benchmark"
 # Drills are opt-in: none is scheduled here (enabled: false). Run one now with
 #   dbcanary drill NAME --config $CONFIG_FILE
 # The failover drill really kills the primary (stack.sh failover) and does not fail back:
@@ -1182,6 +1215,8 @@ cmd_up() {
     ensure_poolers
     for n in "${REDIS_NAMES[@]}"; do redis_start "$n"; done
     wait_redis_link
+    for n in "${MONITORING_NAMES[@]}"; do monitoring_start "$n"; done
+    ensure_recent_backup
     write_generated_files
     ms=$(((${EPOCHREALTIME/./} - T0) / 1000))
     if ((STARTED == 0)); then
@@ -1206,6 +1241,7 @@ cmd_down() {
     fi
     [[ -e $MARKER ]] || die "$DIR is not a dbcanary stack directory (no $MARKER)"
     take_lock
+    for n in vmalert alertmanager vmagent victoria-metrics; do monitoring_stop "$n"; done
     for n in "${POOLERS[@]}"; do pooler_stop "$n"; done
     for n in dragonfly-1 dragonfly-0; do redis_stop "$n"; done
     for n in "${PG_STANDBYS[@]}" "$PG_PRIMARY"; do pg_stop "$n"; done
@@ -1234,6 +1270,7 @@ cmd_stop() {
     shared-postgres-*) pg_stop "$name" ;;
     *-pooler-*) pooler_stop "$name" ;;
     dragonfly-*) redis_stop "$name" ;;
+    victoria-metrics | vmagent | vmalert | alertmanager) monitoring_stop "$name" ;;
     esac
 }
 
@@ -1266,6 +1303,7 @@ cmd_start() {
         redis_start "$name"
         wait_redis_link
         ;;
+    victoria-metrics | vmagent | vmalert | alertmanager) monitoring_start "$name" ;;
     esac
 }
 
@@ -1303,6 +1341,7 @@ cmd_status() {
             extra+="$P_MODE pool, $P_DB -> $P_TARGET"
             ;;
         dragonfly-0) extra+="master" ;;
+        victoria-metrics | vmagent | vmalert | alertmanager) extra+=$(monitoring_status_detail "$n") ;;
         dragonfly-1)
             extra+="replica"
             if [[ $state == up ]]; then
@@ -1329,6 +1368,20 @@ cmd_env() {
 # ----------------------------------------------------------------------------------------------
 
 BACKUPS_KEPT=3
+# The newest base backup must be younger than this (the generated config's backup_max_age):
+# `up` takes one when it is not.
+BACKUP_MAX_AGE_HOURS=24
+
+ensure_recent_backup() {
+    local recent
+    recent=$(find "$DIR/backups" -mindepth 2 -maxdepth 2 -name backup_manifest \
+        -mmin -$((BACKUP_MAX_AGE_HOURS * 60)) 2>/dev/null | head -n 1) || true
+    if [[ -n $recent ]]; then
+        log "backup: ${recent%/backup_manifest} is newer than ${BACKUP_MAX_AGE_HOURS}h"
+        return 0
+    fi
+    cmd_backup >/dev/null
+}
 
 # the configured instance that answers as primary now (a failover may have moved it)
 current_primary() {
@@ -1806,6 +1859,7 @@ main() {
     restore-scratch) cmd_restore_scratch "$@" ;;
     drop-scratch) cmd_drop_scratch "$@" ;;
     restart) cmd_restart "$@" ;;
+    reload-rules) monitoring_reload_rules ;;
     *)
         usage >&2
         die "unknown command '$cmd'"

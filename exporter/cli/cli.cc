@@ -36,6 +36,10 @@ constexpr FlagSpec kValidateFlags[] = {
     {"--drill", "NAME",
      "also run the drill NAME (a kind under drills.jobs) after the probes; repeatable", false,
      true},
+    {"--skip", "GROUP",
+     "leave the acceptance group GROUP (operator, cluster, ...) out of the verdict, named as "
+     "skipped; repeatable; validate.skip in the config does the same with a reason",
+     false, true},
 };
 
 constexpr FlagSpec kDrillFlags[] = {

@@ -1,11 +1,14 @@
 #pragma once
 
 #include <chrono>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "config/config.h"
+#include "core/humanize.h"
 #include "core/result.h"
 #include "drills/drill.h"
 #include "exporter/validate/groups.h"
@@ -36,10 +39,15 @@ struct CheckRow {
   std::string check;       // kRunCheck, or the expectation's bounded check name
   std::string target;      // what the check is about (cluster, instance, pooler)
   CheckState state = CheckState::kPending;
-  std::string observed;  // human form; "ok" / "failed: <reason>" for a run row
-  std::string expected;  // human form; "ok" for a run row
-  std::string reason;    // ErrorCode name when a run failed, else empty
-  std::string message;   // the run's error message, redacted of secrets
+  std::string observed;  // human form ("365 d", "8.0 ms"); "ok" / "failed: <reason>" for a run
+  std::string expected;  // human form (">= 2", "<= 1.0 h"); "ok" for a run row
+  // The raw numbers behind `observed` and `expected` (NaN when not numeric), for JSON and the
+  // status page's hover text, and the unit that made them human.
+  double observed_value = std::numeric_limits<double>::quiet_NaN();
+  double expected_value = std::numeric_limits<double>::quiet_NaN();
+  Unit unit = Unit::kNone;
+  std::string reason;   // ErrorCode name when a run failed, else empty
+  std::string message;  // the run's error message, redacted of secrets
   std::optional<std::chrono::system_clock::time_point> last_run;
   double duration_seconds = 0;  // of the run
   std::string link;             // e.g. a drill's report; empty when none
@@ -64,8 +72,9 @@ void AddDrillRun(std::vector<CheckRow>& rows, std::string_view kind, std::string
 void AddPending(std::vector<CheckRow>& rows, CheckSource source, std::string_view kind,
                 std::string_view run_target);
 
+// Counts of the rows that take part in a verdict. Drills that never ran take no part: they
+// are opt-in, shown, but no reason for NO-GO; a drill that ran and failed counts.
 struct Verdict {
-  bool go = false;  // at least one check, and every check passed
   size_t total = 0;
   size_t pass = 0;
   size_t fail = 0;
@@ -73,6 +82,36 @@ struct Verdict {
   size_t pending = 0;
 };
 Verdict Summarize(const std::vector<CheckRow>& rows);
+
+// What `validate` and the status page judge: every row, and the groups left out on purpose.
+struct Checklist {
+  std::vector<CheckRow> rows;
+  std::vector<SkippedGroup> skipped;  // validate.skip plus --skip
+};
+
+// How one acceptance group ends. A group passes only on checks that ran and passed; nothing
+// configured (or only drills that never ran) is NOT VERIFIED, never a silent pass.
+enum class GroupState { kPass, kFail, kNotVerified, kSkipped };
+std::string_view GroupStateName(GroupState state);  // "PASS" | "FAIL" | "NOT VERIFIED" | "SKIPPED"
+std::string_view GroupStateSlug(GroupState state);  // "pass" | "fail" | "not_verified" | "skipped"
+
+struct GroupVerdict {
+  const GroupInfo* info = nullptr;
+  GroupState state = GroupState::kNotVerified;
+  Verdict counts;
+  // SKIPPED: the configured reason. NOT VERIFIED: why ("nothing configured", "only drills
+  // that never ran", "3 checks without a result yet"). Else empty.
+  std::string reason;
+};
+
+struct ChecklistVerdict {
+  // No group FAIL or NOT VERIFIED except skipped ones, and at least one group PASS.
+  bool go = false;
+  Verdict counts;                    // over every group not skipped
+  std::vector<GroupVerdict> groups;  // every shown group in report order (kOther when used)
+};
+ChecklistVerdict Assess(const Checklist& checklist);
+
 // The rows of one group, in their original order.
 std::vector<const CheckRow*> RowsOf(const std::vector<CheckRow>& rows, CheckGroup group);
 

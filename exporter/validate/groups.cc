@@ -3,18 +3,6 @@
 namespace dbcanary {
 namespace {
 
-constexpr GroupInfo kGroups[] = {
-    {CheckGroup::kOperator, "operator", "Operator"},
-    {CheckGroup::kCluster, "cluster", "Cluster and replication"},
-    {CheckGroup::kTenants, "tenants", "Tenants"},
-    {CheckGroup::kPoolers, "poolers", "Poolers"},
-    {CheckGroup::kBackups, "backups", "Backups"},
-    {CheckGroup::kDragonfly, "dragonfly", "Dragonfly"},
-    {CheckGroup::kPerformance, "performance", "Performance"},
-    {CheckGroup::kMonitoring, "monitoring", "Monitoring"},
-    {CheckGroup::kOther, "other", "Other"},
-};
-
 using enum CheckSource;
 using enum CheckGroup;
 
@@ -58,15 +46,6 @@ constexpr KindGroup kKindGroups[] = {
 };
 
 }  // namespace
-
-std::span<const GroupInfo> AllGroups() { return kGroups; }
-
-const GroupInfo& GetGroupInfo(CheckGroup group) {
-  for (const auto& info : kGroups) {
-    if (info.group == group) return info;
-  }
-  return kGroups[std::size(kGroups) - 1];
-}
 
 std::span<const KindGroup> KindGroups() { return kKindGroups; }
 

@@ -173,12 +173,31 @@ void RunChosenDrill(ConfiguredDrill& drill, DrillLock* lock, const DrillsSetting
       record->report_markdown.empty() ? std::string() : ", report " + record->report_markdown);
 }
 
+// validate.skip, then each --skip GROUP not already skipped there; empty once the error is
+// printed.
+std::optional<std::vector<SkippedGroup>> SkippedGroups(const ParsedArgs& args, const Config& config,
+                                                       const CliContext& context) {
+  std::vector<SkippedGroup> skipped = config.validate.skip;
+  for (const auto& slug : args.Values("--skip")) {
+    auto group = FindGroupBySlug(slug);
+    if (!group) {
+      context.err << kPrefix << "--skip: unknown group \"" << slug
+                  << "\" (groups: " << GroupSlugList() << ")\n";
+      return std::nullopt;
+    }
+    bool already = std::any_of(skipped.begin(), skipped.end(),
+                               [&](const SkippedGroup& entry) { return entry.group == *group; });
+    if (!already) skipped.push_back({*group, "--skip on the command line"});
+  }
+  return skipped;
+}
+
 // Writes --report and --junit when given; false when one of them could not be written.
-bool WriteRequestedFiles(const ParsedArgs& args, const std::vector<CheckRow>& rows,
+bool WriteRequestedFiles(const ParsedArgs& args, const Checklist& checklist,
                          SystemClock::time_point generated_at, const CliContext& context) {
   bool written = true;
   if (auto dir = args.Flag("--report")) {
-    if (auto status = WriteEvidence(*dir, rows, generated_at); !status) {
+    if (auto status = WriteEvidence(*dir, checklist, generated_at); !status) {
       context.err << kPrefix << status.error().message << "\n";
       written = false;
     } else {
@@ -186,7 +205,7 @@ bool WriteRequestedFiles(const ParsedArgs& args, const std::vector<CheckRow>& ro
     }
   }
   if (auto junit = args.Flag("--junit")) {
-    if (auto status = WriteTextFile(*junit, RenderJunit(rows, generated_at)); !status) {
+    if (auto status = WriteTextFile(*junit, RenderJunit(checklist, generated_at)); !status) {
       context.err << kPrefix << status.error().message << "\n";
       written = false;
     } else {
@@ -209,10 +228,14 @@ int RunValidateCommand(const ParsedArgs& args, const CliContext& context) {
   }
   auto drills = ChooseDrills(args, *config, path, context);
   if (!drills) return kExitUsage;
+  auto skipped = SkippedGroups(args, *config, context);
+  if (!skipped) return kExitUsage;
   const bool tty = UseColor(context);
 
   ProbeRound probe_round = RunProbesOnce(*probes, *config, path, tty, context);
-  std::vector<CheckRow> rows;
+  Checklist checklist;
+  checklist.skipped = std::move(*skipped);
+  std::vector<CheckRow>& rows = checklist.rows;
   for (size_t i = 0; i < probes->size(); ++i) {
     const ProbeKey& key = (*probes)[i].info->key;
     AddProbeRun(rows, key.kind, key.target, probe_round.results[i]);
@@ -225,11 +248,11 @@ int RunValidateCommand(const ParsedArgs& args, const CliContext& context) {
   }
 
   auto generated_at = SystemClock::now();
-  context.out << RenderText(rows, TextOptions{tty});
+  context.out << RenderText(checklist, TextOptions{tty});
   context.out << fmt::format("({} probes in {:.1f} s)\n", probes->size(),
                              probe_round.elapsed_seconds);
-  int exit_code = Summarize(rows).go ? kExitOk : kExitError;
-  if (!WriteRequestedFiles(args, rows, generated_at, context)) exit_code = kExitUsage;
+  int exit_code = Assess(checklist).go ? kExitOk : kExitError;
+  if (!WriteRequestedFiles(args, checklist, generated_at, context)) exit_code = kExitUsage;
   context.out.flush();
   return exit_code;
 }

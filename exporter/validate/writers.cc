@@ -30,8 +30,34 @@ std::string_view Upper(CheckState state) {
   return "PENDING";
 }
 
-bool ShowGroup(const std::vector<CheckRow>& rows, const GroupInfo& info) {
-  return info.group != CheckGroup::kOther || !RowsOf(rows, info.group).empty();
+// "PASS", "NOT VERIFIED: nothing configured", "SKIPPED: no Kubernetes API here".
+std::string GroupStateText(const GroupVerdict& group) {
+  std::string text(GroupStateName(group.state));
+  if (!group.reason.empty()) text += ": " + group.reason;
+  return text;
+}
+
+// "performance (nothing configured), monitoring (nothing configured)": the groups in `state`.
+std::string GroupsIn(const ChecklistVerdict& verdict, GroupState state) {
+  std::string out;
+  for (const auto& group : verdict.groups) {
+    if (group.state != state) continue;
+    out += out.empty() ? "" : ", ";
+    out += std::string(group.info->slug) + " (" + group.reason + ")";
+  }
+  return out;
+}
+
+bool IsSkipped(const ChecklistVerdict& verdict, CheckGroup group) {
+  for (const auto& entry : verdict.groups) {
+    if (entry.info->group == group) return entry.state == GroupState::kSkipped;
+  }
+  return false;
+}
+
+// The shape of a row's raw numbers in JSON: null when not numeric.
+nlohmann::json Number(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
 }
 
 std::string Counts(const Verdict& verdict) {
@@ -44,13 +70,6 @@ std::string Counts(const Verdict& verdict) {
 std::string Pad(std::string_view text, size_t width) {
   std::string out(text);
   if (out.size() < width) out.resize(width, ' ');
-  return out;
-}
-
-std::vector<CheckRow> Collect(const std::vector<const CheckRow*>& pointers) {
-  std::vector<CheckRow> out;
-  out.reserve(pointers.size());
-  for (const auto* row : pointers) out.push_back(*row);
   return out;
 }
 
@@ -70,6 +89,11 @@ nlohmann::json RowJson(const CheckRow& row, SystemClock::time_point now) {
       {"state", StateName(row.state)},    {"observed", row.observed},
       {"expected", row.expected},         {"duration_seconds", row.duration_seconds},
   };
+  if (!row.is_run()) {
+    out["observed_value"] = Number(row.observed_value);
+    out["expected_value"] = Number(row.expected_value);
+    out["unit"] = UnitName(row.unit);
+  }
   if (!row.reason.empty()) out["reason"] = row.reason;
   if (!row.message.empty()) out["message"] = row.message;
   if (!row.link.empty()) out["link"] = row.link;
@@ -84,12 +108,12 @@ nlohmann::json RowJson(const CheckRow& row, SystemClock::time_point now) {
   return out;
 }
 
-std::string MarkdownGroupSection(const std::vector<CheckRow>& rows, const GroupInfo& info) {
+std::string MarkdownGroupSection(const std::vector<CheckRow>& rows, const GroupVerdict& group) {
+  const GroupInfo& info = *group.info;
   auto group_rows = RowsOf(rows, info.group);
-  std::string out = fmt::format("## {}\n\n", info.title);
-  if (group_rows.empty()) return out + "_not configured_\n\n";
-  Verdict verdict = Summarize(Collect(group_rows));
-  out += fmt::format("{} checks: {}.\n\n", verdict.total, Counts(verdict));
+  std::string out = fmt::format("## {}: {}\n\n", info.title, GroupStateText(group));
+  if (group_rows.empty()) return out;
+  out += fmt::format("{} checks: {}.\n\n", group.counts.total, Counts(group.counts));
   out += "| Result | Check | Probe | Target | Observed | Target value |\n";
   out += "|---|---|---|---|---|---|\n";
   std::string details;
@@ -109,12 +133,18 @@ std::string MarkdownGroupSection(const std::vector<CheckRow>& rows, const GroupI
   return out + "\n";
 }
 
-std::string MarkdownHeader(const std::vector<CheckRow>& rows, std::string_view title,
-                           SystemClock::time_point generated_at) {
-  Verdict verdict = Summarize(rows);
+std::string MarkdownHeader(const ChecklistVerdict& verdict, std::string_view title,
+                           std::string_view verdict_word, SystemClock::time_point generated_at) {
   return fmt::format("# {}: {}\n\nGenerated {} by dbcanary validate. {} checks: {}.\n\n", title,
-                     verdict.go ? "GO" : "NO-GO", FormatUtcTime(generated_at), verdict.total,
-                     Counts(verdict));
+                     verdict_word, FormatUtcTime(generated_at), verdict.counts.total,
+                     Counts(verdict.counts));
+}
+
+const GroupVerdict& VerdictOf(const ChecklistVerdict& verdict, CheckGroup group) {
+  for (const auto& entry : verdict.groups) {
+    if (entry.info->group == group) return entry;
+  }
+  return verdict.groups.back();  // kOther when asked for a group not shown
 }
 
 }  // namespace
@@ -151,14 +181,25 @@ std::string EscapeMarkdownCell(std::string_view text) {
   return out;
 }
 
-std::string VerdictLine(const std::vector<CheckRow>& rows) {
-  Verdict verdict = Summarize(rows);
-  if (verdict.total == 0) return "NO-GO (no checks configured)";
-  if (verdict.go) return fmt::format("GO ({} checks passed)", verdict.total);
+std::string VerdictLine(const Checklist& checklist) {
+  ChecklistVerdict verdict = Assess(checklist);
+  std::string tail;
+  if (auto unverified = GroupsIn(verdict, GroupState::kNotVerified); !unverified.empty()) {
+    tail += "; not verified: " + unverified;
+  }
+  if (auto skipped = GroupsIn(verdict, GroupState::kSkipped); !skipped.empty()) {
+    tail += "; skipped: " + skipped;
+  }
+  if (verdict.go) return fmt::format("GO ({} checks passed{})", verdict.counts.total, tail);
+  if (verdict.counts.total == 0) return fmt::format("NO-GO (no checks configured{})", tail);
+  if (verdict.counts.pass == verdict.counts.total) {
+    return fmt::format("NO-GO ({} checks passed{})", verdict.counts.total, tail);
+  }
   std::string names;
   size_t listed = 0;
-  for (const auto& row : rows) {
-    if (row.state == CheckState::kPass) continue;
+  for (const auto& row : checklist.rows) {
+    if (row.state == CheckState::kPass || IsSkipped(verdict, row.group)) continue;
+    if (row.source == CheckSource::kDrill && row.state == CheckState::kPending) continue;
     if (listed == 8) {
       names += ", ...";
       break;
@@ -166,26 +207,29 @@ std::string VerdictLine(const std::vector<CheckRow>& rows) {
     names += listed++ == 0 ? "" : ", ";
     names += row.DisplayName() + " on " + row.target;
   }
-  return fmt::format("NO-GO ({} of {} checks not passed: {})", verdict.total - verdict.pass,
-                     verdict.total, names);
+  return fmt::format("NO-GO ({} of {} checks not passed: {}{})",
+                     verdict.counts.total - verdict.counts.pass, verdict.counts.total, names, tail);
 }
 
-std::string RenderText(const std::vector<CheckRow>& rows, const TextOptions& options) {
+std::string RenderText(const Checklist& checklist, const TextOptions& options) {
   auto paint = [&](std::string_view text, CheckState state) {
     if (!options.color) return std::string(text);
     const char* code = state == CheckState::kPass ? "\033[32m" : "\033[31m";
     if (state == CheckState::kStale || state == CheckState::kPending) code = "\033[33m";
     return std::string(code) + std::string(text) + "\033[0m";
   };
+  auto paint_group = [&](const GroupVerdict& group) {
+    CheckState colour = group.state == GroupState::kPass   ? CheckState::kPass
+                        : group.state == GroupState::kFail ? CheckState::kFail
+                                                           : CheckState::kPending;
+    return paint(GroupStateText(group), colour);
+  };
+  ChecklistVerdict verdict = Assess(checklist);
   std::string out;
-  for (const auto& info : AllGroups()) {
-    if (!ShowGroup(rows, info)) continue;
-    auto group_rows = RowsOf(rows, info.group);
-    out += fmt::format("\n== {} ==\n", info.title);
-    if (group_rows.empty()) {
-      out += "  not configured\n";
-      continue;
-    }
+  for (const auto& group : verdict.groups) {
+    auto group_rows = RowsOf(checklist.rows, group.info->group);
+    out += fmt::format("\n== {} == {}\n", group.info->title, paint_group(group));
+    if (group_rows.empty()) continue;
     size_t widths[3] = {5, 6, 8};  // check, target, observed
     for (const auto* row : group_rows) {
       widths[0] = std::max(widths[0], row->DisplayName().size());
@@ -205,103 +249,151 @@ std::string RenderText(const std::vector<CheckRow>& rows, const TextOptions& opt
       }
     }
   }
-  Verdict verdict = Summarize(rows);
-  out += "\n" + paint(VerdictLine(rows), verdict.go ? CheckState::kPass : CheckState::kFail) + "\n";
+  out += "\n" + paint(VerdictLine(checklist), verdict.go ? CheckState::kPass : CheckState::kFail) +
+         "\n";
   return out;
 }
 
-std::string RenderMarkdown(const std::vector<CheckRow>& rows,
-                           SystemClock::time_point generated_at) {
-  std::string out = MarkdownHeader(rows, "dbcanary validate", generated_at);
+std::string RenderMarkdown(const Checklist& checklist, SystemClock::time_point generated_at) {
+  ChecklistVerdict verdict = Assess(checklist);
+  std::string out =
+      MarkdownHeader(verdict, "dbcanary validate", verdict.go ? "GO" : "NO-GO", generated_at);
   out += "| Group | Checks | Pass | Fail | Verdict |\n|---|---|---|---|---|\n";
-  for (const auto& info : AllGroups()) {
-    if (!ShowGroup(rows, info)) continue;
-    auto group_rows = RowsOf(rows, info.group);
-    if (group_rows.empty()) {
-      out += fmt::format("| {} | 0 | 0 | 0 | not configured |\n", info.title);
-      continue;
-    }
-    Verdict verdict = Summarize(Collect(group_rows));
+  for (const auto& group : verdict.groups) {
+    const GroupInfo& info = *group.info;
     out +=
-        fmt::format("| [{}]({}.md) | {} | {} | {} | {} |\n", info.title, info.slug, verdict.total,
-                    verdict.pass, verdict.total - verdict.pass, verdict.go ? "GO" : "NO-GO");
+        fmt::format("| [{}]({}.md) | {} | {} | {} | {} |\n", info.title, info.slug,
+                    group.counts.total, group.counts.pass, group.counts.total - group.counts.pass,
+                    EscapeMarkdownCell(GroupStateText(group)));
   }
   out += "\n";
-  for (const auto& info : AllGroups()) {
-    if (ShowGroup(rows, info)) out += MarkdownGroupSection(rows, info);
-  }
-  out += VerdictLine(rows) + "\n";
+  for (const auto& group : verdict.groups) out += MarkdownGroupSection(checklist.rows, group);
+  out += VerdictLine(checklist) + "\n";
   return out;
 }
 
-std::string RenderGroupMarkdown(const std::vector<CheckRow>& rows, CheckGroup group,
+std::string RenderGroupMarkdown(const Checklist& checklist, CheckGroup group,
                                 SystemClock::time_point generated_at) {
-  const GroupInfo& info = GetGroupInfo(group);
-  auto group_rows = Collect(RowsOf(rows, group));
-  std::string out = MarkdownHeader(group_rows, info.title, generated_at);
-  return out + MarkdownGroupSection(group_rows, info);
+  ChecklistVerdict verdict = Assess(checklist);
+  const GroupVerdict& entry = VerdictOf(verdict, group);
+  ChecklistVerdict one;
+  one.counts = entry.counts;
+  std::string out =
+      MarkdownHeader(one, entry.info->title, GroupStateName(entry.state), generated_at);
+  return out + MarkdownGroupSection(checklist.rows, entry);
 }
 
-nlohmann::json GroupJson(const std::vector<CheckRow>& rows, CheckGroup group,
-                         SystemClock::time_point now) {
-  const GroupInfo& info = GetGroupInfo(group);
-  auto group_rows = RowsOf(rows, group);
-  Verdict verdict = Summarize(Collect(group_rows));
+namespace {
+
+nlohmann::json GroupVerdictJson(const std::vector<CheckRow>& rows, const GroupVerdict& group,
+                                SystemClock::time_point now) {
+  const GroupInfo& info = *group.info;
+  auto group_rows = RowsOf(rows, info.group);
   nlohmann::json checks = nlohmann::json::array();
   for (const auto* row : group_rows) checks.push_back(RowJson(*row, now));
-  return {{"id", info.slug},
-          {"title", info.title},
-          {"configured", !group_rows.empty()},
-          {"verdict", group_rows.empty() ? "not configured" : (verdict.go ? "GO" : "NO-GO")},
-          {"counts", CountsJson(verdict)},
-          {"checks", std::move(checks)}};
+  nlohmann::json out = {{"id", info.slug},
+                        {"title", info.title},
+                        {"configured", !group_rows.empty()},
+                        {"verdict", GroupStateName(group.state)},
+                        {"counts", CountsJson(group.counts)},
+                        {"checks", std::move(checks)}};
+  if (!group.reason.empty()) out["reason"] = group.reason;
+  return out;
 }
 
-nlohmann::json ChecklistJson(const std::vector<CheckRow>& rows, SystemClock::time_point now) {
-  Verdict verdict = Summarize(rows);
+nlohmann::json GroupListJson(const ChecklistVerdict& verdict, GroupState state) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& group : verdict.groups) {
+    if (group.state == state) out.push_back({{"id", group.info->slug}, {"reason", group.reason}});
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json GroupJson(const Checklist& checklist, CheckGroup group,
+                         SystemClock::time_point now) {
+  return GroupVerdictJson(checklist.rows, VerdictOf(Assess(checklist), group), now);
+}
+
+nlohmann::json ChecklistJson(const Checklist& checklist, SystemClock::time_point now) {
+  ChecklistVerdict verdict = Assess(checklist);
   nlohmann::json groups = nlohmann::json::array();
-  for (const auto& info : AllGroups()) {
-    if (ShowGroup(rows, info)) groups.push_back(GroupJson(rows, info.group, now));
+  for (const auto& group : verdict.groups) {
+    groups.push_back(GroupVerdictJson(checklist.rows, group, now));
   }
   return {{"verdict", verdict.go ? "GO" : "NO-GO"},
-          {"summary", VerdictLine(rows)},
+          {"summary", VerdictLine(checklist)},
           {"generated_at", FormatUtcTime(now)},
-          {"counts", CountsJson(verdict)},
+          {"counts", CountsJson(verdict.counts)},
+          {"not_verified", GroupListJson(verdict, GroupState::kNotVerified)},
+          {"skipped", GroupListJson(verdict, GroupState::kSkipped)},
           {"groups", std::move(groups)}};
 }
 
-std::string RenderJunit(const std::vector<CheckRow>& rows, SystemClock::time_point generated_at) {
-  Verdict all = Summarize(rows);
+namespace {
+
+// One <testcase>: passed, failed, or skipped with the group's reason.
+std::string JunitCase(const GroupVerdict& group, const CheckRow& row) {
+  const GroupInfo& info = *group.info;
+  std::string name = row.DisplayName() + " on " + row.target;
+  std::string out =
+      fmt::format("    <testcase classname=\"dbcanary.{}.{}\" name=\"{}\" time=\"{:.3f}\"",
+                  info.slug, EscapeXml(row.kind), EscapeXml(name),
+                  std::isfinite(row.duration_seconds) ? row.duration_seconds : 0.0);
+  const bool never_drilled = row.source == CheckSource::kDrill && row.state == CheckState::kPending;
+  if (group.state == GroupState::kSkipped || never_drilled) {
+    std::string why = group.state == GroupState::kSkipped ? "group skipped: " + group.reason
+                                                          : std::string("drill never ran");
+    return out +
+           fmt::format(">\n      <skipped message=\"{}\"/>\n    </testcase>\n", EscapeXml(why));
+  }
+  if (row.state == CheckState::kPass) return out + "/>\n";
+  std::string message =
+      fmt::format("{}: observed {}, target {}", StateName(row.state), row.observed, row.expected);
+  std::string body = message;
+  if (!row.message.empty()) body += "\n" + row.message;
+  return out +
+         fmt::format(">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
+                     EscapeXml(message), StateName(row.state), EscapeXml(body));
+}
+
+}  // namespace
+
+std::string RenderJunit(const Checklist& checklist, SystemClock::time_point generated_at) {
+  ChecklistVerdict verdict = Assess(checklist);
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out += fmt::format("<testsuites name=\"dbcanary validate\" tests=\"{}\" failures=\"{}\">\n",
-                     all.total, all.total - all.pass);
-  for (const auto& info : AllGroups()) {
-    if (!ShowGroup(rows, info)) continue;
-    auto group_rows = RowsOf(rows, info.group);
-    Verdict verdict = Summarize(Collect(group_rows));
+                     verdict.counts.total, verdict.counts.total - verdict.counts.pass);
+  for (const auto& group : verdict.groups) {
+    const GroupInfo& info = *group.info;
+    auto group_rows = RowsOf(checklist.rows, info.group);
+    std::string cases;
+    size_t tests = 0;
+    size_t skipped = 0;
+    for (const auto* row : group_rows) {
+      cases += JunitCase(group, *row);
+      ++tests;
+      const bool never_drilled =
+          row->source == CheckSource::kDrill && row->state == CheckState::kPending;
+      skipped += group.state == GroupState::kSkipped || never_drilled ? 1 : 0;
+    }
+    if (group.state == GroupState::kNotVerified && group_rows.empty()) {
+      // Nothing to run: one skipped case, so a CI report shows the group as unverified.
+      cases += fmt::format(
+          "    <testcase classname=\"dbcanary.{}\" name=\"{} not verified\" time=\"0\">\n"
+          "      <skipped message=\"{}\"/>\n    </testcase>\n",
+          info.slug, EscapeXml(info.title), EscapeXml(GroupStateText(group)));
+      ++tests;
+      ++skipped;
+    }
+    const size_t failures =
+        group.state == GroupState::kSkipped ? 0 : group.counts.total - group.counts.pass;
     out += fmt::format(
         "  <testsuite name=\"{}\" id=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" "
-        "skipped=\"0\" timestamp=\"{}\">\n",
-        EscapeXml(info.title), info.slug, verdict.total, verdict.total - verdict.pass,
-        FormatUtcTime(generated_at));
-    for (const auto* row : group_rows) {
-      std::string name = row->DisplayName() + " on " + row->target;
-      out += fmt::format("    <testcase classname=\"dbcanary.{}.{}\" name=\"{}\" time=\"{:.3f}\"",
-                         info.slug, EscapeXml(row->kind), EscapeXml(name),
-                         std::isfinite(row->duration_seconds) ? row->duration_seconds : 0.0);
-      if (row->state == CheckState::kPass) {
-        out += "/>\n";
-        continue;
-      }
-      std::string message = fmt::format("{}: observed {}, target {}", StateName(row->state),
-                                        row->observed, row->expected);
-      std::string body = message;
-      if (!row->message.empty()) body += "\n" + row->message;
-      out += fmt::format(
-          ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
-          EscapeXml(message), StateName(row->state), EscapeXml(body));
-    }
-    out += "  </testsuite>\n";
+        "skipped=\"{}\" timestamp=\"{}\">\n",
+        EscapeXml(info.title), info.slug, tests, failures, skipped, FormatUtcTime(generated_at));
+    out += cases + "  </testsuite>\n";
   }
   return out + "</testsuites>\n";
 }
@@ -321,7 +413,7 @@ Status WriteTextFile(const std::string& path, const std::string& text) {
   return Ok{};
 }
 
-Status WriteEvidence(const std::string& dir, const std::vector<CheckRow>& rows,
+Status WriteEvidence(const std::string& dir, const Checklist& checklist,
                      SystemClock::time_point generated_at) {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
@@ -332,20 +424,22 @@ Status WriteEvidence(const std::string& dir, const std::vector<CheckRow>& rows,
   auto write = [&](const std::string& name, const std::string& text) {
     return WriteTextFile((std::filesystem::path(dir) / name).string(), text);
   };
-  if (auto status = write("summary.md", RenderMarkdown(rows, generated_at)); !status) return status;
-  if (auto status = write("summary.json", ChecklistJson(rows, generated_at).dump(2) + "\n");
+  if (auto status = write("summary.md", RenderMarkdown(checklist, generated_at)); !status) {
+    return status;
+  }
+  if (auto status = write("summary.json", ChecklistJson(checklist, generated_at).dump(2) + "\n");
       !status) {
     return status;
   }
-  for (const auto& info : AllGroups()) {
-    if (!ShowGroup(rows, info)) continue;
-    std::string slug(info.slug);
-    if (auto status = write(slug + ".md", RenderGroupMarkdown(rows, info.group, generated_at));
+  for (const auto& group : Assess(checklist).groups) {
+    std::string slug(group.info->slug);
+    if (auto status =
+            write(slug + ".md", RenderGroupMarkdown(checklist, group.info->group, generated_at));
         !status) {
       return status;
     }
-    if (auto status =
-            write(slug + ".json", GroupJson(rows, info.group, generated_at).dump(2) + "\n");
+    if (auto status = write(slug + ".json",
+                            GroupJson(checklist, group.info->group, generated_at).dump(2) + "\n");
         !status) {
       return status;
     }

@@ -11,36 +11,41 @@
 namespace dbcanary {
 
 // Renderings of a checklist. Every writer lists all groups of AllGroups() in order
-// (kOther only when used); a group without rows is "not configured".
+// (kOther only when used), each with its verdict: PASS, FAIL, NOT VERIFIED (with why) or
+// SKIPPED (with the configured reason).
 
 struct TextOptions {
   bool color = false;  // ANSI colours for PASS/FAIL and the verdict (a terminal)
 };
 // The terminal checklist of `dbcanary validate`, ending with the GO / NO-GO line.
-std::string RenderText(const std::vector<CheckRow>& rows, const TextOptions& options = {});
-// "GO (57 checks passed)" or "NO-GO (2 of 57 checks failed: a on x, b on y)".
-std::string VerdictLine(const std::vector<CheckRow>& rows);
+std::string RenderText(const Checklist& checklist, const TextOptions& options = {});
+// "GO (57 checks passed; skipped: operator (no Kubernetes API here))" or
+// "NO-GO (2 of 57 checks not passed: a on x, b on y; not verified: performance (nothing
+// configured))": every unverified and skipped group is named.
+std::string VerdictLine(const Checklist& checklist);
 
 // Markdown evidence: every group, or only `group`.
-std::string RenderMarkdown(const std::vector<CheckRow>& rows,
+std::string RenderMarkdown(const Checklist& checklist,
                            std::chrono::system_clock::time_point generated_at);
-std::string RenderGroupMarkdown(const std::vector<CheckRow>& rows, CheckGroup group,
+std::string RenderGroupMarkdown(const Checklist& checklist, CheckGroup group,
                                 std::chrono::system_clock::time_point generated_at);
 
-// JSON: {"verdict","generated_at","counts",...,"groups":[{"id","title","configured",
-// "verdict","counts","checks":[...]}]}. `now` also yields each check's "age_seconds".
-nlohmann::json ChecklistJson(const std::vector<CheckRow>& rows,
-                             std::chrono::system_clock::time_point now);
-nlohmann::json GroupJson(const std::vector<CheckRow>& rows, CheckGroup group,
+// JSON: {"verdict","summary","generated_at","counts","not_verified","skipped","groups":[{"id",
+// "title","configured","verdict","reason","counts","checks":[...]}]}. Checks carry their human
+// "observed"/"expected" and the raw "observed_value"/"expected_value" with their "unit".
+// `now` also yields each check's "age_seconds".
+nlohmann::json ChecklistJson(const Checklist& checklist, std::chrono::system_clock::time_point now);
+nlohmann::json GroupJson(const Checklist& checklist, CheckGroup group,
                          std::chrono::system_clock::time_point now);
 
 // JUnit XML: one testsuite per group, one testcase per check; fail/stale/pending
-// checks carry a <failure>.
-std::string RenderJunit(const std::vector<CheckRow>& rows,
+// checks carry a <failure>; checks of a skipped group, drills that never ran and an unverified
+// group without checks are <skipped> test cases.
+std::string RenderJunit(const Checklist& checklist,
                         std::chrono::system_clock::time_point generated_at);
 
 // Writes summary.md, summary.json and <group>.md / <group>.json into `dir` (created).
-Status WriteEvidence(const std::string& dir, const std::vector<CheckRow>& rows,
+Status WriteEvidence(const std::string& dir, const Checklist& checklist,
                      std::chrono::system_clock::time_point generated_at);
 // Writes `text` to `path` (via a temporary file and rename).
 Status WriteTextFile(const std::string& path, const std::string& text);

@@ -201,8 +201,10 @@ class HttpServer::Router : public CivetHandler {
     if (path == "/" || path == "/api/checks") {
       if (!read) return NotAllowed("GET, HEAD");
       auto now = std::chrono::system_clock::now();
-      auto checks =
+      Checklist checks;
+      checks.rows =
           StatusChecks(backend_.store->Snapshot(), CurrentDrillStatus(backend_.drills), now);
+      if (backend_.skipped_groups) checks.skipped = backend_.skipped_groups();
       if (path == "/api/checks") return {200, kJson, ChecksJsonText(checks, now), {}};
       return {200, kHtml, StatusPage(checks, now), {}};
     }

@@ -3,7 +3,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "config/config.h"
 #include "core/result.h"
 #include "drills/runtime/state_store.h"
 #include "exporter/metrics/self_metrics.h"
@@ -31,6 +33,8 @@ struct HttpBackend {
   std::function<Status()> reload;  // POST /-/reload; the same as SIGHUP
   // Drill state for /metrics and the reports directory for /reports; null: no drills.
   const DrillStateStore* drills = nullptr;
+  // The acceptance groups the running config skips (validate.skip), for / and /api/checks.
+  std::function<std::vector<SkippedGroup>()> skipped_groups = {};
 };
 
 // The HTTP endpoints, on CivetWeb:

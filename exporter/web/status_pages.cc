@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -25,7 +26,9 @@ nav{font-size:.9em;margin:8px 0}nav a{margin-right:12px}
 section{background:#fff;border-radius:10px;margin:12px 0;padding:8px 12px;
 box-shadow:0 1px 2px rgba(0,0,0,.08)}
 h2{font-size:1.15em;margin:6px 0}h2 .count{font-weight:normal;color:#57606a;font-size:.85em}
-.none{color:#57606a;font-style:italic;margin:4px 0}
+h2 .verdict{font-size:.75em;padding:1px 6px;border-radius:4px;color:#fff;background:#9a6700}
+section.pass h2 .verdict{background:#1a7f37}section.fail h2 .verdict{background:#c62828}
+section.skipped h2 .verdict{background:#57606a}
 table{width:100%;border-collapse:collapse;font-size:.92em}
 th,td{text-align:left;padding:5px 6px;border-top:1px solid #eaeef2;vertical-align:top}
 th{color:#57606a;font-weight:600;border-top:none}
@@ -46,6 +49,12 @@ footer{color:#57606a;font-size:.85em}
 }
 )css";
 
+// ` title="31535995.66 seconds"`: the raw value on hover, beside the human one.
+std::string RawTitle(double value, Unit unit) {
+  if (!std::isfinite(value) || unit == Unit::kNone) return "";
+  return fmt::format(" title=\"{} {}\"", value, UnitName(unit));
+}
+
 std::string CheckRowHtml(const CheckRow& row, SystemClock::time_point now) {
   std::string when = "never";
   if (row.last_run) {
@@ -63,12 +72,31 @@ std::string CheckRowHtml(const CheckRow& row, SystemClock::time_point now) {
   return fmt::format(
       "<tr class=\"{0}\"><td class=\"state\">{0}</td><td class=\"checkname\">{1}"
       "<div class=\"msg\">{2} {3}</div></td>"
-      "<td data-label=\"target\">{4}</td><td data-label=\"observed\">{5}{6}</td>"
-      "<td data-label=\"expected\">{7}</td><td class=\"when\" data-label=\"last run\">{8}</td>"
-      "</tr>\n",
+      "<td data-label=\"target\">{4}</td><td data-label=\"observed\"{5}>{6}{7}</td>"
+      "<td data-label=\"expected\"{8}>{9}</td>"
+      "<td class=\"when\" data-label=\"last run\">{10}</td></tr>\n",
       StateName(row.state), name, EscapeHtml(SourceName(row.source)), EscapeHtml(row.kind),
-      EscapeHtml(row.target), EscapeHtml(row.observed), message, EscapeHtml(row.expected),
-      EscapeHtml(when));
+      EscapeHtml(row.target), RawTitle(row.observed_value, row.unit), EscapeHtml(row.observed),
+      message, RawTitle(row.expected_value, row.unit), EscapeHtml(row.expected), EscapeHtml(when));
+}
+
+std::string GroupSection(const Checklist& checklist, const GroupVerdict& group,
+                         SystemClock::time_point now) {
+  const GroupInfo& info = *group.info;
+  auto group_rows = RowsOf(checklist.rows, info.group);
+  std::string state_text(GroupStateName(group.state));
+  if (!group.reason.empty()) state_text += ": " + group.reason;
+  std::string body = fmt::format(
+      "<section id=\"group-{}\" class=\"{}\">\n<h2>{} <span class=\"verdict\">{}</span>", info.slug,
+      GroupStateSlug(group.state), EscapeHtml(info.title), EscapeHtml(state_text));
+  if (group_rows.empty()) return body + "</h2>\n</section>\n";
+  body += fmt::format(" <span class=\"count\">{}/{} pass</span></h2>\n", group.counts.pass,
+                      group.counts.total);
+  body +=
+      "<table>\n<thead><tr><th>state</th><th>check</th><th>target</th><th>observed</th>"
+      "<th>expected</th><th>last run (UTC)</th></tr></thead>\n<tbody>\n";
+  for (const auto* row : group_rows) body += CheckRowHtml(*row, now);
+  return body + "</tbody></table>\n</section>\n";
 }
 
 }  // namespace
@@ -100,7 +128,7 @@ std::vector<DrillStatus> CurrentDrillStatus(const DrillStateStore* drills) {
                                                                        : state.last->report_json;
       if (!report.empty()) {
         status.report_link =
-            "/reports/" + state.info.name + "/" + std::filesystem::path(report).filename().string();
+            "reports/" + state.info.name + "/" + std::filesystem::path(report).filename().string();
       }
     }
     out.push_back(std::move(status));
@@ -142,50 +170,34 @@ std::vector<CheckRow> StatusChecks(const std::vector<ProbeSnapshot>& probes,
   return rows;
 }
 
-std::string StatusPage(const std::vector<CheckRow>& rows, SystemClock::time_point now) {
-  Verdict verdict = Summarize(rows);
+std::string StatusPage(const Checklist& checklist, SystemClock::time_point now) {
+  ChecklistVerdict verdict = Assess(checklist);
   std::string body;
-  for (const auto& info : AllGroups()) {
-    auto group_rows = RowsOf(rows, info.group);
-    if (info.group == CheckGroup::kOther && group_rows.empty()) continue;
-    body += fmt::format("<section id=\"group-{}\">\n", info.slug);
-    if (group_rows.empty()) {
-      body += fmt::format("<h2>{}</h2>\n<p class=\"none\">not configured</p>\n</section>\n",
-                          EscapeHtml(info.title));
-      continue;
-    }
-    size_t passed = 0;
-    for (const auto* row : group_rows) passed += row->state == CheckState::kPass ? 1 : 0;
-    body += fmt::format("<h2>{} <span class=\"count\">{}/{} pass</span></h2>\n",
-                        EscapeHtml(info.title), passed, group_rows.size());
-    body +=
-        "<table>\n<thead><tr><th>state</th><th>check</th><th>target</th><th>observed</th>"
-        "<th>expected</th><th>last run (UTC)</th></tr></thead>\n<tbody>\n";
-    for (const auto* row : group_rows) body += CheckRowHtml(*row, now);
-    body += "</tbody></table>\n</section>\n";
-  }
+  for (const auto& group : verdict.groups) body += GroupSection(checklist, group, now);
   std::string verdict_word = verdict.go ? "GO" : "NO-GO";
-  std::string counts =
-      fmt::format("{} checks: {} pass, {} fail, {} stale, {} pending", verdict.total, verdict.pass,
-                  verdict.fail, verdict.stale, verdict.pending);
+  std::string counts = fmt::format("{} checks: {} pass, {} fail, {} stale, {} pending",
+                                   verdict.counts.total, verdict.counts.pass, verdict.counts.fail,
+                                   verdict.counts.stale, verdict.counts.pending);
+  // Relative links, so the page works behind a proxy that serves it under a path prefix.
   return fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       "<meta http-equiv=\"refresh\" content=\"15\">\n"
       "<title>dbcanary: {0}</title>\n<style>{1}</style>\n</head><body>\n"
-      "<header class=\"{2}\" id=\"summary\"><h1>{0}</h1><p>{3}</p>"
-      "<p>as of {4}</p></header>\n"
-      "<nav><a href=\"/metrics\">/metrics</a><a href=\"/api/checks\">/api/checks</a>"
-      "<a href=\"/readyz\">/readyz</a><a href=\"/healthz\">/healthz</a></nav>\n"
-      "{5}"
-      "<footer>dbcanary {6} (revision {7}); refreshes every 15 s. Stale: no result within "
+      "<header class=\"{2}\" id=\"summary\"><h1>{0}</h1><p>{3}</p><p>{4}</p>"
+      "<p>as of {5}</p></header>\n"
+      "<nav><a href=\"metrics\">/metrics</a><a href=\"api/checks\">/api/checks</a>"
+      "<a href=\"readyz\">/readyz</a><a href=\"healthz\">/healthz</a></nav>\n"
+      "{6}"
+      "<footer>dbcanary {7} (revision {8}); refreshes every 15 s. Stale: no result within "
       "2 &times; interval + timeout.</footer>\n</body></html>\n",
-      verdict_word, kStyle, verdict.go ? "go" : "nogo", EscapeHtml(counts),
-      EscapeHtml(FormatUtcTime(now)), body, EscapeHtml(Version()), EscapeHtml(Revision()));
+      verdict_word, kStyle, verdict.go ? "go" : "nogo", EscapeHtml(VerdictLine(checklist)),
+      EscapeHtml(counts), EscapeHtml(FormatUtcTime(now)), body, EscapeHtml(Version()),
+      EscapeHtml(Revision()));
 }
 
-std::string ChecksJsonText(const std::vector<CheckRow>& rows, SystemClock::time_point now) {
-  return ChecklistJson(rows, now).dump(2) + "\n";
+std::string ChecksJsonText(const Checklist& checklist, SystemClock::time_point now) {
+  return ChecklistJson(checklist, now).dump(2) + "\n";
 }
 
 }  // namespace dbcanary

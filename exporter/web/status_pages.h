@@ -29,7 +29,7 @@ struct DrillStatus {
   std::shared_ptr<const DrillResult> latest;  // null: never ran
   std::chrono::system_clock::time_point finished_at;
   double duration_seconds = 0;
-  std::string report_link;  // e.g. "/reports/failover/....md"; empty: none
+  std::string report_link;  // e.g. "reports/failover/....md" (relative); empty: none
 };
 
 // ---- DRILLS: the last result of every configured drill, from the framework's state
@@ -47,10 +47,8 @@ bool IsStale(std::chrono::system_clock::time_point finished_at, std::chrono::mil
              std::chrono::milliseconds timeout, std::chrono::system_clock::time_point now);
 
 // GET /: the status page (grouped checks, summary, auto-refresh every 15 s).
-std::string StatusPage(const std::vector<CheckRow>& rows,
-                       std::chrono::system_clock::time_point now);
+std::string StatusPage(const Checklist& checklist, std::chrono::system_clock::time_point now);
 // GET /api/checks: the same checks as JSON (the shape of validate's summary.json).
-std::string ChecksJsonText(const std::vector<CheckRow>& rows,
-                           std::chrono::system_clock::time_point now);
+std::string ChecksJsonText(const Checklist& checklist, std::chrono::system_clock::time_point now);
 
 }  // namespace dbcanary

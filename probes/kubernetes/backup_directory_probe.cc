@@ -68,10 +68,17 @@ std::optional<DirectoryBackup> Inspect(const fs::path& dir) {
   return backup;
 }
 
+// The declared targets: `expect: { backup_max_age, min_backups, min_size_bytes }`.
+struct BackupDirectoryExpect {
+  double max_age_seconds = 24 * 3600.0;
+  int64_t min_backups = 1;
+  std::optional<double> min_size_bytes;  // of the newest backup; unset: not checked
+};
+
 class BackupDirectoryProbe final : public Probe {
  public:
-  BackupDirectoryProbe(std::string target, std::string path, double max_age)
-      : target_(std::move(target)), path_(std::move(path)), max_age_(max_age) {}
+  BackupDirectoryProbe(std::string target, std::string path, BackupDirectoryExpect expect)
+      : target_(std::move(target)), path_(std::move(path)), expect_(expect) {}
 
   const std::vector<MetricDesc>& Describe() const override { return BackupDirectoryMetricDescs(); }
 
@@ -91,7 +98,8 @@ class BackupDirectoryProbe final : public Probe {
       if (newest == nullptr || backup.completed_at > newest->completed_at) newest = &backup;
     }
     result.Add(kCount, {{"target", target_}}, static_cast<double>(backups->size()));
-    double age = std::numeric_limits<double>::quiet_NaN();
+    constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+    double age = kNaN;
     if (newest != nullptr) {
       result.Add(kLastCompleted,
                  {{"target", target_}, {"method", "pg_basebackup"}, {"source", "directory"}},
@@ -99,7 +107,16 @@ class BackupDirectoryProbe final : public Probe {
       result.Add(kSize, {{"target", target_}, {"source", "directory"}}, newest->size_bytes);
       age = kube::NowSeconds() - newest->completed_at;
     }
-    result.expectations.push_back(ExpectNumber("backup_max_age", target_, age, "<=", max_age_));
+    result.expectations.push_back(
+        ExpectNumber("backup_max_age", target_, age, "<=", expect_.max_age_seconds));
+    result.expectations.push_back(ExpectNumber("backup_min_count", target_,
+                                               static_cast<double>(backups->size()),
+                                               ">=", static_cast<double>(expect_.min_backups)));
+    if (expect_.min_size_bytes) {
+      result.expectations.push_back(ExpectNumber("backup_min_size_bytes", target_,
+                                                 newest ? newest->size_bytes : kNaN,
+                                                 ">=", *expect_.min_size_bytes));
+    }
     result.success = true;
     return result;
   }
@@ -107,7 +124,7 @@ class BackupDirectoryProbe final : public Probe {
  private:
   std::string target_;
   std::string path_;
-  double max_age_;
+  BackupDirectoryExpect expect_;
 };
 
 }  // namespace
@@ -157,15 +174,18 @@ Result<std::unique_ptr<Probe>> CreateBackupDirectoryProbe(const ProbeSettings& s
                        "backup_directory: no postgres cluster named \"" + settings.target + "\"");
     }
     std::string path = settings.params->RequiredString("path");
-    double max_age = 24 * 3600.0;
+    BackupDirectoryExpect expect;
     if (auto map = settings.params->Map("expect")) {
-      if (auto d = map->Duration("backup_max_age"))
-        max_age = std::chrono::duration<double>(*d).count();
+      if (auto d = map->Duration("backup_max_age")) {
+        expect.max_age_seconds = std::chrono::duration<double>(*d).count();
+      }
+      if (auto n = map->Int("min_backups", 0, 1000000)) expect.min_backups = *n;
+      expect.min_size_bytes = map->Number("min_size_bytes", 0, 1e18);
       map->Finish();
     }
     settings.params->Finish();
     return std::unique_ptr<Probe>(
-        std::make_unique<BackupDirectoryProbe>(cluster->name, std::move(path), max_age));
+        std::make_unique<BackupDirectoryProbe>(cluster->name, std::move(path), expect));
   });
 }
 

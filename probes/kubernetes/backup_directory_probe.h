@@ -18,7 +18,7 @@ namespace dbcanary {
 // backup made with --no-manifest counts when it has backup_label (plain) or base.tar* (tar), with
 // the newest mtime of its top-level files as completion time.
 // Exports the same family as k8s_cnpg_backups, with method="pg_basebackup", source="directory".
-// Params: path: DIR (required), expect: { backup_max_age: 24h }.
+// Params: path: DIR (required), expect: { backup_max_age: 24h, min_backups: 1, min_size_bytes }.
 Result<std::unique_ptr<Probe>> CreateBackupDirectoryProbe(const ProbeSettings& settings,
                                                           const Config& config);
 

@@ -88,8 +88,12 @@ TEST_F(StatusPageTest, ChromiumRendersGroupedChecksAndPhoneScreenshot) {
                             "Dragonfly", "Performance", "Monitoring"}) {
     EXPECT_THAT(dom, HasSubstr("<h2>" + std::string(group))) << group;
   }
-  EXPECT_THAT(dom, ::testing::ContainsRegex("<section id=\"group-operator\">\\s*<h2>Operator</h2>"
-                                            "\\s*<p class=\"none\">not configured</p>"));
+  // The stack's config skips the groups it cannot verify, with the reason shown.
+  EXPECT_THAT(dom, HasSubstr("<section id=\"group-operator\" class=\"skipped\">\n<h2>Operator "
+                             "<span class=\"verdict\">SKIPPED: no Kubernetes API here</span>"));
+  // Values for people: certificate validity in days, with the raw seconds on hover.
+  EXPECT_THAT(dom, ::testing::ContainsRegex("<td data-label=\"observed\" title=\"[0-9.e+]+ "
+                                            "seconds\">[0-9.]+ d</td>"));
   EXPECT_THAT(dom, HasSubstr("<tr class=\"pass\"><td class=\"state\">pass</td>"
                              "<td class=\"checkname\">min_streaming_standbys"));
   EXPECT_THAT(dom, HasSubstr("<td data-label=\"target\">shared-postgres</td>"));

@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -177,6 +178,43 @@ TEST_F(ConfigTest, TheAnnotatedExampleConfigLoads) {
   ASSERT_TRUE(loaded) << loaded.error().message;
   EXPECT_EQ((*loaded)->poolers.size(), 2u);
   EXPECT_EQ((*loaded)->AllProbes().size(), 4u);
+}
+
+}  // namespace
+}  // namespace dbcanary
+
+namespace dbcanary {
+namespace {
+
+// validate.skip: acceptance groups left out of the verdict on purpose, each with a reason.
+TEST(ValidateConfigTest, SkippedGroupsNeedAKnownGroupAndAReason) {
+  auto parse = [](const std::string& skip) {
+    return ParseConfig("validate:\n  skip:\n" + skip, "skip.yaml");
+  };
+  auto loaded = parse("    - group: operator\n      reason: no Kubernetes API here\n");
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  ASSERT_EQ((*loaded)->validate.skip.size(), 1u);
+  EXPECT_EQ((*loaded)->validate.skip[0].group, CheckGroup::kOperator);
+  EXPECT_EQ((*loaded)->validate.skip[0].reason, "no Kubernetes API here");
+
+  auto unknown = parse("    - group: operators\n      reason: x\n");
+  ASSERT_FALSE(unknown);
+  EXPECT_THAT(unknown.error().message,
+              ::testing::HasSubstr("validate.skip[0].group: unknown group \"operators\" (groups: "
+                                   "operator, cluster, tenants, poolers, backups, dragonfly, "
+                                   "performance, monitoring)"));
+  auto no_reason = parse("    - group: operator\n");
+  ASSERT_FALSE(no_reason);
+  EXPECT_THAT(no_reason.error().message, ::testing::HasSubstr("reason"));
+  auto empty_reason = parse("    - group: operator\n      reason: \"\"\n");
+  ASSERT_FALSE(empty_reason);
+  EXPECT_THAT(empty_reason.error().message,
+              ::testing::HasSubstr("validate.skip[0].reason: required but missing"));
+  auto twice =
+      parse("    - group: backups\n      reason: a\n    - group: backups\n      reason: b\n");
+  ASSERT_FALSE(twice);
+  EXPECT_THAT(twice.error().message, ::testing::HasSubstr("\"backups\" is skipped twice"));
+  EXPECT_FALSE(parse("    - group: other\n      reason: x\n"));  // not a group a user names
 }
 
 }  // namespace

@@ -99,7 +99,7 @@ TEST_F(HttpServerTest, LandingPageListsProbes) {
   EXPECT_THAT(response->headers["content-type"], HasSubstr("text/html"));
   EXPECT_THAT(response->body, HasSubstr("<tr class=\"pass\"><td class=\"state\">pass</td>"
                                         "<td class=\"checkname\">fake run"));
-  EXPECT_THAT(response->body, HasSubstr("href=\"/metrics\""));
+  EXPECT_THAT(response->body, HasSubstr("href=\"metrics\""));
 }
 
 TEST_F(HttpServerTest, UnknownPathIs404) {

@@ -67,13 +67,22 @@ TEST(StatusPageTest, ChecksCarryPassFailStaleAndPending) {
   EXPECT_EQ(rows[3].state, CheckState::kStale);
   EXPECT_EQ(rows[4].state, CheckState::kPending);
 
-  auto html = StatusPage(rows, kNow);
+  auto html = StatusPage(Checklist{rows, {}}, kNow);
   EXPECT_THAT(html, HasSubstr("<meta name=\"viewport\" content=\"width=device-width"));
   EXPECT_THAT(html, HasSubstr("<meta http-equiv=\"refresh\" content=\"15\">"));
-  EXPECT_THAT(html, HasSubstr("<h1>NO-GO</h1><p>5 checks: 2 pass, 1 fail, 1 stale, 1 pending</p>"));
-  EXPECT_THAT(html, HasSubstr("<section id=\"group-operator\">\n<h2>Operator</h2>\n"
-                              "<p class=\"none\">not configured</p>"));
-  EXPECT_THAT(html, HasSubstr("<h2>Cluster and replication <span class=\"count\">2/2 pass</span>"));
+  EXPECT_THAT(html, HasSubstr("<h1>NO-GO</h1><p>NO-GO (3 of 5 checks not passed: "));
+  EXPECT_THAT(html, HasSubstr("<p>5 checks: 2 pass, 1 fail, 1 stale, 1 pending</p>"));
+  EXPECT_THAT(html, HasSubstr("<section id=\"group-operator\" class=\"not_verified\">\n"
+                              "<h2>Operator <span class=\"verdict\">NOT VERIFIED: nothing "
+                              "configured</span></h2>"));
+  EXPECT_THAT(html, HasSubstr("<h2>Cluster and replication <span class=\"verdict\">PASS</span> "
+                              "<span class=\"count\">2/2 pass</span>"));
+  EXPECT_THAT(html, HasSubstr("<section id=\"group-tenants\" class=\"not_verified\">\n"
+                              "<h2>Tenants <span class=\"verdict\">NOT VERIFIED: 1 of 1 checks "
+                              "without a result yet</span>"));
+  // Relative links: the page works under a proxy's path prefix.
+  EXPECT_THAT(html, HasSubstr("<a href=\"metrics\">/metrics</a>"));
+  EXPECT_THAT(html, Not(HasSubstr("href=\"/")));
   EXPECT_THAT(html, HasSubstr("<tr class=\"pass\"><td class=\"state\">pass</td>"
                               "<td class=\"checkname\">min_streaming_standbys"));
   EXPECT_THAT(html, HasSubstr("<tr class=\"stale\">"));
@@ -83,7 +92,7 @@ TEST(StatusPageTest, ChecksCarryPassFailStaleAndPending) {
   EXPECT_THAT(html, Not(HasSubstr("<after 5 s>")));
   EXPECT_THAT(html, Not(HasSubstr("<script")));
 
-  auto json = nlohmann::json::parse(ChecksJsonText(rows, kNow));
+  auto json = nlohmann::json::parse(ChecksJsonText(Checklist{rows, {}}, kNow));
   EXPECT_EQ(json["verdict"], "NO-GO");
   EXPECT_EQ(json["counts"]["stale"], 1);
   EXPECT_EQ(json["groups"][1]["checks"][1]["check"], "min_streaming_standbys");
@@ -94,7 +103,7 @@ TEST(StatusPageTest, HostileNamesAreEscaped) {
   std::vector<ProbeSnapshot> probes = {
       Snapshot("pg_replication", "<script>alert(1)</script>",
                Result(kNow, true, {ExpectText("pool_mode", "a\"b", "<b>", "'x'")}))};
-  auto html = StatusPage(StatusChecks(probes, {}, kNow), kNow);
+  auto html = StatusPage(Checklist{StatusChecks(probes, {}, kNow), {}}, kNow);
   EXPECT_THAT(html, Not(HasSubstr("<script>")));
   EXPECT_THAT(html, HasSubstr("&lt;script&gt;alert(1)&lt;/script&gt;"));
   EXPECT_THAT(html, HasSubstr("a&quot;b"));
@@ -106,16 +115,28 @@ TEST(StatusPageTest, AllPassingIsGoAndDrillsLinkTheirReport) {
   drill->expectations.push_back(
       ExpectNumber("max_downtime_seconds", "shared-postgres", 8, "<=", 30));
   std::vector<DrillStatus> drills = {
-      {"failover", "shared-postgres", drill, kNow - 3600s, 42, "/reports/failover/x.md"},
+      {"failover", "shared-postgres", drill, kNow - 3600s, 42, "reports/failover/x.md"},
       {"restore", "shared-postgres", nullptr, {}, 0, ""}};
   std::vector<ProbeSnapshot> probes = {
       Snapshot("pg_instance", "shared-postgres", Result(kNow - 1s, true))};
   auto rows = StatusChecks(probes, {drills[0]}, kNow);
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[2].state, CheckState::kPass);  // drills are never stale
-  auto html = StatusPage(rows, kNow);
+  Checklist checklist{rows, {}};
+  for (const auto& info : AllGroups()) {
+    if (info.group != CheckGroup::kCluster && info.group != CheckGroup::kOther) {
+      checklist.skipped.push_back({info.group, "not in this test"});
+    }
+  }
+  auto html = StatusPage(checklist, kNow);
   EXPECT_THAT(html, HasSubstr("<header class=\"go\" id=\"summary\"><h1>GO</h1>"));
-  EXPECT_THAT(html, HasSubstr("<a href=\"/reports/failover/x.md\">max_downtime_seconds</a>"));
+  EXPECT_THAT(html, HasSubstr("<a href=\"reports/failover/x.md\">max_downtime_seconds</a>"));
+  // Values for people, the raw value on hover.
+  EXPECT_THAT(html, HasSubstr("<td data-label=\"observed\" title=\"8 seconds\">8.0 s</td>"));
+  EXPECT_THAT(html, HasSubstr("<td data-label=\"expected\" title=\"30 seconds\">&lt;= 30 s</td>"));
+  EXPECT_THAT(html, HasSubstr("<section id=\"group-tenants\" class=\"skipped\">"));
+  // Without the skips, the groups nothing verified keep it from GO.
+  EXPECT_THAT(StatusPage(Checklist{rows, {}}, kNow), HasSubstr("<h1>NO-GO</h1>"));
   auto with_pending = StatusChecks(probes, drills, kNow);
   EXPECT_EQ(with_pending.back().state, CheckState::kPending);
   EXPECT_EQ(with_pending.back().group, CheckGroup::kBackups);

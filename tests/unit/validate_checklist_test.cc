@@ -94,8 +94,8 @@ TEST(ChecklistTest, ProbeRunBecomesRunRowPlusOneRowPerExpectation) {
   EXPECT_EQ(rows[2].target, "shared-postgres-2");
   EXPECT_EQ(rows[2].run_target, "shared-postgres");
   EXPECT_EQ(rows[2].state, CheckState::kFail);
-  EXPECT_EQ(rows[2].observed, "10");
-  EXPECT_EQ(rows[2].expected, "<= 5");
+  EXPECT_EQ(rows[2].observed, "10 B");
+  EXPECT_EQ(rows[2].expected, "<= 5 B");
   EXPECT_EQ(rows[2].last_run, kAt);
 }
 
@@ -132,42 +132,139 @@ TEST(ChecklistTest, DrillResultMapsLikeAProbeResult) {
   EXPECT_EQ(rows[2].reason, "timeout");
 }
 
-TEST(VerdictTest, GoOnlyWhenEveryCheckPassed) {
-  std::vector<CheckRow> rows;
-  EXPECT_FALSE(Summarize(rows).go);  // nothing configured is not a GO
-  AddProbeRun(
-      rows, "pg_tls", "shared-postgres",
-      Passing({ExpectNumber("min_cert_validity_seconds", "shared-postgres-1", 10, ">=", 1)}));
-  EXPECT_TRUE(Summarize(rows).go);
-  EXPECT_THAT(VerdictLine(rows), HasSubstr("GO (2 checks passed)"));
+// One passing check in every group but `leave_out`, so tests can vary one group at a time.
+Checklist EveryGroupPassing(CheckGroup leave_out = CheckGroup::kOther) {
+  Checklist checklist;
+  for (const auto& row : KindGroups()) {
+    if (row.group == leave_out) continue;
+    bool seen = false;
+    for (const auto& existing : checklist.rows) seen = seen || existing.group == row.group;
+    if (seen) continue;
+    // Performance has drills only: a drill that ran and passed verifies it.
+    if (row.source == CheckSource::kDrill) {
+      AddDrillRun(checklist.rows, row.kind, row.kind, DrillResult{}, kAt, 1);
+    } else {
+      AddProbeRun(checklist.rows, row.kind, "t", Passing());
+    }
+  }
+  return checklist;
+}
 
-  auto unmet = rows;
-  AddProbeRun(unmet, "pg_replication", "shared-postgres",
+TEST(VerdictTest, GoOnlyWhenEveryGroupPassed) {
+  Checklist checklist;
+  EXPECT_FALSE(Assess(checklist).go);  // nothing configured is not a GO
+  EXPECT_THAT(VerdictLine(checklist), HasSubstr("NO-GO (no checks configured; not verified: "
+                                                "operator (nothing configured)"));
+  checklist = EveryGroupPassing();
+  ASSERT_EQ(Assess(checklist).groups.size(), 8u);  // kOther only when used
+  EXPECT_TRUE(Assess(checklist).go);
+  EXPECT_THAT(VerdictLine(checklist), HasSubstr("GO (8 checks passed)"));
+
+  auto unmet = checklist;
+  AddProbeRun(unmet.rows, "pg_replication", "shared-postgres",
               Passing({ExpectNumber("min_streaming_standbys", "shared-postgres", 1, ">=", 2)}));
-  Verdict verdict = Summarize(unmet);
+  ChecklistVerdict verdict = Assess(unmet);
   EXPECT_FALSE(verdict.go);
-  EXPECT_EQ(verdict.fail, 1u);
-  EXPECT_EQ(verdict.pass, 3u);
+  EXPECT_EQ(verdict.counts.fail, 1u);
+  EXPECT_EQ(verdict.counts.pass, 9u);
+  EXPECT_EQ(verdict.groups[1].state, GroupState::kFail);
   EXPECT_THAT(VerdictLine(unmet), HasSubstr("NO-GO"));
   EXPECT_THAT(VerdictLine(unmet), HasSubstr("min_streaming_standbys on shared-postgres"));
 
-  auto pending = rows;
-  AddPending(pending, CheckSource::kProbe, "pg_instance", "shared-postgres");
-  EXPECT_FALSE(Summarize(pending).go);
-  EXPECT_EQ(Summarize(pending).pending, 1u);
-  // A configured drill that never ran (drills are opt-in) is listed but is no reason for NO-GO.
-  auto never_drilled = rows;
-  AddPending(never_drilled, CheckSource::kDrill, "failover", "failover");
-  EXPECT_EQ(never_drilled.back().observed, "never run");
-  EXPECT_TRUE(Summarize(never_drilled).go);
-  EXPECT_EQ(Summarize(never_drilled).total, Summarize(rows).total);
-  auto stale = rows;
-  stale[0].state = CheckState::kStale;
-  EXPECT_FALSE(Summarize(stale).go);
+  auto pending = checklist;
+  AddPending(pending.rows, CheckSource::kProbe, "pg_instance", "shared-postgres");
+  EXPECT_FALSE(Assess(pending).go);
+  EXPECT_EQ(Assess(pending).counts.pending, 1u);
+  EXPECT_EQ(Assess(pending).groups[1].state, GroupState::kNotVerified);
+  EXPECT_EQ(Assess(pending).groups[1].reason, "1 of 2 checks without a result yet");
+  // A configured drill that never ran (drills are opt-in) is listed but is no reason for NO-GO
+  // in a group whose probes passed.
+  auto never_drilled = checklist;
+  AddPending(never_drilled.rows, CheckSource::kDrill, "failover", "failover");
+  EXPECT_EQ(never_drilled.rows.back().observed, "never run");
+  EXPECT_TRUE(Assess(never_drilled).go);
+  EXPECT_EQ(Assess(never_drilled).counts.total, Assess(checklist).counts.total);
+  auto stale = checklist;
+  stale.rows[0].state = CheckState::kStale;
+  EXPECT_FALSE(Assess(stale).go);
 }
 
-std::vector<CheckRow> SampleRows() {
+TEST(VerdictTest, AGroupWithNothingVerifiedIsNamedAndBlocksGo) {
+  // Only drills in Performance, and they never ran: nothing was verified there.
+  Checklist checklist = EveryGroupPassing(CheckGroup::kPerformance);
+  AddPending(checklist.rows, CheckSource::kDrill, "pg_benchmark", "pg_benchmark");
+  AddPending(checklist.rows, CheckSource::kDrill, "dragonfly_benchmark", "dragonfly_benchmark");
+  ChecklistVerdict verdict = Assess(checklist);
+  EXPECT_FALSE(verdict.go);
+  EXPECT_EQ(verdict.groups[6].state, GroupState::kNotVerified);
+  EXPECT_EQ(verdict.groups[6].reason, "only drills that never ran");
+  EXPECT_THAT(VerdictLine(checklist),
+              HasSubstr("NO-GO (7 checks passed; not verified: performance (only drills that "
+                        "never ran))"));
+  // A group with nothing configured at all.
+  Checklist no_monitoring = EveryGroupPassing(CheckGroup::kMonitoring);
+  EXPECT_FALSE(Assess(no_monitoring).go);
+  EXPECT_THAT(VerdictLine(no_monitoring),
+              HasSubstr("not verified: monitoring (nothing configured)"));
+}
+
+TEST(VerdictTest, SkippedGroupsLeaveTheVerdictAndAreNamedWithTheirReason) {
+  Checklist checklist = EveryGroupPassing(CheckGroup::kOperator);
+  checklist.skipped.push_back({CheckGroup::kOperator, "no Kubernetes API here"});
+  ChecklistVerdict verdict = Assess(checklist);
+  EXPECT_TRUE(verdict.go);
+  EXPECT_EQ(verdict.groups[0].state, GroupState::kSkipped);
+  EXPECT_EQ(VerdictLine(checklist),
+            "GO (7 checks passed; skipped: operator (no Kubernetes API here))");
+  // A failure in a skipped group is shown but does not count.
+  AddProbeRun(checklist.rows, "k8s_cnpg_operator", "k8s", ProbeResult{});
+  EXPECT_TRUE(Assess(checklist).go);
+  EXPECT_EQ(Assess(checklist).counts.total, 7u);
+  // Skipping every failing group still needs one group that passed.
+  Checklist nothing;
+  nothing.skipped.push_back({CheckGroup::kOperator, "x"});
+  EXPECT_FALSE(Assess(nothing).go);
+}
+
+TEST(ChecklistTest, ExpectationValuesAreShownForPeopleWithTheRawValueKept) {
   std::vector<CheckRow> rows;
+  AddProbeRun(
+      rows, "pg_tls", "shared-postgres",
+      Passing({ExpectNumber("min_cert_validity_seconds", "shared-postgres-1", 31535995.66,
+                            ">=", 604800),
+               ExpectNumber("max_heartbeat_lag_seconds", "shared-postgres-2", 0.007990638, "<=", 5),
+               ExpectNumber("max_replay_lag_bytes", "shared-postgres-2", 16777216, "<=", 1048576),
+               ExpectNumber("backup_max_age", "shared-postgres", 90000, "<=", 86400),
+               ExpectNumber("min_sync_standbys", "shared-postgres", 1, ">=", 1)}));
+  ASSERT_EQ(rows.size(), 6u);
+  EXPECT_EQ(rows[1].observed, "365 d");
+  EXPECT_EQ(rows[1].expected, ">= 7.0 d");
+  EXPECT_DOUBLE_EQ(rows[1].observed_value, 31535995.66);
+  EXPECT_EQ(rows[1].unit, Unit::kSeconds);
+  EXPECT_EQ(rows[2].observed, "8.0 ms");
+  EXPECT_EQ(rows[2].expected, "<= 5.0 s");
+  EXPECT_EQ(rows[3].observed, "16.0 MiB");
+  EXPECT_EQ(rows[3].expected, "<= 1.0 MiB");
+  EXPECT_EQ(rows[4].observed, "25 h");
+  EXPECT_EQ(rows[4].expected, "<= 24 h");
+  EXPECT_EQ(rows[5].observed, "1");  // a count stays a count
+  EXPECT_EQ(rows[5].unit, Unit::kNone);
+  auto json = ChecklistJson(Checklist{rows, {}}, kAt);
+  const auto& check = json["groups"][1]["checks"][1];
+  EXPECT_EQ(check["observed"], "365 d");
+  EXPECT_DOUBLE_EQ(check["observed_value"].get<double>(), 31535995.66);
+  EXPECT_EQ(check["expected_value"], 604800);
+  EXPECT_EQ(check["unit"], "seconds");
+  // A probe's own words are kept as they are.
+  ExpectationResult worded = ExpectNumber("backup_max_age", "x", 5, "<=", 10);
+  worded.observed_text = "no backup yet";
+  AddProbeRun(rows, "backup_directory", "x", Passing({worded}));
+  EXPECT_EQ(rows.back().observed, "no backup yet");
+}
+
+Checklist SampleRows() {
+  Checklist checklist;
+  std::vector<CheckRow>& rows = checklist.rows;
   AddProbeRun(rows, "pg_replication", "shared-postgres",
               Passing({ExpectNumber("min_streaming_standbys", "shared-postgres", 1, ">=", 2)}));
   ProbeResult failed;
@@ -175,32 +272,42 @@ std::vector<CheckRow> SampleRows() {
   failed.finished_at = kAt;
   AddProbeRun(rows, "pooler_admin", "gitlab-pooler-rw", failed);
   AddProbeRun(rows, "dragonfly_basics", "dragonfly", Passing());
-  return rows;
+  checklist.skipped.push_back({CheckGroup::kOperator, "no Kubernetes API here"});
+  return checklist;
 }
 
 TEST(WritersTest, TextListsEveryGroupAndEndsWithVerdict) {
   auto text = RenderText(SampleRows());
-  EXPECT_THAT(text, HasSubstr("== Operator ==\n  not configured\n"));
-  EXPECT_THAT(text, HasSubstr("== Monitoring ==\n  not configured\n"));
+  EXPECT_THAT(text, HasSubstr("== Operator == SKIPPED: no Kubernetes API here\n"));
+  EXPECT_THAT(text, HasSubstr("== Monitoring == NOT VERIFIED: nothing configured\n"));
+  EXPECT_THAT(text, HasSubstr("== Dragonfly == PASS\n"));
+  EXPECT_THAT(text, HasSubstr("== Poolers == FAIL\n"));
   EXPECT_THAT(text, Not(HasSubstr("== Other ==")));
   EXPECT_THAT(text, HasSubstr("FAIL     min_streaming_standbys  shared-postgres  1         >= 2"));
   EXPECT_THAT(text, HasSubstr("pooler_admin on gitlab-pooler-rw failed (auth): pooler <gitlab>"));
   EXPECT_THAT(text, Not(HasSubstr("\033[")));
   EXPECT_THAT(text, HasSubstr("\nNO-GO (2 of 4 checks not passed: min_streaming_standbys on "
-                              "shared-postgres, pooler_admin run on gitlab-pooler-rw)\n"));
+                              "shared-postgres, pooler_admin run on gitlab-pooler-rw; not "
+                              "verified: tenants (nothing configured), backups (nothing "
+                              "configured), performance (nothing configured), monitoring "
+                              "(nothing configured); skipped: operator (no Kubernetes API "
+                              "here))\n"));
   EXPECT_THAT(RenderText(SampleRows(), TextOptions{true}), HasSubstr("\033[31mFAIL"));
 }
 
 TEST(WritersTest, MarkdownEscapesCellsAndMarksEmptyGroups) {
   auto markdown = RenderMarkdown(SampleRows(), kAt);
   EXPECT_THAT(markdown, HasSubstr("# dbcanary validate: NO-GO\n"));
-  EXPECT_THAT(markdown, HasSubstr("## Operator\n\n_not configured_\n"));
-  EXPECT_THAT(markdown, HasSubstr("| [Poolers](poolers.md) | 1 | 0 | 1 | NO-GO |"));
+  EXPECT_THAT(markdown, HasSubstr("## Operator: SKIPPED: no Kubernetes API here\n"));
+  EXPECT_THAT(markdown, HasSubstr("## Tenants: NOT VERIFIED: nothing configured\n"));
+  EXPECT_THAT(markdown, HasSubstr("| [Poolers](poolers.md) | 1 | 0 | 1 | FAIL |"));
+  EXPECT_THAT(markdown, HasSubstr("| [Backups](backups.md) | 0 | 0 | 0 | NOT VERIFIED: nothing "
+                                  "configured |"));
   EXPECT_THAT(markdown, HasSubstr("| FAIL | min_streaming_standbys | probe pg_replication | "
                                   "shared-postgres | 1 | >= 2 |"));
   EXPECT_THAT(markdown, HasSubstr("\\|x\\|"));
   auto group = RenderGroupMarkdown(SampleRows(), CheckGroup::kDragonfly, kAt);
-  EXPECT_THAT(group, HasSubstr("# Dragonfly: GO\n"));
+  EXPECT_THAT(group, HasSubstr("# Dragonfly: PASS\n"));
   EXPECT_THAT(group, Not(HasSubstr("pooler_admin")));
 }
 
@@ -212,9 +319,14 @@ TEST(WritersTest, JsonHasEveryGroupAndCheck) {
   ASSERT_EQ(json["groups"].size(), 8u);
   EXPECT_EQ(json["groups"][0]["id"], "operator");
   EXPECT_EQ(json["groups"][0]["configured"], false);
-  EXPECT_EQ(json["groups"][0]["verdict"], "not configured");
+  EXPECT_EQ(json["groups"][0]["verdict"], "SKIPPED");
+  EXPECT_EQ(json["groups"][0]["reason"], "no Kubernetes API here");
+  EXPECT_EQ(json["groups"][2]["verdict"], "NOT VERIFIED");
+  EXPECT_EQ(json["groups"][2]["reason"], "nothing configured");
+  EXPECT_EQ(json["skipped"][0]["id"], "operator");
+  EXPECT_EQ(json["not_verified"].size(), 4u);
   const auto& cluster = json["groups"][1];
-  EXPECT_EQ(cluster["verdict"], "NO-GO");
+  EXPECT_EQ(cluster["verdict"], "FAIL");
   ASSERT_EQ(cluster["checks"].size(), 2u);
   EXPECT_EQ(cluster["checks"][1]["check"], "min_streaming_standbys");
   EXPECT_EQ(cluster["checks"][1]["state"], "fail");
@@ -230,8 +342,12 @@ TEST(WritersTest, JsonHasEveryGroupAndCheck) {
 TEST(WritersTest, JunitHasOneSuitePerGroupAndEscapesText) {
   auto xml = RenderJunit(SampleRows(), kAt);
   EXPECT_THAT(xml, HasSubstr("<testsuites name=\"dbcanary validate\" tests=\"4\" failures=\"2\">"));
-  EXPECT_THAT(xml,
-              HasSubstr("<testsuite name=\"Operator\" id=\"operator\" tests=\"0\" failures=\"0\""));
+  EXPECT_THAT(xml, HasSubstr("<testsuite name=\"Operator\" id=\"operator\" tests=\"0\" "
+                             "failures=\"0\" errors=\"0\" skipped=\"0\""));
+  // An unverified group is one skipped case naming why.
+  EXPECT_THAT(xml, HasSubstr("<testsuite name=\"Tenants\" id=\"tenants\" tests=\"1\" "
+                             "failures=\"0\" errors=\"0\" skipped=\"1\""));
+  EXPECT_THAT(xml, HasSubstr("<skipped message=\"NOT VERIFIED: nothing configured\"/>"));
   EXPECT_THAT(xml, HasSubstr("<testsuite name=\"Cluster and replication\" id=\"cluster\" "
                              "tests=\"2\" failures=\"1\""));
   EXPECT_THAT(xml, HasSubstr("name=\"min_streaming_standbys on shared-postgres\""));
@@ -263,6 +379,15 @@ TEST(WritersTest, EvidenceDirectoryHasSummaryAndPerGroupFiles) {
   EXPECT_EQ(poolers["checks"][0]["kind"], "pooler_admin");
   EXPECT_THAT(ReadFile(out + "/summary.md"), HasSubstr("## Dragonfly"));
   EXPECT_FALSE(WriteEvidence("/proc/no/such/dir", SampleRows(), kAt));
+}
+
+TEST(WritersTest, JunitMarksTheChecksOfASkippedGroupSkipped) {
+  Checklist checklist = SampleRows();
+  AddProbeRun(checklist.rows, "k8s_cnpg_operator", "k8s", ProbeResult{});
+  auto xml = RenderJunit(checklist, kAt);
+  EXPECT_THAT(xml, HasSubstr("<testsuite name=\"Operator\" id=\"operator\" tests=\"1\" "
+                             "failures=\"0\" errors=\"0\" skipped=\"1\""));
+  EXPECT_THAT(xml, HasSubstr("<skipped message=\"group skipped: no Kubernetes API here\"/>"));
 }
 
 TEST(WritersTest, TimeHelpers) {

@@ -33,7 +33,7 @@ int RunCommand(const std::string& command, const std::string& input, std::string
 class ExporterProcess {
  public:
   // Listens on `port`, or on a free port when 0 (a restart reuses the port of the process it
-  // replaces, so a scraper keeps its target).
+  // replaces, so a scraper keeps its target; the stack's vmagent scrapes DBCANARY_LISTEN_PORT).
   ExporterProcess(std::vector<std::string> args, std::map<std::string, std::string> env = {},
                   int port = 0);
   ~ExporterProcess();
