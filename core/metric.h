@@ -19,17 +19,12 @@ struct MetricDesc {
   MetricType type = MetricType::kGauge;
 };
 
-// One sample of a family.
+// One sample of a family. Probes and drills write these into their results; the /metrics
+// collector (exporter/metrics/render.h) turns them into prometheus-cpp families.
 struct Sample {
   std::string name;  // family name (MetricDesc::name)
   Labels labels;
   double value = 0;
-};
-
-// A family ready to be rendered: its description and its samples.
-struct MetricFamily {
-  MetricDesc desc;
-  std::vector<Sample> samples;
 };
 
 }  // namespace dbcanary

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <limits>
 
-#include "core/text_format.h"
+#include "core/number_format.h"
 
 namespace dbcanary {
 

@@ -94,10 +94,13 @@ for path in dashboards:
 query_text = "\n".join(queries)
 rules_text = open(rules_file, encoding="utf-8").read()
 
-def mentioned(name, text):
-    return re.search(r"(?<![A-Za-z0-9_])" + re.escape(name) + r"(?![A-Za-z0-9_])", text) is not None
+def mentioned(name, text, suffixes=("",)):
+    alternatives = "|".join(re.escape(name + s) for s in suffixes)
+    return re.search(r"(?<![A-Za-z0-9_])(?:" + alternatives + r")(?![A-Za-z0-9_])", text) is not None
 
-missing_families = sorted(f for f in families if not mentioned(f, query_text))
+# A histogram is queried through its series (_bucket, _sum, _count), never by its bare name.
+missing_families = sorted(f for f in families
+                          if not mentioned(f, query_text, ("", "_bucket", "_sum", "_count")))
 missing_checks = sorted(c for c in checks
                         if not mentioned(c, dash_text) and not mentioned(c, rules_text))
 for f in missing_families:

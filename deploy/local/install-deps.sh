@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config git
   libpq-dev libhiredis-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcivetweb-dev civetweb libgtest-dev libgmock-dev libssl-dev
-  libcurl4-openssl-dev nlohmann-json3-dev
+  libcurl4-openssl-dev nlohmann-json3-dev prometheus-cpp-dev
   libcrypt-dev  # bcrypt for --web.config.file basic_auth_users (libxcrypt's crypt_rn)
   clang libclang-rt-14-dev  # tests/fuzz/run.sh: libFuzzer and the sanitizer runtimes for clang
   clang-format clang-tidy  # tests/check-format.sh, tests/check-tidy.sh (version 14 in Debian 12)

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "config/secret.h"
-#include "core/text_format.h"
+#include "core/number_format.h"
 #include "drills/runtime/drill_scheduler.h"
 #include "drills/runtime/runner.h"
 

@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "core/text_format.h"
+#include "core/families.h"
 #include "drills/runtime/state_store.h"
 
 namespace dbcanary {

@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "core/html.h"
-#include "core/text_format.h"
+#include "core/number_format.h"
 
 namespace dbcanary {
 namespace {

@@ -1,13 +1,19 @@
 #include "exporter/metrics/render.h"
 
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
 #include <array>
 #include <chrono>
+#include <limits>
+#include <sstream>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
 
 #include "core/deadline.h"
-#include "core/text_format.h"
+#include "core/families.h"
 #include "drills/runtime/drill_metrics.h"
-#include "exporter/version.h"
-#include "exporter/web/tls_front.h"
 #include "probes/runtime/expectation_metrics.h"
 
 namespace dbcanary {
@@ -44,53 +50,12 @@ const MetricDesc kProbeInterval{"dbcanary_probe_interval_seconds",
 const MetricDesc kProbeTimeout{"dbcanary_probe_timeout_seconds",
                                "Configured deadline of one run of the probe, in seconds.",
                                Type::kGauge};
-const MetricDesc kBuildInfo{"dbcanary_build_info",
-                            "Version and git revision of the running dbcanary; always 1.",
-                            Type::kGauge};
-const MetricDesc kScrapes{"dbcanary_exporter_scrapes_total",
-                          "Scrapes of /metrics served since the exporter started.", Type::kCounter};
-const MetricDesc kScrapeDuration{"dbcanary_exporter_scrape_duration_seconds",
-                                 "How long rendering the previous /metrics scrape took, in "
-                                 "seconds.",
-                                 Type::kGauge};
-const MetricDesc kProbes{"dbcanary_exporter_probes", "Probes in the running configuration.",
-                         Type::kGauge};
-const MetricDesc kReloadSuccessful{"dbcanary_config_last_reload_successful",
-                                   "1 if the last configuration load (start-up or reload) "
-                                   "succeeded, 0 if it failed and the previous one is still "
-                                   "running.",
-                                   Type::kGauge};
-const MetricDesc kReloadSuccessTime{"dbcanary_config_last_reload_success_timestamp_seconds",
-                                    "Unix time of the last successful configuration load "
-                                    "(start-up or reload).",
-                                    Type::kGauge};
-const MetricDesc kReloads{"dbcanary_config_reloads_total",
-                          "Configuration reloads (SIGHUP or POST /-/reload), by result.",
-                          Type::kCounter};
-const MetricDesc kResidentMemory{"dbcanary_process_resident_memory_bytes",
-                                 "Resident memory size of the exporter process, in bytes.",
-                                 Type::kGauge};
-const MetricDesc kVirtualMemory{"dbcanary_process_virtual_memory_bytes",
-                                "Virtual memory size of the exporter process, in bytes.",
-                                Type::kGauge};
-const MetricDesc kCpuSeconds{"dbcanary_process_cpu_seconds_total",
-                             "User and system CPU time spent by the exporter process, in "
-                             "seconds.",
-                             Type::kCounter};
-const MetricDesc kOpenFds{"dbcanary_process_open_fds",
-                          "File descriptors open in the exporter process.", Type::kGauge};
-const MetricDesc kMaxFds{"dbcanary_process_max_fds",
-                         "Limit on open file descriptors of the exporter process.", Type::kGauge};
-const MetricDesc kStartTime{"dbcanary_process_start_time_seconds",
-                            "Unix time at which the exporter process started.", Type::kGauge};
-const MetricDesc kTlsHandshakeFailures{"dbcanary_web_tls_handshake_failures_total",
-                                       "TLS handshakes on the web endpoint that failed, by "
-                                       "reason.",
-                                       Type::kCounter};
-const MetricDesc kConnectionsRejected{"dbcanary_web_connections_rejected_total",
-                                      "Connections to the TLS web endpoint closed at once because "
-                                      "the connection limit was reached.",
-                                      Type::kCounter};
+
+// Labelled {probe, target} by the probe's key: never two equal series from two probes.
+constexpr std::array kProbeStateFamilies = {
+    &kProbeSuccess,  &kProbeDuration, &kProbeLastRun,  &kProbeLastSuccess, &kProbeRuns,
+    &kProbeFailures, &kProbeSkipped,  &kProbeInterval, &kProbeTimeout,
+};
 
 double UnixSeconds(std::chrono::system_clock::time_point at) {
   return std::chrono::duration<double>(at.time_since_epoch()).count();
@@ -98,6 +63,15 @@ double UnixSeconds(std::chrono::system_clock::time_point at) {
 
 double Seconds(std::chrono::milliseconds duration) {
   return std::chrono::duration<double>(duration).count();
+}
+
+// A builder that refuses the self metrics' names, with the families every probe shares.
+FamilyBuilder ProbeFamilyBuilder() {
+  FamilyBuilder builder;
+  for (std::string_view name : SelfMetrics::FamilyNames()) builder.Refuse(name);
+  for (const auto* desc : kProbeStateFamilies) builder.Describe(*desc);
+  DescribeExpectationFamilies(builder);
+  return builder;
 }
 
 void AddProbeState(const ProbeSnapshot& probe, FamilyBuilder& builder) {
@@ -124,189 +98,334 @@ void AddProbeState(const ProbeSnapshot& probe, FamilyBuilder& builder) {
   }
   builder.Add({kProbeSkipped.name, labels, static_cast<double>(counters.skipped)});
   builder.Add({kProbeInterval.name, labels, Seconds(info.interval)});
-  builder.Add({kProbeTimeout.name, labels, Seconds(info.timeout)});
+  builder.Add({kProbeTimeout.name, std::move(labels), Seconds(info.timeout)});
 }
 
-void AddSelf(const SelfMetricsSnapshot& self, size_t probes,
-             const std::optional<ProcessStats>& process, FamilyBuilder& builder) {
-  builder.Add({kBuildInfo.name,
-               {{"version", std::string(Version())}, {"revision", std::string(Revision())}},
-               1});
-  builder.Add({kScrapes.name, {}, static_cast<double>(self.scrapes)});
-  builder.Add({kScrapeDuration.name, {}, self.last_scrape_duration_seconds});
-  builder.Add({kProbes.name, {}, static_cast<double>(probes)});
-  builder.Add({kReloadSuccessful.name, {}, self.last_reload_successful ? 1.0 : 0.0});
-  if (self.last_reload_success) {
-    builder.Add({kReloadSuccessTime.name, {}, UnixSeconds(*self.last_reload_success)});
-  }
-  builder.Add(
-      {kReloads.name, {{"result", "success"}}, static_cast<double>(self.reloads_succeeded)});
-  builder.Add({kReloads.name, {{"result", "failure"}}, static_cast<double>(self.reloads_failed)});
-  if (process) {
-    builder.Add({kResidentMemory.name, {}, process->resident_memory_bytes});
-    builder.Add({kVirtualMemory.name, {}, process->virtual_memory_bytes});
-    builder.Add({kCpuSeconds.name, {}, process->cpu_seconds_total});
-    builder.Add({kOpenFds.name, {}, process->open_fds});
-    builder.Add({kMaxFds.name, {}, process->max_fds});
-    builder.Add({kStartTime.name, {}, process->start_time_seconds});
-  }
-  if (self.web_tls) {  // only with tls_server_config (the TLS front, tls_front.h)
-    for (size_t i = 0; i < kTlsHandshakeFailureNames.size(); ++i) {
-      builder.Add({kTlsHandshakeFailures.name,
-                   {{"reason", std::string(kTlsHandshakeFailureNames[i])}},
-                   static_cast<double>(self.web_tls_handshake_failures[i])});
+void AddProbe(const ProbeSnapshot& probe, FamilyBuilder& builder) {
+  AddProbeState(probe, builder);
+  if (!probe.latest) return;
+  AddExpectationSamples(probe.latest->expectations, probe.info->key.target, builder);
+  // Only families this probe described: a sample outside them is dropped, not rendered
+  // without HELP/TYPE or into another probe's family.
+  for (const auto& sample : probe.latest->samples) {
+    for (const auto& desc : probe.info->descriptors) {
+      if (desc.name == sample.name) {
+        builder.Add(sample);
+        break;
+      }
     }
-    builder.Add(
-        {kConnectionsRejected.name, {}, static_cast<double>(self.web_connections_rejected)});
   }
 }
 
-// The families of the probes' state and results and the drills, in exposition order.
-void DescribeSnapshotFamilies(const std::vector<ProbeSnapshot>& probes,
-                              const std::vector<DrillState>& drills, FamilyBuilder& builder) {
-  for (const auto* desc :
-       {&kProbeSuccess, &kProbeDuration, &kProbeLastRun, &kProbeLastSuccess, &kProbeRuns,
-        &kProbeFailures, &kProbeSkipped, &kProbeInterval, &kProbeTimeout}) {
-    builder.Describe(*desc);
-  }
-  DescribeExpectationFamilies(builder);
+// Describes every family of the probes and drills, in exposition order.
+void DescribeAll(const std::vector<ProbeSnapshot>& probes, const std::vector<DrillState>& drills,
+                 FamilyBuilder& builder) {
   for (const auto& probe : probes) {
     for (const auto& desc : probe.info->descriptors) builder.Describe(desc);
   }
   DescribeDrillMetrics(drills, builder);
 }
 
-// The exporter's own families: rendered on every scrape, after the probes' and drills'.
-constexpr std::array kSelfFamilies = {
-    &kBuildInfo,
-    &kScrapes,
-    &kScrapeDuration,
-    &kProbes,
-    &kReloadSuccessful,
-    &kReloadSuccessTime,
-    &kReloads,
-    &kResidentMemory,
-    &kVirtualMemory,
-    &kCpuSeconds,
-    &kOpenFds,
-    &kMaxFds,
-    &kStartTime,
-    &kTlsHandshakeFailures,
-    &kConnectionsRejected,
-};
-
-void DescribeSelfFamilies(FamilyBuilder& builder) {
-  for (const auto* desc : kSelfFamilies) builder.Describe(*desc);
+// One family's sample lines (TextSerializer's output without its HELP and TYPE lines).
+std::string SampleLines(prometheus::MetricFamily family) {
+  family.help.clear();  // then the serializer writes one TYPE line before the samples
+  std::vector<prometheus::MetricFamily> one;
+  one.push_back(std::move(family));
+  std::string text;
+  AppendText(one, text);
+  text.erase(0, text.find('\n') + 1);
+  return text;
 }
 
-void AddSnapshotSamples(const std::vector<ProbeSnapshot>& probes,
-                        const std::vector<DrillState>& drills, FamilyBuilder& builder) {
-  for (const auto& probe : probes) {
-    AddProbeState(probe, builder);
-    if (!probe.latest) continue;
-    AddExpectationSamples(probe.latest->expectations, probe.info->key.target, builder);
-    // Only families this probe described: a sample outside them is dropped, not
-    // rendered without HELP/TYPE.
-    for (const auto& sample : probe.latest->samples) {
-      for (const auto& desc : probe.info->descriptors) {
-        if (desc.name == sample.name) {
-          builder.Add(sample);
-          break;
-        }
-      }
-    }
-  }
-  AddDrillMetrics(drills, builder);
-}
-
-// Renders the probe and drill families on their own. Identical to the leading part of
-// RenderMetrics' body unless a probe or drill describes a self-metric family (then
-// RenderMetrics would merge the self samples into it): `split` says so.
-std::shared_ptr<const RenderCache::Entry> RenderSnapshotPart(
-    const std::vector<ProbeSnapshot>& probes, const std::vector<DrillState>& drills,
-    uint64_t store_generation, uint64_t drills_generation) {
-  auto entry = std::make_shared<RenderCache::Entry>();
-  entry->store_generation = store_generation;
-  entry->drills_generation = drills_generation;
-  entry->probes = probes.size();
-  FamilyBuilder builder;
-  DescribeSnapshotFamilies(probes, drills, builder);
-  AddSnapshotSamples(probes, drills, builder);
-  std::vector<MetricFamily> families = builder.Take();
-  for (const auto& family : families) {
-    for (const auto* self : kSelfFamilies) {
-      if (family.desc.name == self->name) entry->split = false;
-    }
-  }
-  if (entry->split) AppendTextFormat(families, entry->text);
-  return entry;
+// HELP and TYPE of a family: what the serializer writes for it with no samples.
+std::string Header(const prometheus::MetricFamily& described) {
+  std::vector<prometheus::MetricFamily> one{{described.name, described.help, described.type, {}}};
+  std::ostringstream stream;
+  static const prometheus::TextSerializer kSerializer;
+  kSerializer.Serialize(stream, one);
+  return std::move(stream).str();
 }
 
 }  // namespace
 
-std::string RenderMetrics(const MetricsInput& input) {
-  FamilyBuilder builder;
-  DescribeSnapshotFamilies(input.probes, input.drills, builder);
-  DescribeSelfFamilies(builder);
-  AddSnapshotSamples(input.probes, input.drills, builder);
-  AddSelf(input.self, input.probes.size(), input.process, builder);
+std::vector<prometheus::MetricFamily> ResultCollector::CollectFrom(
+    const std::vector<ProbeSnapshot>& probes, const std::vector<DrillState>& drills) {
+  FamilyBuilder builder = ProbeFamilyBuilder();
+  DescribeAll(probes, drills, builder);
+  for (const auto& probe : probes) AddProbe(probe, builder);
+  AddDrillMetrics(drills, builder);
+  return builder.Take();
+}
 
+std::vector<prometheus::MetricFamily> ResultCollector::Collect() const {
+  std::vector<DrillState> drills;
+  if (drills_ != nullptr) drills = drills_->Snapshot();
+  return CollectFrom(store_.Snapshot(), drills);
+}
+
+std::string RenderMetrics(const MetricsInput& input, SelfMetrics& self) {
+  self.SetProbes(input.probes.size());
   std::string body;
-  AppendTextFormat(builder.Take(), body);
+  AppendText(ResultCollector::CollectFrom(input.probes, input.drills), body);
+  AppendText(self.Collect(), body);
   return body;
 }
 
-std::shared_ptr<const RenderCache::Entry> RenderCache::Get() const {
-  std::lock_guard lock(mutex_);
-  return entry_;
+// ---------------------------------------------------------------------------------------------
+// The render cache: per-probe segments spliced per family.
+
+namespace {
+
+// One probe's (or the drills') lines of one family.
+struct Chunk {
+  std::string family;
+  uint32_t index = 0;  // in the layout of `layout_version`
+  std::string text;
+};
+
+std::vector<Chunk> Chunks(std::vector<prometheus::MetricFamily> families) {
+  std::vector<Chunk> chunks;
+  chunks.reserve(families.size());
+  for (auto& family : families) {
+    std::string name = family.name;
+    chunks.push_back({std::move(name), 0, SampleLines(std::move(family))});
+  }
+  return chunks;
 }
 
-void RenderCache::Put(std::shared_ptr<const Entry> entry) {
+struct Segment {
+  // What the text was rendered from; holding the pointers keeps them from being reused.
+  std::shared_ptr<const ProbeInfo> info;
+  std::shared_ptr<const ProbeResult> latest;
+  uint64_t runs = 0;
+  uint64_t skipped = 0;
+  uint64_t layout_version = 0;
+  std::vector<Chunk> chunks;
+
+  bool Matches(const ProbeSnapshot& probe) const {
+    return info == probe.info && latest == probe.latest && runs == probe.counters.runs &&
+           skipped == probe.counters.skipped;
+  }
+};
+
+Segment RenderSegment(const ProbeSnapshot& probe) {
+  FamilyBuilder builder = ProbeFamilyBuilder();
+  for (const auto& desc : probe.info->descriptors) builder.Describe(desc);
+  AddProbe(probe, builder);
+  return Segment{probe.info, probe.latest,          probe.counters.runs, probe.counters.skipped,
+                 0,          Chunks(builder.Take())};
+}
+
+// The families in exposition order with their HELP/TYPE text, for one probe set and drill state.
+struct Layout {
+  uint64_t version = 0;
+  std::vector<const ProbeInfo*> infos;
+  uint64_t drills_generation = 0;
+  std::vector<std::string> headers;
+  // Two segments may hold the same series of these families (an expectation two probes
+  // report, a family two probe kinds describe): the first one is kept, as the collector does.
+  std::vector<bool> may_repeat;
+  std::unordered_map<std::string, uint32_t> index;
+};
+
+void Resolve(const Layout& layout, Segment& segment) {
+  if (segment.layout_version == layout.version) return;
+  for (auto& chunk : segment.chunks) {
+    auto found = layout.index.find(chunk.family);
+    chunk.index =
+        found == layout.index.end() ? std::numeric_limits<uint32_t>::max() : found->second;
+  }
+  segment.layout_version = layout.version;
+}
+
+// The series of a sample line: everything before the value.
+std::string_view SeriesOf(std::string_view line) { return line.substr(0, line.rfind(' ')); }
+
+}  // namespace
+
+struct RenderCache::State {
+  uint64_t store_generation = 0;
+  uint64_t drills_generation = 0;
+  bool have_drills = false;
+  Layout layout;
+  std::vector<Segment> probes;  // in the store's order
+  Segment drills;
+  std::shared_ptr<const Text> text;
+};
+
+RenderCache::RenderCache() : state_(std::make_unique<State>()) {}
+RenderCache::~RenderCache() = default;
+
+namespace {
+
+bool SameProbeSet(const std::vector<ProbeSnapshot>& probes,
+                  const std::vector<const ProbeInfo*>& infos) {
+  if (probes.size() != infos.size()) return false;
+  for (size_t i = 0; i < probes.size(); ++i) {
+    if (probes[i].info.get() != infos[i]) return false;
+  }
+  return true;
+}
+
+void RebuildLayout(const std::vector<ProbeSnapshot>& probes, const std::vector<DrillState>& drills,
+                   uint64_t drills_generation, Layout& layout) {
+  FamilyBuilder builder = ProbeFamilyBuilder();
+  DescribeAll(probes, drills, builder);
+  const auto& described = builder.Described();
+  layout.version += 1;
+  layout.infos.clear();
+  for (const auto& probe : probes) layout.infos.push_back(probe.info.get());
+  layout.drills_generation = drills_generation;
+  layout.headers.clear();
+  layout.may_repeat.clear();
+  layout.index.clear();
+  std::unordered_set<std::string_view> described_by_probes;
+  for (const auto& probe : probes) {
+    for (const auto& desc : probe.info->descriptors) described_by_probes.insert(desc.name);
+  }
+  for (const auto& family : described) {
+    bool state = std::any_of(kProbeStateFamilies.begin(), kProbeStateFamilies.end(),
+                             [&](const MetricDesc* desc) { return desc->name == family.name; });
+    layout.index.emplace(family.name, static_cast<uint32_t>(layout.headers.size()));
+    layout.headers.push_back(Header(family));
+    layout.may_repeat.push_back(!state || described_by_probes.contains(family.name));
+  }
+}
+
+// Updates the probe segments to `probes`, re-rendering only the ones that changed.
+void UpdateSegments(const std::vector<ProbeSnapshot>& probes, std::vector<Segment>& segments) {
+  std::vector<Segment> next;
+  next.reserve(probes.size());
+  std::unordered_map<const ProbeInfo*, size_t> old_at;
+  bool aligned = probes.size() == segments.size();
+  for (size_t i = 0; aligned && i < probes.size(); ++i) {
+    aligned = segments[i].info == probes[i].info;
+  }
+  if (!aligned) {
+    for (size_t i = 0; i < segments.size(); ++i) old_at.emplace(segments[i].info.get(), i);
+  }
+  for (size_t i = 0; i < probes.size(); ++i) {
+    Segment* old = nullptr;
+    if (aligned) {
+      old = &segments[i];
+    } else if (auto found = old_at.find(probes[i].info.get()); found != old_at.end()) {
+      old = &segments[found->second];
+    }
+    if (old != nullptr && old->Matches(probes[i])) {
+      next.push_back(std::move(*old));
+    } else {
+      next.push_back(RenderSegment(probes[i]));
+    }
+  }
+  segments = std::move(next);
+}
+
+std::string Splice(Layout& layout, std::vector<Segment>& probes, Segment& drills) {
+  std::vector<std::vector<const Chunk*>> by_family(layout.headers.size());
+  size_t size = 0;
+  auto collect = [&](Segment& segment) {
+    Resolve(layout, segment);
+    for (const auto& chunk : segment.chunks) {
+      if (chunk.index >= by_family.size()) continue;
+      by_family[chunk.index].push_back(&chunk);
+      size += chunk.text.size();
+    }
+  };
+  for (auto& segment : probes) collect(segment);
+  collect(drills);
+  for (size_t i = 0; i < by_family.size(); ++i) {
+    if (!by_family[i].empty()) size += layout.headers[i].size();
+  }
+  std::string text;
+  text.reserve(size);
+  std::unordered_set<std::string_view> seen;
+  for (size_t i = 0; i < by_family.size(); ++i) {
+    const auto& chunks = by_family[i];
+    if (chunks.empty()) continue;
+    text += layout.headers[i];
+    if (!layout.may_repeat[i] || chunks.size() == 1) {
+      for (const Chunk* chunk : chunks) text += chunk->text;
+      continue;
+    }
+    seen.clear();
+    for (const Chunk* chunk : chunks) {
+      std::string_view rest = chunk->text;
+      while (!rest.empty()) {
+        size_t end = rest.find('\n');
+        std::string_view line = rest.substr(0, end + 1);
+        rest.remove_prefix(line.size());
+        if (seen.insert(SeriesOf(line.substr(0, line.size() - 1))).second) text += line;
+      }
+    }
+  }
+  return text;
+}
+
+}  // namespace
+
+std::shared_ptr<const RenderCache::Text> RenderCache::Get(const ResultStore& store,
+                                                          const DrillStateStore* drills) {
   std::lock_guard lock(mutex_);
-  entry_ = std::move(entry);
+  State& state = *state_;
+  // Generations are unique per store object, so a text never matches another store.
+  uint64_t drills_now = drills != nullptr ? drills->generation() : 0;
+  if (state.text && state.store_generation == store.generation() &&
+      state.drills_generation == drills_now && state.have_drills == (drills != nullptr)) {
+    return state.text;
+  }
+  uint64_t store_at = 0;
+  uint64_t drills_at = 0;
+  std::vector<ProbeSnapshot> probes = store.Snapshot(&store_at);
+  std::vector<DrillState> drill_states;
+  if (drills != nullptr) drill_states = drills->Snapshot(&drills_at);
+
+  bool drills_changed = !state.text || drills_at != state.drills_generation ||
+                        state.have_drills != (drills != nullptr);
+  if (drills_changed || !SameProbeSet(probes, state.layout.infos)) {
+    RebuildLayout(probes, drill_states, drills_at, state.layout);
+  }
+  UpdateSegments(probes, state.probes);
+  if (drills_changed) {
+    FamilyBuilder builder;
+    for (std::string_view name : SelfMetrics::FamilyNames()) builder.Refuse(name);
+    DescribeDrillMetrics(drill_states, builder);
+    AddDrillMetrics(drill_states, builder);
+    state.drills = Segment{};
+    state.drills.chunks = Chunks(builder.Take());
+  }
+  auto text = std::make_shared<Text>();
+  text->probes = probes.size();
+  text->text = Splice(state.layout, state.probes, state.drills);
+  state.store_generation = store_at;
+  state.drills_generation = drills_at;
+  state.have_drills = drills != nullptr;
+  state.text = text;
+  return text;
 }
 
 std::string Scrape(const ResultStore& store, SelfMetrics& self, const DrillStateStore* drills,
                    RenderCache* cache) {
   auto started = SteadyClock::now();
-  SelfMetricsSnapshot self_snapshot = self.CountScrape();
-  std::optional<ProcessStats> process = ReadProcessStats();
-  std::string body;
-  // Generations are unique per store object, so an entry never matches another store.
-  std::shared_ptr<const RenderCache::Entry> entry;
+  self.CountScrape();
+  if (auto process = ReadProcessStats()) self.SetProcessStats(*process);
+  std::shared_ptr<const RenderCache::Text> part;
   if (cache != nullptr) {
-    entry = cache->Get();
-    uint64_t drills_generation = drills != nullptr ? drills->generation() : 0;
-    if (entry && (entry->store_generation != store.generation() ||
-                  entry->drills_generation != drills_generation)) {
-      entry.reset();
-    }
-    if (!entry) {
-      uint64_t store_at = 0;
-      uint64_t drills_at = 0;
-      std::vector<ProbeSnapshot> probes = store.Snapshot(&store_at);
-      std::vector<DrillState> states;
-      if (drills != nullptr) states = drills->Snapshot(&drills_at);
-      entry = RenderSnapshotPart(probes, states, store_at, drills_at);
-      cache->Put(entry);
-    }
-  }
-  if (entry && entry->split) {
-    FamilyBuilder builder;
-    DescribeSelfFamilies(builder);
-    AddSelf(self_snapshot, entry->probes, process, builder);
-    body.reserve(entry->text.size() + 4096);
-    body = entry->text;
-    AppendTextFormat(builder.Take(), body);
+    part = cache->Get(store, drills);
   } else {
-    MetricsInput input;
-    input.self = self_snapshot;
-    input.probes = store.Snapshot();
-    input.process = std::move(process);
-    if (drills != nullptr) input.drills = drills->Snapshot();
-    body = RenderMetrics(input);
+    auto fresh = std::make_shared<RenderCache::Text>();
+    std::vector<ProbeSnapshot> probes = store.Snapshot();
+    std::vector<DrillState> states;
+    if (drills != nullptr) states = drills->Snapshot();
+    fresh->probes = probes.size();
+    AppendText(ResultCollector::CollectFrom(probes, states), fresh->text);
+    part = std::move(fresh);
   }
-  self.SetScrapeDuration(SecondsSince(started));
+  self.SetProbes(part->probes);
+  std::string body;
+  body.reserve(part->text.size() + 8192);
+  body = part->text;
+  AppendText(self.Collect(), body);
+  self.ObserveScrapeDuration(SecondsSince(started));
   return body;
 }
 

@@ -1,10 +1,14 @@
 #pragma once
 
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "drills/runtime/state_store.h"
@@ -14,47 +18,69 @@
 
 namespace dbcanary {
 
-// Everything one /metrics body is built from, gathered before rendering.
+// Content-Type of the Prometheus text exposition format 0.0.4 that prometheus::TextSerializer
+// writes.
+inline constexpr std::string_view kTextFormatContentType =
+    "text/plain; version=0.0.4; charset=utf-8";
+
+// The collector: turns the stores' current snapshots (probe state and results, expectations,
+// drills) into prometheus-cpp families on every Collect(), the way a Go custom collector does.
+// Probes keep writing results, never metric objects. `drills` may be null.
+class ResultCollector : public prometheus::Collectable {
+ public:
+  ResultCollector(const ResultStore& store, const DrillStateStore* drills)
+      : store_(store), drills_(drills) {}
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+  // The same families for given snapshots.
+  static std::vector<prometheus::MetricFamily> CollectFrom(const std::vector<ProbeSnapshot>& probes,
+                                                           const std::vector<DrillState>& drills);
+
+ private:
+  const ResultStore& store_;
+  const DrillStateStore* drills_;
+};
+
+// Everything the probe and drill families of one /metrics body are built from.
 struct MetricsInput {
   std::vector<ProbeSnapshot> probes;
-  SelfMetricsSnapshot self;
-  std::optional<ProcessStats> process;
   std::vector<DrillState> drills;  // dbcanary_drill_* and the drills' own families
 };
 
-// Renders the Prometheus text body: per-probe state, the probes' own samples,
-// expectations, then the exporter's self metrics. Pure: no I/O, no locks.
-std::string RenderMetrics(const MetricsInput& input);
+// The whole /metrics body without any cache: the collector's families, then the self metrics
+// (with dbcanary_exporter_probes set to the number of probes), serialized by
+// prometheus::TextSerializer. The reference the cached path is tested against.
+std::string RenderMetrics(const MetricsInput& input, SelfMetrics& self);
 
-// The rendered text of the probe and drill families (everything but the self metrics),
-// kept between scrapes: it only changes when a probe or drill publishes, which bumps the
-// stores' generations. One per HTTP server; thread-safe (scrapes run concurrently on
-// CivetWeb's workers), and its mutex is held only to swap a pointer.
+// The text of the probe and drill families, kept between scrapes and rebuilt only from what
+// changed: one text segment per probe (its lines of every family), re-serialized only when that
+// probe's result or counters changed, plus one for the drills, spliced per family under one
+// HELP/TYPE header at scrape time. When neither store's generation moved, the spliced text
+// itself is reused. Byte for byte what the collector gives through the serializer. One per HTTP
+// server; thread-safe (scrapes run concurrently on CivetWeb's workers: one rebuilds while the
+// others wait for its result).
 class RenderCache {
  public:
-  struct Entry {
-    uint64_t store_generation = 0;
-    uint64_t drills_generation = 0;  // 0: rendered without a drill store
-    size_t probes = 0;               // for dbcanary_exporter_probes
-    // False when a probe or drill describes a family of the self metrics: then the
-    // families cannot be rendered apart and every scrape renders in full.
-    bool split = true;
+  RenderCache();
+  ~RenderCache();
+  RenderCache(const RenderCache&) = delete;
+  RenderCache& operator=(const RenderCache&) = delete;
+
+  struct Text {
+    size_t probes = 0;  // for dbcanary_exporter_probes
     std::string text;
   };
-
-  std::shared_ptr<const Entry> Get() const;
-  void Put(std::shared_ptr<const Entry> entry);
+  std::shared_ptr<const Text> Get(const ResultStore& store, const DrillStateStore* drills);
 
  private:
-  mutable std::mutex mutex_;
-  std::shared_ptr<const Entry> entry_;
+  struct State;
+  std::mutex mutex_;
+  std::unique_ptr<State> state_;
 };
 
-// Serves one scrape: counts it, copies the store's pointers, reads /proc/self,
-// renders without holding any lock and records how long that took. `drills` may be null.
-// With a cache, the probe and drill families are rendered only when a store's generation
-// moved since the cached text; the self metrics are always rendered fresh. The body is
-// byte for byte what RenderMetrics gives for the same state.
+// Serves one scrape: counts it, reads /proc/self, takes the probe and drill text (from the
+// cache when given one, else freshly collected) without holding the stores' locks, appends the
+// self metrics and records how long that took. `drills` and `cache` may be null.
 std::string Scrape(const ResultStore& store, SelfMetrics& self,
                    const DrillStateStore* drills = nullptr, RenderCache* cache = nullptr);
 

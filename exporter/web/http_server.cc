@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "config/secret.h"
-#include "core/text_format.h"
 #include "drills/runtime/report.h"
 #include "exporter/logging.h"
 #include "exporter/metrics/render.h"

@@ -3,7 +3,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/text_format.h"
+#include "core/families.h"
 #include "probes/probe.h"
 
 namespace dbcanary {

@@ -63,6 +63,11 @@ struct Scheduler::State {
   std::priority_queue<Due, std::vector<Due>, std::greater<>> heap;
   std::deque<size_t> queue;
   int running_threads = 0;
+  // Skipped runs since the last "falling behind" warning (at most one a minute).
+  uint64_t skipped_unwarned = 0;
+  SteadyClock::time_point last_lag_warning{};
+
+  void CountSkipped(Entry& entry, SteadyClock::time_point now);
 
   void ScheduleLoop(std::stop_token token);
   void WorkerLoop(std::stop_token token);
@@ -85,8 +90,7 @@ void Scheduler::State::ScheduleLoop(std::stop_token token) {
     heap.pop();
     Entry& entry = entries[due.index];
     if (entry.busy) {
-      store.CountSkipped(entry.info->key);
-      entry.log->debug("run skipped: the previous run is still in flight");
+      CountSkipped(entry, now);
     } else {
       entry.busy = true;
       queue.push_back(due.index);
@@ -99,6 +103,22 @@ void Scheduler::State::ScheduleLoop(std::stop_token token) {
     if (next <= now) next += ((now - next) / interval + 1) * interval;
     heap.push(Due{next, due.index});
   }
+}
+
+void Scheduler::State::CountSkipped(Entry& entry, SteadyClock::time_point now) {
+  store.CountSkipped(entry.info->key);  // dbcanary_probe_skipped_total
+  entry.log->debug("run skipped: the previous run is still in flight");
+  ++skipped_unwarned;
+  if (now - last_lag_warning < std::chrono::minutes(1)) return;
+  // Runs waiting for a worker mean the pool is too small for the load; say so once a minute
+  // rather than once per probe per interval.
+  spdlog::warn(
+      "probes are falling behind their interval: {} run(s) skipped because the previous run was "
+      "still queued or running ({} run(s) waiting for one of {} workers); raise exporter.workers "
+      "or the intervals, or see dbcanary_probe_skipped_total for the slow probes",
+      skipped_unwarned, queue.size(), std::max(options.workers, 1));
+  skipped_unwarned = 0;
+  last_lag_warning = now;
 }
 
 void Scheduler::State::WorkerLoop(std::stop_token token) {

@@ -1,10 +1,12 @@
-// libFuzzer target: the Prometheus text exposition (core/text_format.h). Label values
-// and HELP texts come from configuration and from servers (database names, versions, error-free
-// server strings), so escaping must hold for any bytes. Checks, beyond "no crash":
-//   - unescaping EscapeLabelValue / EscapeHelp gives back the input (nothing lost or invented);
-//   - an escaped text never holds a raw newline (one sample = one line);
+// libFuzzer target: the Prometheus text exposition of our families (core/families.h) written by
+// prometheus::TextSerializer. Label values and HELP texts come from configuration and from
+// servers (database names, versions, error-free server strings), so escaping must hold for any
+// bytes. Checks, beyond "no crash":
+//   - unescaping the HELP text and the label value gives back the input (nothing lost or
+//     invented);
+//   - an escaped text never holds a raw newline (one sample = one line: a family is 3 lines);
 //   - a label value never ends the quoted string early (every '"' is escaped);
-//   - FormatValue reads back to the same double (or NaN / +Inf / -Inf).
+//   - FormatValue (numbers for people) reads back to the same double (or NaN / +Inf / -Inf).
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -14,7 +16,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/text_format.h"
+#include "core/families.h"
+#include "core/number_format.h"
 
 namespace {
 
@@ -67,10 +70,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckValue(value);
   }
 
-  std::string label = dbcanary::EscapeLabelValue(input);
-  std::string help = dbcanary::EscapeHelp(input);
-  if (label.find('\n') != std::string::npos || help.find('\n') != std::string::npos) std::abort();
-  if (Unescape(label, true) != input || Unescape(help, false) != input) std::abort();
+  // A whole family: exactly three lines (HELP, TYPE, one sample), whatever the text.
+  dbcanary::FamilyBuilder builder;
+  builder.Describe({"dbcanary_fuzz_value", std::string(input), dbcanary::MetricType::kGauge});
+  builder.Add({"dbcanary_fuzz_value", {{"target", std::string(input)}}, 1});
+  std::string out;
+  dbcanary::AppendText(builder.Take(), out);
+  size_t lines = 0;
+  for (char c : out) lines += (c == '\n');
+  if (lines != 3 || out.back() != '\n') std::abort();
+
+  const std::string help_prefix = "# HELP dbcanary_fuzz_value ";
+  size_t help_end = out.find('\n');
+  if (!out.starts_with(help_prefix)) std::abort();
+  std::string_view help(out.data() + help_prefix.size(), help_end - help_prefix.size());
+  if (Unescape(help, false) != input) std::abort();
+
+  const std::string sample_prefix = "dbcanary_fuzz_value{target=\"";
+  size_t sample_at = out.find(sample_prefix);
+  if (sample_at == std::string::npos) std::abort();
+  std::string_view rest(out.data() + sample_at + sample_prefix.size());
+  const std::string_view sample_suffix = "\"} 1\n";
+  if (!rest.ends_with(sample_suffix)) std::abort();
+  std::string_view label = rest.substr(0, rest.size() - sample_suffix.size());
+  if (Unescape(label, true) != input) std::abort();
   for (size_t i = 0; i < label.size(); ++i) {
     if (label[i] == '\\') {
       ++i;
@@ -78,15 +101,5 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::abort();  // an unescaped quote would end the label value early
     }
   }
-
-  // A whole family: exactly three lines (HELP, TYPE, one sample), whatever the text.
-  std::vector<dbcanary::MetricFamily> families(1);
-  families[0].desc = {"dbcanary_fuzz_value", std::string(input), dbcanary::MetricType::kGauge};
-  families[0].samples.push_back({"dbcanary_fuzz_value", {{"target", std::string(input)}}, 1});
-  std::string out;
-  dbcanary::AppendTextFormat(families, out);
-  size_t lines = 0;
-  for (char c : out) lines += (c == '\n');
-  if (lines != 3 || out.back() != '\n') std::abort();
   return 0;
 }

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/text_format.h"
+#include "core/families.h"
 #include "probes/pooler/pgbouncer_rows.h"
 
 namespace {
@@ -95,18 +95,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   dbcanary::AppendPgBouncerExpectations(target, expect, settings, observed, out);
 
   std::set<std::string, std::less<>> described;
-  std::vector<dbcanary::MetricFamily> families;
+  dbcanary::FamilyBuilder families;
   for (const auto& desc : dbcanary::PgBouncerMetricDescs()) {
     described.insert(desc.name);
-    families.push_back({desc, {}});
+    families.Describe(desc);
   }
   for (const auto& sample : out.samples) {
     if (!described.contains(sample.name)) std::abort();
-    for (auto& family : families) {
-      if (family.desc.name == sample.name) family.samples.push_back(sample);
-    }
+    families.Add(sample);
   }
   std::string text;
-  dbcanary::AppendTextFormat(families, text);
+  dbcanary::AppendText(families.Take(), text);
   return 0;
 }

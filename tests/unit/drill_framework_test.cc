@@ -7,7 +7,7 @@
 #include <fstream>
 #include <thread>
 
-#include "core/text_format.h"
+#include "core/families.h"
 #include "drills/runtime/cron.h"
 #include "drills/runtime/drill_metrics.h"
 #include "drills/runtime/report.h"
@@ -517,7 +517,7 @@ TEST(DrillMetricsTest, RendersStateOneHotResultAndMergedExpectations) {
   DescribeDrillMetrics({state}, builder);
   AddDrillMetrics({state}, builder);
   std::string body;
-  AppendTextFormat(builder.Take(), body);
+  AppendText(builder.Take(), body);
   EXPECT_THAT(body, HasSubstr("dbcanary_drill_enabled{drill=\"scripted\"} 1\n"));
   EXPECT_THAT(body, HasSubstr("dbcanary_drill_running{drill=\"scripted\"} 0\n"));
   EXPECT_THAT(

@@ -6,7 +6,7 @@
 #include <atomic>
 
 #include "config/secret.h"
-#include "core/text_format.h"
+#include "exporter/metrics/render.h"
 #include "tests/unit/http_client.h"
 
 namespace dbcanary {

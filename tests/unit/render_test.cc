@@ -6,7 +6,8 @@
 #include <cmath>
 #include <limits>
 
-#include "core/text_format.h"
+#include "core/families.h"
+#include "drills/runtime/state_store.h"
 #include "exporter/version.h"
 #include "exporter/web/http_server.h"
 #include "probes/runtime/scheduler.h"
@@ -52,13 +53,13 @@ ProbeSnapshot Finished(std::string target) {
 std::string Render(std::vector<ProbeSnapshot> probes) {
   MetricsInput input;
   input.probes = std::move(probes);
-  input.self.scrapes = 5;
-  input.self.last_scrape_duration_seconds = 0.001;
-  input.self.last_reload_successful = true;
-  input.self.last_reload_success = std::chrono::system_clock::time_point(1'700'000'000s);
-  input.self.reloads_failed = 1;
-  input.process = ProcessStats{1e6, 2e6, 1.5, 1'699'999'000, 12, 1024};
-  return RenderMetrics(input);
+  SelfMetrics self;
+  for (int i = 0; i < 5; ++i) self.CountScrape();
+  self.ObserveScrapeDuration(0.001);
+  self.RecordInitialLoad(std::chrono::system_clock::time_point(1'700'000'000s));
+  self.RecordReload(false, std::chrono::system_clock::time_point(1'700'000'100s));
+  self.SetProcessStats(ProcessStats{1e6, 2e6, 1.5, 1'699'999'000, 12, 1024});
+  return RenderMetrics(input, self);
 }
 
 TEST(RenderTest, ProbeWithoutResultHasCountersButNoSuccessSeries) {
@@ -120,20 +121,24 @@ TEST(RenderTest, Expectations) {
 
 TEST(RenderTest, SelfMetrics) {
   std::string out = Render({Pending("a"), Pending("b")});
-  EXPECT_THAT(out, HasSubstr("dbcanary_build_info{version=\"" + std::string(Version()) +
-                             "\",revision=\"" + std::string(Revision()) + "\"} 1\n"));
+  // Labels of a prometheus::Family come out sorted by name.
+  EXPECT_THAT(out, HasSubstr("dbcanary_build_info{revision=\"" + std::string(Revision()) +
+                             "\",version=\"" + std::string(Version()) + "\"} 1\n"));
   EXPECT_THAT(out, HasSubstr("# TYPE dbcanary_exporter_scrapes_total counter\n"
                              "dbcanary_exporter_scrapes_total 5\n"));
-  EXPECT_THAT(out, HasSubstr("dbcanary_exporter_scrape_duration_seconds 0.001\n"));
+  EXPECT_THAT(out, HasSubstr("# TYPE dbcanary_exporter_scrape_duration_seconds histogram\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_exporter_scrape_duration_seconds_count 1\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_exporter_scrape_duration_seconds_sum 0.001\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_exporter_scrape_duration_seconds_bucket{le=\"0.001\"} 1\n"));
+  EXPECT_THAT(out,
+              HasSubstr("dbcanary_exporter_scrape_duration_seconds_bucket{le=\"0.0005\"} 0\n"));
   EXPECT_THAT(out, HasSubstr("dbcanary_exporter_probes 2\n"));
-  EXPECT_THAT(out, HasSubstr("dbcanary_config_last_reload_successful 1\n"));
-  // Exact values in whatever notation FormatValue picks (e.g. 1.7e+09).
-  EXPECT_THAT(out, HasSubstr("dbcanary_config_last_reload_success_timestamp_seconds " +
-                             FormatValue(1'700'000'000) + "\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_config_last_reload_successful 0\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_config_last_reload_success_timestamp_seconds 1700000000\n"));
   EXPECT_THAT(out, HasSubstr("dbcanary_config_reloads_total{result=\"success\"} 0\n"));
   EXPECT_THAT(out, HasSubstr("dbcanary_config_reloads_total{result=\"failure\"} 1\n"));
-  EXPECT_THAT(out, HasSubstr("dbcanary_process_resident_memory_bytes " + FormatValue(1e6) + "\n"));
-  EXPECT_THAT(out, HasSubstr("dbcanary_process_virtual_memory_bytes " + FormatValue(2e6) + "\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_process_resident_memory_bytes 1000000\n"));
+  EXPECT_THAT(out, HasSubstr("dbcanary_process_virtual_memory_bytes 2000000\n"));
   EXPECT_THAT(out, HasSubstr("# TYPE dbcanary_process_cpu_seconds_total counter\n"
                              "dbcanary_process_cpu_seconds_total 1.5\n"));
   EXPECT_THAT(out, HasSubstr("dbcanary_process_start_time_seconds 1699999000\n"));
@@ -188,10 +193,11 @@ TEST(RenderTest, ScrapeCountsItselfAndRecordsItsDuration) {
   SelfMetrics self;
   std::string first = Scrape(store, self);
   EXPECT_THAT(first, HasSubstr("dbcanary_exporter_scrapes_total 1\n"));
-  EXPECT_THAT(first, HasSubstr("dbcanary_exporter_scrape_duration_seconds 0\n"));
+  EXPECT_THAT(first, HasSubstr("dbcanary_exporter_scrape_duration_seconds_count 0\n"));
+  EXPECT_THAT(first, HasSubstr("dbcanary_process_resident_memory_bytes "));
   std::string second = Scrape(store, self);
   EXPECT_THAT(second, HasSubstr("dbcanary_exporter_scrapes_total 2\n"));
-  EXPECT_THAT(second, Not(HasSubstr("dbcanary_exporter_scrape_duration_seconds 0\n")));
+  EXPECT_THAT(second, HasSubstr("dbcanary_exporter_scrape_duration_seconds_count 1\n"));
 }
 
 // The central promise: /metrics never waits for a target.
@@ -230,6 +236,89 @@ TEST(RenderTest, ScrapeAnswersAtOnceWhileAProbeHangs) {
   EXPECT_THAT(response->body,
               HasSubstr("dbcanary_probe_runs_total{probe=\"fake\",target=\"hung\"} 0\n"));
   EXPECT_TRUE(scheduler.Join(10s));
+}
+
+// The cached path splices per-probe segments; it must give exactly the collector's text through
+// the serializer, through publishes, skipped runs, a reload and drill changes, including series
+// two probes both report (the first one wins, as in the collector).
+std::string CollectorText(const ResultStore& store, const DrillStateStore& drills) {
+  std::string text;
+  AppendText(ResultCollector(store, &drills).Collect(), text);
+  return text;
+}
+
+std::shared_ptr<ProbeInfo> SharedFamilyProbe(std::string kind, std::string target) {
+  auto info = std::make_shared<ProbeInfo>();
+  info->key = ProbeKey{std::move(kind), std::move(target)};
+  info->interval = 5s;
+  info->timeout = 1s;
+  info->descriptors = {kLagDesc,
+                       {"dbcanary_exporter_probes", "A self family: refused.", MetricType::kGauge}};
+  return info;
+}
+
+std::shared_ptr<const ProbeResult> SharedResult(double lag, bool success) {
+  auto result = std::make_shared<ProbeResult>();
+  result->success = success;
+  if (!success) result->error = Error{ErrorCode::kTimeout, "slow"};
+  result->duration_seconds = 0.125;
+  result->finished_at = std::chrono::system_clock::time_point(1'700'000'000'250ms);
+  result->Add("dbcanary_fake_lag_bytes", {{"instance", "shared"}}, lag);
+  result->Add("dbcanary_exporter_probes", {}, 99);
+  result->expectations.push_back(ExpectNumber("max_lag", "cluster", lag, "<=", 100));
+  return result;
+}
+
+TEST(SegmentSpliceTest, SplicedSegmentsEqualTheCollectorsText) {
+  ResultStore store;
+  DrillStateStore drills;
+  RenderCache cache;
+  std::vector<std::shared_ptr<const ProbeInfo>> infos = {SharedFamilyProbe("fake", "a"),
+                                                         SharedFamilyProbe("other", "a"),
+                                                         SharedFamilyProbe("fake", "b")};
+  store.SetProbes(infos);
+  auto check = [&](const char* step) {
+    auto text = cache.Get(store, &drills);
+    EXPECT_EQ(text->text, CollectorText(store, drills)) << step;
+    EXPECT_EQ(text->probes, store.Snapshot().size()) << step;
+  };
+  check("no results");
+  store.Publish(infos[0]->key, SharedResult(10, true));
+  check("one result");
+  store.Publish(infos[1]->key, SharedResult(20, false));  // same lag series and expectation
+  store.Publish(infos[2]->key, SharedResult(30, true));
+  check("three results");
+  std::string before = cache.Get(store, &drills)->text;
+  EXPECT_EQ(before.find("dbcanary_fake_lag_bytes{instance=\"shared\"} 20"), std::string::npos);
+  EXPECT_EQ(before.find("dbcanary_exporter_probes"), std::string::npos);
+  store.CountSkipped(infos[2]->key);
+  check("skipped");
+  store.Publish(infos[1]->key, SharedResult(40, true));
+  check("republished");
+  drills.SetDrills({DrillInfo{"scripted",
+                              true,
+                              "",
+                              "",
+                              60,
+                              {{"dbcanary_fake_lag_bytes", "Drill lag.", MetricType::kGauge}}}},
+                   "");
+  check("drills");
+  drills.SetRunning("scripted", true);
+  check("drill running");
+  store.SetProbes({infos[2], SharedFamilyProbe("fake", "c")});  // a reload
+  check("reload");
+  store.Publish(ProbeKey{"fake", "c"}, SharedResult(50, true));
+  check("after reload");
+}
+
+TEST(SegmentSpliceTest, UnchangedStoresReuseTheText) {
+  ResultStore store;
+  RenderCache cache;
+  store.SetProbes({SharedFamilyProbe("fake", "a")});
+  auto first = cache.Get(store, nullptr);
+  EXPECT_EQ(cache.Get(store, nullptr), first);
+  store.CountSkipped(ProbeKey{"fake", "a"});
+  EXPECT_NE(cache.Get(store, nullptr), first);
 }
 
 }  // namespace

@@ -185,6 +185,23 @@ TEST(SchedulerTest, LogsOncePerStateChangeNotPerRun) {
   EXPECT_EQ(Count(err, " info [fake/flappy] probe recovered on target flappy\n"), 1u) << err;
 }
 
+// Pins: probes falling behind their interval going unnoticed in the log (only the per-probe
+// counter and a debug line), or a warning per skipped run flooding it.
+TEST(SchedulerTest, WarnsOnceAMinuteWhenProbesFallBehind) {
+  ConfigureLogging(ExporterSettings{});  // text, info
+  Harness harness;
+  auto state = harness.Add("slow", 10ms, 1s);
+  state->default_step.sleep = 100ms;
+  ::testing::internal::CaptureStderr();
+  auto scheduler = harness.Start(/*workers=*/1);
+  bool done = WaitFor([&] { return harness.Get("slow").counters.skipped >= 5; });
+  scheduler->Join(10s);
+  std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(Count(err, "probes are falling behind their interval: 1 run(s) skipped"), 1u) << err;
+  EXPECT_EQ(Count(err, "probes are falling behind their interval"), 1u) << err;
+}
+
 TEST(SchedulerTest, JoinIsBoundedWhenAProbeIgnoresDeadlineAndStop) {
   Harness harness;
   auto state = harness.Add("stuck", 1s, 50ms);
