@@ -88,7 +88,7 @@ const MetricDesc kTlsHandshakeFailures{"dbcanary_web_tls_handshake_failures_tota
                                        "reason.",
                                        Type::kCounter};
 const MetricDesc kConnectionsRejected{"dbcanary_web_connections_rejected_total",
-                                      "Connections to the TLS web endpoint closed at once because "
+                                      "Connections to the web endpoint closed at once because "
                                       "the connection limit was reached.",
                                       Type::kCounter};
 
@@ -156,9 +156,9 @@ void AddSelf(const SelfMetricsSnapshot& self, size_t probes,
                    {{"reason", std::string(kTlsHandshakeFailureNames[i])}},
                    static_cast<double>(self.web_tls_handshake_failures[i])});
     }
-    builder.Add(
-        {kConnectionsRejected.name, {}, static_cast<double>(self.web_connections_rejected)});
   }
+  // The front (tls_front.h) caps connections with TLS and without.
+  builder.Add({kConnectionsRejected.name, {}, static_cast<double>(self.web_connections_rejected)});
 }
 
 // The families of the probes' state and results and the drills, in exposition order.

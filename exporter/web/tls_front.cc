@@ -183,6 +183,15 @@ ClientIo WriteClient(SSL* ssl, int fd, const char* data, size_t size, size_t* pu
   return n < 0 && (WouldBlock() || errno == EINTR) ? ClientIo::kWantWrite : ClientIo::kError;
 }
 
+// "HTTP/1.1 401": where the status code of a response ends.
+constexpr size_t kStatusEnd = 12;
+
+// A response refusing the client (CivetWeb's status line is "HTTP/1.x NNN ...").
+bool IsRefusal(const std::string& response) {
+  std::string_view status = std::string_view(response).substr(9, 3);
+  return response.starts_with("HTTP/1.") && (status == "401" || status == "503");
+}
+
 // The end of a request head: an empty line (CRLF, or bare LF as CivetWeb also accepts).
 bool HeadComplete(const std::string& head, size_t searched_up_to) {
   size_t from = searched_up_to < 3 ? 0 : searched_up_to - 3;
@@ -527,6 +536,7 @@ void TlsFront::Relay(SSL* ssl, int client, int backend, std::string up) {
   bool client_done = false;  // the client ended its side (close_notify or EOF)
   bool backend_shut = false;
   bool backend_done = false;  // CivetWeb closed its side
+  bool status_seen = false;   // the response's status line has been looked at
   char buffer[kBufferSize];
   auto idle_deadline = Clock::now() + options_.idle_timeout;
   auto want = [](ClientIo io) -> short {
@@ -570,6 +580,13 @@ void TlsFront::Relay(SSL* ssl, int client, int backend, std::string up) {
       if (n > 0) {
         down.append(buffer, static_cast<size_t>(n));
         progress = true;
+        if (!status_seen && down.size() >= kStatusEnd) {
+          status_seen = true;
+          if (IsRefusal(down) &&
+              WaitFor(wake_, POLLIN, Clock::now() + options_.refusal_delay) != Wait::kTimeout) {
+            return;  // Stop()
+          }
+        }
       } else if (n == 0) {
         backend_done = true;
         progress = true;

@@ -77,6 +77,11 @@ struct TlsFrontOptions {
   // What the front takes from CivetWeb ahead of a client that reads slowly; CivetWeb's worker
   // is free once its whole response is here.
   size_t max_buffered_response = 16 * 1024 * 1024;
+  // A refusal (401: no or wrong credentials; 503: too many of them at once) reaches the client
+  // this much later. It holds only the front's thread (CivetWeb's worker is already free),
+  // and slows a client that retries wrong credentials back to back to a few tries a second,
+  // which is what keeps a flood of them from taking the CPU that scrapes need.
+  std::chrono::milliseconds refusal_delay{250};
   // A relay with no byte either way for this long is closed. CivetWeb closes each
   // connection after its response (no keep-alive), so this only ends stuck peers.
   std::chrono::milliseconds idle_timeout{60'000};
