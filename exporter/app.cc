@@ -18,8 +18,8 @@ std::vector<std::shared_ptr<const ProbeInfo>> Infos(const std::vector<ScheduledP
 // The daemon's drills of one config generation: its DrillScheduler.
 class ScheduledDrills : public DrillGeneration {
  public:
-  ScheduledDrills(const std::shared_ptr<const Config>& config,
-                  std::vector<ConfiguredDrill> drills, DrillStateStore& store) {
+  ScheduledDrills(const std::shared_ptr<const Config>& config, std::vector<ConfiguredDrill> drills,
+                  DrillStateStore& store) {
     DrillSchedulerOptions options;
     options.make_logger = [](std::string_view drill) { return ProbeLogger("drill", drill); };
     scheduler_ = std::make_unique<DrillScheduler>(config, std::move(drills), store, options);
@@ -50,7 +50,8 @@ void App::StartDrills(const std::shared_ptr<const Config>& config,
                       std::vector<ConfiguredDrill> drills) {
   drill_store_.SetDrills(DrillInfos(drills), config->drills ? config->drills->reports_dir : "");
   if (drills_handover_.switching()) {
-    MainLogger()->info("a drill is still stopping; the drills of this configuration start after it");
+    MainLogger()->info(
+        "a drill is still stopping; the drills of this configuration start after it");
   }
   drills_handover_.Replace(options_.make_drills(config, std::move(drills), drill_store_));
 }
@@ -73,7 +74,8 @@ Status App::Start() {
   http_options.listen_address = options_.listen_address.value_or(config_->exporter.listen_address);
   http_options.web_config_file = options_.web_config_file.value_or("");
   auto http = HttpServer::Start(
-      http_options, HttpBackend{&store_, &self_, [this] { return ReloadFromWeb(); }, &drill_store_});
+      http_options,
+      HttpBackend{&store_, &self_, [this] { return ReloadFromWeb(); }, &drill_store_});
   if (!http) return http.error();
   http_ = std::move(http).value();
 

@@ -35,8 +35,7 @@ struct AppOptions {
   // Builds what runs the drills of a config generation. Unset: a DrillScheduler, and nothing
   // for a config without drills. Tests put a drill with a slow cleanup here.
   std::function<std::unique_ptr<DrillGeneration>(const std::shared_ptr<const Config>&,
-                                                  std::vector<ConfiguredDrill>,
-                                                  DrillStateStore&)>
+                                                 std::vector<ConfiguredDrill>, DrillStateStore&)>
       make_drills{};
 };
 

@@ -137,10 +137,11 @@ class HttpServer::Router : public CivetHandler {
     try {
       AuthVerdict verdict =
           FromTlsFront(*request) ? Authorize(connection, method, path) : AuthVerdict::kDenied;
-      Response response = !FromTlsFront(*request) ? Response{403, kPlainText, "forbidden\n", {}}
-                          : verdict == AuthVerdict::kAllowed ? Route(connection, method, path, query)
-                          : verdict == AuthVerdict::kBusy    ? Busy()
-                              : Response{401, kPlainText, "unauthorized\n", {}, true};
+      Response response =
+          !FromTlsFront(*request)            ? Response{403, kPlainText, "forbidden\n", {}}
+          : verdict == AuthVerdict::kAllowed ? Route(connection, method, path, query)
+          : verdict == AuthVerdict::kBusy    ? Busy()
+                                          : Response{401, kPlainText, "unauthorized\n", {}, true};
       *status = response.status;
       Send(connection, response, head_only);
     } catch (const std::exception& error) {
@@ -175,8 +176,7 @@ class HttpServer::Router : public CivetHandler {
 
   // Without configured users everything is open. With them only the kubelet's GET/HEAD
   // /healthz and /readyz are: they say nothing secret and start no work.
-  AuthVerdict Authorize(mg_connection* connection, std::string_view method,
-                        std::string_view path) {
+  AuthVerdict Authorize(mg_connection* connection, std::string_view method, std::string_view path) {
     if (!auth_) return AuthVerdict::kAllowed;
     if ((method == "GET" || method == "HEAD") && (path == "/healthz" || path == "/readyz")) {
       return AuthVerdict::kAllowed;
@@ -230,7 +230,8 @@ class HttpServer::Router : public CivetHandler {
       // that this server never grants) cannot carry a custom header.
       const char* marker = mg_get_header(connection, kReloadHeader.data());
       if (marker == nullptr || *marker == '\0') {
-        return {403, kPlainText,
+        return {403,
+                kPlainText,
                 "forbidden: POST /-/reload needs the header " + std::string(kReloadHeader) +
                     ": 1 (docs/web-security.md)\n",
                 {}};

@@ -5,9 +5,9 @@
 #include <string>
 
 #include "core/result.h"
-#include "exporter/web/web_config.h"
 #include "drills/runtime/state_store.h"
 #include "exporter/metrics/self_metrics.h"
+#include "exporter/web/web_config.h"
 #include "probes/runtime/result_store.h"
 
 class CivetServer;

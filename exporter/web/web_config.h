@@ -152,11 +152,11 @@ class BasicAuthenticator {
   const std::chrono::milliseconds failure_ttl_;
   std::array<unsigned char, 32> hmac_key_{};  // random, per process
   mutable std::mutex mutex_;
-  std::deque<Digest> cache_;      // guarded by mutex_
-  std::deque<Refused> refused_;   // guarded by mutex_, oldest first
-  BasicAuthStats stats_;          // guarded by mutex_ (the counters)
-  int bcrypt_in_flight_ = 0;      // guarded by mutex_: running or waiting for bcrypt_mutex_
-  std::mutex bcrypt_mutex_;       // one bcrypt at a time
+  std::deque<Digest> cache_;     // guarded by mutex_
+  std::deque<Refused> refused_;  // guarded by mutex_, oldest first
+  BasicAuthStats stats_;         // guarded by mutex_ (the counters)
+  int bcrypt_in_flight_ = 0;     // guarded by mutex_: running or waiting for bcrypt_mutex_
+  std::mutex bcrypt_mutex_;      // one bcrypt at a time
 };
 
 }  // namespace dbcanary

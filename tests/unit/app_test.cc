@@ -249,8 +249,8 @@ TEST_F(AppTest, TenReloadsDuringARunningDrillLeaveMetricsAnswering) {
   EXPECT_EQ(reloads_ok.load(), 10);
   EXPECT_GE(scrapes.load(), 1);
   EXPECT_EQ(scrapes_unanswered.load(), 0);
-  EXPECT_TRUE(cleanup.stopping.load());      // the old drill is stopping...
-  EXPECT_EQ(cleanup.started.load(), 1);       // ...and nothing new started beside it
+  EXPECT_TRUE(cleanup.stopping.load());  // the old drill is stopping...
+  EXPECT_EQ(cleanup.started.load(), 1);  // ...and nothing new started beside it
   cleanup.release.set_value();
   // Once it has stopped, one generation (the newest) starts, not one per reload.
   EXPECT_TRUE(WaitFor([&] { return cleanup.started.load() == 2; }));

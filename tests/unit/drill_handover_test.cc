@@ -60,7 +60,7 @@ TEST(DrillHandoverTest, ReplaceNeverWaitsAndOnlyTheNewestStartsAfterTheOldStops)
   EXPECT_EQ(events.last_started.load(), 10);
   EXPECT_EQ(events.stopped.load(), 1);
   handover.Shutdown();
-  EXPECT_EQ(events.stopped.load(), 2);  // Shutdown waits for the running one
+  EXPECT_EQ(events.stopped.load(), 2);                       // Shutdown waits for the running one
   handover.Replace(std::make_unique<SlowStop>(events, 11));  // ignored after Shutdown
   EXPECT_EQ(events.started.load(), 2);
 }

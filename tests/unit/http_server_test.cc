@@ -3,7 +3,6 @@
 #include <crypt.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -258,8 +257,8 @@ TEST(HttpServerLimitsTest, SlowClientsDoNotHoldWorkers) {
 }
 
 // Pins: 50 clients repeating wrong credentials while an authorised client scrapes: every
-// authorised scrape is answered 200 (from the cache of verified credentials), and the flood costs one bcrypt per distinct credential
-// (the failure cache answers the repeats), not one per request.
+// authorised scrape is answered 200 (from the cache of verified credentials), and the flood costs
+// one bcrypt per distinct credential (the failure cache answers the repeats), not one per request.
 TEST(HttpServerLimitsTest, BadCredentialFloodHitsTheFailureCache) {
   char salt[CRYPT_GENSALT_OUTPUT_SIZE];
   ASSERT_NE(crypt_gensalt_rn("$2b$", 4, nullptr, 0, salt, sizeof(salt)), nullptr);
