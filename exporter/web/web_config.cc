@@ -7,11 +7,16 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <span>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "config/yaml_reader.h"
@@ -278,13 +283,66 @@ std::optional<BasicCredentials> ParseBasicAuthorization(std::string_view header)
   return credentials;
 }
 
+// Runs one job at a time on a thread of its own at nice 19 (the lowest CPU priority): the
+// job then only takes CPU that threads at normal priority leave over.
+class LowPriorityThread {
+ public:
+  LowPriorityThread() : thread_([this] { Loop(); }) {}
+  ~LowPriorityThread() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      changed_.notify_all();
+    }
+    thread_.join();
+  }
+  LowPriorityThread(const LowPriorityThread&) = delete;
+  LowPriorityThread& operator=(const LowPriorityThread&) = delete;
+
+  // Runs `job` there and waits for it. Callers take turns (BasicAuthenticator's
+  // bcrypt_mutex_).
+  void Run(const std::function<void()>& job) {
+    std::unique_lock lock(mutex_);
+    job_ = &job;
+    done_ = false;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return done_; });
+  }
+
+ private:
+  void Loop() {
+    // Lowering one's own priority needs no privilege; failing to is harmless.
+    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      changed_.wait(lock, [&] { return stopping_ || job_ != nullptr; });
+      if (stopping_) return;
+      const std::function<void()>* job = job_;
+      lock.unlock();
+      (*job)();
+      lock.lock();
+      job_ = nullptr;
+      done_ = true;
+      changed_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  const std::function<void()>* job_ = nullptr;  // guarded by mutex_
+  bool done_ = false;                           // guarded by mutex_
+  bool stopping_ = false;                       // guarded by mutex_
+  std::thread thread_;
+};
+
 BasicAuthenticator::BasicAuthenticator(std::map<std::string, std::string, std::less<>> users,
                                        size_t cache_limit, size_t failure_limit,
                                        std::chrono::milliseconds failure_ttl)
     : users_(std::move(users)),
       cache_limit_(cache_limit),
       failure_limit_(failure_limit),
-      failure_ttl_(failure_ttl) {
+      failure_ttl_(failure_ttl),
+      bcrypt_thread_(std::make_unique<LowPriorityThread>()) {
   if (RAND_bytes(hmac_key_.data(), static_cast<int>(hmac_key_.size())) != 1) {
     // No entropy from OpenSSL: remember nothing rather than keep guessable entries.
     cache_limit_ = 0;
@@ -376,8 +434,12 @@ AuthVerdict BasicAuthenticator::Verify(std::string_view user, std::string_view p
       if (!cached) ++stats_.bcrypt_runs;
     }
     ran = !cached;
-    // Outside mutex_: bcrypt takes tens of milliseconds.
-    match = cached ? *cached : VerifyCryptHash(password, hash) && known;
+    if (cached) {
+      match = *cached;
+    } else {
+      // Outside mutex_: bcrypt takes tens of milliseconds.
+      bcrypt_thread_->Run([&] { match = VerifyCryptHash(password, hash) && known; });
+    }
   }
   std::lock_guard lock(mutex_);
   --bcrypt_in_flight_;

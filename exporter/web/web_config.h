@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -29,6 +30,8 @@
 struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
 namespace dbcanary {
+
+class LowPriorityThread;  // web_config.cc
 
 enum class ClientAuth {
   kNoClientCert,                // no certificate asked for
@@ -107,8 +110,9 @@ struct BasicAuthStats {
 // Entries are HMAC-SHA-256(user, password, hash) under a key drawn at start: no password is
 // kept, and an entry cannot be tested against guesses without the key. They are searched in
 // full with constant-time compares. An unknown user costs one bcrypt too, so timing does
-// not tell which users exist. At most one bcrypt runs at a time and one more waits; a check
-// beyond that is not run (kBusy), so bcrypt never holds more than two HTTP workers. Thread-safe.
+// not tell which users exist. At most one bcrypt runs at a time, on a thread of its own at
+// nice 19, and one more waits; a check beyond that is not run (kBusy), so bcrypt never holds
+// more than two HTTP workers, nor CPU that a scrape wants. Thread-safe.
 class BasicAuthenticator {
  public:
   explicit BasicAuthenticator(std::map<std::string, std::string, std::less<>> users,
@@ -157,6 +161,8 @@ class BasicAuthenticator {
   BasicAuthStats stats_;         // guarded by mutex_ (the counters)
   int bcrypt_in_flight_ = 0;     // guarded by mutex_: running or waiting for bcrypt_mutex_
   std::mutex bcrypt_mutex_;      // one bcrypt at a time
+  // Where bcrypt runs: at the lowest CPU priority, so it only takes CPU scrapes leave over.
+  std::unique_ptr<LowPriorityThread> bcrypt_thread_;
 };
 
 }  // namespace dbcanary
