@@ -135,10 +135,10 @@ class HttpServer::Router : public CivetHandler {
     std::string_view query = request->query_string ? request->query_string : "";
     bool head_only = method == "HEAD";
     try {
-      AuthVerdict verdict =
-          FromTlsFront(*request) ? Authorize(connection, method, path) : AuthVerdict::kDenied;
+      bool from_front = FromTlsFront(*request);
+      AuthVerdict verdict = from_front ? Authorize(connection, method, path) : AuthVerdict::kDenied;
       Response response =
-          !FromTlsFront(*request)            ? Response{403, kPlainText, "forbidden\n", {}}
+          !from_front                        ? Response{403, kPlainText, "forbidden\n", {}}
           : verdict == AuthVerdict::kAllowed ? Route(connection, method, path, query)
           : verdict == AuthVerdict::kBusy    ? Busy()
                                           : Response{401, kPlainText, "unauthorized\n", {}, true};
