@@ -15,24 +15,45 @@ std::vector<std::shared_ptr<const ProbeInfo>> Infos(const std::vector<ScheduledP
   return infos;
 }
 
+// The daemon's drills of one config generation: its DrillScheduler.
+class ScheduledDrills : public DrillGeneration {
+ public:
+  ScheduledDrills(const std::shared_ptr<const Config>& config, std::vector<ConfiguredDrill> drills,
+                  DrillStateStore& store) {
+    DrillSchedulerOptions options;
+    options.make_logger = [](std::string_view drill) { return ProbeLogger("drill", drill); };
+    scheduler_ = std::make_unique<DrillScheduler>(config, std::move(drills), store, options);
+  }
+  void Start() override { scheduler_->Start(); }
+  void Stop() override { scheduler_->Stop(); }
+
+ private:
+  std::unique_ptr<DrillScheduler> scheduler_;
+};
+
+std::unique_ptr<DrillGeneration> MakeScheduledDrills(const std::shared_ptr<const Config>& config,
+                                                     std::vector<ConfiguredDrill> drills,
+                                                     DrillStateStore& store) {
+  if (drills.empty()) return nullptr;
+  return std::make_unique<ScheduledDrills>(config, std::move(drills), store);
+}
+
 }  // namespace
 
 App::App(const ProbeRegistry& registry, AppOptions options)
     : registry_(registry), options_(std::move(options)) {
   RegisterBuiltinDrills(drill_registry_);
+  if (!options_.make_drills) options_.make_drills = MakeScheduledDrills;
 }
 
 void App::StartDrills(const std::shared_ptr<const Config>& config,
                       std::vector<ConfiguredDrill> drills) {
-  if (drill_scheduler_) drill_scheduler_->Stop();
-  drill_scheduler_.reset();
   drill_store_.SetDrills(DrillInfos(drills), config->drills ? config->drills->reports_dir : "");
-  if (drills.empty()) return;
-  DrillSchedulerOptions drill_options;
-  drill_options.make_logger = [](std::string_view drill) { return ProbeLogger("drill", drill); };
-  drill_scheduler_ =
-      std::make_unique<DrillScheduler>(config, std::move(drills), drill_store_, drill_options);
-  drill_scheduler_->Start();
+  if (drills_handover_.switching()) {
+    MainLogger()->info(
+        "a drill is still stopping; the drills of this configuration start after it");
+  }
+  drills_handover_.Replace(options_.make_drills(config, std::move(drills), drill_store_));
 }
 
 App::~App() { Stop(); }
@@ -54,7 +75,7 @@ Status App::Start() {
   http_options.listen_address = options_.listen_address.value_or(config_->exporter.listen_address);
   http_options.web_config_file = options_.web_config_file.value_or("");
   auto http = HttpServer::Start(
-      http_options, HttpBackend{&store_, &self_, [this] { return Reload(); }, &drill_store_,
+      http_options, HttpBackend{&store_, &self_, [this] { return ReloadFromWeb(); }, &drill_store_,
                                 [this] { return SkippedGroups(); }});
   if (!http) return http.error();
   http_ = std::move(http).value();
@@ -73,6 +94,24 @@ Status App::Start() {
 }
 
 Status App::Reload() {
+  auto outcome = reloader_.Wait(reloader_.Request(), std::chrono::hours(24));
+  if (!outcome) return MakeError(ErrorCode::kStopped, "the exporter is stopping");
+  return *outcome;
+}
+
+void App::RequestReload() { (void)reloader_.Request(); }
+
+Status App::ReloadFromWeb() {
+  auto outcome = reloader_.Wait(reloader_.Request(), options_.web_reload_wait);
+  if (!outcome) {
+    return MakeError(ErrorCode::kTimeout,
+                     "the reload is still running; dbcanary_config_last_reload_successful "
+                     "tells how it ends");
+  }
+  return *outcome;
+}
+
+Status App::ReloadNow() {
   std::lock_guard lock(mutex_);
   auto fail = [&](const Error& error) -> Status {
     self_.RecordReload(false, std::chrono::system_clock::now());
@@ -109,7 +148,8 @@ Status App::Reload() {
   scheduler_->Start();
   config_ = next_config;
   PublishSkippedGroups(*config_);
-  // A drill running now is stopped (it cleans up) and the drills are rebuilt.
+  // A drill running now is stopped (it cleans up on its own thread, not this one) and the
+  // new drills start after it.
   StartDrills(config_, std::move(drills).value());
   ReapRetired();
   self_.RecordReload(true, std::chrono::system_clock::now());
@@ -135,11 +175,11 @@ bool App::Stop() {
   // The HTTP server goes first (outside the lock): a reload request in progress must
   // be able to finish, and no new one may start.
   if (http_) http_->Stop();
-  std::lock_guard lock(mutex_);
+  reloader_.Stop();  // lets a reload in progress finish; none starts afterwards
   // A running drill sees its stop token and cleans up (bounded by its cleanup budget)
   // before this returns: nothing is left half-done on the cluster.
-  if (drill_scheduler_) drill_scheduler_->Stop();
-  drill_scheduler_.reset();
+  drills_handover_.Shutdown();
+  std::lock_guard lock(mutex_);
   auto deadline = SteadyClock::now() + options_.stop_limit;
   if (scheduler_) retired_.push_back(std::move(scheduler_));
   for (auto& scheduler : retired_) scheduler->Stop();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -12,7 +13,9 @@
 #include "drills/drill.h"
 #include "drills/runtime/drill_scheduler.h"
 #include "drills/runtime/state_store.h"
+#include "exporter/drill_handover.h"
 #include "exporter/metrics/self_metrics.h"
+#include "exporter/reloader.h"
 #include "exporter/web/http_server.h"
 #include "probes/probe.h"
 #include "probes/runtime/result_store.h"
@@ -26,6 +29,14 @@ struct AppOptions {
   // How long Stop() waits for probe runs in flight before giving up on them.
   std::chrono::milliseconds stop_limit{1500};
   std::optional<std::string> web_config_file{};  // --web.config.file; read at start only
+  // How long POST /-/reload waits for its reload to finish before answering 503 (the reload
+  // still completes; dbcanary_config_last_reload_successful tells how it went).
+  std::chrono::milliseconds web_reload_wait{std::chrono::seconds(10)};
+  // Builds what runs the drills of a config generation. Unset: a DrillScheduler, and nothing
+  // for a config without drills. Tests put a drill with a slow cleanup here.
+  std::function<std::unique_ptr<DrillGeneration>(const std::shared_ptr<const Config>&,
+                                                 std::vector<ConfiguredDrill>, DrillStateStore&)>
+      make_drills{};
 };
 
 // The running exporter: the current config, its scheduler, the result store and
@@ -41,8 +52,12 @@ class App {
   Status Start();
   // Loads the config file again and builds all its probes; only when everything
   // succeeded does it replace the running scheduler. On error the old config keeps
-  // running, the error is logged and returned. Safe to call from any thread.
+  // running, the error is logged and returned. Safe to call from any thread: it runs on
+  // the reload thread (concurrent calls coalesce) and never waits for a running drill,
+  // which is stopped on a thread of its own (DrillHandover).
   Status Reload();
+  // The same without waiting for the outcome (SIGHUP): returns at once.
+  void RequestReload();
   // Stops HTTP and probing. Returns false if probe runs were still in flight after
   // stop_limit (their threads are left to finish on their own).
   bool Stop();
@@ -53,8 +68,13 @@ class App {
   const DrillStateStore& drills() const { return drill_store_; }
 
  private:
+  // The reload itself, on the reload thread.
+  Status ReloadNow();
+  // POST /-/reload: the reload, waited for at most web_reload_wait.
+  Status ReloadFromWeb();
   void ReapRetired();
-  // Replaces the running drill scheduler (stopping it first lets its drill clean up).
+  // Hands the drills of `config` to drills_: a running drill is stopped (it cleans up) on
+  // the handover's thread, and the new drills start after it.
   void StartDrills(const std::shared_ptr<const Config>& config,
                    std::vector<ConfiguredDrill> drills);
 
@@ -63,7 +83,7 @@ class App {
   ResultStore store_;
   SelfMetrics self_;
 
-  std::mutex mutex_;  // serializes Start/Reload/Stop
+  std::mutex mutex_;  // serializes Start/ReloadNow/Stop; never held across a drill's stop
   std::shared_ptr<const Config> config_;
   // validate.skip of the running config, for the status page (read from web threads, which
   // must not wait on mutex_ while a reload runs).
@@ -78,7 +98,8 @@ class App {
 
   DrillRegistry drill_registry_;
   DrillStateStore drill_store_;
-  std::unique_ptr<DrillScheduler> drill_scheduler_;  // own thread, one drill at a time
+  DrillHandover drills_handover_;  // one drill generation at a time, swapped without waiting
+  Reloader reloader_{[this] { return ReloadNow(); }};  // last: its thread calls into the rest
 };
 
 }  // namespace dbcanary

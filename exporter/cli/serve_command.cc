@@ -40,7 +40,9 @@ int RunServeCommand(const ParsedArgs& args, const CliContext& context) {
     if (sigwait(&signals, &signal) != 0) continue;
     if (signal == SIGHUP) {
       log->info("SIGHUP received, reloading {}", options.config_path);
-      (void)app.Reload();  // logs its own outcome
+      // Runs on the reload thread: this loop stays free for SIGTERM, whatever the reload
+      // waits for. The reload logs its own outcome.
+      app.RequestReload();
       continue;
     }
     log->info("{} received, shutting down", signal == SIGTERM ? "SIGTERM" : "SIGINT");

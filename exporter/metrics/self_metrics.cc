@@ -72,7 +72,6 @@ struct SelfMetrics::ProcessGauges {
 struct SelfMetrics::WebTlsCounters {
   prometheus::Family<prometheus::Counter>& handshake_failures_family;
   std::array<prometheus::Counter*, kTlsHandshakeFailureNames.size()> handshake_failures{};
-  prometheus::Counter& connections_rejected;
 };
 
 SelfMetrics::SelfMetrics()
@@ -101,7 +100,13 @@ SelfMetrics::SelfMetrics()
                         "Configuration reloads (SIGHUP or POST /-/reload), by result.",
                         *registry_)),
       reloads_succeeded_(reloads_.Add({{"result", "success"}})),
-      reloads_failed_(reloads_.Add({{"result", "failure"}})) {
+      reloads_failed_(reloads_.Add({{"result", "failure"}})),
+      // The front (tls_front.h) caps connections with TLS and without.
+      connections_rejected_(Register(prometheus::BuildCounter(), kConnectionsRejected,
+                                     "Connections to the web endpoint closed at once because "
+                                     "the connection limit was reached.",
+                                     *registry_)
+                                .Add({})) {
   Register(prometheus::BuildGauge(), kBuildInfo,
            "Version and git revision of the running dbcanary; always 1.", *registry_)
       .Add({{"version", std::string(Version())}, {"revision", std::string(Revision())}})
@@ -171,12 +176,7 @@ void SelfMetrics::EnableWebTlsLocked() {
   auto& failures =
       Register(prometheus::BuildCounter(), kTlsHandshakeFailures,
                "TLS handshakes on the web endpoint that failed, by reason.", *registry_);
-  auto& rejected = Register(prometheus::BuildCounter(), kConnectionsRejected,
-                            "Connections to the TLS web endpoint closed at once because the "
-                            "connection limit was reached.",
-                            *registry_)
-                       .Add({});
-  web_tls_.reset(new WebTlsCounters{failures, {}, rejected});
+  web_tls_.reset(new WebTlsCounters{failures, {}});
   for (size_t i = 0; i < kTlsHandshakeFailureNames.size(); ++i) {
     web_tls_->handshake_failures[i] =
         &failures.Add({{"reason", std::string(kTlsHandshakeFailureNames[i])}});
@@ -191,11 +191,7 @@ void SelfMetrics::CountTlsHandshakeFailure(size_t reason) {
   }
 }
 
-void SelfMetrics::CountWebConnectionRejected() {
-  std::lock_guard lock(mutex_);
-  EnableWebTlsLocked();
-  web_tls_->connections_rejected.Increment();
-}
+void SelfMetrics::CountWebConnectionRejected() { connections_rejected_.Increment(); }
 
 SelfMetricsSnapshot SelfMetrics::Snapshot() const {
   std::lock_guard lock(mutex_);
@@ -211,8 +207,8 @@ SelfMetricsSnapshot SelfMetrics::Snapshot() const {
       out.web_tls_handshake_failures[i] =
           static_cast<uint64_t>(web_tls_->handshake_failures[i]->Value());
     }
-    out.web_connections_rejected = static_cast<uint64_t>(web_tls_->connections_rejected.Value());
   }
+  out.web_connections_rejected = static_cast<uint64_t>(connections_rejected_.Value());
   return out;
 }
 

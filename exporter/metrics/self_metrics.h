@@ -80,6 +80,7 @@ class SelfMetrics {
   prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Counter& reloads_succeeded_;
   prometheus::Counter& reloads_failed_;
+  prometheus::Counter& connections_rejected_;
 
   mutable std::mutex mutex_;  // guards the lazily added series below
   prometheus::Gauge* reload_success_time_ = nullptr;

@@ -35,6 +35,7 @@ struct Response {
   std::string body;
   std::string_view allow;  // for 405
   bool challenge = false;  // 401: add WWW-Authenticate
+  int retry_after = 0;     // 503: seconds for Retry-After
 };
 
 // CivetWeb reports bind errors through the log callback while CivetServer's
@@ -64,6 +65,10 @@ void Send(mg_connection* connection, const Response& response, bool head_only) {
   }
   if (response.challenge) {
     mg_response_header_add(connection, "WWW-Authenticate", "Basic realm=\"dbcanary\"", -1);
+  }
+  if (response.retry_after > 0) {
+    std::string seconds = std::to_string(response.retry_after);
+    mg_response_header_add(connection, "Retry-After", seconds.c_str(), -1);
   }
   mg_response_header_send(connection);
   if (!head_only && !response.body.empty()) {
@@ -100,6 +105,8 @@ class HttpServer::Router : public CivetHandler {
          std::shared_ptr<const RelayPorts> relays)
       : backend_(std::move(backend)), auth_(std::move(auth)), relays_(std::move(relays)) {}
 
+  BasicAuthStats auth_stats() const { return auth_ ? auth_->stats() : BasicAuthStats{}; }
+
   bool handleGet(CivetServer*, mg_connection* c, int* status) override { return Handle(c, status); }
   bool handleHead(CivetServer*, mg_connection* c, int* status) override {
     return Handle(c, status);
@@ -127,10 +134,13 @@ class HttpServer::Router : public CivetHandler {
     std::string_view query = request->query_string ? request->query_string : "";
     bool head_only = method == "HEAD";
     try {
-      Response response = !FromTlsFront(*request) ? Response{403, kPlainText, "forbidden\n", {}}
-                          : Authorized(connection, method, path)
-                              ? Route(method, path, query)
-                              : Response{401, kPlainText, "unauthorized\n", {}, true};
+      bool from_front = FromTlsFront(*request);
+      AuthVerdict verdict = from_front ? Authorize(connection, method, path) : AuthVerdict::kDenied;
+      Response response =
+          !from_front                        ? Response{403, kPlainText, "forbidden\n", {}}
+          : verdict == AuthVerdict::kAllowed ? Route(connection, method, path, query)
+          : verdict == AuthVerdict::kBusy    ? Busy()
+                                          : Response{401, kPlainText, "unauthorized\n", {}, true};
       *status = response.status;
       Send(connection, response, head_only);
     } catch (const std::exception& error) {
@@ -152,30 +162,38 @@ class HttpServer::Router : public CivetHandler {
     return 500;
   }
 
-  // With TLS, CivetWeb listens on 127.0.0.1 behind the TLS front. Every process in the pod
+  // CivetWeb listens on 127.0.0.1 behind the front (TLS or plain). Every process in the pod
   // (a sidecar, a debug shell) can reach that port too and would skip TLS and its client
   // certificate check. So a request is served only over a connection the front opened: the
   // front registers the local port of each of its sockets to CivetWeb for as long as it is
   // open, and a peer port on 127.0.0.1 cannot belong to two sockets at once. Anything else
   // gets 403, not 401: no credentials can make this port the right one.
   bool FromTlsFront(const mg_request_info& request) const {
-    if (!relays_) return true;  // plain HTTP: CivetWeb is the public listener
     return request.remote_addr == std::string_view("127.0.0.1") &&
            relays_->Contains(request.remote_port);
   }
 
   // Without configured users everything is open. With them only the kubelet's GET/HEAD
   // /healthz and /readyz are: they say nothing secret and start no work.
-  bool Authorized(mg_connection* connection, std::string_view method, std::string_view path) {
-    if (!auth_) return true;
+  AuthVerdict Authorize(mg_connection* connection, std::string_view method, std::string_view path) {
+    if (!auth_) return AuthVerdict::kAllowed;
     if ((method == "GET" || method == "HEAD") && (path == "/healthz" || path == "/readyz")) {
-      return true;
+      return AuthVerdict::kAllowed;
     }
     const char* header = mg_get_header(connection, "Authorization");
-    return header != nullptr && auth_->CheckHeader(header);
+    return header != nullptr ? auth_->VerifyHeader(header) : AuthVerdict::kDenied;
   }
 
-  Response Route(std::string_view method, std::string_view path, std::string_view query) {
+  // More uncached credentials at once than bcrypt checks may run: come back in a second
+  // (cached credentials, a running Prometheus's, never get here).
+  static Response Busy() {
+    Response response{503, kPlainText, "too many authentication attempts in progress\n", {}};
+    response.retry_after = 1;
+    return response;
+  }
+
+  Response Route(mg_connection* connection, std::string_view method, std::string_view path,
+                 std::string_view query) {
     bool read = method == "GET" || method == "HEAD";
     if (path == "/metrics") {
       if (!read) return NotAllowed("GET, HEAD");
@@ -209,6 +227,16 @@ class HttpServer::Router : public CivetHandler {
     }
     if (path == "/-/reload") {
       if (method != "POST") return NotAllowed("POST");
+      // A cross-site request from a browser (a form, or a script without a CORS preflight
+      // that this server never grants) cannot carry a custom header.
+      const char* marker = mg_get_header(connection, kReloadHeader.data());
+      if (marker == nullptr || *marker == '\0') {
+        return {403,
+                kPlainText,
+                "forbidden: POST /-/reload needs the header " + std::string(kReloadHeader) +
+                    ": 1 (docs/web-security.md)\n",
+                {}};
+      }
       return Reload();
     }
     return {404, kPlainText, "not found\n", {}};
@@ -217,7 +245,9 @@ class HttpServer::Router : public CivetHandler {
   Response Reload() {
     Status status = backend_.reload();
     if (status) return {200, kPlainText, "reloaded\n", {}};
-    int code = status.error().code == ErrorCode::kConfig ? 400 : 500;
+    int code = status.error().code == ErrorCode::kConfig    ? 400
+               : status.error().code == ErrorCode::kTimeout ? 503
+                                                            : 500;
     return {code, kPlainText, RedactSecrets(status.error().message) + "\n", {}};
   }
 
@@ -243,7 +273,7 @@ class HttpServer::Router : public CivetHandler {
 
   HttpBackend backend_;
   std::unique_ptr<BasicAuthenticator> auth_;  // null: no basic_auth_users
-  std::shared_ptr<const RelayPorts> relays_;  // null: no TLS front
+  std::shared_ptr<const RelayPorts> relays_;  // the front's connections
   RenderCache metrics_cache_;  // /metrics: probe and drill families between publishes
 };
 
@@ -273,10 +303,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
                                                       HttpBackend backend) {
   auto address = ParseListenAddress(options.listen_address);
   if (!address) return address.error();
-  // CivetWeb takes numeric addresses only.
+  // The front takes numeric addresses only.
   std::string host = address->host == "localhost" ? "127.0.0.1" : address->host;
-  std::string listening =
-      host.empty() ? std::to_string(address->port) : host + ":" + std::to_string(address->port);
   std::optional<WebConfig> web;
   if (!options.web_config_file.empty()) {
     auto loaded = LoadWebConfigFile(options.web_config_file);
@@ -284,13 +312,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     web = std::move(loaded).value();
   }
   const TlsServerConfig* tls = web && web->tls ? &*web->tls : nullptr;
-  // With TLS the TlsFront (tls_front.h) takes the public address and CivetWeb, which cannot
-  // serve TLS with Debian 12's build, listens on an ephemeral loopback port behind it.
-  if (tls != nullptr) listening = "127.0.0.1:0";
+  // The TlsFront (tls_front.h) takes the public address, with TLS or without, and CivetWeb
+  // listens on an ephemeral loopback port behind it (Debian 12's CivetWeb cannot serve TLS,
+  // and has neither a connection cap nor a way to keep slow clients off its workers).
   const std::pair<std::string, std::string> settings[] = {
-      {"listening_ports", listening},
+      {"listening_ports", "127.0.0.1:0"},
       {"num_threads", std::to_string(std::max(options.threads, 1))},
-      // A slow or stuck client must not hold a worker thread for long.
+      // The front sends whole request heads at once; a body or a response that stalls still
+      // must not hold a worker thread for long.
       {"request_timeout_ms", "10000"},
   };
   std::vector<std::string> civet_options;
@@ -306,7 +335,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   if (web && !web->basic_auth_users.empty()) {
     auth = std::make_unique<BasicAuthenticator>(web->basic_auth_users);
   }
-  std::shared_ptr<RelayPorts> relays = tls != nullptr ? std::make_shared<RelayPorts>() : nullptr;
+  auto relays = std::make_shared<RelayPorts>();
   SelfMetrics* self = backend.self;
   server->router_ = std::make_unique<Router>(std::move(backend), std::move(auth), relays);
   std::string start_errors;
@@ -321,35 +350,38 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   t_start_errors = nullptr;
   server->server_->addHandler("/", server->router_.get());
   auto ports = server->server_->getListeningPorts();
-  server->civet_host_ = tls != nullptr ? "127.0.0.1" : host.empty() ? "0.0.0.0" : host;
-  server->civet_port_ = ports.empty() ? address->port : ports.front();
+  server->civet_host_ = "127.0.0.1";
+  server->civet_port_ = ports.empty() ? 0 : ports.front();
   server->host_ = host.empty() ? "0.0.0.0" : host;
-  server->port_ = server->civet_port_;
   server->tls_ = tls != nullptr;
-  std::string relayed;
-  if (tls != nullptr) {
-    TlsFrontOptions front_options;
-    front_options.host = host;
-    front_options.port = address->port;
-    front_options.backend_port = server->civet_port_;
-    auto front = TlsFront::Start(*tls, front_options, relays, self);
-    if (!front) return front.error();  // names the file or the address
-    server->front_ = std::move(front).value();
-    server->port_ = server->front_->port();
-    if (self != nullptr) self->EnableWebTls();
-    // The inner port is in the log for operators and tests (docs/web-security.md).
-    relayed = fmt::format(", relayed to 127.0.0.1:{}", server->civet_port_);
-  }
-  MainLogger()->info("listening on {}://{}:{}{}{}", server->tls_ ? "https" : "http", server->host_,
-                     server->port_,
+  TlsFrontOptions front_options;
+  front_options.host = host;
+  front_options.port = address->port;
+  front_options.backend_port = server->civet_port_;
+  front_options.max_connections = options.max_connections;
+  auto front = tls != nullptr ? TlsFront::Start(*tls, front_options, relays, self)
+                              : TlsFront::StartPlain(front_options, relays, self);
+  if (!front) return front.error();  // names the file or the address
+  server->front_ = std::move(front).value();
+  server->port_ = server->front_->port();
+  if (tls != nullptr && self != nullptr) self->EnableWebTls();
+  // The inner port is in the log for operators and tests (docs/web-security.md).
+  MainLogger()->info("listening on {}://{}:{}{}, relayed to 127.0.0.1:{}",
+                     server->tls_ ? "https" : "http", server->host_, server->port_,
                      web && !web->basic_auth_users.empty()
                          ? fmt::format(" (basic auth, {} users)", web->basic_auth_users.size())
                          : std::string(),
-                     relayed);
+                     server->civet_port_);
   return server;
 }
 
 HttpServer::~HttpServer() { Stop(); }
+
+BasicAuthStats HttpServer::auth_stats() const {
+  return router_ ? router_->auth_stats() : BasicAuthStats{};
+}
+
+size_t HttpServer::connections() const { return front_ ? front_->active() : 0; }
 
 void HttpServer::Stop() {
   if (front_) front_->Stop();  // first: no new requests reach CivetWeb

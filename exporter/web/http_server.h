@@ -9,6 +9,7 @@
 #include "core/result.h"
 #include "drills/runtime/state_store.h"
 #include "exporter/metrics/self_metrics.h"
+#include "exporter/web/web_config.h"
 #include "probes/runtime/result_store.h"
 
 class CivetServer;
@@ -19,7 +20,12 @@ class TlsFront;
 
 struct HttpServerOptions {
   std::string listen_address = "0.0.0.0:9750";  // host:port; port 0 picks a free port
-  int threads = 4;                              // CivetWeb worker threads
+  // CivetWeb worker threads. They only ever see whole requests (the front holds slow
+  // clients), and at most two of them wait on bcrypt (BasicAuthenticator), so the others
+  // are free for scrapes with cached credentials.
+  int threads = 8;
+  // Connections open at once on the listen address; more are closed at once (tls_front.h).
+  size_t max_connections = 256;
   // --web.config.file: TLS and basic-auth users (web_config.h); empty: plain HTTP, no
   // auth. Read once here, at start (docs/web-security.md).
   std::string web_config_file{};
@@ -30,7 +36,9 @@ struct HttpServerOptions {
 struct HttpBackend {
   const ResultStore* store = nullptr;
   SelfMetrics* self = nullptr;
-  std::function<Status()> reload;  // POST /-/reload; the same as SIGHUP
+  // POST /-/reload; the same as SIGHUP. Must not wait long: it runs on a CivetWeb worker
+  // (kTimeout: answered 503, the reload goes on).
+  std::function<Status()> reload;
   // Drill state for /metrics and the reports directory for /reports; null: no drills.
   const DrillStateStore* drills = nullptr;
   // The acceptance groups the running config skips (validate.skip), for / and /api/checks.
@@ -42,16 +50,19 @@ struct HttpBackend {
 //   GET /healthz    200 "ok" while the process serves
 //   GET /readyz     200 once every probe has a result, else 503 naming the missing ones
 //   GET /           HTML landing page
-//   POST /-/reload  reload the config: 200 "reloaded", 400 config error, 500 other error
+//   POST /-/reload  reload the config: 200 "reloaded", 400 config error, 503 still running,
+//                   500 other error. Needs the header `X-Dbcanary-Reload: 1` (else 403),
+//                   which an HTML form cannot send and a cross-site script cannot send
+//                   without a CORS preflight that is never granted (docs/web-security.md).
 //   GET /reports    drill reports, newest first: HTML, or JSON with ?format=json
 //   GET /reports/<drill>/<file>  one report (.json or .md) from the reports directory
 // Other methods on these paths get 405, other paths 404. No exception reaches CivetWeb.
 // With basic_auth_users in the web config, every request needs valid credentials (else
 // 401 with WWW-Authenticate) except GET/HEAD /healthz and /readyz, the kubelet's probes;
 // so POST /-/reload and anything else that changes state or starts work always does.
-// With tls_server_config, a TlsFront terminates TLS on the listen address and relays to
-// CivetWeb on an ephemeral 127.0.0.1 port, which answers 403 to any connection the front
-// did not open (tls_front.h, docs/web-security.md).
+// A TlsFront takes the listen address (terminating TLS with tls_server_config, plain HTTP
+// without) and relays whole requests to CivetWeb on an ephemeral 127.0.0.1 port, which
+// answers 403 to any connection the front did not open (tls_front.h, docs/web-security.md).
 class HttpServer {
  public:
   static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
@@ -66,6 +77,10 @@ class HttpServer {
   const std::string& host() const { return host_; }
   // Stops listening and waits for requests in progress. Idempotent.
   void Stop();
+  // bcrypt verifications run and cache hits so far (tests and the bench read them).
+  BasicAuthStats auth_stats() const;
+  // Connections the front has open now.
+  size_t connections() const;
 
   class Router;  // the CivetHandler; defined in http_server.cc
 
@@ -74,13 +89,16 @@ class HttpServer {
 
   std::unique_ptr<Router> router_;
   std::unique_ptr<CivetServer> server_;
-  std::unique_ptr<TlsFront> front_;  // with TLS: the public listener, relaying to CivetWeb
+  std::unique_ptr<TlsFront> front_;  // the public listener, relaying to CivetWeb
   std::string host_;                 // the public listener
   int port_ = 0;
   std::string civet_host_;  // CivetWeb's listener: the public one, or loopback behind front_
   int civet_port_ = 0;
   bool tls_ = false;
 };
+
+// The header POST /-/reload needs (any non-empty value): a browser form cannot send it.
+inline constexpr std::string_view kReloadHeader = "X-Dbcanary-Reload";
 
 // Splits "host:port" (host may be empty or a bracketed IPv6 address).
 struct ListenAddress {

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -128,6 +129,76 @@ class Registration {
   int port_;
 };
 
+// One read or write on the client's side, over TLS (`ssl`) or plain TCP (`ssl` null).
+enum class ClientIo { kData, kWantRead, kWantWrite, kEnd, kError };
+
+ClientIo ReadClient(SSL* ssl, int fd, char* buffer, size_t size, size_t* got) {
+  if (ssl != nullptr) {
+    int n = SSL_read(ssl, buffer, static_cast<int>(size));
+    if (n > 0) {
+      *got = static_cast<size_t>(n);
+      return ClientIo::kData;
+    }
+    switch (SSL_get_error(ssl, n)) {
+      case SSL_ERROR_WANT_READ:
+        return ClientIo::kWantRead;
+      case SSL_ERROR_WANT_WRITE:
+        return ClientIo::kWantWrite;
+      case SSL_ERROR_ZERO_RETURN:
+        return ClientIo::kEnd;  // close_notify, or EOF (SSL_OP_IGNORE_UNEXPECTED_EOF)
+      default:
+        return ClientIo::kError;  // reset or a TLS error
+    }
+  }
+  ssize_t n = ::recv(fd, buffer, size, 0);
+  if (n > 0) {
+    *got = static_cast<size_t>(n);
+    return ClientIo::kData;
+  }
+  if (n == 0) return ClientIo::kEnd;
+  return WouldBlock() || errno == EINTR ? ClientIo::kWantRead : ClientIo::kError;
+}
+
+ClientIo WriteClient(SSL* ssl, int fd, const char* data, size_t size, size_t* put) {
+  if (ssl != nullptr) {
+    int n = SSL_write(ssl, data, static_cast<int>(size));
+    if (n > 0) {
+      *put = static_cast<size_t>(n);
+      return ClientIo::kData;
+    }
+    switch (SSL_get_error(ssl, n)) {
+      case SSL_ERROR_WANT_WRITE:
+        return ClientIo::kWantWrite;
+      case SSL_ERROR_WANT_READ:
+        return ClientIo::kWantRead;
+      default:
+        return ClientIo::kError;
+    }
+  }
+  ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+  if (n > 0) {
+    *put = static_cast<size_t>(n);
+    return ClientIo::kData;
+  }
+  return n < 0 && (WouldBlock() || errno == EINTR) ? ClientIo::kWantWrite : ClientIo::kError;
+}
+
+// "HTTP/1.1 401": where the status code of a response ends.
+constexpr size_t kStatusEnd = 12;
+
+// A response refusing the client (CivetWeb's status line is "HTTP/1.x NNN ...").
+bool IsRefusal(const std::string& response) {
+  std::string_view status = std::string_view(response).substr(9, 3);
+  return response.starts_with("HTTP/1.") && (status == "401" || status == "503");
+}
+
+// The end of a request head: an empty line (CRLF, or bare LF as CivetWeb also accepts).
+bool HeadComplete(const std::string& head, size_t searched_up_to) {
+  size_t from = searched_up_to < 3 ? 0 : searched_up_to - 3;
+  return head.find("\r\n\r\n", from) != std::string::npos ||
+         head.find("\n\n", from) != std::string::npos;
+}
+
 }  // namespace
 
 void RelayPorts::Add(int port) {
@@ -164,10 +235,23 @@ Result<std::unique_ptr<TlsFront>> TlsFront::Start(const TlsServerConfig& tls,
   // A client closing TCP without close_notify ends its side, as in plain HTTP (the HTTP
   // messages carry their own lengths); not an error.
   SSL_CTX_set_options(front->context_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  return Listen(std::move(front));
+}
 
+Result<std::unique_ptr<TlsFront>> TlsFront::StartPlain(const TlsFrontOptions& options,
+                                                       std::shared_ptr<RelayPorts> relays,
+                                                       SelfMetrics* self) {
+  std::unique_ptr<TlsFront> front(new TlsFront());
+  front->options_ = options;
+  front->relays_ = relays ? std::move(relays) : std::make_shared<RelayPorts>();
+  front->self_ = self;
+  return Listen(std::move(front));
+}
+
+Result<std::unique_ptr<TlsFront>> TlsFront::Listen(std::unique_ptr<TlsFront> front) {
+  const TlsFrontOptions& options = front->options_;
   front->wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (front->wake_ < 0) return MakeError(ErrorCode::kInternal, "TLS: eventfd failed");
-
+  if (front->wake_ < 0) return MakeError(ErrorCode::kInternal, "web: eventfd failed");
   std::string host = Numeric(options.host);
   std::string where =
       (options.host.empty() ? "0.0.0.0" : options.host) + ":" + std::to_string(options.port);
@@ -198,7 +282,7 @@ Result<std::unique_ptr<TlsFront>> TlsFront::Start(const TlsServerConfig& tls,
     front->acceptor_ = std::thread([raw = front.get()] { raw->AcceptLoop(); });
   } catch (const std::exception& error) {
     return MakeError(ErrorCode::kInternal,
-                     std::string("TLS: cannot start a thread: ") + error.what());
+                     std::string("web: cannot start a thread: ") + error.what());
   }
   return front;
 }
@@ -331,52 +415,15 @@ void TlsFront::AcceptLoop() {
 void TlsFront::Serve(int fd) {
   SetNoDelay(fd);
   const auto deadline = Clock::now() + options_.handshake_timeout;
-  // A connection closed before its first byte (a TCP liveness probe, a port scan) is not a
-  // failed handshake: wait for that byte before counting anything.
-  switch (WaitFor(fd, POLLIN, deadline)) {
-    case Wait::kReady:
-      break;
-    case Wait::kTimeout:
-      CountFailure(TlsHandshakeFailure::kTimeout);
-      return;
-    case Wait::kStopped:
-      return;
+  std::unique_ptr<SSL, SslFree> ssl;
+  if (context_ != nullptr) {
+    ssl.reset(SSL_new(context_));
+    if (!Handshake(fd, ssl.get(), deadline)) return;
   }
-  char first = 0;
-  if (::recv(fd, &first, 1, MSG_PEEK) <= 0) return;
-
-  std::unique_ptr<SSL, SslFree> ssl(SSL_new(context_));
-  if (!ssl || SSL_set_fd(ssl.get(), fd) != 1) {
-    CountFailure(TlsHandshakeFailure::kOther);
-    return;
-  }
-  ERR_clear_error();
-  for (;;) {
-    int accepted = SSL_accept(ssl.get());
-    if (accepted == 1) break;
-    int error = SSL_get_error(ssl.get(), accepted);
-    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
-      Wait wait = WaitFor(fd, error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
-      if (wait == Wait::kStopped) return;
-      if (wait == Wait::kTimeout) {
-        CountFailure(TlsHandshakeFailure::kTimeout);
-        return;
-      }
-      continue;
-    }
-    TlsHandshakeFailure reason = Classify(ssl.get(), error);
-    CountFailure(reason);
-    MainLogger()->debug("https: handshake failed ({})",
-                        kTlsHandshakeFailureNames[static_cast<size_t>(reason)]);
-    // Our alert is on its way; drop what the client still sends for a moment so that it
-    // reads the alert instead of a reset.
-    ::shutdown(fd, SHUT_WR);
-    const auto linger = Clock::now() + kAlertLinger;
-    char sink[4096];
-    while (WaitFor(fd, POLLIN, linger) == Wait::kReady && ::recv(fd, sink, sizeof(sink), 0) > 0) {
-    }
-    return;
-  }
+  // CivetWeb sees the request only once its head is whole: a client that drips it holds
+  // this thread, not one of CivetWeb's few workers.
+  std::string head;
+  if (!ReadHead(ssl.get(), fd, deadline, head)) return;
 
   Fd backend(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (backend.get() < 0) return;
@@ -393,7 +440,7 @@ void TlsFront::Serve(int fd) {
     int failure = 0;
     socklen_t length = sizeof(failure);
     if (::getsockopt(backend.get(), SOL_SOCKET, SO_ERROR, &failure, &length) != 0 || failure != 0) {
-      MainLogger()->warn("https: cannot connect to the HTTP server on 127.0.0.1:{}: {}",
+      MainLogger()->warn("web: cannot connect to the HTTP server on 127.0.0.1:{}: {}",
                          options_.backend_port, std::strerror(failure));
       return;
     }
@@ -402,41 +449,116 @@ void TlsFront::Serve(int fd) {
   if (local_port < 0) return;
   // Registered before the first byte goes to CivetWeb, so the request always finds it.
   Registration registration(*relays_, local_port);
-  Relay(ssl.get(), fd, backend.get());
+  Relay(ssl.get(), fd, backend.get(), std::move(head));
 }
 
-// Copies bytes both ways until CivetWeb closes its side (after a response) and that is
-// passed on, either side fails, Stop() is called or nothing moves for idle_timeout. At
-// most one buffer of data in flight each way: a side that does not read slows the other.
-void TlsFront::Relay(SSL* ssl, int client, int backend) {
-  std::string up;            // from the client, to be sent to CivetWeb
+bool TlsFront::Handshake(int fd, SSL* ssl, Clock::time_point deadline) {
+  // A connection closed before its first byte (a TCP liveness probe, a port scan) is not a
+  // failed handshake: wait for that byte before counting anything.
+  switch (WaitFor(fd, POLLIN, deadline)) {
+    case Wait::kReady:
+      break;
+    case Wait::kTimeout:
+      CountFailure(TlsHandshakeFailure::kTimeout);
+      return false;
+    case Wait::kStopped:
+      return false;
+  }
+  char first = 0;
+  if (::recv(fd, &first, 1, MSG_PEEK) <= 0) return false;
+
+  if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
+    CountFailure(TlsHandshakeFailure::kOther);
+    return false;
+  }
+  ERR_clear_error();
+  for (;;) {
+    int accepted = SSL_accept(ssl);
+    if (accepted == 1) return true;
+    int error = SSL_get_error(ssl, accepted);
+    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+      Wait wait = WaitFor(fd, error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+      if (wait == Wait::kStopped) return false;
+      if (wait == Wait::kTimeout) {
+        CountFailure(TlsHandshakeFailure::kTimeout);
+        return false;
+      }
+      continue;
+    }
+    TlsHandshakeFailure reason = Classify(ssl, error);
+    CountFailure(reason);
+    MainLogger()->debug("https: handshake failed ({})",
+                        kTlsHandshakeFailureNames[static_cast<size_t>(reason)]);
+    // Our alert is on its way; drop what the client still sends for a moment so that it
+    // reads the alert instead of a reset.
+    ::shutdown(fd, SHUT_WR);
+    const auto linger = Clock::now() + kAlertLinger;
+    char sink[4096];
+    while (WaitFor(fd, POLLIN, linger) == Wait::kReady && ::recv(fd, sink, sizeof(sink), 0) > 0) {
+    }
+    return false;
+  }
+}
+
+bool TlsFront::ReadHead(SSL* ssl, int fd, Clock::time_point deadline, std::string& head) {
+  char buffer[kBufferSize];
+  for (;;) {
+    size_t got = 0;
+    switch (ReadClient(ssl, fd, buffer, sizeof(buffer), &got)) {
+      case ClientIo::kData: {
+        size_t searched = head.size();
+        head.append(buffer, got);
+        if (HeadComplete(head, searched)) return true;
+        if (head.size() > options_.max_request_head) return false;
+        continue;
+      }
+      case ClientIo::kWantRead:
+      case ClientIo::kWantWrite: {
+        // TLS may need to write while reading (a renegotiation, a key update).
+        short events = ssl != nullptr && SSL_want_write(ssl) ? POLLOUT : POLLIN;
+        if (WaitFor(fd, events, deadline) != Wait::kReady) return false;
+        continue;
+      }
+      case ClientIo::kEnd:
+      case ClientIo::kError:
+        return false;  // closed before a whole request: nothing to relay
+    }
+  }
+}
+
+// Copies bytes both ways, starting with `up` (the request head already read), until CivetWeb
+// closes its side (after a response) and that is passed on, either side fails, Stop() is
+// called or nothing moves for idle_timeout. One buffer of data in flight towards CivetWeb;
+// from CivetWeb up to max_buffered_response, so that a client reading slowly does not hold
+// a CivetWeb worker.
+void TlsFront::Relay(SSL* ssl, int client, int backend, std::string up) {
   std::string down;          // from CivetWeb, to be sent to the client
   bool client_done = false;  // the client ended its side (close_notify or EOF)
   bool backend_shut = false;
   bool backend_done = false;  // CivetWeb closed its side
+  bool status_seen = false;   // the response's status line has been looked at
   char buffer[kBufferSize];
   auto idle_deadline = Clock::now() + options_.idle_timeout;
+  auto want = [](ClientIo io) -> short {
+    return io == ClientIo::kWantWrite ? POLLOUT : io == ClientIo::kWantRead ? POLLIN : 0;
+  };
   for (;;) {
     bool progress = false;
     short client_events = 0;
     short backend_events = 0;
     if (!client_done && up.empty()) {
-      int n = SSL_read(ssl, buffer, sizeof(buffer));
-      if (n > 0) {
-        up.assign(buffer, static_cast<size_t>(n));
+      size_t got = 0;
+      ClientIo io = ReadClient(ssl, client, buffer, sizeof(buffer), &got);
+      if (io == ClientIo::kData) {
+        up.assign(buffer, got);
         progress = true;
+      } else if (io == ClientIo::kEnd) {
+        client_done = true;
+        progress = true;
+      } else if (io == ClientIo::kError) {
+        return;  // reset or a TLS error
       } else {
-        int error = SSL_get_error(ssl, n);
-        if (error == SSL_ERROR_WANT_READ) {
-          client_events |= POLLIN;
-        } else if (error == SSL_ERROR_WANT_WRITE) {
-          client_events |= POLLOUT;
-        } else if (error == SSL_ERROR_ZERO_RETURN) {
-          client_done = true;
-          progress = true;
-        } else {
-          return;  // reset or a TLS error
-        }
+        client_events |= want(io);
       }
     }
     if (!up.empty()) {
@@ -453,11 +575,18 @@ void TlsFront::Relay(SSL* ssl, int client, int backend) {
       ::shutdown(backend, SHUT_WR);  // CivetWeb still answers what it got
       backend_shut = true;
     }
-    if (!backend_done && down.empty()) {
+    if (!backend_done && down.size() < options_.max_buffered_response) {
       ssize_t n = ::recv(backend, buffer, sizeof(buffer), 0);
       if (n > 0) {
-        down.assign(buffer, static_cast<size_t>(n));
+        down.append(buffer, static_cast<size_t>(n));
         progress = true;
+        if (!status_seen && down.size() >= kStatusEnd) {
+          status_seen = true;
+          if (IsRefusal(down) &&
+              WaitFor(wake_, POLLIN, Clock::now() + options_.refusal_delay) != Wait::kTimeout) {
+            return;  // Stop()
+          }
+        }
       } else if (n == 0) {
         backend_done = true;
         progress = true;
@@ -468,22 +597,20 @@ void TlsFront::Relay(SSL* ssl, int client, int backend) {
       }
     }
     if (!down.empty()) {
-      int n = SSL_write(ssl, down.data(), static_cast<int>(down.size()));
-      if (n > 0) {
-        down.erase(0, static_cast<size_t>(n));
+      // At most one record's worth: after WANT_WRITE the retry then starts with the same
+      // bytes and is no shorter, as OpenSSL requires (`down` only grows at its end).
+      size_t put = 0;
+      ClientIo io = WriteClient(ssl, client, down.data(), std::min(down.size(), kBufferSize), &put);
+      if (io == ClientIo::kData) {
+        down.erase(0, put);
         progress = true;
+      } else if (io == ClientIo::kError || io == ClientIo::kEnd) {
+        return;
       } else {
-        int error = SSL_get_error(ssl, n);
-        if (error == SSL_ERROR_WANT_WRITE) {
-          client_events |= POLLOUT;
-        } else if (error == SSL_ERROR_WANT_READ) {
-          client_events |= POLLIN;
-        } else {
-          return;
-        }
+        client_events |= want(io);
       }
     } else if (backend_done) {
-      SSL_shutdown(ssl);  // sends close_notify; the answer is not waited for
+      if (ssl != nullptr) SSL_shutdown(ssl);  // sends close_notify; the answer is not waited for
       return;
     }
     if (progress) {

@@ -1,13 +1,17 @@
 #pragma once
 
-// TLS for the web endpoint (tls_server_config in --web.config.file), terminated here with
-// the OpenSSL API and relayed as plain HTTP to CivetWeb on a loopback port.
+// The public listener of the web endpoint, in front of CivetWeb on a loopback port. With
+// tls_server_config (--web.config.file) it terminates TLS with the OpenSSL API; without, it
+// relays plain HTTP. Either way it is what keeps CivetWeb's few workers for whole requests:
+// it caps connections, holds a client until its whole request head has arrived (a slow
+// client costs one of its cheap threads, never a CivetWeb worker), and takes CivetWeb's
+// response at once whatever the client's reading speed.
 //
 // Why not CivetWeb's own TLS: Debian 12's libcivetweb1 (1.15) is built for the OpenSSL 1.1
 // API. It dlopen()s libssl.so and calls SSL_get_peer_certificate, which OpenSSL 3 no longer
 // exports, so it calls a null pointer after every handshake. See docs/web-security.md.
 //
-//   client --TLS--> TlsFront (public listen address) --TCP--> CivetWeb (127.0.0.1:ephemeral)
+//   client --TLS or TCP--> TlsFront (public listen address) --TCP--> CivetWeb (127.0.0.1:ephemeral)
 //
 // One thread per connection, at most `max_connections` of them. Every wait is bounded (the
 // handshake, the connect to CivetWeb, and idle relays), and Stop() wakes every thread at once.
@@ -63,18 +67,30 @@ struct TlsFrontOptions {
   std::string host;      // numeric address to listen on; empty, "0.0.0.0": every IPv4 address
   int port = 0;          // 0: pick a free port
   int backend_port = 0;  // CivetWeb's port on 127.0.0.1
-  // A legitimate client finishes its handshake in milliseconds; one that sends nothing (or
-  // drips bytes) must not hold a connection slot for long. Matches CivetWeb's
-  // request_timeout_ms.
+  // A legitimate client finishes its handshake and sends its request head in milliseconds;
+  // one that sends nothing (or drips bytes) must not hold a connection slot for long. One
+  // deadline for both, from the accept. Matches CivetWeb's request_timeout_ms.
   std::chrono::milliseconds handshake_timeout{10'000};
+  // A request head (request line and headers) larger than this is refused (as CivetWeb's
+  // max_request_size would).
+  size_t max_request_head = 16 * 1024;
+  // What the front takes from CivetWeb ahead of a client that reads slowly; CivetWeb's worker
+  // is free once its whole response is here.
+  size_t max_buffered_response = 16 * 1024 * 1024;
+  // A refusal (401: no or wrong credentials; 503: too many of them at once) reaches the client
+  // this much later. It holds only the front's thread (CivetWeb's worker is already free),
+  // and slows a client that retries wrong credentials back to back to a few tries a second,
+  // which is what keeps a flood of them from taking the CPU that scrapes need.
+  std::chrono::milliseconds refusal_delay{250};
   // A relay with no byte either way for this long is closed. CivetWeb closes each
   // connection after its response (no keep-alive), so this only ends stuck peers.
   std::chrono::milliseconds idle_timeout{60'000};
-  // Connections in flight (handshaking or relaying). Each one is a thread and two fds; a
-  // Prometheus needs one or two, a person with a browser a few. Beyond this, new
-  // connections are closed at once (and counted), so a flood cannot exhaust threads or fds
-  // while the slots it holds run out within the handshake timeout.
-  size_t max_connections = 64;
+  // Connections in flight (handshaking, sending their request head, or relaying). Each one
+  // is a thread and two fds; a Prometheus needs one or two, a person with a browser a few.
+  // Beyond this, new connections are closed at once (and counted), so a flood cannot exhaust
+  // threads or fds while the slots it holds run out within the handshake timeout. Room for
+  // a hundred stuck or abusive clients and the scrapes beside them.
+  size_t max_connections = 256;
 };
 
 class TlsFront {
@@ -86,6 +102,10 @@ class TlsFront {
                                                  const TlsFrontOptions& options,
                                                  std::shared_ptr<RelayPorts> relays,
                                                  SelfMetrics* self);
+  // The same for plain HTTP: no TLS, the same limits (`self` counts rejected connections).
+  static Result<std::unique_ptr<TlsFront>> StartPlain(const TlsFrontOptions& options,
+                                                      std::shared_ptr<RelayPorts> relays,
+                                                      SelfMetrics* self);
   ~TlsFront();
   TlsFront(const TlsFront&) = delete;
   TlsFront& operator=(const TlsFront&) = delete;
@@ -104,10 +124,16 @@ class TlsFront {
     std::atomic<bool> done{false};
   };
   TlsFront() = default;
+  static Result<std::unique_ptr<TlsFront>> Listen(std::unique_ptr<TlsFront> front);
 
   void AcceptLoop();
   void Serve(int fd);
-  void Relay(ssl_st* ssl, int client, int backend);
+  // The TLS handshake; false when it failed (counted) or the client left first.
+  bool Handshake(int fd, ssl_st* ssl, std::chrono::steady_clock::time_point deadline);
+  // Reads until the request head is complete; false when it is not by `deadline`.
+  bool ReadHead(ssl_st* ssl, int fd, std::chrono::steady_clock::time_point deadline,
+                std::string& head);
+  void Relay(ssl_st* ssl, int client, int backend, std::string up);
   // Waits until `fd` has one of `events`, the deadline passes or Stop() is called.
   enum class Wait { kReady, kTimeout, kStopped };
   Wait WaitFor(int fd, short events, std::chrono::steady_clock::time_point deadline) const;
@@ -118,7 +144,7 @@ class TlsFront {
   TlsFrontOptions options_;
   std::shared_ptr<RelayPorts> relays_;
   SelfMetrics* self_ = nullptr;
-  ssl_ctx_st* context_ = nullptr;  // owned
+  ssl_ctx_st* context_ = nullptr;  // owned; null: plain HTTP
   int listener_ = -1;
   int wake_ = -1;  // eventfd, readable once Stop() was called
   int port_ = 0;

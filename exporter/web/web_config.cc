@@ -4,12 +4,19 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <span>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "config/yaml_reader.h"
@@ -49,7 +56,7 @@ bool LooksLikeBcrypt(const std::string& hash) {
   if (hash[2] != 'a' && hash[2] != 'b' && hash[2] != 'y') return false;
   if (hash[4] < '0' || hash[4] > '3' || hash[5] < '0' || hash[5] > '9') return false;
   int cost = (hash[4] - '0') * 10 + (hash[5] - '0');
-  if (cost < 4 || cost > 31) return false;
+  if (cost < 4 || cost > 31) return false;  // what bcrypt itself accepts
   for (size_t i = 7; i < hash.size(); ++i) {
     char c = hash[i];
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -58,6 +65,9 @@ bool LooksLikeBcrypt(const std::string& hash) {
   }
   return true;
 }
+
+// The cost digits of a hash that LooksLikeBcrypt().
+int BcryptCost(const std::string& hash) { return (hash[4] - '0') * 10 + (hash[5] - '0'); }
 
 void RejectUnsupported(YamlMap& map, std::span<const std::string_view> keys) {
   for (auto key : keys) {
@@ -106,9 +116,16 @@ std::map<std::string, std::string, std::less<>> ReadUsers(const YAML::Node& node
     if (user.empty()) users.FailHere("a user name must not be empty");
     if (user.find(':') != std::string::npos) users.Fail(user, "a user name cannot contain ':'");
     auto hash = users.String(user);
-    // The hash itself is never part of a message.
+    // The hash itself is never part of a message; its cost is not secret.
     if (!hash || !LooksLikeBcrypt(*hash)) {
-      users.Fail(user, "not a bcrypt hash (want $2a$, $2b$ or $2y$, cost 04-31, 60 characters)");
+      users.Fail(user, "not a bcrypt hash (want $2a$, $2b$ or $2y$, cost 04-" +
+                           std::to_string(kMaxBcryptCost) + ", 60 characters)");
+    }
+    if (int cost = BcryptCost(*hash); cost > kMaxBcryptCost) {
+      users.Fail(user, "bcrypt cost " + std::to_string(cost) + " is above the maximum " +
+                           std::to_string(kMaxBcryptCost) +
+                           ": every uncached check would hold a CPU for seconds (hash the "
+                           "password again with a lower cost, see docs/web-security.md)");
     }
     result.emplace(std::move(user), std::move(*hash));
   }
@@ -266,12 +283,77 @@ std::optional<BasicCredentials> ParseBasicAuthorization(std::string_view header)
   return credentials;
 }
 
+// Runs one job at a time on a thread of its own at nice 19 (the lowest CPU priority): the
+// job then only takes CPU that threads at normal priority leave over.
+class LowPriorityThread {
+ public:
+  LowPriorityThread() : thread_([this] { Loop(); }) {}
+  ~LowPriorityThread() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      changed_.notify_all();
+    }
+    thread_.join();
+  }
+  LowPriorityThread(const LowPriorityThread&) = delete;
+  LowPriorityThread& operator=(const LowPriorityThread&) = delete;
+
+  // Runs `job` there and waits for it. Callers take turns (BasicAuthenticator's
+  // bcrypt_mutex_).
+  void Run(const std::function<void()>& job) {
+    std::unique_lock lock(mutex_);
+    job_ = &job;
+    done_ = false;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return done_; });
+  }
+
+ private:
+  void Loop() {
+    // Lowering one's own priority needs no privilege; failing to is harmless.
+    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      changed_.wait(lock, [&] { return stopping_ || job_ != nullptr; });
+      if (stopping_) return;
+      const std::function<void()>* job = job_;
+      lock.unlock();
+      (*job)();
+      lock.lock();
+      job_ = nullptr;
+      done_ = true;
+      changed_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  const std::function<void()>* job_ = nullptr;  // guarded by mutex_
+  bool done_ = false;                           // guarded by mutex_
+  bool stopping_ = false;                       // guarded by mutex_
+  std::thread thread_;
+};
+
 BasicAuthenticator::BasicAuthenticator(std::map<std::string, std::string, std::less<>> users,
-                                       size_t cache_limit)
-    : users_(std::move(users)), cache_limit_(cache_limit) {}
+                                       size_t cache_limit, size_t failure_limit,
+                                       std::chrono::milliseconds failure_ttl)
+    : users_(std::move(users)),
+      cache_limit_(cache_limit),
+      failure_limit_(failure_limit),
+      failure_ttl_(failure_ttl),
+      bcrypt_thread_(std::make_unique<LowPriorityThread>()) {
+  if (RAND_bytes(hmac_key_.data(), static_cast<int>(hmac_key_.size())) != 1) {
+    // No entropy from OpenSSL: remember nothing rather than keep guessable entries.
+    cache_limit_ = 0;
+    failure_limit_ = 0;
+  }
+}
+
+BasicAuthenticator::~BasicAuthenticator() { OPENSSL_cleanse(hmac_key_.data(), hmac_key_.size()); }
 
 BasicAuthenticator::Digest BasicAuthenticator::Key(std::string_view user, std::string_view password,
-                                                   const std::string& hash) {
+                                                   const std::string& hash) const {
   // Length-prefixed fields, so ("ab", "c") and ("a", "bc") differ.
   std::string input;
   for (std::string_view part : {user, password, std::string_view(hash)}) {
@@ -281,13 +363,48 @@ BasicAuthenticator::Digest BasicAuthenticator::Key(std::string_view user, std::s
   }
   Digest digest{};
   unsigned int size = 0;
-  EVP_Digest(input.data(), input.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  HMAC(EVP_sha256(), hmac_key_.data(), static_cast<int>(hmac_key_.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest.data(), &size);
   OPENSSL_cleanse(input.data(), input.size());
   return digest;
 }
 
-bool BasicAuthenticator::Check(std::string_view user, std::string_view password) {
-  if (users_.empty()) return false;
+std::optional<bool> BasicAuthenticator::CachedLocked(const Digest& key, bool known,
+                                                     Clock::time_point now) {
+  while (!refused_.empty() && refused_.front().until <= now) refused_.pop_front();
+  bool verified = false;
+  for (const auto& entry : cache_) {
+    verified |= CRYPTO_memcmp(entry.data(), key.data(), key.size()) == 0;
+  }
+  bool refused = false;
+  for (const auto& entry : refused_) {
+    refused |= CRYPTO_memcmp(entry.key.data(), key.data(), key.size()) == 0;
+  }
+  if (verified && known) {
+    ++stats_.success_hits;
+    return true;
+  }
+  if (refused) {
+    ++stats_.failure_hits;
+    return false;
+  }
+  return std::nullopt;
+}
+
+void BasicAuthenticator::RememberLocked(const Digest& key, bool match, Clock::time_point now) {
+  if (match) {
+    if (cache_limit_ == 0) return;
+    while (cache_.size() >= cache_limit_) cache_.pop_front();
+    cache_.push_back(key);
+    return;
+  }
+  if (failure_limit_ == 0) return;
+  while (refused_.size() >= failure_limit_) refused_.pop_front();
+  refused_.push_back({key, now + failure_ttl_});
+}
+
+AuthVerdict BasicAuthenticator::Verify(std::string_view user, std::string_view password) {
+  if (users_.empty()) return AuthVerdict::kDenied;
   auto it = users_.find(user);
   bool known = it != users_.end();
   // An unknown user is checked against some real hash (same cost), then refused.
@@ -295,40 +412,55 @@ bool BasicAuthenticator::Check(std::string_view user, std::string_view password)
   Digest key = Key(user, password, hash);
   {
     std::lock_guard lock(mutex_);
-    bool hit = false;
-    for (const auto& entry : cache_) {
-      hit |= CRYPTO_memcmp(entry.data(), key.data(), key.size()) == 0;
+    if (auto cached = CachedLocked(key, known, Clock::now())) {
+      return *cached ? AuthVerdict::kAllowed : AuthVerdict::kDenied;
     }
-    if (hit && known) return true;
-    ++bcrypt_runs_;
+    // One running, one waiting: whatever else arrives now is not worth an HTTP worker.
+    if (bcrypt_in_flight_ >= 2) {
+      ++stats_.busy;
+      return AuthVerdict::kBusy;
+    }
+    ++bcrypt_in_flight_;
   }
-  // Outside the lock: bcrypt takes tens of milliseconds.
-  bool match = VerifyCryptHash(password, hash) && known;
-  if (match) {
-    std::lock_guard lock(mutex_);
-    if (cache_limit_ == 0) return true;
-    while (cache_.size() >= cache_limit_) cache_.pop_front();
-    cache_.push_back(key);
+  bool match = false;
+  bool ran = false;
+  {
+    std::lock_guard one_at_a_time(bcrypt_mutex_);
+    std::optional<bool> cached;
+    {
+      // The same credentials may have been checked while this one waited.
+      std::lock_guard lock(mutex_);
+      cached = CachedLocked(key, known, Clock::now());
+      if (!cached) ++stats_.bcrypt_runs;
+    }
+    ran = !cached;
+    if (cached) {
+      match = *cached;
+    } else {
+      // Outside mutex_: bcrypt takes tens of milliseconds.
+      bcrypt_thread_->Run([&] { match = VerifyCryptHash(password, hash) && known; });
+    }
   }
-  return match;
+  std::lock_guard lock(mutex_);
+  --bcrypt_in_flight_;
+  if (ran) RememberLocked(key, match, Clock::now());
+  return match ? AuthVerdict::kAllowed : AuthVerdict::kDenied;
 }
 
-bool BasicAuthenticator::CheckHeader(std::string_view authorization) {
+AuthVerdict BasicAuthenticator::VerifyHeader(std::string_view authorization) {
   auto credentials = ParseBasicAuthorization(authorization);
-  if (!credentials) return false;
-  bool ok = Check(credentials->user, credentials->password);
+  if (!credentials) return AuthVerdict::kDenied;
+  AuthVerdict verdict = Verify(credentials->user, credentials->password);
   OPENSSL_cleanse(credentials->password.data(), credentials->password.size());
-  return ok;
+  return verdict;
 }
 
-size_t BasicAuthenticator::bcrypt_runs() const {
+BasicAuthStats BasicAuthenticator::stats() const {
   std::lock_guard lock(mutex_);
-  return bcrypt_runs_;
-}
-
-size_t BasicAuthenticator::cached() const {
-  std::lock_guard lock(mutex_);
-  return cache_.size();
+  BasicAuthStats stats = stats_;
+  stats.cached_success = cache_.size();
+  stats.cached_failure = refused_.size();
+  return stats;
 }
 
 }  // namespace dbcanary

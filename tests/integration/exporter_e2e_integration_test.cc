@@ -225,7 +225,7 @@ TEST_F(ExporterEndToEnd, BadReloadKeepsServingAndSigtermStopsPromptly) {
   ASSERT_TRUE(exporter.WaitReady(seconds(30))) << exporter.Log();
 
   std::ofstream(config, std::ios::app) << "\nbogus_key: 1\n";
-  auto reload = exporter.Post("/-/reload");
+  auto reload = exporter.Reload();
   EXPECT_NE(reload.status, 200);
   EXPECT_NE(reload.body.find("bogus_key"), std::string::npos) << reload.body;
   auto body = exporter.Get("/metrics").body;

@@ -214,7 +214,9 @@ class SecretsTest : public ::testing::Test {
   std::string Fetch(const ExporterProcess& exporter, const std::string& path,
                     const std::string& password = kWebPassword, const std::string& method = "GET") {
     std::string output;
-    RunCommand("curl -s -S -m 5 -X " + method + " -u " + kWebUser + ":" + password +
+    // A POST is a reload here: with the header /-/reload needs (docs/web-security.md).
+    std::string reload_header = method == "POST" ? " -H 'X-Dbcanary-Reload: 1'" : "";
+    RunCommand("curl -s -S -m 5 -X " + method + reload_header + " -u " + kWebUser + ":" + password +
                    " 'http://127.0.0.1:" + std::to_string(exporter.port()) + path + "'",
                "", &output);
     return output;

@@ -46,9 +46,11 @@ std::string BcryptHash(const std::string& password) {
 // The HTTP status curl got for METHOD PATH, with `user` (USER:PASSWORD) passed on stdin
 // so it never shows in a process list; 0 when no answer came.
 int Status(int port, const std::string& method, const std::string& path,
-           const std::string& user = "", std::string* headers = nullptr) {
+           const std::string& user = "", std::string* headers = nullptr,
+           const std::string& header = "") {
   std::string output;
   std::string config = user.empty() ? "" : "user = \"" + user + "\"\n";
+  if (!header.empty()) config += "header = \"" + header + "\"\n";
   RunCommand("curl -sS -K - -o /dev/null -D /dev/stderr -w '\\nSTATUS=%{http_code}' -X " + method +
                  " --max-time 10 http://127.0.0.1:" + std::to_string(port) + path,
              config, &output);
@@ -107,7 +109,9 @@ TEST_F(WebSecurityTest, BasicAuthGuardsEverythingButTheKubeletProbes) {
 
   EXPECT_EQ(Status(port, "POST", "/-/reload"), 401);
   EXPECT_EQ(Status(port, "POST", "/-/reload", "prometheus:wrong"), 401);
-  EXPECT_EQ(Status(port, "POST", "/-/reload", right), 200);
+  // The right user without the reload header (what a browser form sends) reloads nothing.
+  EXPECT_EQ(Status(port, "POST", "/-/reload", right), 403);
+  EXPECT_EQ(Status(port, "POST", "/-/reload", right, nullptr, "X-Dbcanary-Reload: 1"), 200);
 
   std::string log = exporter.Log();
   EXPECT_THAT(log, HasSubstr("configuration reloaded"));  // exactly one reload ran
@@ -334,7 +338,10 @@ TEST_F(WebTlsTest, BasicAuthOverTlsNoLoopbackBypassAndIdleClientsTimeOut) {
   EXPECT_EQ(Curl(Trusting(), Url(*exporter, "/metrics")).status, 401);
   EXPECT_EQ(Curl(Trusting(), Url(*exporter, "/healthz")).status, 200);
   EXPECT_EQ(Curl(Trusting() + " -X POST", Url(*exporter, "/-/reload")).status, 401);
-  EXPECT_EQ(Curl(Trusting() + " -X POST", Url(*exporter, "/-/reload"), right).status, 200);
+  EXPECT_EQ(
+      Curl(Trusting() + " -X POST -H 'X-Dbcanary-Reload: 1'", Url(*exporter, "/-/reload"), right)
+          .status,
+      200);
 
   int inner = InnerPort(*exporter);
   ASSERT_GT(inner, 0) << exporter->Log();

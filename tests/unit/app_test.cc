@@ -3,6 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <future>
+#include <thread>
+#include <vector>
+
 #include "tests/unit/fake_probe.h"
 #include "tests/unit/http_client.h"
 #include "tests/unit/temp_dir.h"
@@ -94,7 +100,7 @@ TEST_F(AppTest, BadReloadKeepsTheRunningConfigAndSaysWhy) {
   StartWith(ConfigWith({"df-a"}));
   ASSERT_TRUE(WaitFor([&] { return Ready(); }));
   dir_.Write("dbcanary.yaml", ConfigWith({"df-a"}) + "unknown_section: {}\n");
-  auto response = HttpRequest(app_->port(), "POST", "/-/reload");
+  auto response = testing::PostReload(app_->port());
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 400);
   EXPECT_THAT(response->body, HasSubstr(path_ + ":"));
@@ -158,6 +164,98 @@ TEST_F(AppTest, ListenAddressFlagWinsOverTheConfig) {
   App app(registry_, AppOptions{path_, "127.0.0.1:0", 1500ms});
   ASSERT_TRUE(app.Start());
   EXPECT_GT(app.port(), 1);
+}
+
+// A drill generation standing in for a drill that is running when a reload comes: its Stop()
+// (the drill's cleanup) blocks until the test releases it, as a cleanup using its whole
+// 2-minute budget would.
+struct DrillCleanup {
+  std::atomic<int> started{0};
+  std::atomic<bool> stopping{false};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+};
+
+class DrillWithSlowCleanup : public DrillGeneration {
+ public:
+  explicit DrillWithSlowCleanup(DrillCleanup& cleanup) : cleanup_(cleanup) {}
+  void Start() override {
+    ++cleanup_.started;
+    started_ = true;
+  }
+  void Stop() override {
+    if (!started_) return;
+    cleanup_.stopping = true;
+    cleanup_.released.wait();
+  }
+
+ private:
+  DrillCleanup& cleanup_;
+  bool started_ = false;
+};
+
+// Pins: 10 reloads (POST /-/reload, concurrent) and a SIGHUP-style reload during a running
+// drill whose cleanup never ends by itself: every reload is answered and applied, every
+// scrape meanwhile is answered, and only then is the drill's cleanup let go. Nothing waited
+// for the cleanup (it was still blocked when all of them had finished), so this holds
+// whatever the host's speed; the timing figures are in tests/bench/web_abuse_bench.sh.
+TEST_F(AppTest, TenReloadsDuringARunningDrillLeaveMetricsAnswering) {
+  DrillCleanup cleanup;
+  path_ = dir_.Write("dbcanary.yaml", ConfigWith({"df-a"}));
+  AppOptions options{path_, std::nullopt, 1500ms};
+  options.make_drills = [&](const std::shared_ptr<const Config>&, std::vector<ConfiguredDrill>,
+                            DrillStateStore&) {
+    return std::make_unique<DrillWithSlowCleanup>(cleanup);
+  };
+  app_ = std::make_unique<App>(registry_, options);
+  ASSERT_TRUE(app_->Start());
+  ASSERT_TRUE(WaitFor([&] { return cleanup.started.load() == 1; }));
+
+  std::atomic<bool> reloading{true};
+  std::atomic<int> scrapes{0};
+  std::atomic<int> scrapes_unanswered{0};
+  std::thread scraper([&] {
+    while (reloading.load()) {
+      auto response = HttpGet(app_->port(), "/metrics");
+      if (response && response->status == 200) {
+        ++scrapes;
+      } else {
+        ++scrapes_unanswered;
+      }
+    }
+  });
+  std::vector<std::thread> reloaders;
+  std::atomic<int> reloads_ok{0};
+  for (int i = 0; i < 10; ++i) {
+    reloaders.emplace_back([&] {
+      auto response = testing::PostReload(app_->port(), 30s);
+      if (response && response->status == 200) ++reloads_ok;
+    });
+  }
+  for (auto& reloader : reloaders) reloader.join();
+  const std::string series = "dbcanary_config_reloads_total{result=\"success\"} ";
+  auto successes = [&] {
+    std::string text = Metrics();
+    auto at = text.find(series);
+    return at == std::string::npos ? -1 : std::atoi(text.c_str() + at + series.size());
+  };
+  int after_posts = successes();
+  EXPECT_GE(after_posts, 1);  // concurrent requests coalesce: 1 to 10 reloads served the 10
+  app_->RequestReload();      // SIGHUP's path: returns at once
+  EXPECT_TRUE(WaitFor([&] { return successes() == after_posts + 1; }));
+  reloading = false;
+  scraper.join();
+
+  EXPECT_EQ(reloads_ok.load(), 10);
+  EXPECT_GE(scrapes.load(), 1);
+  EXPECT_EQ(scrapes_unanswered.load(), 0);
+  EXPECT_TRUE(cleanup.stopping.load());  // the old drill is stopping...
+  EXPECT_EQ(cleanup.started.load(), 1);  // ...and nothing new started beside it
+  cleanup.release.set_value();
+  // Once it has stopped, one generation (the newest) starts, not one per reload.
+  EXPECT_TRUE(WaitFor([&] { return cleanup.started.load() == 2; }));
+  EXPECT_TRUE(app_->Stop());
+  EXPECT_EQ(cleanup.started.load(), 2);
 }
 
 TEST_F(AppTest, StopIsPromptWithProbesInFlight) {

@@ -24,9 +24,10 @@ struct HttpResponse {
   std::string body;
 };
 
+// `headers`: extra header lines, each ending in \r\n.
 inline std::optional<HttpResponse> HttpRequest(
     int port, const std::string& method, const std::string& path,
-    std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
+    std::chrono::milliseconds timeout = std::chrono::seconds(3), const std::string& headers = "") {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return std::nullopt;
   timeval tv{static_cast<time_t>(timeout.count() / 1000),
@@ -40,7 +41,8 @@ inline std::optional<HttpResponse> HttpRequest(
   }
   std::string request =
       method + " " + path +
-      " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+      " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n" + headers +
+      "\r\n";
   if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {
     ::close(fd);
@@ -81,6 +83,13 @@ inline std::optional<HttpResponse> HttpRequest(
 
 inline std::optional<HttpResponse> HttpGet(int port, const std::string& path) {
   return HttpRequest(port, "GET", path);
+}
+
+// POST /-/reload as dbcanary's own clients send it (with the header a browser form cannot
+// send).
+inline std::optional<HttpResponse> PostReload(
+    int port, std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
+  return HttpRequest(port, "POST", "/-/reload", timeout, "X-Dbcanary-Reload: 1\r\n");
 }
 
 }  // namespace dbcanary::testing

@@ -1,13 +1,24 @@
 #include "exporter/web/http_server.h"
 
+#include <crypt.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "config/secret.h"
+#include "core/base64.h"
 #include "exporter/metrics/render.h"
+#include "tests/unit/fake_probe.h"
 #include "tests/unit/http_client.h"
+#include "tests/unit/loopback.h"
+#include "tests/unit/temp_dir.h"
 
 namespace dbcanary {
 namespace {
@@ -16,6 +27,8 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using testing::HttpGet;
 using testing::HttpRequest;
+using testing::PostReload;
+using testing::WaitFor;
 
 class HttpServerTest : public ::testing::Test {
  protected:
@@ -127,7 +140,7 @@ TEST_F(HttpServerTest, WrongMethodIs405WithAllow) {
 }
 
 TEST_F(HttpServerTest, ReloadSuccess) {
-  auto response = HttpRequest(port_, "POST", "/-/reload");
+  auto response = PostReload(port_);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->body, "reloaded\n");
@@ -137,17 +150,182 @@ TEST_F(HttpServerTest, ReloadSuccess) {
 TEST_F(HttpServerTest, ReloadConfigErrorIs400WithTheMessageRedacted) {
   RegisterSecretValue("s3cr3t-in-error");
   reload_status_ = MakeError(ErrorCode::kConfig, "cfg.yaml:3:5: x: bad s3cr3t-in-error");
-  auto response = HttpRequest(port_, "POST", "/-/reload");
+  auto response = PostReload(port_);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 400);
   EXPECT_EQ(response->body, "cfg.yaml:3:5: x: bad <redacted>\n");
   reload_status_ = MakeError(ErrorCode::kInternal, "broken");
-  auto internal = HttpRequest(port_, "POST", "/-/reload");
+  auto internal = PostReload(port_);
   ASSERT_TRUE(internal);
   EXPECT_EQ(internal->status, 500);
   auto health = HttpGet(port_, "/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
+}
+
+// Pins: /-/reload is POST plus the X-Dbcanary-Reload header. A GET, a bare POST and what an
+// HTML form can send (a urlencoded POST) reload nothing; the header with an empty value
+// neither.
+TEST_F(HttpServerTest, ReloadWithoutTheHeaderIsRefused) {
+  auto get = HttpGet(port_, "/-/reload");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 405);
+  auto bare = HttpRequest(port_, "POST", "/-/reload");
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->status, 403);
+  EXPECT_THAT(bare->body, HasSubstr("X-Dbcanary-Reload"));
+  auto form = HttpRequest(port_, "POST", "/-/reload", 3s,
+                          "Content-Type: application/x-www-form-urlencoded\r\n");
+  ASSERT_TRUE(form);
+  EXPECT_EQ(form->status, 403);
+  auto empty = HttpRequest(port_, "POST", "/-/reload", 3s, "X-Dbcanary-Reload:\r\n");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->status, 403);
+  EXPECT_EQ(reloads_.load(), 0);
+  auto with_header = PostReload(port_);
+  ASSERT_TRUE(with_header);
+  EXPECT_EQ(with_header->status, 200);
+  EXPECT_EQ(reloads_.load(), 1);
+}
+
+// Pins: a reload that has not finished within the handler's wait is 503, not a 500 and not
+// a worker held for as long as the reload takes.
+TEST(HttpServerReloadTest, AReloadStillRunningIs503) {
+  ResultStore store;
+  SelfMetrics self;
+  auto server = HttpServer::Start(
+      {"127.0.0.1:0", 2},
+      HttpBackend{&store, &self, [] { return Status(MakeError(ErrorCode::kTimeout, "running")); }});
+  ASSERT_TRUE(server);
+  auto response = PostReload((*server)->port());
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 503);
+}
+
+// Pins: plain HTTP has a connection cap. Over it a new connection is closed at once (without
+// waiting for a request) and counted; a freed slot serves again.
+TEST(HttpServerLimitsTest, ConnectionCapIsEnforcedOnPlainHttp) {
+  ResultStore store;
+  SelfMetrics self;
+  HttpServerOptions options{"127.0.0.1:0", 2};
+  options.max_connections = 3;
+  auto server = HttpServer::Start(options, HttpBackend{&store, &self, [] { return Status(Ok{}); }});
+  ASSERT_TRUE(server);
+  int port = (*server)->port();
+  std::vector<int> held;
+  for (int i = 0; i < 3; ++i) held.push_back(testing::ConnectLoopback(port));
+  ASSERT_TRUE(WaitFor([&] { return (*server)->connections() == 3; }));
+  int over = testing::ConnectLoopback(port);
+  ASSERT_GE(over, 0);
+  char byte = 0;
+  timeval limit{30, 0};  // a hang fails the test instead of blocking it
+  ::setsockopt(over, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  EXPECT_EQ(::recv(over, &byte, 1, 0), 0);  // closed, no response
+  ::close(over);
+  EXPECT_EQ(self.Snapshot().web_connections_rejected, 1u);
+  for (int fd : held) ::close(fd);
+  ASSERT_TRUE(WaitFor([&] { return (*server)->connections() == 0; }));
+  auto health = HttpGet(port, "/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+// Pins: clients that send their request head slowly are held by the front, not by CivetWeb's
+// workers: with one worker and five clients stuck mid-head (CivetWeb would keep a worker for
+// its 10 s request timeout on each), a scrape is still answered within the client's 3 s.
+TEST(HttpServerLimitsTest, SlowClientsDoNotHoldWorkers) {
+  ResultStore store;
+  SelfMetrics self;
+  auto server = HttpServer::Start({"127.0.0.1:0", 1},
+                                  HttpBackend{&store, &self, [] { return Status(Ok{}); }});
+  ASSERT_TRUE(server);
+  int port = (*server)->port();
+  std::vector<int> slow;
+  for (int i = 0; i < 5; ++i) {
+    int fd = testing::ConnectLoopback(port);
+    std::string part = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
+    ::send(fd, part.data(), part.size(), MSG_NOSIGNAL);
+    slow.push_back(fd);
+  }
+  ASSERT_TRUE(WaitFor([&] { return (*server)->connections() == 5; }));
+  for (int i = 0; i < 3; ++i) {
+    auto response = HttpGet(port, "/metrics");
+    ASSERT_TRUE(response) << "scrape " << i << " not answered while slow clients wait";
+    EXPECT_EQ(response->status, 200);
+  }
+  for (int fd : slow) ::close(fd);
+}
+
+// Pins: 50 clients repeating wrong credentials while an authorised client scrapes: every
+// authorised scrape is answered 200 (from the cache of verified credentials), and the flood costs
+// one bcrypt per distinct credential (the failure cache answers the repeats), not one per request.
+TEST(HttpServerLimitsTest, BadCredentialFloodHitsTheFailureCache) {
+  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+  ASSERT_NE(crypt_gensalt_rn("$2b$", 4, nullptr, 0, salt, sizeof(salt)), nullptr);
+  crypt_data data{};
+  const char* hash = crypt_rn("right", salt, &data, sizeof(data));
+  ASSERT_NE(hash, nullptr);
+  testing::TempDir dir;
+  HttpServerOptions options{"127.0.0.1:0", 4};
+  options.web_config_file =
+      dir.Write("web.yml", "basic_auth_users:\n  prom: '" + std::string(hash) + "'\n");
+  ResultStore store;
+  SelfMetrics self;
+  auto server = HttpServer::Start(options, HttpBackend{&store, &self, [] { return Status(Ok{}); }});
+  ASSERT_TRUE(server) << server.error().message;
+  int port = (*server)->port();
+  const std::string right = "Authorization: Basic cHJvbTpyaWdodA==\r\n";  // prom:right
+  // The scraper's credentials are verified before the flood, as a running Prometheus's are.
+  auto first = HttpRequest(port, "GET", "/metrics", 10s, right);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200);
+  std::atomic<int> refused{0};
+  std::atomic<int> flood_unanswered{0};
+  std::vector<std::thread> flood;
+  for (int i = 0; i < 50; ++i) {
+    flood.emplace_back([&, i] {
+      // prom:wrong-I, a distinct wrong password per client
+      std::string credentials = "prom:wrong-" + std::to_string(i);
+      std::string header = "Authorization: Basic " + EncodeBase64(credentials) + "\r\n";
+      for (int round = 0; round < 4; ++round) {
+        auto response = HttpRequest(port, "GET", "/metrics", 10s, header);
+        if (!response) {
+          ++flood_unanswered;
+        } else if (response->status == 401 || response->status == 503) {
+          ++refused;
+        }
+      }
+    });
+  }
+  int scrapes_ok = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto response = HttpRequest(port, "GET", "/metrics", 10s, right);
+    if (response && response->status == 200) ++scrapes_ok;
+  }
+  for (auto& client : flood) client.join();
+  EXPECT_EQ(scrapes_ok, 20);
+  EXPECT_EQ(flood_unanswered.load(), 0);
+  EXPECT_EQ(refused.load(), 50 * 4);
+  BasicAuthStats stats = (*server)->auth_stats();
+  // One bcrypt at most per distinct credential (50 wrong, 1 right); every check accounted for:
+  // from a cache, by bcrypt, or refused unchecked while two bcrypts were in flight.
+  EXPECT_LE(stats.bcrypt_runs, 50u + 1u);
+  EXPECT_EQ(stats.bcrypt_runs + stats.failure_hits + stats.success_hits + stats.busy,
+            1u + 20u + 50u * 4u);
+  EXPECT_EQ(stats.success_hits, 20u);
+  // Alone (nothing in flight, so never busy): a wrong password repeated is answered from the
+  // failure cache, without a bcrypt.
+  const std::string wrong = "Authorization: Basic " + EncodeBase64("prom:wrong-0") + "\r\n";
+  auto once = HttpRequest(port, "GET", "/metrics", 10s, wrong);
+  ASSERT_TRUE(once);
+  EXPECT_EQ(once->status, 401);
+  BasicAuthStats before = (*server)->auth_stats();
+  auto again = HttpRequest(port, "GET", "/metrics", 10s, wrong);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 401);
+  BasicAuthStats after = (*server)->auth_stats();
+  EXPECT_EQ(after.bcrypt_runs, before.bcrypt_runs);
+  EXPECT_EQ(after.failure_hits, before.failure_hits + 1);
 }
 
 TEST(HttpServerStartTest, RejectsBadAddressesAndBusyPorts) {

@@ -6,7 +6,11 @@
 #include <openssl/bio.h>
 #include <openssl/ssl.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
+#include <vector>
 
 #include "tests/unit/temp_dir.h"
 
@@ -159,6 +163,23 @@ TEST(WebConfigParseTest, RejectsNonBcryptHashesWithoutPrintingThem) {
   }
 }
 
+// Pins: a cost above kMaxBcryptCost (each step doubles every uncached check) is refused at
+// load, naming the user's key and the cost, never the hash; the maximum itself is accepted.
+TEST(WebConfigParseTest, RefusesABcryptCostAboveTheMaximum) {
+  for (int cost : {kMaxBcryptCost + 1, 31}) {
+    std::string hash = TestHash();
+    std::string digits = std::to_string(cost);
+    hash.replace(4, 2, digits.size() == 1 ? "0" + digits : digits);
+    std::string message = ParseError("basic_auth_users:\n  alice: '" + hash + "'\n");
+    EXPECT_THAT(message, HasSubstr("web.yml:2:10: basic_auth_users.alice: bcrypt cost " + digits +
+                                   " is above the maximum " + std::to_string(kMaxBcryptCost)));
+    EXPECT_THAT(message, Not(HasSubstr(hash.substr(7))));
+  }
+  std::string at_maximum = TestHash();
+  at_maximum.replace(4, 2, std::to_string(kMaxBcryptCost));
+  EXPECT_TRUE(ParseWebConfig("basic_auth_users: {alice: '" + at_maximum + "'}\n", "web.yml"));
+}
+
 TEST(WebConfigLoadTest, NamesUnreadableFiles) {
   testing::TempDir dir;
   auto missing = LoadWebConfigFile(dir.path() + "/none.yml");
@@ -219,7 +240,7 @@ TEST(BasicAuthorizationTest, ParsesTheHeader) {
   EXPECT_FALSE(ParseBasicAuthorization("Basic YQ==YWFh"));      // data after padding
 }
 
-TEST(BasicAuthenticatorTest, CachesSuccessesOnly) {
+TEST(BasicAuthenticatorTest, CachesSuccessesAndFailures) {
   BasicAuthenticator auth({{"alice", TestHash()}});
   EXPECT_TRUE(auth.Check("alice", "secret"));
   EXPECT_EQ(auth.bcrypt_runs(), 1u);
@@ -229,18 +250,65 @@ TEST(BasicAuthenticatorTest, CachesSuccessesOnly) {
 
   EXPECT_FALSE(auth.Check("alice", "wrong"));
   EXPECT_FALSE(auth.Check("alice", "wrong"));
-  EXPECT_EQ(auth.bcrypt_runs(), 3u);  // failures are never cached
+  EXPECT_EQ(auth.bcrypt_runs(), 2u);  // the repeated failure came from the failure cache
+  EXPECT_EQ(auth.stats().failure_hits, 1u);
   EXPECT_EQ(auth.cached(), 1u);
 
   // An unknown user costs a bcrypt too, even with a password that matches some hash.
   EXPECT_FALSE(auth.Check("mallory", "secret"));
   EXPECT_FALSE(auth.Check("mallory", "secret"));
-  EXPECT_EQ(auth.bcrypt_runs(), 5u);
+  EXPECT_EQ(auth.bcrypt_runs(), 3u);
 
   // Header form.
   EXPECT_TRUE(auth.CheckHeader("Basic YWxpY2U6c2VjcmV0"));  // alice:secret
   EXPECT_FALSE(auth.CheckHeader("Basic YWxpY2U6c2VjcmV"));
   EXPECT_FALSE(auth.CheckHeader("Digest username=alice"));
+  EXPECT_EQ(auth.bcrypt_runs(), 3u);
+}
+
+// Pins: a refused password is remembered for the TTL only, then checked again; the right
+// password is never answered from the failure cache.
+TEST(BasicAuthenticatorTest, FailuresAreForgottenAfterTheirTtl) {
+  BasicAuthenticator auth({{"alice", TestHash()}}, 256, 1024, std::chrono::milliseconds(1));
+  EXPECT_FALSE(auth.Check("alice", "wrong"));
+  EXPECT_EQ(auth.stats().cached_failure, 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past the TTL: no upper bound
+  EXPECT_FALSE(auth.Check("alice", "wrong"));
+  EXPECT_EQ(auth.bcrypt_runs(), 2u);
+  EXPECT_EQ(auth.stats().failure_hits, 0u);
+  EXPECT_TRUE(auth.Check("alice", "secret"));
+}
+
+// Pins: 50 clients repeating wrong credentials (a flood) cost one bcrypt per distinct
+// credential, not one per request; a check that finds two bcrypts in flight is not run but
+// answered kBusy, so bcrypt never holds more than two HTTP workers.
+TEST(BasicAuthenticatorTest, AFloodOfBadCredentialsHitsTheFailureCache) {
+  BasicAuthenticator auth({{"alice", TestHash()}});
+  std::vector<std::thread> clients;
+  std::atomic<int> allowed{0};
+  for (int i = 0; i < 50; ++i) {
+    clients.emplace_back([&, i] {
+      for (int round = 0; round < 20; ++round) {
+        if (auth.Verify(i % 2 == 0 ? "alice" : "mallory", "wrong-" + std::to_string(i % 5)) ==
+            AuthVerdict::kAllowed) {
+          ++allowed;
+        }
+      }
+    });
+  }
+  for (auto& client : clients) client.join();
+  BasicAuthStats stats = auth.stats();
+  EXPECT_EQ(allowed.load(), 0);
+  // 10 distinct credentials (2 users x 5 passwords): at most one bcrypt each.
+  EXPECT_LE(stats.bcrypt_runs, 10u);
+  EXPECT_EQ(stats.bcrypt_runs + stats.failure_hits + stats.busy, 50u * 20u);
+  EXPECT_EQ(stats.cached_failure, stats.bcrypt_runs);
+  // Alone (never busy), each repeat is a failure-cache hit, never a bcrypt.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(auth.Verify("alice", "wrong-0"), AuthVerdict::kDenied);
+  EXPECT_LE(auth.stats().bcrypt_runs, stats.bcrypt_runs + 1);
+  EXPECT_GE(auth.stats().failure_hits, stats.failure_hits + 4);
+  // Cached credentials pass whatever the flood does.
+  EXPECT_TRUE(auth.Check("alice", "secret"));
 }
 
 TEST(BasicAuthenticatorTest, CacheIsBoundedOldestFirst) {

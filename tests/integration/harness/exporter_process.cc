@@ -37,7 +37,7 @@ int FreePort() {
 }
 
 HttpResponse HttpRequest(int port, const std::string& method, const std::string& path,
-                         std::chrono::milliseconds timeout) {
+                         std::chrono::milliseconds timeout, const std::string& headers) {
   HttpResponse response;
   auto start = Clock::now();
   auto deadline = start + timeout;
@@ -54,7 +54,7 @@ HttpResponse HttpRequest(int port, const std::string& method, const std::string&
     return response;
   }
   std::string request = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n" +
-                        "Content-Length: 0\r\nConnection: close\r\n\r\n";
+                        "Content-Length: 0\r\nConnection: close\r\n" + headers + "\r\n";
   if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) < 0) {
     ::close(fd);
     return response;

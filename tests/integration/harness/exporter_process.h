@@ -17,9 +17,11 @@ struct HttpResponse {
   double seconds = 0;  // wall time of the request
 };
 
-// A plain HTTP/1.0 request over a loopback socket, bounded by `timeout`.
+// A plain HTTP/1.0 request over a loopback socket, bounded by `timeout`. `headers`: extra
+// header lines, each ending in \r\n.
 HttpResponse HttpRequest(int port, const std::string& method, const std::string& path,
-                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
+                         std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                         const std::string& headers = "");
 
 // A TCP port that was free a moment ago on 127.0.0.1.
 int FreePort();
@@ -45,6 +47,11 @@ class ExporterProcess {
   bool WaitReady(std::chrono::milliseconds timeout);
   HttpResponse Get(const std::string& path) const { return HttpRequest(port_, "GET", path); }
   HttpResponse Post(const std::string& path) const { return HttpRequest(port_, "POST", path); }
+  // POST /-/reload with the header it needs (docs/web-security.md).
+  HttpResponse Reload() const {
+    return HttpRequest(port_, "POST", "/-/reload", std::chrono::seconds(15),
+                       "X-Dbcanary-Reload: 1\r\n");
+  }
   std::string Log() const;
   bool Running();
   // Sends `signal`; for SIGTERM waits for exit and returns the exit status (-1 if it
