@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "tests/integration/harness/exporter_process.h"
+#include "tests/integration/harness/monitoring.h"
 
 namespace dbcanary::testing {
 namespace {
@@ -157,7 +158,9 @@ std::vector<std::string> SamplesNotEqual(const std::string& body, const std::str
 // Every probe the stack config enables succeeds and every declared expectation holds: the
 // healthy stack is what the acceptance list says it should be.
 TEST_F(ExporterEndToEnd, EveryProbeAndExpectationIsGreenOnAHealthyStack) {
-  ExporterProcess exporter({"serve", "--config", StackConfig()});
+  // Scraped by the stack's vmagent: the monitoring pipeline check needs its own series to arrive.
+  auto scraped = StartScrapedExporter(StackConfig());
+  ExporterProcess& exporter = *scraped;
   ASSERT_TRUE(exporter.WaitReady(seconds(60))) << exporter.Log();
   std::vector<std::string> failing;
   std::string body;
