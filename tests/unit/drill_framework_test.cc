@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "core/text_format.h"
+#include "config/secret.h"
+#include "drills/command.h"
 #include "drills/runtime/cron.h"
 #include "drills/runtime/drill_metrics.h"
 #include "drills/runtime/report.h"
@@ -20,6 +22,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace std::chrono_literals;
 
 SystemTime Utc(const std::string& text) {
@@ -249,16 +252,16 @@ TEST(SleepTest, PauseDrillEndsAtTheDeadline) {
   EXPECT_FALSE(PauseDrill(ctx, 0ms));
 }
 
-TEST(RunnerTest, PassRunsCleanupPreconditionsRunCleanupInOrder) {
+TEST(RunnerTest, PassRunsPreconditionsCleanupRunCleanupInOrder) {
   ScriptedDrill drill;
   std::vector<std::string> progress;
   auto options = Options();
   options.progress = [&](std::string_view line) { progress.emplace_back(line); };
   auto record = RunDrill(drill, options);
   EXPECT_EQ(record->outcome, DrillOutcome::kPass);
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup", "preconditions", "run", "cleanup"));
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions", "cleanup", "run", "cleanup"));
   EXPECT_THAT(PhaseNames(*record),
-              ElementsAre("cleanup_before", "preconditions", "work", "cleanup_after"));
+              ElementsAre("preconditions", "cleanup_before", "work", "cleanup_after"));
   EXPECT_TRUE(record->last_success_at.has_value());
   EXPECT_THAT(progress, ::testing::Contains("cleaning"));
   EXPECT_THAT(progress.back(), HasSubstr("finished: pass"));
@@ -270,7 +273,7 @@ TEST(RunnerTest, UnmetExpectationIsFailNotError) {
   auto record = RunDrill(drill, Options());
   EXPECT_EQ(record->outcome, DrillOutcome::kFail);
   EXPECT_FALSE(record->result.error.has_value());
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup", "preconditions", "run", "cleanup"));
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions", "cleanup", "run", "cleanup"));
 }
 
 TEST(RunnerTest, FailedPhaseIsErrorAndStillCleansUp) {
@@ -279,7 +282,7 @@ TEST(RunnerTest, FailedPhaseIsErrorAndStillCleansUp) {
   auto record = RunDrill(drill, Options());
   EXPECT_EQ(record->outcome, DrillOutcome::kError);
   EXPECT_EQ(record->result.error->code, ErrorCode::kQuery);
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup", "preconditions", "run", "cleanup"));
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions", "cleanup", "run", "cleanup"));
 }
 
 TEST(RunnerTest, ExceptionInRunIsInternalErrorAndStillCleansUp) {
@@ -289,7 +292,7 @@ TEST(RunnerTest, ExceptionInRunIsInternalErrorAndStillCleansUp) {
   EXPECT_EQ(record->outcome, DrillOutcome::kError);
   EXPECT_EQ(record->result.error->code, ErrorCode::kInternal);
   EXPECT_THAT(record->result.error->message, HasSubstr("boom"));
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup", "preconditions", "run", "cleanup"));
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions", "cleanup", "run", "cleanup"));
 }
 
 TEST(RunnerTest, TimeoutStopsTheRunAndStillCleansUp) {
@@ -303,7 +306,7 @@ TEST(RunnerTest, TimeoutStopsTheRunAndStillCleansUp) {
   EXPECT_LT(SecondsSince(started), 0.2 + 1.0);
   EXPECT_EQ(record->outcome, DrillOutcome::kError);
   EXPECT_EQ(record->result.error->code, ErrorCode::kTimeout);
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup", "preconditions", "run", "cleanup"));
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions", "cleanup", "run", "cleanup"));
 }
 
 TEST(RunnerTest, ShutdownStopsTheRunAndStillCleansUp) {
@@ -323,7 +326,7 @@ TEST(RunnerTest, ShutdownStopsTheRunAndStillCleansUp) {
   ASSERT_TRUE(record->result.error);
   EXPECT_EQ(record->result.error->code, ErrorCode::kStopped);
   EXPECT_THAT(record->result.error->message, HasSubstr("stopped"));
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup", "preconditions", "run", "cleanup"));
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions", "cleanup", "run", "cleanup"));
 }
 
 TEST(RunnerTest, PreconditionFailureRefusesWithTheReasonAndSkipsRun) {
@@ -333,7 +336,8 @@ TEST(RunnerTest, PreconditionFailureRefusesWithTheReasonAndSkipsRun) {
   auto record = RunDrill(drill, Options());
   EXPECT_EQ(record->outcome, DrillOutcome::kRefused);
   EXPECT_THAT(record->result.error->message, HasSubstr("shared-postgres-3 is not streaming"));
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup", "preconditions"));
+  // A refused run touches nothing: no cleanup either.
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions"));
 }
 
 TEST(RunnerTest, FailedCleanupBeforeIsErrorWithoutRun) {
@@ -341,7 +345,47 @@ TEST(RunnerTest, FailedCleanupBeforeIsErrorWithoutRun) {
   drill.cleanup_status = MakeError(ErrorCode::kConnect, "cannot reach scratch");
   auto record = RunDrill(drill, Options());
   EXPECT_EQ(record->outcome, DrillOutcome::kError);
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup"));
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions", "cleanup"));
+}
+
+// A drill that runs a command printing a secret (a password in a connection string) and puts
+// the output in its evidence, its phase detail and its error.
+class LeakyCommandDrill : public ScriptedDrill {
+ public:
+  DrillResult Run(const DrillContext& ctx) override {
+    DrillResult result;
+    auto outcome = RunDrillCommand(
+        {"sh", "-c", "echo \"connecting to postgres://u:$0@db/x\"; exit 1", "s3cr3t-drill-pw"},
+        {}, ctx.deadline, ctx.stop);
+    std::string output = outcome ? outcome->output : outcome.error().message;
+    result.AddPhase("restore", 0.1, false, output);
+    result.AddEvidence("restore command output", output);
+    result.Fail(ErrorCode::kUnexpected, "restore command failed: " + output);
+    return result;
+  }
+};
+
+TEST(RunnerTest, SecretPrintedByADrillCommandNeverReachesAReport) {
+  RegisterSecretValue("s3cr3t-drill-pw");
+  testing::TempDir dir;
+  DrillStateStore store;
+  store.SetDrills({DrillInfo{"scripted", true, "0 3 * * *", "", 2, {}}}, dir.path());
+  LeakyCommandDrill drill;
+  auto options = Options(dir.path());
+  options.store = &store;
+  std::vector<std::string> progress;
+  options.progress = [&](std::string_view line) { progress.emplace_back(line); };
+  auto record = RunDrill(drill, options);
+  ASSERT_EQ(record->outcome, DrillOutcome::kError);
+  for (const std::string& path : {record->report_json, record->report_markdown}) {
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_THAT(text, HasSubstr("connecting to postgres://u:<redacted>@db/x")) << path;
+    EXPECT_THAT(text, Not(HasSubstr("s3cr3t-drill-pw"))) << path;
+  }
+  EXPECT_THAT(RecordToJson(*record), Not(HasSubstr("s3cr3t-drill-pw")));
+  EXPECT_THAT(RecordToJson(*store.Find("scripted")->last), Not(HasSubstr("s3cr3t-drill-pw")));
+  for (const auto& line : progress) EXPECT_THAT(line, Not(HasSubstr("s3cr3t-drill-pw")));
 }
 
 TEST(RunnerTest, RecordsInStoreAndWritesReport) {
@@ -414,6 +458,17 @@ TEST(ReportTest, MarkdownHasPhasesTargetsFiguresEvidence) {
   EXPECT_THAT(md, HasSubstr("| mode | c | a | == b | **FAIL** |"));
   EXPECT_THAT(md, HasSubstr("dbcanary_test_drill_figure_seconds{drill=\"scripted\"}"));
   EXPECT_THAT(md, HasSubstr("## before\n\n```\nrow 1\n```"));
+}
+
+// Evidence cannot close its code fence and inject Markdown; titles and cells stay on one line.
+TEST(ReportTest, MarkdownEvidenceCannotEscapeItsFence) {
+  DrillRecord record = SampleRecord("2026-11-26T15:00:00.000Z", DrillOutcome::kFail);
+  record.result.evidence.clear();
+  record.result.AddEvidence("output\n# injected heading", "a\n```\n# injected\n````x\n");
+  record.result.phases[0].detail = "line one\n| injected | cell |";
+  std::string md = RecordToMarkdown(record);
+  EXPECT_THAT(md, HasSubstr("## output # injected heading\n\n`````\na\n```\n# injected\n````x\n`````\n"));
+  EXPECT_THAT(md, HasSubstr("| line one \\| injected \\| cell \\| |"));
 }
 
 TEST(ReportTest, RetentionKeepsNewestRunsAndListIsNewestFirst) {
