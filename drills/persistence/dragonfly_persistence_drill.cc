@@ -10,6 +10,7 @@
 #include "core/random.h"
 #include "drills/command.h"
 #include "drills/health.h"
+#include "drills/runtime/ownership.h"
 
 namespace dbcanary {
 namespace {
@@ -102,7 +103,9 @@ class DragonflyPersistenceDrill : public Drill {
   Status CleanUp(const DrillContext& ctx) override {
     auto client = RedisClient::Connect(dragonfly_.master, ctx.deadline);
     if (!client) return client.error();
-    const std::string pattern = dragonfly_.key_prefix + "drill:persistence:*";
+    // The prefix is configured: escaped, its glob specials match only themselves, so the
+    // pattern covers the drill's keys and nothing else.
+    const std::string pattern = PersistenceScanPattern(dragonfly_.key_prefix);
     std::string cursor = "0";
     do {
       auto reply = client->Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
@@ -436,6 +439,9 @@ void DragonflyPersistenceDrill::WaitReplica(PersistenceRun& run,
 
 std::string PersistenceKey(const std::string& prefix, int index) {
   return prefix + "drill:persistence:k:" + std::to_string(index);
+}
+std::string PersistenceScanPattern(const std::string& prefix) {
+  return EscapeGlob(prefix + "drill:persistence:") + "*";
 }
 std::string PersistenceHashKey(const std::string& prefix) {
   return prefix + "drill:persistence:hash";

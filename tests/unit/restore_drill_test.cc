@@ -371,6 +371,14 @@ TEST(DrillCommandTest, CommandGetsAMinimalEnvironment) {
   }
 }
 
+// Cleanup UNLINKs what SCAN MATCH finds: a key prefix with glob specials must match only
+// itself, not a tenant's keys ("*" would match every key ending in drill:persistence:...).
+TEST(PersistenceHelpersTest, CleanupScanPatternEscapesTheKeyPrefix) {
+  EXPECT_EQ(PersistenceScanPattern("dbcanary:"), "dbcanary:drill:persistence:*");
+  EXPECT_EQ(PersistenceScanPattern("*"), "\\*drill:persistence:*");
+  EXPECT_EQ(PersistenceScanPattern("app[1]?:"), "app\\[1\\]\\?:drill:persistence:*");
+}
+
 TEST(PersistenceHelpersTest, KeysAndVerification) {
   EXPECT_EQ(PersistenceKey("dbcanary:", 7), "dbcanary:drill:persistence:k:7");
   EXPECT_EQ(PersistenceHashKey("p:"), "p:drill:persistence:hash");
