@@ -324,6 +324,24 @@ std::shared_ptr<const DrillRecord> DrillRun::Finish() {
 
 }  // namespace
 
+Status CleanUpLeftovers(Drill& drill, const DrillRunOptions& options) {
+  std::unique_ptr<DrillLease> lease;
+  if (options.lock != nullptr) {
+    auto acquired = options.lock->Acquire(options.name, *options.log, options.stop);
+    if (!acquired) return acquired.error();
+    lease = std::move(acquired).value();
+  }
+  auto progress = [&options](std::string_view line) {
+    options.log->info("{}", line);
+    if (options.progress) options.progress(line);
+  };
+  BudgetedContext budgeted(options.cleanup_budget, {}, *options.log, progress);
+  Status cleaned =
+      Guarded([&]() -> Status { return drill.CleanUp(budgeted.ctx); }, "CleanUp at start-up");
+  if (lease) (void)lease->Release();
+  return cleaned;
+}
+
 void RedactRecord(DrillRecord& record) {
   auto redact = [](std::string& text) { text = RedactSecrets(text); };
   if (record.result.error) redact(record.result.error->message);

@@ -41,6 +41,13 @@ struct DrillRunOptions {
 // drill is an "error" run with code internal.
 std::shared_ptr<const DrillRecord> RunDrill(Drill& drill, const DrillRunOptions& options);
 
+// Removes what a killed run of `drill` may have left (an exporter restarted midway), without
+// running it: takes the drill lock (held elsewhere: returns that refusal; the holder's own run
+// cleans up), calls CleanUp under the cleanup budget, releases the lock. The daemon calls it once
+// per enabled drill when its scheduler starts. CleanUp touches only what carries the drill's
+// ownership marker (drills/runtime/ownership.h).
+Status CleanUpLeftovers(Drill& drill, const DrillRunOptions& options);
+
 // Replaces every registered secret in the record's texts (error, phase details, evidence,
 // notes) with "<redacted>": the same registry as the logs and /api/checks.
 void RedactRecord(DrillRecord& record);

@@ -3,6 +3,7 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "drills/command.h"
 #include "drills/runtime/cron.h"
 #include "drills/runtime/drill_metrics.h"
+#include "drills/runtime/drill_scheduler.h"
 #include "drills/runtime/report.h"
 #include "drills/runtime/runner.h"
 #include "drills/runtime/state_store.h"
@@ -386,6 +388,55 @@ TEST(RunnerTest, SecretPrintedByADrillCommandNeverReachesAReport) {
   EXPECT_THAT(RecordToJson(*record), Not(HasSubstr("s3cr3t-drill-pw")));
   EXPECT_THAT(RecordToJson(*store.Find("scripted")->last), Not(HasSubstr("s3cr3t-drill-pw")));
   for (const auto& line : progress) EXPECT_THAT(line, Not(HasSubstr("s3cr3t-drill-pw")));
+}
+
+// Counts CleanUp calls from the scheduler's thread.
+class CountingDrill : public ScriptedDrill {
+ public:
+  std::atomic<int> cleanups{0};
+  std::atomic<int> runs{0};
+  Status CleanUp(const DrillContext&) override {
+    cleanups++;
+    return Ok{};
+  }
+  DrillResult Run(const DrillContext&) override {
+    runs++;
+    return {};
+  }
+};
+
+// A killed run's leftovers go when the daemon starts: each enabled drill cleans up once before
+// the schedule, without running; a disabled drill is not touched.
+TEST(DrillSchedulerTest, EnabledDrillsCleanUpLeftoversAtStartWithoutRunning) {
+  testing::TempDir dir;
+  auto config = std::make_shared<Config>();
+  config->drills.emplace();
+  config->drills->reports_dir = dir.path();
+  auto enabled = std::make_unique<CountingDrill>();
+  auto disabled = std::make_unique<CountingDrill>();
+  CountingDrill* enabled_drill = enabled.get();
+  CountingDrill* disabled_drill = disabled.get();
+  std::vector<ConfiguredDrill> drills(2);
+  drills[0].settings.kind = "enabled_one";
+  drills[0].settings.enabled = true;
+  drills[0].drill = std::move(enabled);
+  drills[1].settings.kind = "disabled_one";
+  drills[1].drill = std::move(disabled);
+  DrillStateStore store;
+  DrillSchedulerOptions options;
+  options.make_logger = [](std::string_view) {
+    return std::shared_ptr<spdlog::logger>(std::shared_ptr<void>(), &NullLogger());
+  };
+  DrillScheduler scheduler(config, std::move(drills), store, options);
+  scheduler.Start();
+  const auto until = SteadyClock::now() + 10s;
+  while (enabled_drill->cleanups.load() == 0 && SteadyClock::now() < until) {
+    std::this_thread::sleep_for(5ms);
+  }
+  scheduler.Stop();
+  EXPECT_EQ(enabled_drill->cleanups.load(), 1);
+  EXPECT_EQ(enabled_drill->runs.load(), 0);
+  EXPECT_EQ(disabled_drill->cleanups.load(), 0);
 }
 
 TEST(RunnerTest, RecordsInStoreAndWritesReport) {
