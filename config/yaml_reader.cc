@@ -156,8 +156,8 @@ std::optional<std::chrono::milliseconds> YamlMap::Duration(std::string_view key)
       // A deadline is now + duration in nanoseconds, which overflows beyond ~292 years; no
       // setting of a monitor needs more than the bound.
       if (*parsed > kMaxConfigDuration) {
-        Fail(key, "at most " + FormatDuration(kMaxConfigDuration) + " (3650d), got " +
-                      Quote(value));
+        Fail(key,
+             "at most " + FormatDuration(kMaxConfigDuration) + " (3650d), got " + Quote(value));
       }
       return parsed;
     }

@@ -60,8 +60,10 @@ class ExecImage {
     };
     for (const char* key : {"PATH", "LANG", "HOME"}) {
       const char* value = std::getenv(key);
-      if (std::string_view(key) == "PATH" && value == nullptr) value = "/usr/local/bin:/usr/bin:/bin";
-      if (value != nullptr && !overridden(key)) env_strings_.push_back(std::string(key) + "=" + value);
+      if (std::string_view(key) == "PATH" && value == nullptr)
+        value = "/usr/local/bin:/usr/bin:/bin";
+      if (value != nullptr && !overridden(key))
+        env_strings_.push_back(std::string(key) + "=" + value);
     }
     for (const auto& [key, value] : env) env_strings_.push_back(key + "=" + value);
     for (auto& entry : env_strings_) envp_.push_back(entry.data());

@@ -29,10 +29,10 @@ inline constexpr std::chrono::milliseconds kDrillCommandTermGrace{2000};
 
 // Spawns argv[0] (looked up in PATH) in its own process group and waits until it exits, the
 // deadline passes or `stop` is requested; then the whole group gets SIGTERM, and SIGKILL
-// kDrillCommandTermGrace later. Errors: kConfig (empty argv), kInternal (fork/pipe/exec failures: exit code 127 with
-// the reason in the output), kTimeout (deadline) or kStopped (stop requested before the
-// deadline); either way the output so far is in the message's last line. A non-zero exit is NOT
-// an error here: callers judge exit_code.
+// kDrillCommandTermGrace later. Errors: kConfig (empty argv), kInternal (fork/pipe/exec failures:
+// exit code 127 with the reason in the output), kTimeout (deadline) or kStopped (stop requested
+// before the deadline); either way the output so far is in the message's last line. A non-zero exit
+// is NOT an error here: callers judge exit_code.
 Result<DrillCommandOutcome> RunDrillCommand(
     const std::vector<std::string>& argv,
     const std::vector<std::pair<std::string, std::string>>& env, Deadline deadline,

@@ -494,9 +494,9 @@ class PgBenchmarkDrill final : public Drill {
   Status CreateDatabase(const PgEndpoint& admin, const DrillContext& ctx) const {
     auto session = PgSession::Connect(admin, {}, ctx.deadline, ctx.stop);
     if (!session) return Named(session.error());
-    auto created = session->Query(
-        "CREATE DATABASE " + QuoteIdent(params_.database) + " TEMPLATE template0", ctx.deadline,
-        ctx.stop);
+    auto created =
+        session->Query("CREATE DATABASE " + QuoteIdent(params_.database) + " TEMPLATE template0",
+                       ctx.deadline, ctx.stop);
     if (!created) return Named(created.error());
     auto marked = session->Query(CommentSql(params_.database), ctx.deadline, ctx.stop);
     if (!marked) {

@@ -325,10 +325,10 @@ bool FailoverDrill::Prepare(FailoverRun& run) const {
   run.timeline_before = QueryTimeline(*FindInstance(cluster_, run.old_primary), ctx);
   result.AddEvidence("pg_stat_replication on " + run.old_primary + " before",
                      before->replication_table);
-  auto prepared = OnPooler(
-      CreateSql() + "; " +
-          GuardedTableSql(params_.table, TableComment(), "TRUNCATE " + params_.table),
-      ctx);
+  auto prepared =
+      OnPooler(CreateSql() + "; " +
+                   GuardedTableSql(params_.table, TableComment(), "TRUNCATE " + params_.table),
+               ctx);
   if (!prepared) {
     result.AddPhase("prepare", run.Now(), false, "writer table");
     result.Fail(prepared.error().code,

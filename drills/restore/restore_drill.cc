@@ -40,7 +40,6 @@ const std::vector<MetricDesc>& RestoreFamilies() {
   return families;
 }
 
-
 std::string NewUuid() {
   uint64_t high = RandomUint64();
   uint64_t low = RandomUint64();
@@ -95,21 +94,21 @@ std::vector<std::pair<std::string, PgEndpoint>> ProductionAddresses(const Config
 // postmaster started after the restore.
 struct ServerIdentity {
   std::optional<std::string> system_identifier;  // absent when pg_control_system() is denied
-  double postmaster_start = 0;                    // Unix seconds
+  double postmaster_start = 0;                   // Unix seconds
 };
 
 Result<ServerIdentity> QueryIdentity(PgSession& session, const DrillContext& ctx) {
   ServerIdentity identity;
-  auto started = session.Query(
-      "SELECT extract(epoch FROM pg_postmaster_start_time())::float8 AS started", ctx.deadline,
-      ctx.stop);
+  auto started =
+      session.Query("SELECT extract(epoch FROM pg_postmaster_start_time())::float8 AS started",
+                    ctx.deadline, ctx.stop);
   if (!started) return started.error();
   auto at = started->Number(0, "started");
   if (!at || !at.value()) return Error{ErrorCode::kProtocol, "no pg_postmaster_start_time()"};
   identity.postmaster_start = **at;
-  auto control = session.Query(
-      "SELECT system_identifier::text AS system_identifier FROM pg_control_system()",
-      ctx.deadline, ctx.stop);
+  auto control =
+      session.Query("SELECT system_identifier::text AS system_identifier FROM pg_control_system()",
+                    ctx.deadline, ctx.stop);
   if (control) {
     auto id = control->Text(0, "system_identifier");
     if (id && id.value()) identity.system_identifier = **id;
@@ -691,8 +690,9 @@ RestoreDrillParams ReadRestoreDrillParams(YamlMap& params, const Config& config)
     p.marker_dbname = marker->String("dbname").value_or(p.marker_dbname);
     p.marker_schema = marker->String("schema").value_or(p.marker_schema);
     if (p.marker_schema != "dbcanary" && !IsDrillSqlName(p.marker_schema)) {
-      marker->Fail("schema", "must be dbcanary or start with dbcanary_: the drill deletes rows "
-                             "of the tables it keeps there");
+      marker->Fail("schema",
+                   "must be dbcanary or start with dbcanary_: the drill deletes rows "
+                   "of the tables it keeps there");
     }
     p.marker_rows = static_cast<int>(marker->Int("rows", 1, 1000000).value_or(p.marker_rows));
     marker->Finish();

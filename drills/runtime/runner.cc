@@ -148,9 +148,9 @@ bool DrillRun::StoppedByShutdown(Error& error) const {
 // says so, whatever the drill reported on being stopped.
 bool DrillRun::AbortedByLostLease(Error& error) const {
   if (!lease_ || !lease_->lost()) return false;
-  error = Error{ErrorCode::kUnexpected, "drill lock lease lost (" + lease_->lost_reason() +
-                                            "): the drill was aborted; drill said: " +
-                                            error.message};
+  error =
+      Error{ErrorCode::kUnexpected, "drill lock lease lost (" + lease_->lost_reason() +
+                                        "): the drill was aborted; drill said: " + error.message};
   return true;
 }
 
@@ -194,7 +194,7 @@ bool DrillRun::CheckPreconditions() {
   });
   if (ready) return true;
   result_.error = Error{ready.error().code, "precondition not met: " + ready.error().message};
-  outcome_ = AbortedByLostLease(*result_.error) ? DrillOutcome::kError
+  outcome_ = AbortedByLostLease(*result_.error)  ? DrillOutcome::kError
              : StoppedByShutdown(*result_.error) ? DrillOutcome::kStopped
                                                  : DrillOutcome::kRefused;
   return false;

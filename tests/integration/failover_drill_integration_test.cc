@@ -204,9 +204,8 @@ TEST(FailoverDrillIntegrationTest, UnmarkedDbcanaryTableIsLeftAlone) {
       db);
   ASSERT_TRUE(made) << made.error().message;
   auto rows = [&] {
-    return Cell(stack.AdminQuery(kPrimary,
-                                 "SELECT count(*) AS n FROM dbcanary_unmarked_writes", db),
-                "n");
+    return Cell(
+        stack.AdminQuery(kPrimary, "SELECT count(*) AS n FROM dbcanary_unmarked_writes", db), "n");
   };
   DrillSettings settings;
   settings.kind = "failover";
@@ -227,8 +226,7 @@ TEST(FailoverDrillIntegrationTest, UnmarkedDbcanaryTableIsLeftAlone) {
   EXPECT_EQ(rows(), "2") << "cleanup dropped a table without the ownership marker";
   auto ready = (*drill)->CheckPreconditions(ctx);
   ASSERT_FALSE(ready) << "the drill would truncate a table it does not own";
-  EXPECT_NE(ready.error().message.find("without the dbcanary ownership marker"),
-            std::string::npos)
+  EXPECT_NE(ready.error().message.find("without the dbcanary ownership marker"), std::string::npos)
       << ready.error().message;
   EXPECT_EQ(rows(), "2");
   (void)stack.AdminQuery(kPrimary, "DROP TABLE IF EXISTS dbcanary_unmarked_writes", db);

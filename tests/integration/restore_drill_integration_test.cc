@@ -273,9 +273,10 @@ TEST_F(RestoreDrillTest, KubernetesMethodsCreateBackupAndRecoveryCluster) {
   // The recovery Cluster as the API server returns it: with the labels the drill set.
   const std::string healthy =
       R"({"kind":"Cluster","metadata":{"name":"pgmain-dbcanary-restore","labels":{"app.kubernetes.io/managed-by":"dbcanary","dbcanary.io/drill":"restore"}},"status":{"phase":"Cluster in healthy state","readyInstances":1}})";
-  fake.SetBody("GET " + base + "backups",
-               R"({"kind":"BackupList","items":[{"metadata":{"name":")" + backup_name +
-                   R"(","labels":{"app.kubernetes.io/managed-by":"dbcanary","dbcanary.io/drill":"restore"}},"spec":{"cluster":{"name":"pgmain"}}},{"metadata":{"name":"pgmain-nightly","labels":{"app.kubernetes.io/managed-by":"dbcanary"}},"spec":{"cluster":{"name":"other"}}}]})");
+  fake.SetBody(
+      "GET " + base + "backups",
+      R"({"kind":"BackupList","items":[{"metadata":{"name":")" + backup_name +
+          R"(","labels":{"app.kubernetes.io/managed-by":"dbcanary","dbcanary.io/drill":"restore"}},"spec":{"cluster":{"name":"pgmain"}}},{"metadata":{"name":"pgmain-nightly","labels":{"app.kubernetes.io/managed-by":"dbcanary"}},"spec":{"cluster":{"name":"other"}}}]})");
   fake.Set("DELETE " + base + "backups/" + backup_name,
            {200, R"({"kind":"Status","status":"Success"})"});
   // Run() calls no CleanUp before creating, so the recovery Cluster can answer healthy from
@@ -376,10 +377,12 @@ TEST_F(RestoreDrillTest, KubernetesMethodsCreateBackupAndRecoveryCluster) {
   auto cleaned = (*drill)->CleanUp(ctx);
   ASSERT_TRUE(cleaned) << cleaned.error().message;
   requests = fake.Requests();
-  EXPECT_NE(std::find(requests.begin(), requests.end(), "DELETE " + base + "backups/" + backup_name),
-            requests.end());
-  EXPECT_EQ(std::find(requests.begin(), requests.end(), "DELETE " + base + "backups/pgmain-nightly"),
-            requests.end());
+  EXPECT_NE(
+      std::find(requests.begin(), requests.end(), "DELETE " + base + "backups/" + backup_name),
+      requests.end());
+  EXPECT_EQ(
+      std::find(requests.begin(), requests.end(), "DELETE " + base + "backups/pgmain-nightly"),
+      requests.end());
 }
 
 // Kubernetes-mode cleanup deletes the scratch Cluster only when it carries the owner label: a

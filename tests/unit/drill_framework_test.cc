@@ -8,8 +8,8 @@
 #include <fstream>
 #include <thread>
 
-#include "core/text_format.h"
 #include "config/secret.h"
+#include "core/text_format.h"
 #include "drills/command.h"
 #include "drills/runtime/cron.h"
 #include "drills/runtime/drill_metrics.h"
@@ -357,8 +357,8 @@ class LeakyCommandDrill : public ScriptedDrill {
   DrillResult Run(const DrillContext& ctx) override {
     DrillResult result;
     auto outcome = RunDrillCommand(
-        {"sh", "-c", "echo \"connecting to postgres://u:$0@db/x\"; exit 1", "s3cr3t-drill-pw"},
-        {}, ctx.deadline, ctx.stop);
+        {"sh", "-c", "echo \"connecting to postgres://u:$0@db/x\"; exit 1", "s3cr3t-drill-pw"}, {},
+        ctx.deadline, ctx.stop);
     std::string output = outcome ? outcome->output : outcome.error().message;
     result.AddPhase("restore", 0.1, false, output);
     result.AddEvidence("restore command output", output);
@@ -518,7 +518,8 @@ TEST(ReportTest, MarkdownEvidenceCannotEscapeItsFence) {
   record.result.AddEvidence("output\n# injected heading", "a\n```\n# injected\n````x\n");
   record.result.phases[0].detail = "line one\n| injected | cell |";
   std::string md = RecordToMarkdown(record);
-  EXPECT_THAT(md, HasSubstr("## output # injected heading\n\n`````\na\n```\n# injected\n````x\n`````\n"));
+  EXPECT_THAT(
+      md, HasSubstr("## output # injected heading\n\n`````\na\n```\n# injected\n````x\n`````\n"));
   EXPECT_THAT(md, HasSubstr("| line one \\| injected \\| cell \\| |"));
 }
 

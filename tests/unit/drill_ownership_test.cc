@@ -1,8 +1,8 @@
-#include "drills/runtime/ownership.h"
-
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+
+#include "drills/runtime/ownership.h"
 
 namespace dbcanary {
 namespace {

@@ -365,8 +365,8 @@ TEST(DrillCommandTest, CommandGetsAMinimalEnvironment) {
   for (size_t start = 0; start < outcome->output.size();) {
     size_t end = outcome->output.find('\n', start);
     std::string name = outcome->output.substr(start, outcome->output.find('=', start) - start);
-    EXPECT_THAT(name, ::testing::AnyOf("PATH", "LANG", "HOME", "DBCANARY_CONFIGURED", "PWD",
-                                       "SHLVL", "_"));
+    EXPECT_THAT(
+        name, ::testing::AnyOf("PATH", "LANG", "HOME", "DBCANARY_CONFIGURED", "PWD", "SHLVL", "_"));
     start = end == std::string::npos ? outcome->output.size() : end + 1;
   }
 }
