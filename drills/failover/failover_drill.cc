@@ -382,9 +382,10 @@ bool FailoverDrill::Trigger(FailoverRun& run) const {
     ctx.progress("trigger: running " + params_.command[0]);
     const Deadline command_deadline(
         std::min(ctx.deadline.at(), SteadyClock::now() + params_.command_timeout));
-    run.command = std::async(std::launch::async, [this, command_deadline, stop = ctx.stop] {
-      return RunDrillCommand(params_.command, {}, command_deadline, stop);
-    });
+    run.command = std::async(std::launch::async,
+                             [this, command_deadline, stop = ctx.stop, env = ctx.command_env] {
+                               return RunDrillCommand(params_.command, env, command_deadline, stop);
+                             });
     return true;
   }
   ctx.progress("trigger: deleting the primary pod of " + cnpg_cluster_);

@@ -270,7 +270,7 @@ bool DragonflyPersistenceDrill::Restart(PersistenceRun& run) const {
   const auto start = run.restart_start;
   ctx.progress("restarting " + dragonfly_.master.name + ": " +
                DescribeCommand(params_.restart_command));
-  auto outcome = RunDrillCommand(params_.restart_command, {}, ctx.deadline, ctx.stop);
+  auto outcome = RunDrillCommand(params_.restart_command, ctx.command_env, ctx.deadline, ctx.stop);
   if (!outcome) return Failed(run, "restart", start, outcome.error());
   run.result.AddEvidence("restart command output", outcome->output);
   if (outcome->exit_code != 0) {

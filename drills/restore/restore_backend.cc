@@ -19,8 +19,9 @@ Result<std::string> RunLabelledCommand(const DrillContext& ctx,
                                        const std::vector<std::string>& argv,
                                        const std::string& label, const char* what,
                                        DrillResult& result) {
-  auto outcome = RunDrillCommand(SubstituteLabel(argv, label), {{"DBCANARY_BACKUP_LABEL", label}},
-                                 ctx.deadline, ctx.stop);
+  auto env = ctx.command_env;
+  env.emplace_back("DBCANARY_BACKUP_LABEL", label);
+  auto outcome = RunDrillCommand(SubstituteLabel(argv, label), env, ctx.deadline, ctx.stop);
   if (!outcome) return outcome.error();
   result.AddEvidence(std::string(what) + " command output", outcome->output);
   if (outcome->exit_code != 0) {
@@ -172,7 +173,7 @@ class CommandRestoreBackend final : public RestoreBackend {
   const PgEndpoint& ScratchConnection() const override { return connection_; }
 
   Result<std::string> CleanUp(const DrillContext& ctx) const override {
-    auto outcome = RunDrillCommand(cleanup_, {}, ctx.deadline, ctx.stop);
+    auto outcome = RunDrillCommand(cleanup_, ctx.command_env, ctx.deadline, ctx.stop);
     if (!outcome) return outcome.error();
     if (outcome->exit_code != 0) {
       return MakeError(ErrorCode::kUnexpected, cluster_name_ + ": cleanup command \"" +

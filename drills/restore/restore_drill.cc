@@ -479,7 +479,7 @@ DrillResult& RestoreDrill::Finish(const DrillContext& ctx, DrillResult& result, 
   ctx.progress("removing the scratch target");
   // Within the run's deadline, but not interrupted by a shutdown request: the scratch must
   // go. What a timed-out run could not remove, the runner's CleanUp after Run removes.
-  DrillContext cleanup{ctx.deadline, {}, ctx.log, ctx.progress};
+  DrillContext cleanup{ctx.deadline, {}, ctx.log, ctx.progress, ctx.command_env};
   auto removed = restore_->CleanUp(cleanup);
   if (!removed) {
     std::string message = cluster_.name + ": cleanup: " + removed.error().message;

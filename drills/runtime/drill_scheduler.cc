@@ -97,6 +97,7 @@ void DrillScheduler::CleanUpAtStart(const std::stop_token& stop) {
     run.lock = lock_.get();
     run.log = logger.get();
     run.stop = stop;
+    run.command_env = config_->drills->command_env;
     if (auto cleaned = CleanUpLeftovers(*configured.drill, run); !cleaned) {
       logger->warn("start-up cleanup of earlier runs' leftovers failed (the next run retries): {}",
                    cleaned.error().message);
@@ -137,6 +138,7 @@ void DrillScheduler::Loop(std::stop_token stop) {
     run.store = &store_;
     run.log = logger.get();
     run.stop = stop;
+    run.command_env = config_->drills->command_env;
     logger->info("scheduled run ({})", due->schedule->text());
     auto record = RunDrill(*due->drill, run);
     (void)record;

@@ -1,6 +1,7 @@
 #include "drills/runtime/runner.h"
 
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 
@@ -30,6 +31,15 @@ class Watchdog {
   std::jthread thread_;
 };
 
+// The values of the named variables that are set in the daemon's environment.
+std::vector<std::pair<std::string, std::string>> PassedEnv(const std::vector<std::string>& names) {
+  std::vector<std::pair<std::string, std::string>> env;
+  for (const auto& name : names) {
+    if (const char* value = std::getenv(name.c_str())) env.emplace_back(name, value);
+  }
+  return env;
+}
+
 template <typename Call>
 auto Guarded(Call&& call, std::string_view what) -> decltype(call()) {
   try {
@@ -45,10 +55,11 @@ auto Guarded(Call&& call, std::string_view what) -> decltype(call()) {
 // deadline or when `outer` is requested. Not movable: the watchdog refers to the source.
 struct BudgetedContext {
   BudgetedContext(std::chrono::milliseconds budget, std::stop_token outer, spdlog::logger& log,
-                  std::function<void(std::string_view)> progress)
+                  std::function<void(std::string_view)> progress,
+                  const std::vector<std::string>& command_env)
       : deadline(Deadline::In(budget)),
         watchdog(source, deadline.at(), std::move(outer)),
-        ctx{deadline, source.get_token(), log, std::move(progress)} {}
+        ctx{deadline, source.get_token(), log, std::move(progress), PassedEnv(command_env)} {}
   BudgetedContext(const BudgetedContext&) = delete;
   BudgetedContext& operator=(const BudgetedContext&) = delete;
 
@@ -123,7 +134,7 @@ class DrillRun {
 
 Status DrillRun::CleanUp(std::vector<DrillPhase>& into, const char* name) {
   // Its own budget, and a stop token that only the deadline trips: a shutdown still cleans up.
-  BudgetedContext budgeted(options_.cleanup_budget, {}, log_, progress_);
+  BudgetedContext budgeted(options_.cleanup_budget, {}, log_, progress_, options_.command_env);
   return Timed(into, name, [&] {
     return Guarded([&]() -> Status { return drill_.CleanUp(budgeted.ctx); }, "CleanUp");
   });
@@ -187,7 +198,8 @@ bool DrillRun::CleanUpBefore() {
 bool DrillRun::CheckPreconditions() {
   if (options_.stop.stop_requested()) return true;  // CheckNotStopped records the stop
   progress_("checking preconditions");
-  BudgetedContext budgeted(options_.preconditions_budget, abort_.get_token(), log_, progress_);
+  BudgetedContext budgeted(options_.preconditions_budget, abort_.get_token(), log_, progress_,
+                           options_.command_env);
   auto ready = Timed(before_, "preconditions", [&] {
     return Guarded([&]() -> Status { return drill_.CheckPreconditions(budgeted.ctx); },
                    "CheckPreconditions");
@@ -210,7 +222,8 @@ bool DrillRun::CheckNotStopped() {
 bool DrillRun::RunAndCleanUp() {
   progress_("running (timeout " + std::to_string(options_.timeout.count() / 1000) + " s)");
   {
-    BudgetedContext budgeted(options_.timeout, abort_.get_token(), log_, progress_);
+    BudgetedContext budgeted(options_.timeout, abort_.get_token(), log_, progress_,
+                             options_.command_env);
     try {
       result_ = drill_.Run(budgeted.ctx);
     } catch (const std::exception& error) {
@@ -335,7 +348,7 @@ Status CleanUpLeftovers(Drill& drill, const DrillRunOptions& options) {
     options.log->info("{}", line);
     if (options.progress) options.progress(line);
   };
-  BudgetedContext budgeted(options.cleanup_budget, {}, *options.log, progress);
+  BudgetedContext budgeted(options.cleanup_budget, {}, *options.log, progress, options.command_env);
   Status cleaned =
       Guarded([&]() -> Status { return drill.CleanUp(budgeted.ctx); }, "CleanUp at start-up");
   if (lease) (void)lease->Release();

@@ -31,6 +31,7 @@ struct DrillRunOptions {
   std::function<void(std::string_view)> progress;  // optional; also logged at info
   spdlog::logger* log = nullptr;                   // required
   std::stop_token stop;                            // shutdown or reload
+  std::vector<std::string> command_env;            // drills.command_env: passed to commands
 };
 
 // One run of `drill`: take the drill lock (held elsewhere: "refused") -> CheckPreconditions

@@ -439,6 +439,30 @@ TEST(DrillSchedulerTest, EnabledDrillsCleanUpLeftoversAtStartWithoutRunning) {
   EXPECT_EQ(disabled_drill->cleanups.load(), 0);
 }
 
+// drills.command_env: the named variables of the daemon (those set) reach the drill's context,
+// which passes them to its commands beside the minimal environment.
+class EnvCapturingDrill : public ScriptedDrill {
+ public:
+  std::vector<std::pair<std::string, std::string>> seen;
+  DrillResult Run(const DrillContext& ctx) override {
+    seen = ctx.command_env;
+    return {};
+  }
+};
+
+TEST(RunnerTest, CommandEnvNamedByTheConfigReachesTheDrill) {
+  ASSERT_EQ(::setenv("DBCANARY_TEST_PASSED", "passed-value", 1), 0);
+  ::unsetenv("DBCANARY_TEST_UNSET");
+  EnvCapturingDrill drill;
+  auto options = Options();
+  options.command_env = {"DBCANARY_TEST_PASSED", "DBCANARY_TEST_UNSET"};
+  auto record = RunDrill(drill, options);
+  ::unsetenv("DBCANARY_TEST_PASSED");
+  EXPECT_EQ(record->outcome, DrillOutcome::kPass);
+  EXPECT_THAT(drill.seen, ElementsAre(std::pair<std::string, std::string>("DBCANARY_TEST_PASSED",
+                                                                          "passed-value")));
+}
+
 TEST(RunnerTest, RecordsInStoreAndWritesReport) {
   testing::TempDir dir;
   DrillStateStore store;
