@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -209,6 +210,13 @@ DrillsSettings ReadDrills(YamlMap& map, const Config& config) {
   if (drills.reports_dir.empty()) map.Fail("reports_dir", "must not be empty");
   if (auto value = map.Int("keep_reports", 1, 10000))
     drills.keep_reports = static_cast<int>(*value);
+  for (const auto& name : map.ListOfStrings("command_env")) {
+    static const std::regex kEnvName("[A-Za-z_][A-Za-z0-9_]*");
+    if (!std::regex_match(name, kEnvName)) {
+      map.Fail("command_env", "\"" + name + "\" is not an environment variable name");
+    }
+    drills.command_env.push_back(name);
+  }
   if (auto lock = map.Map("lock")) {
     drills.lock_cluster = lock->RequiredString("cluster");
     if (config.FindCluster(drills.lock_cluster) == nullptr) {

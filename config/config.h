@@ -116,6 +116,9 @@ struct DrillSettings {
 struct DrillsSettings {
   std::string reports_dir;  // where evidence reports are written; required
   int keep_reports = 20;    // reports kept per drill; older ones are deleted
+  // Names of the daemon's environment variables passed to drill commands, which otherwise get
+  // only PATH, LANG, HOME and what the drill sets (drills/command.h).
+  std::vector<std::string> command_env;
   // The postgres cluster whose primary holds the drill lease (a row written with
   // synchronous commit, so it survives a failover and is seen by every exporter).
   std::string lock_cluster;

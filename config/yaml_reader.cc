@@ -152,7 +152,15 @@ std::optional<std::chrono::milliseconds> YamlMap::Duration(std::string_view key)
   YAML::Node value = Lookup(key);
   if (!value || value.IsNull()) return std::nullopt;
   if (value.IsScalar()) {
-    if (auto parsed = ParseDuration(value.Scalar())) return parsed;
+    if (auto parsed = ParseDuration(value.Scalar())) {
+      // A deadline is now + duration in nanoseconds, which overflows beyond ~292 years; no
+      // setting of a monitor needs more than the bound.
+      if (*parsed > kMaxConfigDuration) {
+        Fail(key,
+             "at most " + FormatDuration(kMaxConfigDuration) + " (3650d), got " + Quote(value));
+      }
+      return parsed;
+    }
   }
   Fail(key, "expected a duration such as \"500ms\", \"5s\" or \"2m\", got " + Quote(value));
 }

@@ -23,6 +23,10 @@ class ConfigError : public std::runtime_error {
 
 // Strict, path-aware access to one YAML mapping. Every getter records the key as
 // known; Finish() rejects any key nobody asked for, so typos never pass silently.
+// The longest duration any setting accepts (10 years): deadlines (now + duration) must not
+// overflow, which they would past ~292 years.
+inline constexpr std::chrono::milliseconds kMaxConfigDuration{3650LL * 24 * 3600 * 1000};
+
 class YamlMap {
  public:
   YamlMap(const YAML::Node& node, std::string path, std::shared_ptr<const std::string> file);
@@ -37,6 +41,7 @@ class YamlMap {
   int64_t RequiredInt(std::string_view key, int64_t min, int64_t max);
   std::optional<double> Number(std::string_view key, double min, double max);
   std::optional<bool> Bool(std::string_view key);
+  // At most kMaxConfigDuration; longer fails naming the key.
   std::optional<std::chrono::milliseconds> Duration(std::string_view key);
   // One of `allowed`; the error lists them.
   std::optional<std::string> Enum(std::string_view key, const std::vector<std::string>& allowed);

@@ -35,6 +35,8 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
       return std::nullopt;
     }
     total_ms += number * factor;
+    // Far above any sensible setting, and far below int64 overflow however many terms follow.
+    if (total_ms > 1'000'000'000'000'000) return std::nullopt;
   }
   return std::chrono::milliseconds(total_ms);
 }

@@ -8,10 +8,10 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <thread>
-
-extern char** environ;
 
 namespace dbcanary {
 namespace {
@@ -33,29 +33,37 @@ bool Reap(pid_t pid, int* status, std::chrono::milliseconds budget) {
   }
 }
 
-// SIGTERM to the child's whole process group; SIGKILL 2 s later when it has not exited.
+// SIGTERM to the child's whole process group (its traps run); SIGKILL after the grace period
+// when it has not exited.
 void Terminate(pid_t pid, int* status) {
   ::kill(-pid, SIGTERM);
-  if (!Reap(pid, status, std::chrono::seconds(2))) {
+  if (!Reap(pid, status, kDrillCommandTermGrace)) {
     ::kill(-pid, SIGKILL);
     Reap(pid, status, std::chrono::seconds(5));
   }
 }
 
-// argv and the environment (ours, `env` overriding) as execvpe takes them. Everything the
-// child needs is built before fork: after fork only async-signal-safe calls.
+// argv and a minimal environment (PATH, LANG and HOME of ours, then `env`, which overrides) as
+// execvpe takes them: the daemon's own environment (credentials passed to it, KUBECONFIG...)
+// does not leak into drill commands. Everything the child needs is built before fork: after
+// fork only async-signal-safe calls.
 class ExecImage {
  public:
   ExecImage(const std::vector<std::string>& argv,
             const std::vector<std::pair<std::string, std::string>>& env)
       : args_(argv) {
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-      std::string entry = *e;
-      bool overridden = false;
-      for (const auto& [key, value] : env) {
-        if (entry.compare(0, key.size() + 1, key + "=") == 0) overridden = true;
+    auto overridden = [&env](std::string_view key) {
+      for (const auto& [name, value] : env) {
+        if (name == key) return true;
       }
-      if (!overridden) env_strings_.push_back(std::move(entry));
+      return false;
+    };
+    for (const char* key : {"PATH", "LANG", "HOME"}) {
+      const char* value = std::getenv(key);
+      if (std::string_view(key) == "PATH" && value == nullptr)
+        value = "/usr/local/bin:/usr/bin:/bin";
+      if (value != nullptr && !overridden(key))
+        env_strings_.push_back(std::string(key) + "=" + value);
     }
     for (const auto& [key, value] : env) env_strings_.push_back(key + "=" + value);
     for (auto& entry : env_strings_) envp_.push_back(entry.data());
@@ -75,7 +83,7 @@ class ExecImage {
     ::dup2(out_fd, STDOUT_FILENO);
     ::dup2(out_fd, STDERR_FILENO);
     ::close_range(3, ~0U, 0);
-    ::signal(SIGPIPE, SIG_DFL);
+    ResetSignals();
     ::execvpe(argp_[0], argp_.data(), envp_.data());
     const char message[] = "exec failed: command not found or not executable\n";
     (void)!::write(STDOUT_FILENO, message, sizeof(message) - 1);
@@ -83,10 +91,28 @@ class ExecImage {
   }
 
  private:
+  // The daemon blocks SIGTERM/SIGINT/SIGHUP for its signal thread and ignores SIGPIPE; an exec'd
+  // program inherits both the mask and ignored dispositions. The child starts clean, so that
+  // SIGTERM reaches it (its traps run) and the daemons it may start can be stopped.
+  void ResetSignals() const {
+    ::sigprocmask(SIG_SETMASK, &empty_mask_, nullptr);
+    struct sigaction default_action {};
+    default_action.sa_handler = SIG_DFL;
+    default_action.sa_mask = empty_mask_;
+    for (int signal = 1; signal < NSIG; ++signal) {
+      if (signal != SIGKILL && signal != SIGSTOP) ::sigaction(signal, &default_action, nullptr);
+    }
+  }
+
   std::vector<std::string> args_;
   std::vector<std::string> env_strings_;
   std::vector<char*> argp_;
   std::vector<char*> envp_;
+  sigset_t empty_mask_ = [] {
+    sigset_t mask;
+    sigemptyset(&mask);
+    return mask;
+  }();
 };
 
 struct Child {

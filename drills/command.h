@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <stop_token>
 #include <string>
 #include <utility>
@@ -9,8 +10,10 @@
 #include "core/result.h"
 
 // Runs a drill's configured command (backup, restore, cleanup, restart) as a child process:
-// argv exactly as configured (no shell), extra environment variables, stdin from /dev/null,
-// stdout and stderr captured together. Used by the restore and persistence drills.
+// argv exactly as configured (no shell), a minimal environment (PATH, LANG, HOME, then the
+// configured variables), the signal mask and dispositions reset to defaults, stdin from
+// /dev/null, stdout and stderr captured together. Used by the restore and persistence drills
+// and the failover trigger.
 
 namespace dbcanary {
 
@@ -21,13 +24,15 @@ struct DrillCommandOutcome {
 };
 
 inline constexpr size_t kMaxDrillCommandOutputBytes = 64 * 1024;
+// How long a command has between SIGTERM (its traps run) and SIGKILL.
+inline constexpr std::chrono::milliseconds kDrillCommandTermGrace{2000};
 
 // Spawns argv[0] (looked up in PATH) in its own process group and waits until it exits, the
-// deadline passes or `stop` is requested; then the whole group gets SIGTERM, and SIGKILL 2 s
-// later. Errors: kConfig (empty argv), kInternal (fork/pipe/exec failures: exit code 127 with
-// the reason in the output), kTimeout (deadline) or kStopped (stop requested before the
-// deadline); either way the output so far is in the message's last line. A non-zero exit is NOT
-// an error here: callers judge exit_code.
+// deadline passes or `stop` is requested; then the whole group gets SIGTERM, and SIGKILL
+// kDrillCommandTermGrace later. Errors: kConfig (empty argv), kInternal (fork/pipe/exec failures:
+// exit code 127 with the reason in the output), kTimeout (deadline) or kStopped (stop requested
+// before the deadline); either way the output so far is in the message's last line. A non-zero exit
+// is NOT an error here: callers judge exit_code.
 Result<DrillCommandOutcome> RunDrillCommand(
     const std::vector<std::string>& argv,
     const std::vector<std::pair<std::string, std::string>>& env, Deadline deadline,

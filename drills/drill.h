@@ -27,6 +27,9 @@ struct DrillContext {
   // One human line per step ("promoting shared-postgres-2"). The CLI prints it with a
   // timestamp, the daemon logs it at info. Never null.
   std::function<void(std::string_view)> progress;
+  // The daemon's variables named by drills.command_env (name, value): every drill command gets
+  // them besides its minimal environment (drills/command.h).
+  std::vector<std::pair<std::string, std::string>> command_env = {};
 };
 
 // One timed step of a drill, in the order it ran. Becomes

@@ -49,6 +49,28 @@ void AppendTimestamp(std::chrono::system_clock::time_point time, std::string& ou
   out += fmt::format(".{:03}Z", millis.count());
 }
 
+// One log line per message: line breaks and other control bytes become \n, \r, \t or \xNN, and
+// a backslash is doubled, so that a multi-line message (command output, a server error) cannot
+// forge a line of its own.
+void AppendTextEscaped(std::string_view text, std::string& out) {
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (byte < 0x20 || byte == 0x7f) {
+      out += fmt::format("\\x{:02x}", byte);
+    } else {
+      out += c;
+    }
+  }
+}
+
 class RedactingFormatter : public spdlog::formatter {
  public:
   explicit RedactingFormatter(LogFormat format) : format_(format) {}
@@ -76,7 +98,7 @@ class RedactingFormatter : public spdlog::formatter {
       line += " [";
       line += logger;
       line += "] ";
-      line += message;
+      AppendTextEscaped(message, line);
       line += '\n';
     }
     dest.append(line.data(), line.data() + line.size());

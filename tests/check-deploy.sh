@@ -149,7 +149,7 @@ if dep:
     c = containers[0]
     if not c["image"].endswith("dbcanary:latest") and "dbcanary" not in c["image"]:
         err(f"unexpected image {c['image']}")
-    if c.get("args") != ["serve", "--config", "/etc/dbcanary/dbcanary.yaml"]:
+    if c.get("args") != ["serve", "--config", "/etc/dbcanary/config/dbcanary.yaml"]:
         err(f"container args {c.get('args')}")
     sc = c.get("securityContext", {})
     for k, v in {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
@@ -181,8 +181,16 @@ if dep:
     cfg = vols.get("config", {}).get("configMap", {}).get("name", "")
     if not cm or cfg != cm["metadata"]["name"]:
         err(f"config volume refers to {cfg!r}, not the generated ConfigMap")
-    if mounts.get("config", {}).get("mountPath") != "/etc/dbcanary/dbcanary.yaml":
-        err("config is not mounted at /etc/dbcanary/dbcanary.yaml")
+    if mounts.get("config", {}).get("mountPath") != "/etc/dbcanary/config":
+        err("config is not mounted at /etc/dbcanary/config")
+    # subPath mounts never see ConfigMap edits: a reload would re-read the old file
+    if any("subPath" in m or "subPathExpr" in m for m in mounts.values()):
+        err("a volume is mounted with subPath: ConfigMap/Secret edits would never arrive")
+    # SIGTERM stops a running drill, which then has its cleanup budget (2 min) to remove its
+    # scratch objects: the kubelet must not SIGKILL before that
+    if pod.get("terminationGracePeriodSeconds", 30) <= 120:
+        err(f"terminationGracePeriodSeconds {pod.get('terminationGracePeriodSeconds', 30)} is not "
+            "longer than the drills' cleanup budget (120 s)")
     if vols.get("passwords", {}).get("secret", {}).get("secretName") != "dbcanary-passwords" or \
             mounts.get("passwords", {}).get("mountPath") != "/etc/dbcanary/secrets":
         err("Secret dbcanary-passwords is not mounted at /etc/dbcanary/secrets")
@@ -261,11 +269,23 @@ if rules_of(standalone, "dbcanary-readonly") != readonly:
     err("deploy/rbac/dbcanary-readonly.yaml and the base Role differ")
 
 drills = load("drills")
-drill_rules = {("", "pods", "delete")} | {("postgresql.cnpg.io", r, v)
-                                          for r in ("backups", "clusters")
-                                          for v in ("create", "get", "delete")}
+# failover (kubernetes trigger) lists Pods by label, then deletes the primary's; restore creates,
+# polls, lists and deletes its Backups, creates the scratch Cluster and reads/deletes only it.
+drill_rules = {("", "pods", "list"), ("", "pods", "delete")} | \
+    {("postgresql.cnpg.io", "backups", v) for v in ("create", "get", "list", "delete")} | \
+    {("postgresql.cnpg.io", "clusters", v) for v in ("create", "get", "delete")}
 if rules_of(drills, "dbcanary-drills") != drill_rules:
     err(f"Role dbcanary-drills rules {sorted(rules_of(drills, 'dbcanary-drills') or [])} != documented")
+# deleting Clusters only by name: the scratch recovery Cluster, never a production one
+for role in (o for o in drills if o["kind"] == "Role" and o["metadata"]["name"] == "dbcanary-drills"):
+    for r in role["rules"]:
+        if "clusters" in r["resources"] and set(r["verbs"]) & {"get", "delete", "update", "patch"}:
+            names = r.get("resourceNames") or []
+            if not names or not all(n.endswith("-dbcanary-restore") for n in names):
+                err(f"Role dbcanary-drills: clusters {sorted(r['verbs'])} not limited to the scratch "
+                    f"Cluster by resourceNames ({names})")
+        if "clusters" in r["resources"] and "deletecollection" in r["verbs"]:
+            err("Role dbcanary-drills: deletecollection on clusters")
 check_binding(drills, "dbcanary-drills")
 if {key(o) for o in drills} - base_keys != {("Role", "db", "dbcanary-drills"),
                                             ("RoleBinding", "db", "dbcanary-drills")}:

@@ -19,6 +19,19 @@ bool FileReadable(const std::string& path) {
   return static_cast<bool>(in);
 }
 
+// Registers the token in `path` for redaction as soon as the credentials are loaded: a drill
+// command or an error may print it before the first API call reads the file.
+void RegisterTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string token = buffer.str();
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+    token.pop_back();
+  }
+  RegisterSecretValue(token);
+}
+
 // Resolves a kubeconfig-relative path the way kubectl does: relative to the file's directory.
 std::string Resolve(const std::string& base_dir, const std::string& path) {
   if (path.empty() || path.front() == '/') return path;
@@ -114,6 +127,7 @@ Result<Credentials> InClusterCredentials(const InClusterPaths& paths) {
   if (host_part.find(':') != std::string::npos) host_part = "[" + host_part + "]";  // IPv6
   credentials.server = "https://" + host_part + ":" + port;
   credentials.token_file = paths.token_file;
+  RegisterTokenFile(paths.token_file);
   credentials.ca_file = paths.ca_file;
   credentials.source = "in-cluster service account";
   return credentials;

@@ -15,6 +15,7 @@
 #include "drills/benchmark/bench_stats.h"
 #include "drills/benchmark/fd_wait.h"
 #include "drills/health.h"
+#include "drills/runtime/ownership.h"
 
 namespace dbcanary {
 namespace {
@@ -22,7 +23,8 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr const char* kKind = "pg_benchmark";
-constexpr const char* kMarker = "dbcanary pg_benchmark scratch database";
+// The ownership marker of the scratch database (COMMENT ON DATABASE).
+const std::string kMarker = OwnershipComment("pg_benchmark", "database");
 constexpr int kAccountsPerBranch = 100000;  // pgbench's naccounts
 constexpr int kTellersPerBranch = 10;       // pgbench's ntellers
 constexpr const char* kTps = "dbcanary_drill_pg_benchmark_tps";
@@ -308,6 +310,10 @@ Result<LegResult> RunLeg(const PgBenchmarkParams& params, const PgEndpoint& targ
 
 std::string QuoteIdent(const std::string& name) { return "\"" + name + "\""; }
 
+std::string CommentSql(const std::string& database) {
+  return "COMMENT ON DATABASE " + QuoteIdent(database) + " IS '" + kMarker + "'";
+}
+
 class PgBenchmarkDrill final : public Drill {
  public:
   PgBenchmarkDrill(PgBenchmarkParams params, PostgresCluster cluster)
@@ -327,23 +333,16 @@ class PgBenchmarkDrill final : public Drill {
     if (!admin) return admin.error();
     auto session = PgSession::Connect(*admin, {}, ctx.deadline);
     if (!session) return Named(session.error());
-    auto rows = session->QueryParams(
-        "SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database "
-        "WHERE datname = $1",
-        {params_.database}, ctx.deadline);
-    if (!rows) return Named(rows.error());
-    if (rows->empty()) return Ok{};
-    auto comment = rows->Text(0, "comment");
-    if (!comment) return Named(comment.error());
-    if (!comment->has_value() || **comment != kMarker) {
+    auto owned = DropIfOwned(*session, ctx.deadline);
+    if (!owned) return owned.error();
+    if (*owned == Ownership::kForeign) {
       return MakeError(ErrorCode::kUnexpected,
                        Prefix() + "database " + params_.database +
                            " exists but was not created by the drill; refusing to drop it");
     }
-    ctx.progress("dropping scratch database " + params_.database + " left by an earlier run");
-    auto dropped = session->Query(
-        "DROP DATABASE IF EXISTS " + QuoteIdent(params_.database) + " WITH (FORCE)", ctx.deadline);
-    if (!dropped) return Named(dropped.error());
+    if (*owned == Ownership::kOwned) {
+      ctx.progress("dropped scratch database " + params_.database + " left by an earlier run");
+    }
     return Ok{};
   }
 
@@ -477,14 +476,33 @@ class PgBenchmarkDrill final : public Drill {
     return admin;
   }
 
+  // The ownership marker, checked right before the DROP: the database goes only when it
+  // carries it. What the name held is returned (kAbsent, kOwned: dropped, kForeign: untouched).
+  Result<Ownership> DropIfOwned(PgSession& session, const Deadline& deadline) const {
+    auto owned = DatabaseOwnership(session, params_.database, kMarker, deadline);
+    if (!owned) return Named(owned.error());
+    if (*owned != Ownership::kOwned) return *owned;
+    auto dropped = session.Query(
+        "DROP DATABASE IF EXISTS " + QuoteIdent(params_.database) + " WITH (FORCE)", deadline);
+    if (!dropped) return Named(dropped.error());
+    return Ownership::kOwned;
+  }
+
+  // CREATE DATABASE cannot run in a transaction, so create and mark are two statements: when
+  // the COMMENT fails the new, unmarked database is dropped at once (this session created it),
+  // so no unmarked database is ever left behind.
   Status CreateDatabase(const PgEndpoint& admin, const DrillContext& ctx) const {
     auto session = PgSession::Connect(admin, {}, ctx.deadline, ctx.stop);
     if (!session) return Named(session.error());
-    for (const std::string& sql :
-         {"CREATE DATABASE " + QuoteIdent(params_.database) + " TEMPLATE template0",
-          "COMMENT ON DATABASE " + QuoteIdent(params_.database) + " IS '" + kMarker + "'"}) {
-      auto done = session->Query(sql, ctx.deadline, ctx.stop);
-      if (!done) return Named(done.error());
+    auto created =
+        session->Query("CREATE DATABASE " + QuoteIdent(params_.database) + " TEMPLATE template0",
+                       ctx.deadline, ctx.stop);
+    if (!created) return Named(created.error());
+    auto marked = session->Query(CommentSql(params_.database), ctx.deadline, ctx.stop);
+    if (!marked) {
+      // Not interrupted by ctx.stop: the unmarked database must not stay (deadline-bounded).
+      (void)session->Query("DROP DATABASE IF EXISTS " + QuoteIdent(params_.database), ctx.deadline);
+      return Named(marked.error());
     }
     return Ok{};
   }
@@ -518,10 +536,8 @@ class PgBenchmarkDrill final : public Drill {
     Status dropped = [&]() -> Status {
       auto session = PgSession::Connect(admin, {}, ctx.deadline);
       if (!session) return Named(session.error());
-      auto done = session->Query(
-          "DROP DATABASE IF EXISTS " + QuoteIdent(params_.database) + " WITH (FORCE)",
-          ctx.deadline);
-      if (!done) return Named(done.error());
+      auto done = DropIfOwned(*session, ctx.deadline);
+      if (!done) return done.error();
       return Ok{};
     }();
     result.AddPhase("drop_database", SecondsSince(started), dropped.has_value(),
@@ -592,6 +608,7 @@ std::vector<std::string> TpcbInitStatements(int scale) {
 }
 
 bool IsBenchDatabaseName(const std::string& name) {
+  if (!IsDrillSqlName(name)) return false;
   if (name.empty() || name.size() > 63) return false;
   if (!(name[0] == '_' || (name[0] >= 'a' && name[0] <= 'z'))) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -607,9 +624,7 @@ PgBenchmarkParams ReadPgBenchmarkParams(const DrillSettings& settings, const Con
   const PostgresCluster* cluster = config.FindCluster(p.cluster);
   if (cluster == nullptr) map.Fail("cluster", "no postgres cluster named \"" + p.cluster + "\"");
   if (auto name = map.String("database")) p.database = *name;
-  if (!IsBenchDatabaseName(p.database)) {
-    map.Fail("database", "must be a lower-case identifier ([a-z_][a-z0-9_]*, at most 63)");
-  }
+  if (!IsBenchDatabaseName(p.database)) map.Fail("database", DrillSqlNameRule());
   if (auto v = map.Int("clients", 1, 1000)) p.clients = static_cast<int>(*v);
   if (auto v = map.Int("threads", 1, 64)) p.threads = static_cast<int>(*v);
   if (p.threads > p.clients) map.Fail("threads", "must not exceed clients");

@@ -7,7 +7,6 @@
 #include <future>
 #include <limits>
 #include <mutex>
-#include <regex>
 #include <set>
 #include <stop_token>
 #include <thread>
@@ -19,6 +18,7 @@
 #include "drills/failover/trigger.h"
 #include "drills/failover/write_log.h"
 #include "drills/health.h"
+#include "drills/runtime/ownership.h"
 
 namespace dbcanary {
 namespace {
@@ -205,7 +205,8 @@ class FailoverDrill final : public Drill {
   const std::vector<MetricDesc>& Describe() const override { return FailoverMetricDescs(); }
 
   Status CleanUp(const DrillContext& ctx) override {
-    return OnPooler("DROP TABLE IF EXISTS " + params_.table, ctx);
+    // A namesake without the drill's marker is left alone (CheckPreconditions refuses it).
+    return OnPooler(DropOwnedTableSql(params_.table, TableComment()), ctx);
   }
 
   Status CheckPreconditions(const DrillContext& ctx) override {
@@ -237,9 +238,13 @@ class FailoverDrill final : public Drill {
   }
 
  private:
+  static std::string TableComment() { return OwnershipComment("failover", "table"); }
+
+  // Creates and marks the writer table, or fails when a table of that name lacks the marker.
   std::string CreateSql() const {
-    return "CREATE TABLE IF NOT EXISTS " + params_.table +
-           " (seq bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())";
+    return EnsureOwnedTableSql(
+        params_.table, "seq bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp()",
+        TableComment());
   }
 
   Status OnPooler(const std::string& sql, const DrillContext& ctx) const {
@@ -320,7 +325,10 @@ bool FailoverDrill::Prepare(FailoverRun& run) const {
   run.timeline_before = QueryTimeline(*FindInstance(cluster_, run.old_primary), ctx);
   result.AddEvidence("pg_stat_replication on " + run.old_primary + " before",
                      before->replication_table);
-  auto prepared = OnPooler(CreateSql() + "; TRUNCATE " + params_.table, ctx);
+  auto prepared =
+      OnPooler(CreateSql() + "; " +
+                   GuardedTableSql(params_.table, TableComment(), "TRUNCATE " + params_.table),
+               ctx);
   if (!prepared) {
     result.AddPhase("prepare", run.Now(), false, "writer table");
     result.Fail(prepared.error().code,
@@ -374,9 +382,10 @@ bool FailoverDrill::Trigger(FailoverRun& run) const {
     ctx.progress("trigger: running " + params_.command[0]);
     const Deadline command_deadline(
         std::min(ctx.deadline.at(), SteadyClock::now() + params_.command_timeout));
-    run.command = std::async(std::launch::async, [this, command_deadline, stop = ctx.stop] {
-      return RunDrillCommand(params_.command, {}, command_deadline, stop);
-    });
+    run.command = std::async(std::launch::async,
+                             [this, command_deadline, stop = ctx.stop, env = ctx.command_env] {
+                               return RunDrillCommand(params_.command, env, command_deadline, stop);
+                             });
     return true;
   }
   ctx.progress("trigger: deleting the primary pod of " + cnpg_cluster_);
@@ -641,11 +650,6 @@ void FailoverDrill::Conclude(FailoverRun& run) const {
                                run.analysis.lost.size()));
 }
 
-bool ValidTableName(const std::string& name) {
-  static const std::regex kIdentifier("[a-z_][a-z0-9_]{0,62}");
-  return std::regex_match(name, kIdentifier);
-}
-
 // `trigger`: exactly one of { command, timeout } or { kubernetes: { cluster } }. Throws
 // ConfigError.
 void ReadTrigger(YamlMap& map, const Config& config, FailoverParams& params) {
@@ -743,9 +747,7 @@ Result<FailoverParams> ReadFailoverParams(const DrillSettings& settings, const C
       params.settle = *settle;
     }
     if (auto table = map.String("table")) {
-      if (!ValidTableName(*table)) {
-        map.Fail("table", "must be a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 63)");
-      }
+      if (!IsDrillSqlName(*table)) map.Fail("table", DrillSqlNameRule());
       params.table = *table;
     }
     if (auto expect = map.Map("expect")) {

@@ -10,6 +10,7 @@
 #include "core/random.h"
 #include "drills/command.h"
 #include "drills/health.h"
+#include "drills/runtime/ownership.h"
 
 namespace dbcanary {
 namespace {
@@ -102,7 +103,9 @@ class DragonflyPersistenceDrill : public Drill {
   Status CleanUp(const DrillContext& ctx) override {
     auto client = RedisClient::Connect(dragonfly_.master, ctx.deadline);
     if (!client) return client.error();
-    const std::string pattern = dragonfly_.key_prefix + "drill:persistence:*";
+    // The prefix is configured: escaped, its glob specials match only themselves, so the
+    // pattern covers the drill's keys and nothing else.
+    const std::string pattern = PersistenceScanPattern(dragonfly_.key_prefix);
     std::string cursor = "0";
     do {
       auto reply = client->Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
@@ -267,7 +270,7 @@ bool DragonflyPersistenceDrill::Restart(PersistenceRun& run) const {
   const auto start = run.restart_start;
   ctx.progress("restarting " + dragonfly_.master.name + ": " +
                DescribeCommand(params_.restart_command));
-  auto outcome = RunDrillCommand(params_.restart_command, {}, ctx.deadline, ctx.stop);
+  auto outcome = RunDrillCommand(params_.restart_command, ctx.command_env, ctx.deadline, ctx.stop);
   if (!outcome) return Failed(run, "restart", start, outcome.error());
   run.result.AddEvidence("restart command output", outcome->output);
   if (outcome->exit_code != 0) {
@@ -436,6 +439,9 @@ void DragonflyPersistenceDrill::WaitReplica(PersistenceRun& run,
 
 std::string PersistenceKey(const std::string& prefix, int index) {
   return prefix + "drill:persistence:k:" + std::to_string(index);
+}
+std::string PersistenceScanPattern(const std::string& prefix) {
+  return EscapeGlob(prefix + "drill:persistence:") + "*";
 }
 std::string PersistenceHashKey(const std::string& prefix) {
   return prefix + "drill:persistence:hash";

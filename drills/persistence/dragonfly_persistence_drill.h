@@ -29,6 +29,8 @@ DragonflyPersistenceParams ReadDragonflyPersistenceParams(YamlMap& params, const
 
 // The drill's key names for `prefix`: prefix + "drill:persistence:" + ...
 std::string PersistenceKey(const std::string& prefix, int index);
+// The SCAN MATCH pattern of every drill key under `prefix` (the prefix glob-escaped).
+std::string PersistenceScanPattern(const std::string& prefix);
 std::string PersistenceHashKey(const std::string& prefix);
 std::string PersistenceSetKey(const std::string& prefix);
 // The value written under key `index` for the run `token`.

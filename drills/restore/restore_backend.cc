@@ -5,6 +5,7 @@
 #include "clients/kube/client.h"
 #include "clients/kube/kube_common.h"
 #include "drills/command.h"
+#include "drills/runtime/ownership.h"
 
 namespace dbcanary {
 namespace {
@@ -18,8 +19,9 @@ Result<std::string> RunLabelledCommand(const DrillContext& ctx,
                                        const std::vector<std::string>& argv,
                                        const std::string& label, const char* what,
                                        DrillResult& result) {
-  auto outcome = RunDrillCommand(SubstituteLabel(argv, label), {{"DBCANARY_BACKUP_LABEL", label}},
-                                 ctx.deadline, ctx.stop);
+  auto env = ctx.command_env;
+  env.emplace_back("DBCANARY_BACKUP_LABEL", label);
+  auto outcome = RunDrillCommand(SubstituteLabel(argv, label), env, ctx.deadline, ctx.stop);
   if (!outcome) return outcome.error();
   result.AddEvidence(std::string(what) + " command output", outcome->output);
   if (outcome->exit_code != 0) {
@@ -75,6 +77,30 @@ class CnpgBackupBackend final : public BackupBackend {
     auto backup = WaitCompleted(ctx, *client, *name);
     if (!backup) return backup.error();
     return Describe(*name, *backup, result);
+  }
+
+  Status CleanUp(const DrillContext& ctx) const override {
+    auto client = kube::MakeClient(kube_);
+    if (!client) return client.error();
+    const auto backups = kube::CnpgResource("backups", target_.namespace_);
+    auto listed = client->List(backups,
+                               std::string(kOwnerLabel) + "=" + std::string(kOwnerLabelValue) +
+                                   ",dbcanary.io/drill=restore",
+                               ctx.deadline);
+    if (!listed) return listed.error();
+    const auto* items = kube::Field(*listed, {"items"});
+    if (items == nullptr || !items->is_array()) return Ok{};
+    for (const auto& item : *items) {
+      auto name = kube::Text(item, {"metadata", "name"});
+      // The selector chose them; the label is checked again on the object itself.
+      if (!name || kube::Text(item, {"spec", "cluster", "name"}) != target_.cnpg_cluster ||
+          !HasOwnerLabel(item)) {
+        continue;
+      }
+      Status deleted = client->Delete(backups, *name, ctx.deadline);
+      if (!deleted && deleted.error().cause.http_status != 404) return deleted.error();
+    }
+    return Ok{};
   }
 
  private:
@@ -147,7 +173,7 @@ class CommandRestoreBackend final : public RestoreBackend {
   const PgEndpoint& ScratchConnection() const override { return connection_; }
 
   Result<std::string> CleanUp(const DrillContext& ctx) const override {
-    auto outcome = RunDrillCommand(cleanup_, {}, ctx.deadline, ctx.stop);
+    auto outcome = RunDrillCommand(cleanup_, ctx.command_env, ctx.deadline, ctx.stop);
     if (!outcome) return outcome.error();
     if (outcome->exit_code != 0) {
       return MakeError(ErrorCode::kUnexpected, cluster_name_ + ": cleanup command \"" +
@@ -205,8 +231,9 @@ class CnpgRestoreBackend final : public RestoreBackend {
     auto client = kube::MakeClient(kube_);
     if (!client) return client.error();
     const auto clusters = kube::CnpgResource("clusters", target_.namespace_);
-    Status deleted = client->Delete(clusters, name_, ctx.deadline);
-    if (!deleted && deleted.error().cause.http_status != 404) return deleted.error();
+    // Only a Cluster carrying the owner label: a namesake someone else made is left alone.
+    Status deleted = DeleteOwnedKubeObject(*client, clusters, name_, ctx.deadline);
+    if (!deleted) return deleted.error();
     // Wait until it is gone, so the next Create does not meet a terminating namesake.
     for (;;) {
       auto got = client->Get(clusters, name_, ctx.deadline);

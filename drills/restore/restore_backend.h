@@ -32,6 +32,12 @@ class BackupBackend {
   // output, the Backup's status) to `result`, also when it fails.
   virtual Result<TakenBackup> TakeBackup(const DrillContext& ctx, const std::string& label,
                                          DrillResult& result) const = 0;
+  // Removes the backup objects the drill created (CNPG Backups carrying the owner label), once
+  // the restore no longer needs them; idempotent. The backup data itself stays in the store.
+  virtual Status CleanUp(const DrillContext& ctx) const {
+    (void)ctx;
+    return Ok{};
+  }
 };
 
 class RestoreBackend {

@@ -9,6 +9,7 @@
 #include "core/random.h"
 #include "drills/health.h"
 #include "drills/restore/restore_backend.h"
+#include "drills/runtime/ownership.h"
 
 namespace dbcanary {
 namespace {
@@ -38,8 +39,6 @@ const std::vector<MetricDesc>& RestoreFamilies() {
   };
   return families;
 }
-
-const std::regex kIdentifier("^[a-z_][a-z0-9_]{0,62}$");
 
 std::string NewUuid() {
   uint64_t high = RandomUint64();
@@ -75,21 +74,65 @@ std::string FormatTable(const PgTable& table) {
   return text;
 }
 
+// host:port of every configured instance and pooler: a scratch target at one of them is
+// production, whatever the restore command said.
+std::vector<std::pair<std::string, PgEndpoint>> ProductionAddresses(const Config& config) {
+  std::vector<std::pair<std::string, PgEndpoint>> addresses;
+  for (const auto& cluster : config.postgres_clusters) {
+    addresses.emplace_back("instance " + cluster.primary.name, cluster.primary);
+    for (const auto& standby : cluster.standbys) {
+      addresses.emplace_back("instance " + standby.name, standby);
+    }
+  }
+  for (const auto& pooler : config.poolers) {
+    addresses.emplace_back("pooler " + pooler.name, pooler.connection);
+  }
+  return addresses;
+}
+
+// Who a server is: a restored copy shares the system identifier of its origin, but its
+// postmaster started after the restore.
+struct ServerIdentity {
+  std::optional<std::string> system_identifier;  // absent when pg_control_system() is denied
+  double postmaster_start = 0;                   // Unix seconds
+};
+
+Result<ServerIdentity> QueryIdentity(PgSession& session, const DrillContext& ctx) {
+  ServerIdentity identity;
+  auto started =
+      session.Query("SELECT extract(epoch FROM pg_postmaster_start_time())::float8 AS started",
+                    ctx.deadline, ctx.stop);
+  if (!started) return started.error();
+  auto at = started->Number(0, "started");
+  if (!at || !at.value()) return Error{ErrorCode::kProtocol, "no pg_postmaster_start_time()"};
+  identity.postmaster_start = **at;
+  auto control =
+      session.Query("SELECT system_identifier::text AS system_identifier FROM pg_control_system()",
+                    ctx.deadline, ctx.stop);
+  if (control) {
+    auto id = control->Text(0, "system_identifier");
+    if (id && id.value()) identity.system_identifier = **id;
+  }
+  return identity;
+}
+
 class RestoreDrill : public Drill {
  public:
   RestoreDrill(RestoreDrillParams params, PostgresCluster cluster,
-               std::unique_ptr<BackupBackend> backup, std::unique_ptr<RestoreBackend> restore)
+               std::unique_ptr<BackupBackend> backup, std::unique_ptr<RestoreBackend> restore,
+               std::vector<std::pair<std::string, PgEndpoint>> production)
       : params_(std::move(params)),
         cluster_(std::move(cluster)),
         backup_(std::move(backup)),
-        restore_(std::move(restore)) {}
+        restore_(std::move(restore)),
+        production_(std::move(production)) {}
 
   const std::vector<MetricDesc>& Describe() const override { return RestoreFamilies(); }
 
   Status CleanUp(const DrillContext& ctx) override {
     auto removed = restore_->CleanUp(ctx);
     if (!removed) return removed.error();
-    return Ok{};
+    return backup_->CleanUp(ctx);
   }
 
   Status CheckPreconditions(const DrillContext& ctx) override {
@@ -122,6 +165,7 @@ class RestoreDrill : public Drill {
     double restore_started_at = 0;
     bool scratch_created = false;
     std::optional<PgSession> scratch;
+    ServerIdentity primary_identity;
   };
 
   std::string Table(const char* name) const { return params_.marker_schema + "." + name; }
@@ -145,6 +189,8 @@ class RestoreDrill : public Drill {
   Result<bool> WaitArchived(const DrillContext& ctx, RunState& state, const std::string& wanted,
                             std::string& archived);
   bool Restore(const DrillContext& ctx, DrillResult& result, RunState& state, const Labels& labels);
+  Status CheckScratchAddress(const PgEndpoint& target) const;
+  Status CheckNotProduction(const DrillContext& ctx, RunState& state) const;
   void Verify(const DrillContext& ctx, DrillResult& result, RunState& state, const Labels& labels);
   Result<RestoredMarker> ReadRestored(const DrillContext& ctx, DrillResult& result,
                                       RunState& state);
@@ -154,6 +200,7 @@ class RestoreDrill : public Drill {
   PostgresCluster cluster_;
   std::unique_ptr<BackupBackend> backup_;
   std::unique_ptr<RestoreBackend> restore_;
+  std::vector<std::pair<std::string, PgEndpoint>> production_;
 };
 
 // ---- write_marker: the marker row and the checksummed rows, committed on the primary
@@ -170,21 +217,26 @@ bool RestoreDrill::WriteMarker(const DrillContext& ctx, DrillResult& result, Run
   state.primary.emplace(std::move(*session));
   const std::string marker = Table("restore_drill_marker");
   const std::string rows = Table("restore_drill_rows");
+  const std::string comment = OwnershipComment("restore", "table");
   const std::string sql = fmt::format(
       "SET synchronous_commit = on; SET client_min_messages = warning;"
-      "CREATE TABLE IF NOT EXISTS {0} (run_id uuid NOT NULL, kind text NOT NULL,"
-      " written_at timestamptz NOT NULL, checksum text, rows integer,"
-      " PRIMARY KEY (run_id, kind));"
-      "CREATE TABLE IF NOT EXISTS {1} (n integer PRIMARY KEY, payload text NOT NULL);"
+      "{4}; {5};"
       "BEGIN;"
-      "DELETE FROM {0}; DELETE FROM {1};"
+      "{6}; {7};"
       "INSERT INTO {1} SELECT n, md5('{2}:' || n) FROM generate_series(1, {3}) AS n;"
       "INSERT INTO {0} SELECT '{2}', 'marker', clock_timestamp(),"
       " md5(string_agg(n || ':' || payload, ',' ORDER BY n)), count(*) FROM {1};"
       "COMMIT;"
       "SELECT extract(epoch FROM written_at)::float8 AS written_at, checksum, rows"
       " FROM {0} WHERE run_id = '{2}' AND kind = 'marker'",
-      marker, rows, state.run_id, params_.marker_rows);
+      marker, rows, state.run_id, params_.marker_rows,
+      EnsureOwnedTableSql(marker,
+                          "run_id uuid NOT NULL, kind text NOT NULL, written_at timestamptz NOT "
+                          "NULL, checksum text, rows integer, PRIMARY KEY (run_id, kind)",
+                          comment),
+      EnsureOwnedTableSql(rows, "n integer PRIMARY KEY, payload text NOT NULL", comment),
+      GuardedTableSql(marker, comment, "DELETE FROM " + marker),
+      GuardedTableSql(rows, comment, "DELETE FROM " + rows));
   auto written = state.primary->Query(sql, ctx.deadline, ctx.stop);
   if (!written) return Failed(result, "write_marker", start, written.error());
   auto at = written->Number(0, "written_at");
@@ -195,6 +247,9 @@ bool RestoreDrill::WriteMarker(const DrillContext& ctx, DrillResult& result, Run
   }
   state.marker_written_at = **at;
   state.checksum = **checksum;
+  auto identity = QueryIdentity(*state.primary, ctx);
+  if (!identity) return Failed(result, "write_marker", start, identity.error());
+  state.primary_identity = *identity;
   Phase(result, "write_marker", start, true,
         fmt::format("run {} on {}: {} rows, checksum {}", state.run_id, target.Describe(),
                     params_.marker_rows, state.checksum));
@@ -282,10 +337,13 @@ Result<bool> RestoreDrill::WaitArchived(const DrillContext& ctx, RunState& state
 bool RestoreDrill::Restore(const DrillContext& ctx, DrillResult& result, RunState& state,
                            const Labels& labels) {
   auto start = SteadyClock::now();
-  auto restored = restore_->Restore(ctx, state.label, result, state.scratch_created);
-  if (!restored) return Failed(result, "restore", start, restored.error());
   PgEndpoint target = restore_->ScratchConnection();
   target.dbname = params_.marker_dbname;
+  if (auto elsewhere = CheckScratchAddress(target); !elsewhere) {
+    return Failed(result, "restore", start, elsewhere.error());
+  }
+  auto restored = restore_->Restore(ctx, state.label, result, state.scratch_created);
+  if (!restored) return Failed(result, "restore", start, restored.error());
   // The scratch target may need a moment after the command or the operator reports it ready.
   for (;;) {
     auto session = PgSession::Connect(target, {}, ctx.deadline, ctx.stop);
@@ -298,6 +356,9 @@ bool RestoreDrill::Restore(const DrillContext& ctx, DrillResult& result, RunStat
     }
   }
   double rto = SecondsSince(start);
+  if (auto distinct = CheckNotProduction(ctx, state); !distinct) {
+    return Failed(result, "restore", start, distinct.error());
+  }
   result.Add(kRestoreSeconds, labels, rto);
   Phase(result, "restore", start, true,
         "scratch target " + target.Describe() + " accepts connections");
@@ -306,6 +367,37 @@ bool RestoreDrill::Restore(const DrillContext& ctx, DrillResult& result, RunStat
         ExpectNumber("max_rto_seconds", cluster_.name, rto, "<=", *params_.max_rto_seconds));
   }
   return true;
+}
+
+// The scratch target must not be at the address of a configured instance or pooler.
+Status RestoreDrill::CheckScratchAddress(const PgEndpoint& target) const {
+  for (const auto& [what, endpoint] : production_) {
+    if (endpoint.host == target.host && endpoint.port == target.port) {
+      return MakeError(ErrorCode::kUnexpected,
+                       "the scratch target " + target.host + ":" + std::to_string(target.port) +
+                           " is the address of " + what +
+                           ": a restore is verified only on a separate server");
+    }
+  }
+  return Ok{};
+}
+
+// The scratch server must prove it is not the production primary the marker was written on:
+// another system identifier, or (a restored copy keeps its origin's) a postmaster started after
+// the primary's. Otherwise verifying there would find the marker just written and pass.
+Status RestoreDrill::CheckNotProduction(const DrillContext& ctx, RunState& state) const {
+  auto scratch = QueryIdentity(*state.scratch, ctx);
+  if (!scratch) return scratch.error();
+  const ServerIdentity& primary = state.primary_identity;
+  const bool other_system = scratch->system_identifier && primary.system_identifier &&
+                            *scratch->system_identifier != *primary.system_identifier;
+  if (other_system || scratch->postmaster_start > primary.postmaster_start) return Ok{};
+  return MakeError(ErrorCode::kUnexpected,
+                   fmt::format("the scratch target is the production primary (system identifier "
+                               "{}, postmaster started at {:.3f}, not after the primary's "
+                               "{:.3f}): nothing was restored",
+                               scratch->system_identifier.value_or("unknown"),
+                               scratch->postmaster_start, primary.postmaster_start));
 }
 
 // ---- verify: the restored marker and rows against what the primary wrote, and the RPO
@@ -387,7 +479,7 @@ DrillResult& RestoreDrill::Finish(const DrillContext& ctx, DrillResult& result, 
   ctx.progress("removing the scratch target");
   // Within the run's deadline, but not interrupted by a shutdown request: the scratch must
   // go. What a timed-out run could not remove, the runner's CleanUp after Run removes.
-  DrillContext cleanup{ctx.deadline, {}, ctx.log, ctx.progress};
+  DrillContext cleanup{ctx.deadline, {}, ctx.log, ctx.progress, ctx.command_env};
   auto removed = restore_->CleanUp(cleanup);
   if (!removed) {
     std::string message = cluster_.name + ": cleanup: " + removed.error().message;
@@ -597,8 +689,10 @@ RestoreDrillParams ReadRestoreDrillParams(YamlMap& params, const Config& config)
   if (auto marker = params.Map("marker")) {
     p.marker_dbname = marker->String("dbname").value_or(p.marker_dbname);
     p.marker_schema = marker->String("schema").value_or(p.marker_schema);
-    if (!std::regex_match(p.marker_schema, kIdentifier)) {
-      marker->Fail("schema", "must be a lower-case SQL identifier");
+    if (p.marker_schema != "dbcanary" && !IsDrillSqlName(p.marker_schema)) {
+      marker->Fail("schema",
+                   "must be dbcanary or start with dbcanary_: the drill deletes rows "
+                   "of the tables it keeps there");
     }
     p.marker_rows = static_cast<int>(marker->Int("rows", 1, 1000000).value_or(p.marker_rows));
     marker->Finish();
@@ -626,8 +720,9 @@ Result<std::unique_ptr<Drill>> MakeRestoreDrill(const DrillSettings& settings,
     auto backup = MakeBackupBackend(params, config);
     auto restore = MakeRestoreBackend(params, config);
     PostgresCluster cluster = *config.FindCluster(params.cluster);
-    return std::unique_ptr<Drill>(std::make_unique<RestoreDrill>(
-        std::move(params), std::move(cluster), std::move(backup), std::move(restore)));
+    return std::unique_ptr<Drill>(
+        std::make_unique<RestoreDrill>(std::move(params), std::move(cluster), std::move(backup),
+                                       std::move(restore), ProductionAddresses(config)));
   } catch (const ConfigError& error) {
     return MakeError(ErrorCode::kConfig, error.what());
   }

@@ -153,6 +153,7 @@ int RunDrillFromCli(const DrillCliOptions& options, const DrillRegistry& registr
   run.keep_reports = settings.keep_reports;
   run.log = logger.get();
   run.stop = signals.token();
+  run.command_env = settings.command_env;
   run.progress = [&](std::string_view line) {
     out << FormatUtc(std::chrono::system_clock::now()) << "  " << RedactSecrets(std::string(line))
         << std::endl;

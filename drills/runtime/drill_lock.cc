@@ -146,13 +146,14 @@ void DrillLease::RenewLoop(std::stop_token stop) {
       continue;
     }
     if (rows) {
-      lost_ = true;
+      MarkLost("taken over by another holder");
       log_.error("drill lock: lease for drill {} was taken over by another holder", drill_);
       break;
     }
     renewal_failures_++;
     if (SteadyClock::now() >= valid_until) {
-      if (!lost_.exchange(true)) {
+      if (!lost_.load()) {
+        MarkLost("expired while renewals failed: " + rows.error().message);
         log_.error("drill lock: lease for drill {} expired; renewals failing: {}", drill_,
                    rows.error().message);
       }
@@ -163,6 +164,17 @@ void DrillLease::RenewLoop(std::stop_token stop) {
           drill_, rows.error().message);
     }
   }
+}
+
+void DrillLease::MarkLost(std::string reason) {
+  lost_reason_ = std::move(reason);
+  lost_ = true;
+  lost_source_.request_stop();
+}
+
+std::string DrillLease::lost_reason() const {
+  std::lock_guard guard(mutex_);
+  return lost_reason_;
 }
 
 Status DrillLease::Release() {

@@ -76,11 +76,17 @@ class DrillLease {
   Status Release();
   // Whether renewals failed past the expiry, or found the row taken by another holder.
   bool lost() const { return lost_.load(); }
+  // Requested once the lease is lost: the runner stops the drill with it.
+  std::stop_token lost_token() const { return lost_source_.get_token(); }
+  // Why the lease was lost ("taken over by another holder"); empty while held.
+  std::string lost_reason() const;
   int renewal_failures() const { return renewal_failures_.load(); }
   const std::string& expires_at() const { return expires_at_; }
 
  private:
   void RenewLoop(std::stop_token stop);
+  // Under mutex_: marks the lease lost with `reason` and trips lost_token().
+  void MarkLost(std::string reason);
 
   DrillLock& lock_;
   std::string drill_;
@@ -89,7 +95,9 @@ class DrillLease {
   std::atomic<bool> lost_{false};
   std::atomic<int> renewal_failures_{0};
   bool released_ = false;
-  std::mutex mutex_;
+  std::string lost_reason_;
+  std::stop_source lost_source_;
+  mutable std::mutex mutex_;
   std::condition_variable_any wake_;
   std::jthread renewer_;
 };

@@ -85,7 +85,28 @@ void DrillScheduler::Stop() {
   thread_.join();
 }
 
+// A killed run (exporter restarted midway, pod SIGKILLed) may have left scratch objects: each
+// enabled drill cleans up once before the schedule starts. Disabled drills are left alone.
+void DrillScheduler::CleanUpAtStart(const std::stop_token& stop) {
+  for (auto& configured : drills_) {
+    if (stop.stop_requested()) return;
+    if (!configured.settings.enabled) continue;
+    auto logger = options_.make_logger(configured.settings.kind);
+    DrillRunOptions run;
+    run.name = configured.settings.kind;
+    run.lock = lock_.get();
+    run.log = logger.get();
+    run.stop = stop;
+    run.command_env = config_->drills->command_env;
+    if (auto cleaned = CleanUpLeftovers(*configured.drill, run); !cleaned) {
+      logger->warn("start-up cleanup of earlier runs' leftovers failed (the next run retries): {}",
+                   cleaned.error().message);
+    }
+  }
+}
+
 void DrillScheduler::Loop(std::stop_token stop) {
+  CleanUpAtStart(stop);
   while (!stop.stop_requested()) {
     auto now = std::chrono::system_clock::now();
     ConfiguredDrill* due = nullptr;
@@ -117,6 +138,7 @@ void DrillScheduler::Loop(std::stop_token stop) {
     run.store = &store_;
     run.log = logger.get();
     run.stop = stop;
+    run.command_env = config_->drills->command_env;
     logger->info("scheduled run ({})", due->schedule->text());
     auto record = RunDrill(*due->drill, run);
     (void)record;

@@ -42,7 +42,8 @@ struct DrillSchedulerOptions {
 };
 
 // Fires enabled drills by their cron schedule within their window, on its own thread (not
-// the probe workers): one drill at a time, never two overlapping. Runs due while another one
+// the probe workers): one drill at a time, never two overlapping. On start, each enabled drill
+// first cleans up what a killed run may have left (CleanUpLeftovers). Runs due while another one
 // runs are not queued: the next time is computed afresh after each run.
 class DrillScheduler {
  public:
@@ -59,6 +60,7 @@ class DrillScheduler {
 
  private:
   void Loop(std::stop_token stop);
+  void CleanUpAtStart(const std::stop_token& stop);
 
   std::shared_ptr<const Config> config_;
   std::vector<ConfiguredDrill> drills_;

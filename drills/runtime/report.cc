@@ -17,6 +17,37 @@
 namespace dbcanary {
 namespace {
 
+// A heading or list item of one line: line breaks would start new Markdown blocks.
+std::string OneLine(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return out;
+}
+
+// A table cell: one line, and a '|' in the text does not end the cell.
+std::string TableCell(std::string_view text) {
+  std::string out;
+  for (char c : OneLine(text)) {
+    if (c == '|') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// A code fence longer than any backtick run in `text`, so that evidence cannot close it and
+// inject Markdown (CommonMark: a fence closes only with at least as many backticks).
+std::string FenceFor(std::string_view text) {
+  size_t longest = 0;
+  size_t run = 0;
+  for (char c : text) {
+    run = c == '`' ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  return std::string(std::max<size_t>(3, longest + 1), '`');
+}
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
@@ -251,8 +282,8 @@ std::string RecordToMarkdown(const DrillRecord& record) {
   int index = 1;
   for (const auto& phase : record.result.phases) {
     md += "| " + std::to_string(index++) + " | " + phase.name + " | " +
-          Fixed(phase.duration_seconds) + " | " + (phase.ok ? "yes" : "no") + " | " + phase.detail +
-          " |\n";
+          Fixed(phase.duration_seconds) + " | " + (phase.ok ? "yes" : "no") + " | " +
+          TableCell(phase.detail) + " |\n";
   }
   if (!record.result.expectations.empty()) {
     md +=
@@ -273,12 +304,13 @@ std::string RecordToMarkdown(const DrillRecord& record) {
   }
   if (!record.notes.empty()) {
     md += "\n## Notes\n\n";
-    for (const auto& note : record.notes) md += "- " + note + "\n";
+    for (const auto& note : record.notes) md += "- " + OneLine(note) + "\n";
   }
   for (const auto& evidence : record.result.evidence) {
-    md += "\n## " + evidence.title + "\n\n```\n" + evidence.text;
+    const std::string fence = FenceFor(evidence.text);
+    md += "\n## " + OneLine(evidence.title) + "\n\n" + fence + "\n" + evidence.text;
     if (!evidence.text.empty() && evidence.text.back() != '\n') md += "\n";
-    md += "```\n";
+    md += fence + "\n";
   }
   return md;
 }

@@ -1,9 +1,11 @@
 #include "drills/runtime/runner.h"
 
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 
+#include "config/secret.h"
 #include "drills/runtime/report.h"
 
 namespace dbcanary {
@@ -29,6 +31,15 @@ class Watchdog {
   std::jthread thread_;
 };
 
+// The values of the named variables that are set in the daemon's environment.
+std::vector<std::pair<std::string, std::string>> PassedEnv(const std::vector<std::string>& names) {
+  std::vector<std::pair<std::string, std::string>> env;
+  for (const auto& name : names) {
+    if (const char* value = std::getenv(name.c_str())) env.emplace_back(name, value);
+  }
+  return env;
+}
+
 template <typename Call>
 auto Guarded(Call&& call, std::string_view what) -> decltype(call()) {
   try {
@@ -44,10 +55,11 @@ auto Guarded(Call&& call, std::string_view what) -> decltype(call()) {
 // deadline or when `outer` is requested. Not movable: the watchdog refers to the source.
 struct BudgetedContext {
   BudgetedContext(std::chrono::milliseconds budget, std::stop_token outer, spdlog::logger& log,
-                  std::function<void(std::string_view)> progress)
+                  std::function<void(std::string_view)> progress,
+                  const std::vector<std::string>& command_env)
       : deadline(Deadline::In(budget)),
         watchdog(source, deadline.at(), std::move(outer)),
-        ctx{deadline, source.get_token(), log, std::move(progress)} {}
+        ctx{deadline, source.get_token(), log, std::move(progress), PassedEnv(command_env)} {}
   BudgetedContext(const BudgetedContext&) = delete;
   BudgetedContext& operator=(const BudgetedContext&) = delete;
 
@@ -75,6 +87,8 @@ class DrillRun {
     };
     if (options_.store) options_.store->SetRunning(options_.name, true);
   }
+  DrillRun(const DrillRun&) = delete;
+  DrillRun& operator=(const DrillRun&) = delete;
 
   bool TakeLock();
   bool CleanUpBefore();
@@ -96,7 +110,9 @@ class DrillRun {
   }
   Status CleanUp(std::vector<DrillPhase>& into, const char* name);
   bool StoppedByShutdown(Error& error) const;
+  bool AbortedByLostLease(Error& error) const;
   void ClassifyRun(const Deadline& deadline, const std::stop_source& source);
+  void DiscardExpectations(const char* why);
 
   Drill& drill_;
   const DrillRunOptions& options_;
@@ -107,13 +123,18 @@ class DrillRun {
   DrillResult result_;
   std::optional<DrillOutcome> outcome_;
   std::unique_ptr<DrillLease> lease_;
+  // Trips on shutdown/reload and when the lease is lost: the stop the drill's context sees.
+  std::stop_source abort_;
+  std::stop_callback<std::function<void()>> on_shutdown_{
+      options_.stop, std::function<void()>([this] { abort_.request_stop(); })};
+  std::optional<std::stop_callback<std::function<void()>>> on_lease_lost_;
   std::vector<DrillPhase> before_;  // framework phases ahead of the drill's own
   std::vector<DrillPhase> after_;
 };
 
 Status DrillRun::CleanUp(std::vector<DrillPhase>& into, const char* name) {
   // Its own budget, and a stop token that only the deadline trips: a shutdown still cleans up.
-  BudgetedContext budgeted(options_.cleanup_budget, {}, log_, progress_);
+  BudgetedContext budgeted(options_.cleanup_budget, {}, log_, progress_, options_.command_env);
   return Timed(into, name, [&] {
     return Guarded([&]() -> Status { return drill_.CleanUp(budgeted.ctx); }, "CleanUp");
   });
@@ -134,6 +155,16 @@ bool DrillRun::StoppedByShutdown(Error& error) const {
   return false;
 }
 
+// True when the lease was lost (another holder may be running a drill now): the error then
+// says so, whatever the drill reported on being stopped.
+bool DrillRun::AbortedByLostLease(Error& error) const {
+  if (!lease_ || !lease_->lost()) return false;
+  error =
+      Error{ErrorCode::kUnexpected, "drill lock lease lost (" + lease_->lost_reason() +
+                                        "): the drill was aborted; drill said: " + error.message};
+  return true;
+}
+
 bool DrillRun::TakeLock() {
   if (options_.lock == nullptr) return true;
   progress_("taking the drill lock on cluster " + options_.lock->cluster_name());
@@ -141,6 +172,8 @@ bool DrillRun::TakeLock() {
     auto acquired = options_.lock->Acquire(options_.name, log_, options_.stop);
     if (!acquired) return acquired.error();
     lease_ = std::move(acquired).value();
+    on_lease_lost_.emplace(lease_->lost_token(),
+                           std::function<void()>([this] { abort_.request_stop(); }));
     return Ok{};
   });
   if (taken) return true;
@@ -165,14 +198,17 @@ bool DrillRun::CleanUpBefore() {
 bool DrillRun::CheckPreconditions() {
   if (options_.stop.stop_requested()) return true;  // CheckNotStopped records the stop
   progress_("checking preconditions");
-  BudgetedContext budgeted(options_.preconditions_budget, options_.stop, log_, progress_);
+  BudgetedContext budgeted(options_.preconditions_budget, abort_.get_token(), log_, progress_,
+                           options_.command_env);
   auto ready = Timed(before_, "preconditions", [&] {
     return Guarded([&]() -> Status { return drill_.CheckPreconditions(budgeted.ctx); },
                    "CheckPreconditions");
   });
   if (ready) return true;
   result_.error = Error{ready.error().code, "precondition not met: " + ready.error().message};
-  outcome_ = StoppedByShutdown(*result_.error) ? DrillOutcome::kStopped : DrillOutcome::kRefused;
+  outcome_ = AbortedByLostLease(*result_.error)  ? DrillOutcome::kError
+             : StoppedByShutdown(*result_.error) ? DrillOutcome::kStopped
+                                                 : DrillOutcome::kRefused;
   return false;
 }
 
@@ -186,7 +222,8 @@ bool DrillRun::CheckNotStopped() {
 bool DrillRun::RunAndCleanUp() {
   progress_("running (timeout " + std::to_string(options_.timeout.count() / 1000) + " s)");
   {
-    BudgetedContext budgeted(options_.timeout, options_.stop, log_, progress_);
+    BudgetedContext budgeted(options_.timeout, abort_.get_token(), log_, progress_,
+                             options_.command_env);
     try {
       result_ = drill_.Run(budgeted.ctx);
     } catch (const std::exception& error) {
@@ -213,6 +250,13 @@ bool DrillRun::RunAndCleanUp() {
 
 // The outcome of Run's result, which the deadline or a shutdown may have cut short.
 void DrillRun::ClassifyRun(const Deadline& deadline, const std::stop_source& source) {
+  if (lease_ && lease_->lost()) {
+    if (!result_.error) result_.Fail(ErrorCode::kStopped, "stopped");
+    AbortedByLostLease(*result_.error);
+    outcome_ = DrillOutcome::kError;
+    DiscardExpectations("aborted");
+    return;
+  }
   if (!result_.error && (deadline.Expired() || source.stop_requested())) {
     // The drill returned without saying so, but it was cut short.
     result_.Fail(options_.stop.stop_requested() ? ErrorCode::kStopped : ErrorCode::kTimeout,
@@ -224,17 +268,20 @@ void DrillRun::ClassifyRun(const Deadline& deadline, const std::stop_source& sou
   }
   if (result_.error && result_.error->code == ErrorCode::kStopped) {
     outcome_ = DrillOutcome::kStopped;
-    // Targets measured on a run cut short (a benchmark's min_tps over half a leg) are not
-    // verdicts on the target: drop them, so that no expectation fails because of a shutdown.
-    if (!result_.expectations.empty()) {
-      record_->notes.push_back(std::to_string(result_.expectations.size()) +
-                               " expectation(s) of the stopped run discarded");
-      result_.expectations.clear();
-    }
+    DiscardExpectations("stopped");
   } else {
     outcome_ = result_.error ? DrillOutcome::kError
                              : (result_.Passed() ? DrillOutcome::kPass : DrillOutcome::kFail);
   }
+}
+
+// Targets measured on a run cut short (a benchmark's min_tps over half a leg) are not verdicts
+// on the target: dropped, so that no expectation fails because of a shutdown or a lost lease.
+void DrillRun::DiscardExpectations(const char* why) {
+  if (result_.expectations.empty()) return;
+  record_->notes.push_back(std::to_string(result_.expectations.size()) + " expectation(s) of the " +
+                           why + " run discarded");
+  result_.expectations.clear();
 }
 
 void DrillRun::ReleaseLock() {
@@ -263,6 +310,9 @@ std::shared_ptr<const DrillRecord> DrillRun::Finish() {
   record.result = std::move(result_);
   record.finished_at = std::chrono::system_clock::now();
   record.duration_seconds = SecondsSince(started_);
+  // Command output and server errors may carry a password: the report, the store (/api) and the
+  // progress line get what the logs get.
+  RedactRecord(record);
   if (record.outcome == DrillOutcome::kPass) {
     record.last_success_at = record.finished_at;
   } else if (options_.store) {
@@ -287,11 +337,40 @@ std::shared_ptr<const DrillRecord> DrillRun::Finish() {
 
 }  // namespace
 
+Status CleanUpLeftovers(Drill& drill, const DrillRunOptions& options) {
+  std::unique_ptr<DrillLease> lease;
+  if (options.lock != nullptr) {
+    auto acquired = options.lock->Acquire(options.name, *options.log, options.stop);
+    if (!acquired) return acquired.error();
+    lease = std::move(acquired).value();
+  }
+  auto progress = [&options](std::string_view line) {
+    options.log->info("{}", line);
+    if (options.progress) options.progress(line);
+  };
+  BudgetedContext budgeted(options.cleanup_budget, {}, *options.log, progress, options.command_env);
+  Status cleaned =
+      Guarded([&]() -> Status { return drill.CleanUp(budgeted.ctx); }, "CleanUp at start-up");
+  if (lease) (void)lease->Release();
+  return cleaned;
+}
+
+void RedactRecord(DrillRecord& record) {
+  auto redact = [](std::string& text) { text = RedactSecrets(text); };
+  if (record.result.error) redact(record.result.error->message);
+  for (auto& phase : record.result.phases) redact(phase.detail);
+  for (auto& evidence : record.result.evidence) {
+    redact(evidence.title);
+    redact(evidence.text);
+  }
+  for (auto& note : record.notes) redact(note);
+}
+
 std::shared_ptr<const DrillRecord> RunDrill(Drill& drill, const DrillRunOptions& options) {
   DrillRun run(drill, options);
   // Each step runs only while the earlier ones left the run without an outcome.
   for (bool (DrillRun::*step)() :
-       {&DrillRun::TakeLock, &DrillRun::CleanUpBefore, &DrillRun::CheckPreconditions,
+       {&DrillRun::TakeLock, &DrillRun::CheckPreconditions, &DrillRun::CleanUpBefore,
         &DrillRun::CheckNotStopped, &DrillRun::RunAndCleanUp}) {
     if (!(run.*step)()) break;
   }

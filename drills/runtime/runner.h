@@ -31,13 +31,26 @@ struct DrillRunOptions {
   std::function<void(std::string_view)> progress;  // optional; also logged at info
   spdlog::logger* log = nullptr;                   // required
   std::stop_token stop;                            // shutdown or reload
+  std::vector<std::string> command_env;            // drills.command_env: passed to commands
 };
 
-// One run of `drill`: take the drill lock (held elsewhere: "refused") -> CleanUp ->
-// CheckPreconditions (refusing: "refused" with its reason) -> Run under the timeout (ctx.stop
-// fires at the deadline too) -> CleanUp again whatever happened -> release the lock ->
-// write the report -> record in the store. Never throws; an exception out of the drill is
-// an "error" run with code internal.
+// One run of `drill`: take the drill lock (held elsewhere: "refused") -> CheckPreconditions
+// (refusing: "refused" with its reason; nothing is touched) -> CleanUp -> Run under the timeout
+// (ctx.stop fires at the deadline, on shutdown and when the lease is lost) -> CleanUp again
+// whatever happened -> release the lock -> redact -> write the report -> record in the store.
+// A lost lease ends the run "error" with the reason. Never throws; an exception out of the
+// drill is an "error" run with code internal.
 std::shared_ptr<const DrillRecord> RunDrill(Drill& drill, const DrillRunOptions& options);
+
+// Removes what a killed run of `drill` may have left (an exporter restarted midway), without
+// running it: takes the drill lock (held elsewhere: returns that refusal; the holder's own run
+// cleans up), calls CleanUp under the cleanup budget, releases the lock. The daemon calls it once
+// per enabled drill when its scheduler starts. CleanUp touches only what carries the drill's
+// ownership marker (drills/runtime/ownership.h).
+Status CleanUpLeftovers(Drill& drill, const DrillRunOptions& options);
+
+// Replaces every registered secret in the record's texts (error, phase details, evidence,
+// notes) with "<redacted>": the same registry as the logs and /api/checks.
+void RedactRecord(DrillRecord& record);
 
 }  // namespace dbcanary

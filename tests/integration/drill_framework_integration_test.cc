@@ -1,6 +1,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -122,6 +123,64 @@ TEST(DrillLockIntegrationTest, ExpiredLeaseLetsTheNextHolderIn) {
 }
 
 // The lease must survive a failover: it is committed synchronously, so a standby has it.
+// A drill that runs until its stop token trips (at most its 60 s timeout), then returns.
+class WaitingDrill : public Drill {
+ public:
+  std::atomic<bool> running{false};
+  std::atomic<int> cleanups{0};
+  const std::vector<MetricDesc>& Describe() const override { return descriptors_; }
+  Status CleanUp(const DrillContext&) override {
+    cleanups++;
+    return Ok{};
+  }
+  Status CheckPreconditions(const DrillContext&) override { return Ok{}; }
+  DrillResult Run(const DrillContext& ctx) override {
+    running = true;
+    DrillResult result;
+    if (!SleepFor(60s, ctx.stop)) result.Fail(ErrorCode::kStopped, "stopped while waiting");
+    return result;
+  }
+
+ private:
+  std::vector<MetricDesc> descriptors_;
+};
+
+// Another holder takes the lease row while the drill runs (as after an expiry): the drill is
+// stopped at the next renewal, cleans up, and the run is an error naming the lost lease.
+TEST(DrillLockIntegrationTest, LeaseStolenMidRunAbortsTheDrill) {
+  DBCANARY_REQUIRE_STACK();
+  auto config = Stack::Get().LoadConfig();
+  ASSERT_TRUE(config) << config.error().message;
+  ClearLease();
+  DrillLock lock(Cluster(**config), 5s, 1s, "exporter-a/1/aaaa");  // renewed every 250 ms
+  WaitingDrill drill;
+  DrillRunOptions options;
+  options.name = "test_wait";
+  options.timeout = 60s;
+  options.cleanup_budget = 10s;
+  options.lock = &lock;
+  options.log = &testing::TestLogger();
+  std::jthread thief([&drill] {
+    while (!drill.running.load()) std::this_thread::sleep_for(10ms);
+    auto stolen = Stack::Get().AdminQuery(
+        "shared-postgres-1",
+        "UPDATE dbcanary.drill_lease SET holder = 'exporter-b/2/bbbb', expires_at = now() + "
+        "interval '1 minute' WHERE true",
+        "postgres");
+    EXPECT_TRUE(stolen) << stolen.error().message;
+  });
+  const auto started = SteadyClock::now();
+  auto record = RunDrill(drill, options);
+  // Aborted well before the 60 s timeout it would otherwise have run to.
+  EXPECT_LT(SecondsSince(started), 30);
+  EXPECT_EQ(record->outcome, DrillOutcome::kError);
+  ASSERT_TRUE(record->result.error);
+  EXPECT_THAT(record->result.error->message, HasSubstr("drill lock lease lost"));
+  EXPECT_THAT(record->result.error->message, HasSubstr("taken over by another holder"));
+  EXPECT_EQ(drill.cleanups.load(), 2) << "cleaned up before and after the run";
+  ClearLease();
+}
+
 TEST(DrillLockIntegrationTest, LeaseRowIsOnAStandbyAfterAcquire) {
   DBCANARY_REQUIRE_STACK();
   auto config = Stack::Get().LoadConfig();

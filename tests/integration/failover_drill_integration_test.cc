@@ -181,5 +181,56 @@ TEST(FailoverDrillIntegrationTest, CommandTriggerPromotesAStandbyWithoutLosingWr
   EXPECT_TRUE((*drill)->CleanUp(ctx));
 }
 
+// A table with the drill's prefix that someone else made (no ownership marker, owned by the
+// pooler's user, so the drill's DROP and TRUNCATE would succeed): cleanup leaves it as it is, the
+// run is refused before anything is touched, and its rows survive.
+TEST(FailoverDrillIntegrationTest, UnmarkedDbcanaryTableIsLeftAlone) {
+  DBCANARY_REQUIRE_STACK();
+  const Stack& stack = Stack::Get();
+  auto config = stack.LoadConfig();
+  ASSERT_TRUE(config) << config.error().message;
+  const Pooler* pooler = nullptr;
+  for (const auto& candidate : (*config)->poolers) {
+    if (candidate.name == "gitlab-pooler-rw") pooler = &candidate;
+  }
+  ASSERT_NE(pooler, nullptr);
+  const std::string& db = pooler->connection.dbname;
+  auto made = stack.AdminQuery(
+      kPrimary,
+      "DROP TABLE IF EXISTS dbcanary_unmarked_writes; CREATE TABLE dbcanary_unmarked_writes (seq "
+      "bigint PRIMARY KEY, at timestamptz); INSERT INTO dbcanary_unmarked_writes VALUES (1, "
+      "now()), (2, now()); ALTER TABLE dbcanary_unmarked_writes OWNER TO " +
+          pooler->connection.user,
+      db);
+  ASSERT_TRUE(made) << made.error().message;
+  auto rows = [&] {
+    return Cell(
+        stack.AdminQuery(kPrimary, "SELECT count(*) AS n FROM dbcanary_unmarked_writes", db), "n");
+  };
+  DrillSettings settings;
+  settings.kind = "failover";
+  settings.timeout = std::chrono::minutes(1);
+  settings.params = std::make_shared<YamlMap>(
+      YAML::Load(std::string("{cluster: ") + kCluster +
+                 ", pooler: gitlab-pooler-rw, trigger: {command: [\"false\"]}, table: "
+                 "dbcanary_unmarked_writes}"),
+      "drills.jobs.failover", std::make_shared<const std::string>("test.yaml"));
+  DrillRegistry registry;
+  RegisterBuiltinDrills(registry);
+  auto drill = registry.Create(settings, **config);
+  ASSERT_TRUE(drill) << drill.error().message;
+
+  auto ctx = Context(std::chrono::seconds(30));
+  auto cleaned = (*drill)->CleanUp(ctx);
+  EXPECT_TRUE(cleaned) << cleaned.error().message;
+  EXPECT_EQ(rows(), "2") << "cleanup dropped a table without the ownership marker";
+  auto ready = (*drill)->CheckPreconditions(ctx);
+  ASSERT_FALSE(ready) << "the drill would truncate a table it does not own";
+  EXPECT_NE(ready.error().message.find("without the dbcanary ownership marker"), std::string::npos)
+      << ready.error().message;
+  EXPECT_EQ(rows(), "2");
+  (void)stack.AdminQuery(kPrimary, "DROP TABLE IF EXISTS dbcanary_unmarked_writes", db);
+}
+
 }  // namespace
 }  // namespace dbcanary

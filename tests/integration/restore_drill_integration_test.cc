@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -121,6 +122,26 @@ class RestoreDrillTest : public ::testing::Test {
                           fprintf(stderr, "[drill] %.*s\n", static_cast<int>(line.size()),
                                   line.data());
                         }};
+  }
+
+  // The port of a standby whose postmaster started after the primary's (0: none).
+  static int LaterStartedStandbyPort() {
+    const auto& stack = harness::Stack::Get();
+    const std::string primary = stack.Env("DBCANARY_STACK_PG_PRIMARY");
+    const char* sql = "SELECT extract(epoch FROM pg_postmaster_start_time())::float8 AS s";
+    auto started = [&](const std::string& instance) -> double {
+      auto rows = stack.AdminQuery(instance, sql);
+      if (!rows || rows->empty()) return 0;
+      auto value = rows->Number(0, "s");
+      return value && value.value() ? **value : 0;
+    };
+    const double primary_started = started(primary);
+    for (const char* instance : {"shared-postgres-1", "shared-postgres-2", "shared-postgres-3"}) {
+      if (instance != primary && started(instance) > primary_started) {
+        return stack.Port(instance);
+      }
+    }
+    return 0;
   }
 
   std::string ScratchDir() const {
@@ -249,8 +270,15 @@ TEST_F(RestoreDrillTest, KubernetesMethodsCreateBackupAndRecoveryCluster) {
   fake.Set("POST " + base + "clusters",
            {201, R"({"kind":"Cluster","metadata":{"name":"pgmain-dbcanary-restore"}})"});
   fake.Set("DELETE " + recovery, {200, R"({"kind":"Status","status":"Success"})"});
+  // The recovery Cluster as the API server returns it: with the labels the drill set.
   const std::string healthy =
-      R"({"kind":"Cluster","metadata":{"name":"pgmain-dbcanary-restore"},"status":{"phase":"Cluster in healthy state","readyInstances":1}})";
+      R"({"kind":"Cluster","metadata":{"name":"pgmain-dbcanary-restore","labels":{"app.kubernetes.io/managed-by":"dbcanary","dbcanary.io/drill":"restore"}},"status":{"phase":"Cluster in healthy state","readyInstances":1}})";
+  fake.SetBody(
+      "GET " + base + "backups",
+      R"({"kind":"BackupList","items":[{"metadata":{"name":")" + backup_name +
+          R"(","labels":{"app.kubernetes.io/managed-by":"dbcanary","dbcanary.io/drill":"restore"}},"spec":{"cluster":{"name":"pgmain"}}},{"metadata":{"name":"pgmain-nightly","labels":{"app.kubernetes.io/managed-by":"dbcanary"}},"spec":{"cluster":{"name":"other"}}}]})");
+  fake.Set("DELETE " + base + "backups/" + backup_name,
+           {200, R"({"kind":"Status","status":"Success"})"});
   // Run() calls no CleanUp before creating, so the recovery Cluster can answer healthy from
   // the start (a GET right after a create never misses it on a real API server).
   fake.SetBody("GET " + recovery, healthy);
@@ -292,12 +320,16 @@ TEST_F(RestoreDrillTest, KubernetesMethodsCreateBackupAndRecoveryCluster) {
         << "\" } }]\nusers: [{ name: u, user: { token: test-token } }]\n"
            "contexts: [{ name: t, context: { cluster: f, user: u } }]\n";
   }
-  const auto& stack = harness::Stack::Get();
+  // A standby stands in for the recovery Cluster's service: a server at another address whose
+  // postmaster started after the primary's, as a restored one would (the drill refuses the
+  // primary itself). Reached as 127.0.0.1: the config names the instances "localhost".
+  const int scratch_port = LaterStartedStandbyPort();
+  ASSERT_NE(scratch_port, 0) << "no standby started after the primary";
   auto drill = Build(
       fmt::format("restore: {{ cluster: shared-postgres, backup: {{ kubernetes: {{ cluster: "
-                  "pgmain-k8s }} }}, restore: {{ kubernetes: {{ connection: {{ host: localhost, "
+                  "pgmain-k8s }} }}, restore: {{ kubernetes: {{ connection: {{ host: 127.0.0.1, "
                   "port: {} }} }} }} }}",
-                  stack.Port(stack.Env("DBCANARY_STACK_PG_PRIMARY"))),
+                  scratch_port),
       "kubernetes:\n  kubeconfig: " + kubeconfig +
           "\n  clusters:\n    - { name: pgmain-k8s, namespace: db, cnpg_cluster: pgmain }\n");
   struct RemoveDir {
@@ -340,6 +372,85 @@ TEST_F(RestoreDrillTest, KubernetesMethodsCreateBackupAndRecoveryCluster) {
   EXPECT_EQ((*cluster_body)["spec"]["imageName"], "ghcr.io/cloudnative-pg/postgresql:16.4");
   EXPECT_FALSE((*cluster_body)["spec"].contains("plugins"));
   EXPECT_GT(delete_cluster, post_cluster) << "the recovery Cluster must be deleted after the run";
+
+  // The runner's cleanup after the run deletes the drill's Backups of this cluster, only those.
+  auto cleaned = (*drill)->CleanUp(ctx);
+  ASSERT_TRUE(cleaned) << cleaned.error().message;
+  requests = fake.Requests();
+  EXPECT_NE(
+      std::find(requests.begin(), requests.end(), "DELETE " + base + "backups/" + backup_name),
+      requests.end());
+  EXPECT_EQ(
+      std::find(requests.begin(), requests.end(), "DELETE " + base + "backups/pgmain-nightly"),
+      requests.end());
+}
+
+// Kubernetes-mode cleanup deletes the scratch Cluster only when it carries the owner label: a
+// Cluster of that name made by someone else is left alone and the cleanup says why.
+TEST_F(RestoreDrillTest, KubernetesCleanupLeavesAnUnlabelledClusterAlone) {
+  harness::FakeKube fake;
+  const std::string base = "/apis/postgresql.cnpg.io/v1/namespaces/db/";
+  fake.SetBody("GET " + base + "clusters/pgmain-dbcanary-restore",
+               R"({"kind":"Cluster","metadata":{"name":"pgmain-dbcanary-restore"}})");
+  fake.Set("DELETE " + base + "clusters/pgmain-dbcanary-restore",
+           {200, R"({"kind":"Status","status":"Success"})"});
+  char dir_template[] = "/tmp/rs-kubeconfig-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  struct RemoveDir {
+    std::string path;
+    ~RemoveDir() { std::filesystem::remove_all(path); }
+  } remove_dir{dir_template};
+  const std::string kubeconfig = std::string(dir_template) + "/kubeconfig";
+  {
+    std::ofstream out(kubeconfig);
+    out << "current-context: t\nclusters: [{ name: f, cluster: { server: \"" << fake.url()
+        << "\" } }]\nusers: [{ name: u, user: { token: test-token } }]\n"
+           "contexts: [{ name: t, context: { cluster: f, user: u } }]\n";
+  }
+  auto drill = Build(
+      "restore: { cluster: shared-postgres, backup: { kubernetes: { cluster: pgmain-k8s } }, "
+      "restore: { kubernetes: {} } }",
+      "kubernetes:\n  kubeconfig: " + kubeconfig +
+          "\n  clusters:\n    - { name: pgmain-k8s, namespace: db, cnpg_cluster: pgmain }\n");
+  ASSERT_TRUE(drill) << drill.error().message;
+  auto ctx = Context(seconds(30));
+  auto cleaned = (*drill)->CleanUp(ctx);
+  ASSERT_FALSE(cleaned);
+  EXPECT_NE(cleaned.error().message.find("without the label app.kubernetes.io/managed-by=dbcanary"),
+            std::string::npos)
+      << cleaned.error().message;
+  auto requests = fake.Requests();
+  EXPECT_EQ(std::find(requests.begin(), requests.end(),
+                      "DELETE " + base + "clusters/pgmain-dbcanary-restore"),
+            requests.end());
+}
+
+// A restore whose "scratch" target is the production primary would find the marker just written
+// there and pass with nothing restored: the run ends in an error, by address when it is the
+// configured one, by identity (system identifier and postmaster start) under another name.
+TEST_F(RestoreDrillTest, ScratchThatIsTheProductionPrimaryEndsError) {
+  const auto& stack = harness::Stack::Get();
+  const int primary_port = stack.Port(stack.Env("DBCANARY_STACK_PG_PRIMARY"));
+  struct Case {
+    const char* host;
+    const char* reason;
+  };
+  for (const Case& test : {Case{"localhost", "is the address of instance"},
+                           Case{"127.0.0.1", "is the production primary"}}) {
+    auto drill = Build(fmt::format(
+        "restore: {{ cluster: shared-postgres, archive_wait: 1s, backup: {{ command: [\"true\"] "
+        "}}, restore: {{ command: [\"true\"], cleanup: [\"true\"], connection: {{ host: {}, "
+        "port: {} }} }} }}",
+        test.host, primary_port));
+    ASSERT_TRUE(drill) << drill.error().message;
+    auto ctx = Context(seconds(60));
+    DrillResult result = (*drill)->Run(ctx);
+    ASSERT_TRUE(result.error) << test.host << ": " << Describe(result);
+    EXPECT_EQ(result.error->code, ErrorCode::kUnexpected) << Describe(result);
+    EXPECT_NE(result.error->message.find(test.reason), std::string::npos) << Describe(result);
+    EXPECT_FALSE(result.Passed());
+    EXPECT_EQ(Find(result, "dbcanary_drill_restore_verified"), nullptr) << Describe(result);
+  }
 }
 
 }  // namespace

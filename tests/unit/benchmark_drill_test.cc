@@ -219,7 +219,10 @@ TEST(Tpcb, StatementsArePgbenchsDefaultScript) {
 
 TEST(BenchDatabaseName, OnlyPlainIdentifiers) {
   EXPECT_TRUE(IsBenchDatabaseName("dbcanary_bench"));
-  EXPECT_TRUE(IsBenchDatabaseName("_b2"));
+  EXPECT_TRUE(IsBenchDatabaseName("dbcanary_b2"));
+  // Only the drill's own prefix: the drill drops the database in cleanup.
+  EXPECT_FALSE(IsBenchDatabaseName("_b2"));
+  EXPECT_FALSE(IsBenchDatabaseName("app"));
   EXPECT_FALSE(IsBenchDatabaseName(""));
   EXPECT_FALSE(IsBenchDatabaseName("Bench"));
   EXPECT_FALSE(IsBenchDatabaseName("2bench"));
@@ -297,8 +300,10 @@ TEST_F(BenchmarkParamsTest, PgRejectsBadParams) {
            {"pg_benchmark: { cluster: nope }", "no postgres cluster named"},
            {"pg_benchmark: { cluster: pg, pooler: pool-ro }", "read-write"},
            {"pg_benchmark: { cluster: pg, pooler: nope }", "no pooler named"},
-           {"pg_benchmark: { cluster: pg, database: \"Prod\" }", "lower-case identifier"},
-           {"pg_benchmark: { cluster: pg, database: postgres }", "must differ"},
+           {"pg_benchmark: { cluster: pg, database: \"Prod\" }", "must start with dbcanary_"},
+           // the drill drops its database: never one it did not name itself
+           {"pg_benchmark: { cluster: pg, database: postgres }",
+            "drills.jobs.pg_benchmark.database: must start with dbcanary_"},
            {"pg_benchmark: { cluster: pg, clients: 2, threads: 4 }", "exceed clients"},
            {"pg_benchmark: { cluster: pg, clients: 0 }", "clients"},
            {"pg_benchmark: { cluster: pg, duration: 58s, timeout: 1m }", "timeout"},

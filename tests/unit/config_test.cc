@@ -131,6 +131,19 @@ TEST_F(ConfigTest, RejectsBadConfigsNamingFileLineAndKey) {
   }
 }
 
+// 200000d would overflow a deadline (now + duration in nanoseconds): refused at load.
+TEST_F(ConfigTest, DurationsAboveTenYearsAreRefusedNamingTheField) {
+  std::string text = Replace(good_, "pg_replication: { interval: 5s, timeout: 1s }",
+                             "pg_replication: { interval: 5s, timeout: 200000d }");
+  ASSERT_NE(text, good_);
+  EXPECT_EQ(ErrorOf(text),
+            "test.yaml:16:50: postgres.clusters[0].probes.pg_replication.timeout: at most 87600h "
+            "(3650d), got \"200000d\"");
+  text = Replace(good_, "pg_replication: { interval: 5s, timeout: 1s }",
+                 "pg_replication: { interval: 3650d, timeout: 1s }");
+  EXPECT_EQ(ErrorOf(text), "");
+}
+
 TEST_F(ConfigTest, RejectsMissingAndUnreadableThings) {
   EXPECT_EQ(ErrorOf(""), "test.yaml: the file is empty");
   EXPECT_EQ(ErrorOf("exporter: [1, 2"),

@@ -3,13 +3,17 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "config/secret.h"
 #include "core/families.h"
+#include "drills/command.h"
 #include "drills/runtime/cron.h"
 #include "drills/runtime/drill_metrics.h"
+#include "drills/runtime/drill_scheduler.h"
 #include "drills/runtime/report.h"
 #include "drills/runtime/runner.h"
 #include "drills/runtime/state_store.h"
@@ -20,6 +24,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace std::chrono_literals;
 
 SystemTime Utc(const std::string& text) {
@@ -249,16 +254,16 @@ TEST(SleepTest, PauseDrillEndsAtTheDeadline) {
   EXPECT_FALSE(PauseDrill(ctx, 0ms));
 }
 
-TEST(RunnerTest, PassRunsCleanupPreconditionsRunCleanupInOrder) {
+TEST(RunnerTest, PassRunsPreconditionsCleanupRunCleanupInOrder) {
   ScriptedDrill drill;
   std::vector<std::string> progress;
   auto options = Options();
   options.progress = [&](std::string_view line) { progress.emplace_back(line); };
   auto record = RunDrill(drill, options);
   EXPECT_EQ(record->outcome, DrillOutcome::kPass);
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup", "preconditions", "run", "cleanup"));
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions", "cleanup", "run", "cleanup"));
   EXPECT_THAT(PhaseNames(*record),
-              ElementsAre("cleanup_before", "preconditions", "work", "cleanup_after"));
+              ElementsAre("preconditions", "cleanup_before", "work", "cleanup_after"));
   EXPECT_TRUE(record->last_success_at.has_value());
   EXPECT_THAT(progress, ::testing::Contains("cleaning"));
   EXPECT_THAT(progress.back(), HasSubstr("finished: pass"));
@@ -270,7 +275,7 @@ TEST(RunnerTest, UnmetExpectationIsFailNotError) {
   auto record = RunDrill(drill, Options());
   EXPECT_EQ(record->outcome, DrillOutcome::kFail);
   EXPECT_FALSE(record->result.error.has_value());
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup", "preconditions", "run", "cleanup"));
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions", "cleanup", "run", "cleanup"));
 }
 
 TEST(RunnerTest, FailedPhaseIsErrorAndStillCleansUp) {
@@ -279,7 +284,7 @@ TEST(RunnerTest, FailedPhaseIsErrorAndStillCleansUp) {
   auto record = RunDrill(drill, Options());
   EXPECT_EQ(record->outcome, DrillOutcome::kError);
   EXPECT_EQ(record->result.error->code, ErrorCode::kQuery);
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup", "preconditions", "run", "cleanup"));
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions", "cleanup", "run", "cleanup"));
 }
 
 TEST(RunnerTest, ExceptionInRunIsInternalErrorAndStillCleansUp) {
@@ -289,7 +294,7 @@ TEST(RunnerTest, ExceptionInRunIsInternalErrorAndStillCleansUp) {
   EXPECT_EQ(record->outcome, DrillOutcome::kError);
   EXPECT_EQ(record->result.error->code, ErrorCode::kInternal);
   EXPECT_THAT(record->result.error->message, HasSubstr("boom"));
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup", "preconditions", "run", "cleanup"));
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions", "cleanup", "run", "cleanup"));
 }
 
 TEST(RunnerTest, TimeoutStopsTheRunAndStillCleansUp) {
@@ -303,7 +308,7 @@ TEST(RunnerTest, TimeoutStopsTheRunAndStillCleansUp) {
   EXPECT_LT(SecondsSince(started), 0.2 + 1.0);
   EXPECT_EQ(record->outcome, DrillOutcome::kError);
   EXPECT_EQ(record->result.error->code, ErrorCode::kTimeout);
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup", "preconditions", "run", "cleanup"));
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions", "cleanup", "run", "cleanup"));
 }
 
 TEST(RunnerTest, ShutdownStopsTheRunAndStillCleansUp) {
@@ -323,7 +328,7 @@ TEST(RunnerTest, ShutdownStopsTheRunAndStillCleansUp) {
   ASSERT_TRUE(record->result.error);
   EXPECT_EQ(record->result.error->code, ErrorCode::kStopped);
   EXPECT_THAT(record->result.error->message, HasSubstr("stopped"));
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup", "preconditions", "run", "cleanup"));
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions", "cleanup", "run", "cleanup"));
 }
 
 TEST(RunnerTest, PreconditionFailureRefusesWithTheReasonAndSkipsRun) {
@@ -333,7 +338,8 @@ TEST(RunnerTest, PreconditionFailureRefusesWithTheReasonAndSkipsRun) {
   auto record = RunDrill(drill, Options());
   EXPECT_EQ(record->outcome, DrillOutcome::kRefused);
   EXPECT_THAT(record->result.error->message, HasSubstr("shared-postgres-3 is not streaming"));
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup", "preconditions"));
+  // A refused run touches nothing: no cleanup either.
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions"));
 }
 
 TEST(RunnerTest, FailedCleanupBeforeIsErrorWithoutRun) {
@@ -341,7 +347,120 @@ TEST(RunnerTest, FailedCleanupBeforeIsErrorWithoutRun) {
   drill.cleanup_status = MakeError(ErrorCode::kConnect, "cannot reach scratch");
   auto record = RunDrill(drill, Options());
   EXPECT_EQ(record->outcome, DrillOutcome::kError);
-  EXPECT_THAT(drill.calls, ElementsAre("cleanup"));
+  EXPECT_THAT(drill.calls, ElementsAre("preconditions", "cleanup"));
+}
+
+// A drill that runs a command printing a secret (a password in a connection string) and puts
+// the output in its evidence, its phase detail and its error.
+class LeakyCommandDrill : public ScriptedDrill {
+ public:
+  DrillResult Run(const DrillContext& ctx) override {
+    DrillResult result;
+    auto outcome = RunDrillCommand(
+        {"sh", "-c", "echo \"connecting to postgres://u:$0@db/x\"; exit 1", "s3cr3t-drill-pw"}, {},
+        ctx.deadline, ctx.stop);
+    std::string output = outcome ? outcome->output : outcome.error().message;
+    result.AddPhase("restore", 0.1, false, output);
+    result.AddEvidence("restore command output", output);
+    result.Fail(ErrorCode::kUnexpected, "restore command failed: " + output);
+    return result;
+  }
+};
+
+TEST(RunnerTest, SecretPrintedByADrillCommandNeverReachesAReport) {
+  RegisterSecretValue("s3cr3t-drill-pw");
+  testing::TempDir dir;
+  DrillStateStore store;
+  store.SetDrills({DrillInfo{"scripted", true, "0 3 * * *", "", 2, {}}}, dir.path());
+  LeakyCommandDrill drill;
+  auto options = Options(dir.path());
+  options.store = &store;
+  std::vector<std::string> progress;
+  options.progress = [&](std::string_view line) { progress.emplace_back(line); };
+  auto record = RunDrill(drill, options);
+  ASSERT_EQ(record->outcome, DrillOutcome::kError);
+  for (const std::string& path : {record->report_json, record->report_markdown}) {
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_THAT(text, HasSubstr("connecting to postgres://u:<redacted>@db/x")) << path;
+    EXPECT_THAT(text, Not(HasSubstr("s3cr3t-drill-pw"))) << path;
+  }
+  EXPECT_THAT(RecordToJson(*record), Not(HasSubstr("s3cr3t-drill-pw")));
+  EXPECT_THAT(RecordToJson(*store.Find("scripted")->last), Not(HasSubstr("s3cr3t-drill-pw")));
+  for (const auto& line : progress) EXPECT_THAT(line, Not(HasSubstr("s3cr3t-drill-pw")));
+}
+
+// Counts CleanUp calls from the scheduler's thread.
+class CountingDrill : public ScriptedDrill {
+ public:
+  std::atomic<int> cleanups{0};
+  std::atomic<int> runs{0};
+  Status CleanUp(const DrillContext&) override {
+    cleanups++;
+    return Ok{};
+  }
+  DrillResult Run(const DrillContext&) override {
+    runs++;
+    return {};
+  }
+};
+
+// A killed run's leftovers go when the daemon starts: each enabled drill cleans up once before
+// the schedule, without running; a disabled drill is not touched.
+TEST(DrillSchedulerTest, EnabledDrillsCleanUpLeftoversAtStartWithoutRunning) {
+  testing::TempDir dir;
+  auto config = std::make_shared<Config>();
+  config->drills.emplace();
+  config->drills->reports_dir = dir.path();
+  auto enabled = std::make_unique<CountingDrill>();
+  auto disabled = std::make_unique<CountingDrill>();
+  CountingDrill* enabled_drill = enabled.get();
+  CountingDrill* disabled_drill = disabled.get();
+  std::vector<ConfiguredDrill> drills(2);
+  drills[0].settings.kind = "enabled_one";
+  drills[0].settings.enabled = true;
+  drills[0].drill = std::move(enabled);
+  drills[1].settings.kind = "disabled_one";
+  drills[1].drill = std::move(disabled);
+  DrillStateStore store;
+  DrillSchedulerOptions options;
+  options.make_logger = [](std::string_view) {
+    return std::shared_ptr<spdlog::logger>(std::shared_ptr<void>(), &NullLogger());
+  };
+  DrillScheduler scheduler(config, std::move(drills), store, options);
+  scheduler.Start();
+  const auto until = SteadyClock::now() + 10s;
+  while (enabled_drill->cleanups.load() == 0 && SteadyClock::now() < until) {
+    std::this_thread::sleep_for(5ms);
+  }
+  scheduler.Stop();
+  EXPECT_EQ(enabled_drill->cleanups.load(), 1);
+  EXPECT_EQ(enabled_drill->runs.load(), 0);
+  EXPECT_EQ(disabled_drill->cleanups.load(), 0);
+}
+
+// drills.command_env: the named variables of the daemon (those set) reach the drill's context,
+// which passes them to its commands beside the minimal environment.
+class EnvCapturingDrill : public ScriptedDrill {
+ public:
+  std::vector<std::pair<std::string, std::string>> seen;
+  DrillResult Run(const DrillContext& ctx) override {
+    seen = ctx.command_env;
+    return {};
+  }
+};
+
+TEST(RunnerTest, CommandEnvNamedByTheConfigReachesTheDrill) {
+  ASSERT_EQ(::setenv("DBCANARY_TEST_PASSED", "passed-value", 1), 0);
+  ::unsetenv("DBCANARY_TEST_UNSET");
+  EnvCapturingDrill drill;
+  auto options = Options();
+  options.command_env = {"DBCANARY_TEST_PASSED", "DBCANARY_TEST_UNSET"};
+  auto record = RunDrill(drill, options);
+  ::unsetenv("DBCANARY_TEST_PASSED");
+  EXPECT_EQ(record->outcome, DrillOutcome::kPass);
+  EXPECT_THAT(drill.seen, ElementsAre(std::pair<std::string, std::string>("DBCANARY_TEST_PASSED",
+                                                                          "passed-value")));
 }
 
 TEST(RunnerTest, RecordsInStoreAndWritesReport) {
@@ -414,6 +533,18 @@ TEST(ReportTest, MarkdownHasPhasesTargetsFiguresEvidence) {
   EXPECT_THAT(md, HasSubstr("| mode | c | a | == b | **FAIL** |"));
   EXPECT_THAT(md, HasSubstr("dbcanary_test_drill_figure_seconds{drill=\"scripted\"}"));
   EXPECT_THAT(md, HasSubstr("## before\n\n```\nrow 1\n```"));
+}
+
+// Evidence cannot close its code fence and inject Markdown; titles and cells stay on one line.
+TEST(ReportTest, MarkdownEvidenceCannotEscapeItsFence) {
+  DrillRecord record = SampleRecord("2026-11-26T15:00:00.000Z", DrillOutcome::kFail);
+  record.result.evidence.clear();
+  record.result.AddEvidence("output\n# injected heading", "a\n```\n# injected\n````x\n");
+  record.result.phases[0].detail = "line one\n| injected | cell |";
+  std::string md = RecordToMarkdown(record);
+  EXPECT_THAT(
+      md, HasSubstr("## output # injected heading\n\n`````\na\n```\n# injected\n````x\n`````\n"));
+  EXPECT_THAT(md, HasSubstr("| line one \\| injected \\| cell \\| |"));
 }
 
 TEST(ReportTest, RetentionKeepsNewestRunsAndListIsNewestFirst) {

@@ -199,8 +199,7 @@ TEST(FailoverParamsTest, RejectsBadParamsNamingTheKey) {
       {"{cluster: pg, pooler: pg-rw, trigger: {command: []}}", "needs at least the program"},
       {"{cluster: pg, pooler: pg-rw, trigger: {kubernetes: {cluster: other}}}",
        "no kubernetes.clusters[] entry"},
-      {"{cluster: pg, pooler: pg-rw, trigger: {command: [x]}, table: \"a; drop\"}",
-       "SQL identifier"},
+      {"{cluster: pg, pooler: pg-rw, trigger: {command: [x]}, table: \"a; drop\"}", "dbcanary_"},
       {"{cluster: pg, pooler: pg-rw, trigger: {command: [x]}, expect: {max_downtime: 3}}",
        "max_downtime"},
       {"{cluster: pg, pooler: pg-rw, trigger: {command: [x]}, typo: 1}", "typo"},
@@ -216,6 +215,28 @@ TEST(FailoverParamsTest, RejectsBadParamsNamingTheKey) {
     EXPECT_NE(params.error().message.find(test.fragment), std::string::npos)
         << test.yaml << " -> " << params.error().message;
   }
+}
+
+// The drill truncates and drops its table: a setting naming a tenant's table must never load.
+TEST(FailoverParamsTest, TableOutsideTheDrillPrefixIsRefusedAtLoad) {
+  auto config = TestConfig();
+  for (const char* table : {"orders", "public.orders", "dbcanary_", "dbcanaryx_orders"}) {
+    auto params = ReadFailoverParams(
+        Settings(std::string("{cluster: pg, pooler: pg-rw, trigger: {command: [x]}, table: ") +
+                 table + "}"),
+        *config);
+    ASSERT_FALSE(params) << table;
+    EXPECT_EQ(params.error().code, ErrorCode::kConfig);
+    EXPECT_NE(params.error().message.find("drills.jobs.failover.table"), std::string::npos)
+        << params.error().message;
+    EXPECT_NE(params.error().message.find("must start with dbcanary_"), std::string::npos)
+        << params.error().message;
+  }
+  auto accepted = ReadFailoverParams(
+      Settings("{cluster: pg, pooler: pg-rw, trigger: {command: [x]}, table: dbcanary_writes}"),
+      *config);
+  ASSERT_TRUE(accepted) << accepted.error().message;
+  EXPECT_EQ(accepted->table, "dbcanary_writes");
 }
 
 TEST(FailoverParamsTest, RegistryBuildsTheDrillWithItsFamilies) {

@@ -9,6 +9,7 @@
 #include "clients/kube/client.h"
 #include "clients/kube/credentials.h"
 #include "clients/kube/time.h"
+#include "config/secret.h"
 #include "tests/fake_kube/fake_kube_server.h"
 #include "tests/unit/temp_dir.h"
 
@@ -143,6 +144,23 @@ TEST(KubeCredentialsTest, InClusterReadsEnvironmentAndTokenPath) {
   EXPECT_EQ(credentials->ca_file, paths.ca_file);
   ::unsetenv("DBCANARY_TEST_KUBE_HOST");
   ::unsetenv("DBCANARY_TEST_KUBE_PORT");
+}
+
+// The service-account token is a secret from the moment the credentials are loaded (a drill
+// command's output or an error may carry it before the first API call reads the file).
+TEST(KubeCredentialsTest, InClusterTokenIsRegisteredForRedactionAtLoad) {
+  TempDir dir;
+  InClusterPaths paths;
+  paths.token_file = dir.Write("token", "eyJ-service-account-token-at-load\n");
+  paths.ca_file = dir.path() + "/ca.crt";
+  paths.host_env = "DBCANARY_TEST_KUBE_HOST";
+  paths.port_env = "DBCANARY_TEST_KUBE_PORT";
+  ::setenv("DBCANARY_TEST_KUBE_HOST", "10.96.0.1", 1);
+  ::setenv("DBCANARY_TEST_KUBE_PORT", "443", 1);
+  ASSERT_TRUE(InClusterCredentials(paths));
+  ::unsetenv("DBCANARY_TEST_KUBE_HOST");
+  ::unsetenv("DBCANARY_TEST_KUBE_PORT");
+  EXPECT_EQ(RedactSecrets("token=eyJ-service-account-token-at-load"), "token=<redacted>");
 }
 
 class KubeClientTest : public ::testing::Test {

@@ -5,6 +5,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <regex>
 #include <sstream>
 
@@ -45,6 +46,15 @@ TEST(LoggingTest, TextLineShape) {
   std::regex shape(
       R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z warn \[pooler_roundtrip/gitlab-pooler-rw\] connected\n$)");
   EXPECT_TRUE(std::regex_match(line, shape)) << line;
+}
+
+// A multi-line message (command output, a server error) stays one line and cannot forge one.
+TEST(LoggingTest, TextFormatEscapesMultiLineMessages) {
+  std::string line = LogOnce(LogFormat::kText, "drill/restore",
+                             "output:\n2026-01-01T00:00:00.000Z info [main] forged\r\x1b[2J a\\n");
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1) << line;
+  EXPECT_THAT(line, HasSubstr("] output:\\n2026-01-01T00:00:00.000Z info [main] "
+                              "forged\\r\\x1b[2J a\\\\n\n"));
 }
 
 TEST(LoggingTest, SecretsAreRedactedInBothFormats) {

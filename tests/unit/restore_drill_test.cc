@@ -3,9 +3,14 @@
 
 #include "drills/restore/restore_drill.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -299,6 +304,79 @@ TEST(DrillCommandTest, DeadlineKillsTheProcessGroup) {
   // deadline would wait out the 30 s sleep, and a group that needed the SIGKILL after the 2 s
   // grace would take at least 2.3 s.
   EXPECT_LT(seconds, 2.0);
+}
+
+// The daemon blocks SIGTERM/SIGINT/SIGHUP for its signal thread; a drill command must not
+// inherit that mask: on timeout its TERM trap runs (here it writes a file) before any SIGKILL.
+TEST(DrillCommandTest, CommandTrappingTermRunsItsTrapOnTimeout) {
+  testing::TempDir dir;
+  const std::string mark = dir.path() + "/trapped";
+  sigset_t daemon_mask;
+  sigemptyset(&daemon_mask);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&daemon_mask, signal);
+  sigset_t saved;
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &daemon_mask, &saved), 0);
+  auto outcome = RunDrillCommand(
+      {"sh", "-c", "trap 'echo trapped > \"$0\"; exit 0' TERM; echo started; sleep 30 & wait",
+       mark},
+      {}, Deadline::In(std::chrono::milliseconds(500)));
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().code, ErrorCode::kTimeout);
+  std::ifstream in(mark);
+  std::string text;
+  std::getline(in, text);
+  EXPECT_EQ(text, "trapped") << "the TERM trap did not run: the command was SIGKILLed";
+}
+
+// Dispositions are reset too: a signal the daemon ignores (SIGPIPE) is default in the child.
+TEST(DrillCommandTest, CommandStartsWithAnEmptyMaskAndDefaultDispositions) {
+  sigset_t daemon_mask;
+  sigemptyset(&daemon_mask);
+  sigaddset(&daemon_mask, SIGTERM);
+  sigset_t saved;
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &daemon_mask, &saved), 0);
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction previous {};
+  ASSERT_EQ(sigaction(SIGUSR2, &ignore, &previous), 0);
+  auto outcome = RunDrillCommand({"sh", "-c", "grep -E '^Sig(Blk|Ign):' /proc/self/status"}, {},
+                                 Deadline::In(std::chrono::seconds(10)));
+  sigaction(SIGUSR2, &previous, nullptr);
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  ASSERT_TRUE(outcome) << outcome.error().message;
+  EXPECT_NE(outcome->output.find("SigBlk:\t0000000000000000"), std::string::npos)
+      << outcome->output;
+  EXPECT_NE(outcome->output.find("SigIgn:\t0000000000000000"), std::string::npos)
+      << outcome->output;
+}
+
+// Children get PATH, LANG, HOME and what the config names; nothing else of the daemon's
+// environment (credentials given to the daemon, KUBECONFIG...).
+TEST(DrillCommandTest, CommandGetsAMinimalEnvironment) {
+  ASSERT_EQ(::setenv("DBCANARY_TEST_DAEMON_ONLY", "leaked-value", 1), 0);
+  auto outcome = RunDrillCommand({"env"}, {{"DBCANARY_CONFIGURED", "named"}},
+                                 Deadline::In(std::chrono::seconds(10)));
+  ::unsetenv("DBCANARY_TEST_DAEMON_ONLY");
+  ASSERT_TRUE(outcome) << outcome.error().message;
+  EXPECT_EQ(outcome->output.find("leaked-value"), std::string::npos) << outcome->output;
+  EXPECT_NE(outcome->output.find("DBCANARY_CONFIGURED=named\n"), std::string::npos);
+  EXPECT_NE(outcome->output.find("PATH="), std::string::npos);
+  for (size_t start = 0; start < outcome->output.size();) {
+    size_t end = outcome->output.find('\n', start);
+    std::string name = outcome->output.substr(start, outcome->output.find('=', start) - start);
+    EXPECT_THAT(
+        name, ::testing::AnyOf("PATH", "LANG", "HOME", "DBCANARY_CONFIGURED", "PWD", "SHLVL", "_"));
+    start = end == std::string::npos ? outcome->output.size() : end + 1;
+  }
+}
+
+// Cleanup UNLINKs what SCAN MATCH finds: a key prefix with glob specials must match only
+// itself, not a tenant's keys ("*" would match every key ending in drill:persistence:...).
+TEST(PersistenceHelpersTest, CleanupScanPatternEscapesTheKeyPrefix) {
+  EXPECT_EQ(PersistenceScanPattern("dbcanary:"), "dbcanary:drill:persistence:*");
+  EXPECT_EQ(PersistenceScanPattern("*"), "\\*drill:persistence:*");
+  EXPECT_EQ(PersistenceScanPattern("app[1]?:"), "app\\[1\\]\\?:drill:persistence:*");
 }
 
 TEST(PersistenceHelpersTest, KeysAndVerification) {
