@@ -132,9 +132,8 @@ class Writer {
 };
 
 const PgEndpoint* FindInstance(const PostgresCluster& cluster, const std::string& name) {
-  if (cluster.primary.name == name) return &cluster.primary;
-  for (const auto& standby : cluster.standbys) {
-    if (standby.name == name) return &standby;
+  for (const auto& instance : cluster.instances) {
+    if (instance.name == name) return &instance;
   }
   return nullptr;
 }
@@ -255,9 +254,8 @@ class FailoverDrill final : public Drill {
   // a transaction (with synchronous replication: once a standby acknowledges it).
   std::optional<std::string> FindWritablePrimary(const std::string& old_primary,
                                                  const DrillContext& ctx) const {
-    std::vector<const PgEndpoint*> instances{&cluster_.primary};
-    for (const auto& standby : cluster_.standbys) instances.push_back(&standby);
-    for (const PgEndpoint* instance : instances) {
+    for (const PgEndpoint& member : cluster_.instances) {
+      const PgEndpoint* instance = &member;
       if (instance->name == old_primary) continue;
       const Deadline connect = Capped(ctx.deadline, kProbeConnect);
       PgConnectOptions options;
@@ -560,7 +558,7 @@ void FailoverDrill::WaitStandbys(FailoverRun& run) const {
   const DrillContext& ctx = run.ctx;
   const size_t need = cluster_.expect.min_streaming_standbys
                           ? static_cast<size_t>(*cluster_.expect.min_streaming_standbys)
-                          : cluster_.standbys.size();
+                          : (cluster_.instances.empty() ? 0 : cluster_.instances.size() - 1);
   run.standbys_needed = need;
   ctx.progress(fmt::format("waiting for {} standbys to stream from {}", need, run.new_primary));
   const double standbys_start = run.Now();

@@ -233,7 +233,7 @@ bool RestoreDrill::WriteTail(const DrillContext& ctx, DrillResult& result, RunSt
     Error error = switched.error();
     if (error.cause.IsSqlState("42501")) {  // insufficient_privilege
       error.message +=
-          " (grant it: GRANT EXECUTE ON FUNCTION pg_switch_wal() TO " + cluster_.primary.user + ")";
+          " (grant it: GRANT EXECUTE ON FUNCTION pg_switch_wal() TO " + cluster_.BaseEndpoint().user + ")";
     }
     return Failed(result, "switch_wal", start, error);
   }
@@ -555,7 +555,7 @@ void ReadRestoreParams(YamlMap& params, const PostgresCluster& cluster, RestoreD
   if (restore->Has("command") == restore->Has("kubernetes")) {
     restore->FailHere("needs exactly one of command, kubernetes");
   }
-  PgEndpoint defaults = cluster.primary;
+  PgEndpoint defaults = cluster.BaseEndpoint();
   defaults.name = "restore-scratch";
   if (restore->Has("command")) {
     p.restore_command = RequiredCommand(*restore, "command");

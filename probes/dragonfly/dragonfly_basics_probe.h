@@ -8,6 +8,7 @@
 
 #include "clients/redis/redis_client.h"
 #include "config/config.h"
+#include "probes/dragonfly/dragonfly_roles.h"
 #include "probes/probe.h"
 
 namespace dbcanary {
@@ -34,7 +35,7 @@ class DragonflyBasicsProbe : public Probe {
 
  private:
   std::string target_;  // the dragonfly entry's name: label target=
-  RedisEndpoint master_;
+  std::vector<RedisEndpoint> members_;  // master: and replicas:; roles are asked each run
   std::string key_prefix_;
   std::chrono::seconds ttl_;
 };

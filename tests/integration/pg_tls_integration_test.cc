@@ -174,7 +174,7 @@ TEST_F(PgTlsIntegrationTest, WrongCaFailsWithTlsError) {
   auto config = StackConfigWith("{poolers: []}");
   ASSERT_NE(config, nullptr);
   for (auto& cluster : config->postgres_clusters) {
-    if (cluster.name == kCluster) cluster.primary.sslrootcert = ca;
+    if (cluster.name == kCluster) cluster.instances.front().sslrootcert = ca;
   }
   auto probe = TlsProbe(*config);
   ASSERT_NE(probe, nullptr);
