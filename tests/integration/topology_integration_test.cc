@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "probes/postgres/pg_topology_source.h"
 #include "tests/integration/harness/exporter_process.h"
@@ -31,7 +32,6 @@ using testing::FindExpectation;
 using testing::FindSample;
 using testing::RunCommand;
 using testing::RunProbeOnce;
-using testing::SampleValue;
 using testing::Stack;
 
 constexpr char kCluster[] = "shared-postgres";
@@ -127,14 +127,29 @@ Green WaitGreen(const ExporterProcess& exporter, Also also) {
   return green;
 }
 
+// The value of the first `name` sample carrying every given label="value", whatever the label
+// order on the page; NaN when absent.
+double Sample(const std::string& body, const std::string& name,
+              const std::vector<std::string>& labels) {
+  std::istringstream lines(body);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with(name + "{")) continue;
+    const std::string series = line.substr(0, line.rfind(' '));
+    bool all = true;
+    for (const auto& label : labels) all = all && series.find(label) != std::string::npos;
+    if (all) return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return NAN;
+}
+
 double IsPrimary(const std::string& body, const std::string& server) {
-  return SampleValue(body, "dbcanary_pg_is_primary{server=\"" + server + "\",target=\"" +
-                               std::string(kCluster) + "\"}");
+  return Sample(body, "dbcanary_pg_is_primary",
+                {"server=\"" + server + "\"", "target=\"" + std::string(kCluster) + "\""});
 }
 
 double PrimaryChanges(const std::string& body) {
-  return SampleValue(body,
-                     "dbcanary_pg_primary_changes_total{target=\"" + std::string(kCluster) + "\"}");
+  return Sample(body, "dbcanary_pg_primary_changes_total",
+                {"target=\"" + std::string(kCluster) + "\""});
 }
 
 class TopologyIntegrationTest : public ::testing::Test {
@@ -168,7 +183,9 @@ TEST_F(TopologyIntegrationTest, FailoverAndSwitchoverBackStayGreenWithoutAConfig
   auto before = WaitGreen(exporter, [](const std::string& body) {
     return IsPrimary(body, kOriginal) == 1 && PrimaryChanges(body) == 0;
   });
-  ASSERT_TRUE(before.reached) << "not green before the failover:\n" << before.last_red;
+  ASSERT_TRUE(before.reached) << "not green before the failover:\n"
+                              << before.last_red << "is_primary " << kOriginal << " "
+                              << IsPrimary(exporter.Get("/metrics").body, kOriginal);
 
   std::string output;
   auto failover = stack.Script({"failover"}, &output, seconds(180));
@@ -189,8 +206,8 @@ TEST_F(TopologyIntegrationTest, FailoverAndSwitchoverBackStayGreenWithoutAConfig
                              << " s after the failover to " << promoted << ":\n"
                              << after.last_red;
   const std::string page = exporter.Get("/metrics").body;
-  EXPECT_GT(SampleValue(page, "dbcanary_pg_last_primary_change_timestamp_seconds{target=\"" +
-                                  std::string(kCluster) + "\"}"),
+  EXPECT_GT(Sample(page, "dbcanary_pg_last_primary_change_timestamp_seconds",
+                   {"target=\"" + std::string(kCluster) + "\""}),
             0);
   std::string validate;
   EXPECT_EQ(RunCommand(std::string(DBCANARY_BINARY) + " validate --config '" + config + "'", "",
