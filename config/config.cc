@@ -71,7 +71,8 @@ bool IsReadWriteService(const std::string& host) {
 // One member: a name (the application_name it streams with), a host and the shared defaults.
 PgEndpoint ReadMember(YamlMap& member_map, const PgEndpoint& defaults) {
   PgEndpoint member = ReadPgEndpoint(member_map, defaults);
-  if (member.name.empty()) member_map.Fail("name", "required (the application_name it streams with)");
+  if (member.name.empty())
+    member_map.Fail("name", "required (the application_name it streams with)");
   if (member.host.empty()) member_map.Fail("host", "required but missing");
   if (member.user.empty()) member_map.Fail("user", "required (here or in defaults)");
   member_map.Finish();
@@ -95,9 +96,9 @@ PgDiscovery ReadPgDiscovery(YamlMap& map) {
   if (!IsDnsLabel(discovery.namespace_)) {
     kube->Fail("namespace", "not a valid namespace name (lower-case DNS label)");
   }
-  discovery.tls_server_name = kube->String("tls_server_name")
-                                  .value_or(discovery.cnpg_cluster + "-rw." +
-                                            discovery.namespace_ + ".svc");
+  discovery.tls_server_name =
+      kube->String("tls_server_name")
+          .value_or(discovery.cnpg_cluster + "-rw." + discovery.namespace_ + ".svc");
   if (auto port = kube->Int("port", 1, 65535)) discovery.port = static_cast<int>(*port);
   if (auto refresh = kube->Duration("refresh")) {
     if (*refresh < std::chrono::seconds(1)) kube->Fail("refresh", "must be at least 1s");
@@ -128,7 +129,8 @@ PostgresCluster ReadCluster(YamlMap& map, const ExporterSettings& exporter) {
   std::vector<YamlMap> member_maps;
   if (legacy) {
     auto primary = map.Map("primary");
-    if (!primary) map.Fail("primary", "required with standbys: (or list every member in instances:)");
+    if (!primary)
+      map.Fail("primary", "required with standbys: (or list every member in instances:)");
     // A member must be one instance: the read-write service follows the primary, so as a member
     // it would answer as a second primary after every switchover.
     if (auto host = primary->String("host"); host && IsReadWriteService(*host)) {

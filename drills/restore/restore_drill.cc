@@ -232,8 +232,8 @@ bool RestoreDrill::WriteTail(const DrillContext& ctx, DrillResult& result, RunSt
   if (!switched) {
     Error error = switched.error();
     if (error.cause.IsSqlState("42501")) {  // insufficient_privilege
-      error.message +=
-          " (grant it: GRANT EXECUTE ON FUNCTION pg_switch_wal() TO " + cluster_.BaseEndpoint().user + ")";
+      error.message += " (grant it: GRANT EXECUTE ON FUNCTION pg_switch_wal() TO " +
+                       cluster_.BaseEndpoint().user + ")";
     }
     return Failed(result, "switch_wal", start, error);
   }

@@ -112,7 +112,10 @@ std::string MakeBasicsKey(std::string_view prefix) {
 }
 
 DragonflyBasicsProbe::DragonflyBasicsProbe(const Dragonfly& target, seconds ttl)
-    : target_(target.name), members_(DragonflyMembers(target)), key_prefix_(target.key_prefix), ttl_(ttl) {}
+    : target_(target.name),
+      members_(DragonflyMembers(target)),
+      key_prefix_(target.key_prefix),
+      ttl_(ttl) {}
 
 const std::vector<MetricDesc>& DragonflyBasicsProbe::Describe() const {
   return DragonflyOpMetricDescs();

@@ -34,7 +34,7 @@ class DragonflyBasicsProbe : public Probe {
   virtual void OnKeyWritten(RedisClient& client, const std::string& key);
 
  private:
-  std::string target_;  // the dragonfly entry's name: label target=
+  std::string target_;                  // the dragonfly entry's name: label target=
   std::vector<RedisEndpoint> members_;  // master: and replicas:; roles are asked each run
   std::string key_prefix_;
   std::chrono::seconds ttl_;

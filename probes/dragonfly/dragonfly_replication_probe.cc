@@ -91,7 +91,9 @@ DragonflyReplicationProbe::DragonflyReplicationProbe(const Dragonfly& target, Op
 
 const std::vector<MetricDesc>& DragonflyReplicationProbe::Describe() const {
   static const std::vector<MetricDesc> descs = {
-      {kMaster, "Whether the member found master (role:master in INFO replication; the first member when none is) reports role:master (1) or not (0).",
+      {kMaster,
+       "Whether the member found master (role:master in INFO replication; the first member when "
+       "none is) reports role:master (1) or not (0).",
        MetricType::kGauge},
       {kConnectedReplicas, "Replicas connected to the master (INFO connected_slaves).",
        MetricType::kGauge},
@@ -189,8 +191,9 @@ ProbeResult DragonflyReplicationProbe::Run(const ProbeContext& ctx) {
     }
   }
   if (options_.expect_master_role) {
-    result.expectations.push_back(ExpectText(
-        "master_role", master_endpoint.name, master_facts ? master_facts->role : "unknown", "master"));
+    result.expectations.push_back(ExpectText("master_role", master_endpoint.name,
+                                             master_facts ? master_facts->role : "unknown",
+                                             "master"));
   }
   if (options_.min_connected_replicas) {
     double observed = master_facts ? master_facts->connected_replicas.value_or(nan) : nan;

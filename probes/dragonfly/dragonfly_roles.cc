@@ -28,15 +28,14 @@ std::vector<RedisEndpoint> DragonflyRoles::Replicas() const {
   return replicas;
 }
 
-DragonflyRoles ResolveDragonflyRoles(const std::vector<RedisEndpoint>& members,
-                                     Deadline deadline) {
+DragonflyRoles ResolveDragonflyRoles(const std::vector<RedisEndpoint>& members, Deadline deadline) {
   DragonflyRoles resolved;
   resolved.members = members;
   resolved.roles.resize(members.size());
   for (size_t i = 0; i < members.size(); ++i) {
     // A fair share of what is left, so one hung member cannot starve the others.
-    const Deadline share = Deadline::In(deadline.Remaining() /
-                                        static_cast<int64_t>(members.size() - i));
+    const Deadline share =
+        Deadline::In(deadline.Remaining() / static_cast<int64_t>(members.size() - i));
     auto client = RedisClient::Connect(members[i], share);
     if (!client) continue;
     auto text = RedisInfoText(*client, "replication");

@@ -15,9 +15,9 @@
 namespace dbcanary {
 
 struct CnpgMembers {
-  std::vector<PgEndpoint> members;  // one per instance pod with an IP, in name order
-  std::string current_primary;      // Cluster .status.currentPrimary
-  std::string target_primary;       // Cluster .status.targetPrimary
+  std::vector<PgEndpoint> members;              // one per instance pod with an IP, in name order
+  std::string current_primary;                  // Cluster .status.currentPrimary
+  std::string target_primary;                   // Cluster .status.targetPrimary
   std::vector<std::string> labelled_primaries;  // pods labelled role / cnpg.io/instanceRole primary
 };
 

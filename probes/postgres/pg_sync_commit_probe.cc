@@ -44,7 +44,7 @@ class PgSyncCommitProbe final : public Probe {
       result.Fail(primary.error());
       return result;
     }
-    
+
     PgConnectOptions options;
     options.statement_timeout = ctx.deadline.Remaining() + kServerTimeoutSlack;
     auto session = PgSession::Connect(*primary, options, ctx.deadline, ctx.stop);

@@ -228,9 +228,8 @@ Result<std::unique_ptr<Probe>> CreatePgTenantsProbe(const ProbeSettings& setting
     // Only now: an error in the params is the one to report first.
     RequireTarget(settings, cluster, "pg_tenants: no postgres cluster");
     if (tenants.empty()) return MakeError(ErrorCode::kConfig, "pg_tenants: no tenants declared");
-    return std::unique_ptr<Probe>(
-        std::make_unique<PgTenantsProbe>(cluster->name, PgTopologySource::For(*cluster, config),
-                                         std::move(tenants)));
+    return std::unique_ptr<Probe>(std::make_unique<PgTenantsProbe>(
+        cluster->name, PgTopologySource::For(*cluster, config), std::move(tenants)));
   });
 }
 

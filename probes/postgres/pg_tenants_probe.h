@@ -13,9 +13,9 @@
 namespace dbcanary {
 
 // Kind "pg_tenants", target: a postgres.clusters[] entry. Each run checks the declared tenant
-// databases on the write endpoint (read_write, else the member found primary): existence, owner, encoding and size in one query, the declared
-// extensions with one connection per existing database, and optionally a login with the
-// tenant's own role (docs/probes/pg_tenants.md).
+// databases on the write endpoint (read_write, else the member found primary): existence, owner,
+// encoding and size in one query, the declared extensions with one connection per existing
+// database, and optionally a login with the tenant's own role (docs/probes/pg_tenants.md).
 Result<std::unique_ptr<Probe>> CreatePgTenantsProbe(const ProbeSettings& settings,
                                                     const Config& config);
 

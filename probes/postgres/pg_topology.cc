@@ -78,19 +78,21 @@ Result<PgEndpoint> PgTopology::WriteEndpoint() const {
 }
 
 Error PgTopology::NoPrimary() const {
-  // Nothing answered: the first member's own error (connect, auth, timeout) says why.
-  if (Answering() == 0) {
-    for (const auto& member : members) {
-      if (member.error) {
-        return MakeError(member.error->code,
-                         "cluster " + cluster + ": no member answers: " + member.error->message,
-                         member.error->cause);
-      }
+  const std::string counts = Answering() == 0 ? std::string("no member answers")
+                                              : std::to_string(Answering()) + " of " +
+                                                    std::to_string(members.size()) +
+                                                    " members answer, all in recovery";
+  // A member that did not answer is most likely the primary: its own error (connect, timeout,
+  // auth, ...) is the reason, so a primary that is down reads as one.
+  for (const auto& member : members) {
+    if (member.error) {
+      return MakeError(member.error->code,
+                       "cluster " + cluster + ": no primary (" + counts + "); " +
+                           member.endpoint.name + ": " + member.error->message,
+                       member.error->cause);
     }
   }
-  return MakeError(ErrorCode::kUnexpected,
-                   "cluster " + cluster + ": no primary (" + std::to_string(Answering()) + " of " +
-                       std::to_string(members.size()) + " members answer, all in recovery)");
+  return MakeError(ErrorCode::kUnexpected, "cluster " + cluster + ": no primary (" + counts + ")");
 }
 
 const PgMember* PgTopology::Find(const std::string& name) const {
@@ -119,8 +121,8 @@ void AskMember(PgMember& member, Deadline deadline, std::stop_token stop) {
   }
   auto parsed = ParseInstanceRow(*table, member.facts);
   if (!parsed) {
-    member.error = MakeError(parsed.error().code,
-                             member.endpoint.Describe() + ": " + parsed.error().message);
+    member.error =
+        MakeError(parsed.error().code, member.endpoint.Describe() + ": " + parsed.error().message);
     return;
   }
   member.facts.up = true;
@@ -141,9 +143,8 @@ PgTopology ResolveTopology(const std::string& cluster, const std::vector<PgEndpo
     askers.reserve(members.size());
     for (size_t i = 0; i < members.size(); ++i) {
       topology.members[i].endpoint = members[i];
-      askers.emplace_back([&topology, i, deadline, stop] {
-        AskMember(topology.members[i], deadline, stop);
-      });
+      askers.emplace_back(
+          [&topology, i, deadline, stop] { AskMember(topology.members[i], deadline, stop); });
     }
   }
   topology.resolved_at = SteadyClock::now();

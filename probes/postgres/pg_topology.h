@@ -73,8 +73,9 @@ struct PgTopology {
   // when neither exists.
   Result<PgEndpoint> WriteEndpoint() const;
   const PgMember* Find(const std::string& name) const;
-  // kUnexpected "cluster X: no primary (N of M members answer, all in recovery)"; when no member
-  // answers at all, the first member's own error (its code and cause) instead.
+  // "cluster X: no primary (N of M members answer, all in recovery)": kUnexpected when every
+  // member answered; otherwise with the code and cause of the first member that did not (most
+  // likely the primary: a primary that is down reads as connect, one that hangs as timeout).
   Error NoPrimary() const;
 };
 

@@ -60,8 +60,8 @@ std::shared_ptr<PgTopologySource> PgTopologySource::For(const PostgresCluster& c
       return Result<std::vector<PgEndpoint>>(members);
     };
   }
-  auto source =
-      std::make_shared<PgTopologySource>(cluster.name, std::move(lister), cluster.read_write, kMaxAge);
+  auto source = std::make_shared<PgTopologySource>(cluster.name, std::move(lister),
+                                                   cluster.read_write, kMaxAge);
   registry[key] = source;
   // Entries of sources nobody holds any more (reloads with other settings) are dropped here.
   std::erase_if(registry, [](const auto& entry) { return entry.second.expired(); });

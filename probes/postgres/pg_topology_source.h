@@ -24,8 +24,8 @@ using PgMemberLister =
 
 // Who was primary over time, as the resolutions saw it: a switchover is an event, not a failure.
 struct PgRoleHistory {
-  std::string primary;           // the last single primary seen; empty before the first
-  uint64_t primary_changes = 0;  // times the single primary became another member
+  std::string primary;                     // the last single primary seen; empty before the first
+  uint64_t primary_changes = 0;            // times the single primary became another member
   std::optional<double> last_change_unix;  // when the last change was seen, Unix seconds
 };
 
@@ -55,7 +55,6 @@ class PgTopologySource {
   void Observe(const PgTopology& topology, spdlog::logger& log);
 
  private:
-
   const std::string cluster_;
   const PgMemberLister members_;
   const std::optional<PgEndpoint> read_write_;

@@ -118,9 +118,8 @@ TEST_F(PgReplicationIntegrationTest, HealthyClusterMeetsEveryExpectation) {
     EXPECT_TRUE(e.pass) << e.check << " on " << e.target << ": observed " << e.observed_text
                         << ", expected " << e.expected_text;
   }
-  for (const char* check :
-       {"has_primary", "no_split_brain", "min_streaming_standbys", "min_sync_standbys",
-        "max_sync_standbys"}) {
+  for (const char* check : {"has_primary", "no_split_brain", "min_streaming_standbys",
+                            "min_sync_standbys", "max_sync_standbys"}) {
     EXPECT_NE(FindExpectation(result, check, kCluster), nullptr) << check;
   }
   for (const auto& standby : kStandbys) {

@@ -202,8 +202,8 @@ TEST_F(TopologyIntegrationTest, FailoverAndSwitchoverBackStayGreenWithoutAConfig
     return IsPrimary(body, promoted) == 1 && IsPrimary(body, kOriginal) == 0 &&
            PrimaryChanges(body) == 1;
   });
-  EXPECT_TRUE(after.reached) << "still red " << kGreenWithin.count()
-                             << " s after the failover to " << promoted << ":\n"
+  EXPECT_TRUE(after.reached) << "still red " << kGreenWithin.count() << " s after the failover to "
+                             << promoted << ":\n"
                              << after.last_red;
   const std::string page = exporter.Get("/metrics").body;
   EXPECT_GT(Sample(page, "dbcanary_pg_last_primary_change_timestamp_seconds",
@@ -230,6 +230,35 @@ TEST_F(TopologyIntegrationTest, FailoverAndSwitchoverBackStayGreenWithoutAConfig
               returned.seconds);
 }
 
+// Pins the drill's own check of the monitor (issue 18, item 5) and the exporter beside it: the
+// failover drill, run with the stack's config (its trigger is `stack.sh failover`), passes only
+// once dbcanary's pg probes are green on the new topology and reports that time; the running
+// exporter with the same config is green again too and counts one primary change.
+TEST_F(TopologyIntegrationTest, FailoverDrillChecksTheMonitorAndLeavesItGreen) {
+  const std::string config = HostIndependentConfig(dir_);
+  ExporterProcess exporter({"serve", "--config", config});
+  ASSERT_TRUE(exporter.WaitReady(seconds(30))) << exporter.Log();
+  RestoreOriginalPrimary restore;
+  auto before = WaitGreen(exporter, [](const std::string& body) {
+    return IsPrimary(body, kOriginal) == 1 && PrimaryChanges(body) == 0;
+  });
+  ASSERT_TRUE(before.reached) << "not green before the drill:\n" << before.last_red;
+
+  std::string drill;
+  const int code = RunCommand(
+      std::string(DBCANARY_BINARY) + " drill failover --config '" + config + "'", "", &drill);
+  std::fprintf(stderr, "%s\n", drill.c_str());
+  EXPECT_EQ(code, 0) << drill;
+  EXPECT_NE(drill.find("wait_monitor"), std::string::npos) << drill;
+  EXPECT_NE(drill.find("max_monitor_recovery_seconds"), std::string::npos) << drill;
+
+  auto after = WaitGreen(exporter, [](const std::string& body) {
+    return IsPrimary(body, kOriginal) == 0 && PrimaryChanges(body) == 1;
+  });
+  EXPECT_TRUE(after.reached) << "the exporter is still red after the drill:\n" << after.last_red;
+  std::printf("FIGURES exporter_green_after_drill=%.1f s\n", after.seconds);
+}
+
 // Pins the split-brain signal: a standby promoted while the primary still runs gives two
 // primaries, the no_split_brain expectation fails with both names, has_primary still passes;
 // writes follow the promoted instance (newest timeline).
@@ -252,11 +281,10 @@ TEST_F(TopologyIntegrationTest, PromotingAStandbyWithoutFencingIsASplitBrain) {
   const auto* has_primary = FindExpectation(run.result, "has_primary", kCluster);
   ASSERT_NE(has_primary, nullptr);
   EXPECT_TRUE(has_primary->pass);
-  EXPECT_EQ(FindSample(run.result, kPgIsPrimary, {{"target", kCluster}, {"server", kOriginal}}),
-            1);
-  EXPECT_EQ(FindSample(run.result, kPgIsPrimary,
-                       {{"target", kCluster}, {"server", "shared-postgres-3"}}),
-            1);
+  EXPECT_EQ(FindSample(run.result, kPgIsPrimary, {{"target", kCluster}, {"server", kOriginal}}), 1);
+  EXPECT_EQ(
+      FindSample(run.result, kPgIsPrimary, {{"target", kCluster}, {"server", "shared-postgres-3"}}),
+      1);
 }
 
 // Pins "no primary": the primary stopped and nothing promoted; has_primary fails (0 primaries),
@@ -272,9 +300,12 @@ TEST_F(TopologyIntegrationTest, StoppingThePrimaryIsNoPrimary) {
   ASSERT_TRUE(probe) << probe.error().message;
   auto run = RunProbeOnce(**probe, milliseconds(5000));
   ASSERT_FALSE(run.result.success);
-  EXPECT_EQ(run.result.error->code, ErrorCode::kUnexpected);
-  EXPECT_EQ(run.result.error->message,
-            "cluster shared-postgres: no primary (2 of 3 members answer, all in recovery)");
+  // The stopped member's own error is the reason: a primary that is down reads as connect.
+  EXPECT_EQ(run.result.error->code, ErrorCode::kConnect) << run.result.error->message;
+  EXPECT_TRUE(run.result.error->message.starts_with(
+      "cluster shared-postgres: no primary (2 of 3 members answer, all in recovery); " +
+      std::string(kOriginal) + ": "))
+      << run.result.error->message;
   EXPECT_EQ(FindSample(run.result, kPgPrimaries, {{"target", kCluster}}), 0);
   const auto* has_primary = FindExpectation(run.result, "has_primary", kCluster);
   ASSERT_NE(has_primary, nullptr);

@@ -2,13 +2,14 @@
 // go, split brain and no primary as named signals, and the role history a failover leaves.
 // Also the role-neutral cluster config (instances:, read_write:, discover:) and the legacy form.
 
+#include "probes/postgres/pg_topology.h"
+
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
 
 #include <cmath>
 
 #include "config/config.h"
-#include "probes/postgres/pg_topology.h"
 #include "probes/postgres/pg_topology_source.h"
 
 namespace dbcanary {
@@ -111,9 +112,16 @@ TEST(PgTopologyTest, NoPrimaryIsNamedAndWritesHaveNowhereToGo) {
   EXPECT_EQ(topology.Standbys().size(), 3u);
   auto write = topology.WriteEndpoint();
   ASSERT_FALSE(write);
-  EXPECT_EQ(write.error().code, ErrorCode::kUnexpected);
+  // The member that did not answer is most likely the primary: its error is the reason.
+  EXPECT_EQ(write.error().code, ErrorCode::kConnect);
   EXPECT_EQ(write.error().message,
-            "cluster pg: no primary (2 of 3 members answer, all in recovery)");
+            "cluster pg: no primary (2 of 3 members answer, all in recovery); pg-1: connect to "
+            "pg-1: refused");
+  // Every member answered, all in recovery: nothing else to blame.
+  auto all_standbys = Topology({Member("pg-1", true, true), Member("pg-2", true, true)});
+  EXPECT_EQ(all_standbys.NoPrimary().code, ErrorCode::kUnexpected);
+  EXPECT_EQ(all_standbys.NoPrimary().message,
+            "cluster pg: no primary (2 of 2 members answer, all in recovery)");
   ProbeResult result;
   ReportRoles(topology, {}, result);
   const auto* has_primary = Find(result, "has_primary");
@@ -131,7 +139,8 @@ TEST(PgTopologyTest, NothingAnsweringReportsTheMembersOwnError) {
   auto topology = Topology({Member("pg-1", false, false), Member("pg-2", false, false)});
   auto error = topology.NoPrimary();
   EXPECT_EQ(error.code, ErrorCode::kConnect);
-  EXPECT_EQ(error.message, "cluster pg: no member answers: connect to pg-1: refused");
+  EXPECT_EQ(error.message,
+            "cluster pg: no primary (no member answers); pg-1: connect to pg-1: refused");
 }
 
 // One failover is one primary change, however many runs see each state; the states in between
@@ -216,9 +225,8 @@ TEST(PgTopologyConfigTest, LegacyPrimaryAndStandbysAreReadAsMembers) {
 }
 
 TEST(PgTopologyConfigTest, MistakesNameTheFieldAndWhatToWrite) {
-  EXPECT_EQ(ErrorOf(std::string(kHeader) +
-                    "      primary: { name: pg-1, host: a }\n"
-                    "      instances: [{ name: pg-2, host: b }]\n"),
+  EXPECT_EQ(ErrorOf(std::string(kHeader) + "      primary: { name: pg-1, host: a }\n"
+                                           "      instances: [{ name: pg-2, host: b }]\n"),
             "test.yaml:6:18: postgres.clusters[0].instances: set either instances: (every "
             "member; roles are derived) or the older primary:/standbys:, not both");
   EXPECT_EQ(ErrorOf(std::string(kHeader)),
@@ -236,8 +244,7 @@ TEST(PgTopologyConfigTest, MistakesNameTheFieldAndWhatToWrite) {
 // The legacy primary: pointing at the read-write service would answer as a second primary
 // after every switchover: refused, saying what to write instead.
 TEST(PgTopologyConfigTest, LegacyPrimaryOnTheReadWriteServiceIsRefused) {
-  EXPECT_EQ(ErrorOf(std::string(kHeader) +
-                    "      primary: { name: pg-1, host: pg-rw.db.svc }\n"),
+  EXPECT_EQ(ErrorOf(std::string(kHeader) + "      primary: { name: pg-1, host: pg-rw.db.svc }\n"),
             "test.yaml:5:36: postgres.clusters[0].primary.host: \"pg-rw.db.svc\" is the cluster's "
             "read-write service, not an instance: list every instance by its own address in "
             "instances: and put the service in read_write: { host: pg-rw.db.svc }");
