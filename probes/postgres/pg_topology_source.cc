@@ -1,5 +1,6 @@
 #include "probes/postgres/pg_topology_source.h"
 
+#include <cmath>
 #include <map>
 #include <utility>
 
@@ -140,6 +141,14 @@ const std::vector<MetricDesc>& RoleMetricDescs() {
 
 void ReportRoles(const PgTopology& topology, const PgRoleHistory& history, ProbeResult& result) {
   const std::string& cluster = topology.cluster;
+  if (topology.Answering() == 0) {
+    // Nothing answered: the roles are unknown, not "no primary" (no sample claims either). The
+    // writes have nowhere to go all the same, so has_primary fails (observed unknown).
+    auto unknown = ExpectNumber("has_primary", cluster, std::nan(""), ">=", 1);
+    unknown.observed_text = "no member answers";
+    result.expectations.push_back(std::move(unknown));
+    return;
+  }
   for (const auto& member : topology.members) {
     if (!member.facts.up) continue;  // no answer, no role
     result.Add(std::string(kPgIsPrimary), {{"target", cluster}, {"server", member.endpoint.name}},

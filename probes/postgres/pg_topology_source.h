@@ -69,6 +69,7 @@ class PgTopologySource {
 // dbcanary_pg_last_primary_change_timestamp_seconds) and of the current roles
 // (dbcanary_pg_is_primary per member, dbcanary_pg_primaries), plus the expectations
 // `has_primary` (at least one primary: "no primary" fails it) and `no_split_brain` (at most one).
+// When no member answered: no sample, and only has_primary, failed with an unknown observation.
 void ReportRoles(const PgTopology& topology, const PgRoleHistory& history, ProbeResult& result);
 const std::vector<MetricDesc>& RoleMetricDescs();
 

@@ -141,6 +141,14 @@ TEST(PgTopologyTest, NothingAnsweringReportsTheMembersOwnError) {
   EXPECT_EQ(error.code, ErrorCode::kConnect);
   EXPECT_EQ(error.message,
             "cluster pg: no primary (no member answers); pg-1: connect to pg-1: refused");
+  // Roles unknown: no sample claims "0 primaries", no split brain is suggested.
+  ProbeResult result;
+  ReportRoles(topology, {}, result);
+  EXPECT_TRUE(result.samples.empty());
+  ASSERT_EQ(result.expectations.size(), 1u);
+  EXPECT_EQ(result.expectations[0].check, "has_primary");
+  EXPECT_FALSE(result.expectations[0].pass);
+  EXPECT_TRUE(std::isnan(result.expectations[0].observed));
 }
 
 // One failover is one primary change, however many runs see each state; the states in between
