@@ -63,6 +63,55 @@ ExporterSettings ReadExporter(YamlMap& root) {
   return settings;
 }
 
+// "shared-postgres-rw", "shared-postgres-rw.db.svc": CNPG's read-write service.
+bool IsReadWriteService(const std::string& host) {
+  const std::string first_label = host.substr(0, host.find('.'));
+  return first_label.size() > 3 && first_label.ends_with("-rw");
+}
+
+// One member: a name (the application_name it streams with), a host and the shared defaults.
+PgEndpoint ReadMember(YamlMap& member_map, const PgEndpoint& defaults) {
+  PgEndpoint member = ReadPgEndpoint(member_map, defaults);
+  if (member.name.empty())
+    member_map.Fail("name", "required (the application_name it streams with)");
+  if (member.host.empty()) member_map.Fail("host", "required but missing");
+  if (member.user.empty()) member_map.Fail("user", "required (here or in defaults)");
+  member_map.Finish();
+  return member;
+}
+
+bool IsDnsLabel(const std::string& text) {
+  if (text.empty() || text.size() > 63 || text.front() == '-' || text.back() == '-') return false;
+  for (char c : text) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+PgDiscovery ReadPgDiscovery(YamlMap& map) {
+  auto kube = map.Map("kubernetes");
+  if (!kube) map.FailHere("set kubernetes: { cluster: NAME, namespace: NAMESPACE }");
+  PgDiscovery discovery;
+  discovery.cnpg_cluster = kube->RequiredString("cluster");
+  discovery.namespace_ = kube->RequiredString("namespace");
+  if (!IsDnsLabel(discovery.namespace_)) {
+    kube->Fail("namespace", "not a valid namespace name (lower-case DNS label)");
+  }
+  discovery.tls_server_name =
+      kube->String("tls_server_name")
+          .value_or(discovery.cnpg_cluster + "-rw." + discovery.namespace_ + ".svc");
+  if (auto port = kube->Int("port", 1, 65535)) discovery.port = static_cast<int>(*port);
+  if (auto refresh = kube->Duration("refresh")) {
+    if (*refresh < std::chrono::seconds(1)) kube->Fail("refresh", "must be at least 1s");
+    discovery.refresh = *refresh;
+  }
+  kube->Finish();
+  map.Finish();
+  return discovery;
+}
+
+// Members come from `instances:` (the role-neutral form), or from the legacy `primary:` +
+// `standbys:`, read as members in that order: the roles are derived from the servers either way.
 PostgresCluster ReadCluster(YamlMap& map, const ExporterSettings& exporter) {
   PostgresCluster cluster;
   cluster.name = map.RequiredString("name");
@@ -71,22 +120,67 @@ PostgresCluster ReadCluster(YamlMap& map, const ExporterSettings& exporter) {
     defaults = ReadPgEndpoint(*defaults_map, defaults);
     defaults_map->Finish();
   }
-  auto primary = map.Map("primary");
-  if (!primary) map.Fail("primary", "required but missing");
-  cluster.primary = ReadPgEndpoint(*primary, defaults);
-  if (cluster.primary.name.empty()) cluster.primary.name = cluster.name + "-primary";
-  if (cluster.primary.host.empty()) primary->Fail("host", "required but missing");
-  if (cluster.primary.user.empty()) primary->Fail("user", "required (here or in defaults)");
-  primary->Finish();
-  std::set<std::string> instance_names{cluster.primary.name};
-  for (auto& standby_map : map.ListOfMaps("standbys")) {
-    PgEndpoint standby = ReadPgEndpoint(standby_map, defaults);
-    if (standby.name.empty()) standby_map.Fail("name", "required but missing");
-    if (standby.host.empty()) standby_map.Fail("host", "required but missing");
-    if (standby.user.empty()) standby_map.Fail("user", "required (here or in defaults)");
-    CheckUnique(instance_names, standby_map, standby.name, "instance");
-    standby_map.Finish();
-    cluster.standbys.push_back(std::move(standby));
+  cluster.member_defaults = defaults;
+  const bool legacy = map.Has("primary") || map.Has("standbys");
+  if (map.Has("instances") && legacy) {
+    map.Fail("instances",
+             "set either instances: (every member; roles are derived) or the older "
+             "primary:/standbys:, not both");
+  }
+  std::vector<YamlMap> member_maps;
+  if (legacy) {
+    auto primary = map.Map("primary");
+    if (!primary)
+      map.Fail("primary", "required with standbys: (or list every member in instances:)");
+    // A member must be one instance: the read-write service follows the primary, so as a member
+    // it would answer as a second primary after every switchover.
+    if (auto host = primary->String("host"); host && IsReadWriteService(*host)) {
+      primary->Fail("host",
+                    "\"" + *host +
+                        "\" is the cluster's read-write service, not an instance: list every "
+                        "instance by its own address in instances: and put the service in "
+                        "read_write: { host: " +
+                        *host + " }");
+    }
+    // The legacy primary had a default name; members need the one they stream with.
+    if (!primary->Has("name")) {
+      PgEndpoint named = defaults;
+      named.name = cluster.name + "-primary";
+      cluster.instances.push_back(ReadMember(*primary, named));
+    } else {
+      member_maps.push_back(std::move(*primary));
+    }
+    for (auto& standby : map.ListOfMaps("standbys")) member_maps.push_back(std::move(standby));
+  } else {
+    member_maps = map.ListOfMaps("instances");
+  }
+  std::set<std::string> instance_names;
+  for (const auto& member : cluster.instances) instance_names.insert(member.name);
+  for (auto& member_map : member_maps) {
+    PgEndpoint member = ReadMember(member_map, defaults);
+    CheckUnique(instance_names, member_map, member.name, "instance");
+    cluster.instances.push_back(std::move(member));
+  }
+  if (auto read_write = map.Map("read_write")) {
+    PgEndpoint endpoint = defaults;
+    endpoint.name = cluster.name + "-rw";
+    endpoint = ReadPgEndpoint(*read_write, endpoint);
+    if (endpoint.host.empty()) read_write->Fail("host", "required but missing");
+    if (endpoint.user.empty()) read_write->Fail("user", "required (here or in defaults)");
+    read_write->Finish();
+    cluster.read_write = std::move(endpoint);
+  }
+  if (auto discover = map.Map("discover")) {
+    if (!cluster.instances.empty()) {
+      discover->FailHere("set either discover: or instances:, not both");
+    }
+    if (defaults.user.empty()) map.Fail("defaults", "user: is required with discover:");
+    cluster.discover = ReadPgDiscovery(*discover);
+  }
+  if (cluster.instances.empty() && !cluster.discover) {
+    map.FailHere(
+        "list the members in instances: [{ name, host, port }] (or discover: { kubernetes: "
+        "... })");
   }
   if (auto expect = map.Map("expect")) {
     auto& e = cluster.expect;
@@ -155,14 +249,6 @@ Dragonfly ReadDragonfly(YamlMap& map, const ExporterSettings& exporter) {
   dragonfly.probes = ReadProbes(map, dragonfly.name, exporter);
   map.Finish();
   return dragonfly;
-}
-
-bool IsDnsLabel(const std::string& text) {
-  if (text.empty() || text.size() > 63 || text.front() == '-' || text.back() == '-') return false;
-  for (char c : text) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return true;
 }
 
 KubernetesSettings ReadKubernetes(YamlMap& map, const ExporterSettings& exporter,
@@ -367,6 +453,12 @@ std::shared_ptr<const Config> ReadConfig(const YAML::Node& document, const std::
   if (auto kubernetes = root.Map("kubernetes")) {
     config->kubernetes = ReadKubernetes(*kubernetes, config->exporter, target_names);
   }
+  for (const auto& cluster : config->postgres_clusters) {
+    if (cluster.discover && !config->kubernetes) {
+      root.Fail("kubernetes", "required: postgres cluster \"" + cluster.name +
+                                  "\" discovers its members (discover: kubernetes:)");
+    }
+  }
   for (auto& monitoring_map : root.ListOfMaps("monitoring")) {
     auto target = ReadMonitoringTarget(monitoring_map, config->exporter);
     CheckUnique(target_names, monitoring_map, target.name, "target");
@@ -379,6 +471,12 @@ std::shared_ptr<const Config> ReadConfig(const YAML::Node& document, const std::
 }
 
 }  // namespace
+
+const PgEndpoint& PostgresCluster::BaseEndpoint() const {
+  if (read_write) return *read_write;
+  if (!instances.empty()) return instances.front();
+  return member_defaults;
+}
 
 const DrillSettings* DrillsSettings::Find(const std::string& kind) const {
   for (const auto& job : jobs) {

@@ -33,12 +33,32 @@ struct PgClusterExpect {
   std::optional<double> max_replay_lag_bytes;
 };
 
+// Members of a CNPG cluster found through the Kubernetes API (`discover: { kubernetes: ... }`):
+// the Cluster's status and its pods. Each pod is reached by its IP (libpq hostaddr) while its
+// certificate is verified against `tls_server_name`.
+struct PgDiscovery {
+  std::string cnpg_cluster;     // name of the CNPG Cluster object
+  std::string namespace_;       // its namespace
+  std::string tls_server_name;  // default <cnpg_cluster>-rw.<namespace>.svc
+  int port = 5432;
+  std::chrono::milliseconds refresh{std::chrono::seconds(5)};  // how long a member list is reused
+};
+
+// A cluster declares its members, never their roles: every run derives who is primary from the
+// servers (probes/postgres/pg_topology.h), so a failover or switchover needs no config change.
 struct PostgresCluster {
   std::string name;
-  PgEndpoint primary;
-  std::vector<PgEndpoint> standbys;
+  std::vector<PgEndpoint> instances;     // `instances:` (or the legacy primary + standbys)
+  std::optional<PgEndpoint> read_write;  // `read_write:` (<cluster>-rw); absent: the primary found
+  std::optional<PgDiscovery> discover;   // members from Kubernetes instead of `instances:`
+  PgEndpoint member_defaults;            // `defaults:`: settings of discovered members
   PgClusterExpect expect;
   std::vector<ProbeSettings> probes;
+
+  // Settings every member shares (user, password, TLS), for connections that are no member
+  // (a drill's scratch database): read_write, else the first member, else the defaults. Its
+  // host says nothing about roles.
+  const PgEndpoint& BaseEndpoint() const;
 };
 
 enum class PoolerType { kReadWrite, kReadOnly };

@@ -9,7 +9,8 @@
 namespace dbcanary {
 
 std::string PgEndpoint::Describe() const {
-  return user + "@" + host + ":" + std::to_string(port) + "/" + dbname;
+  const std::string where = hostaddr.empty() ? host : host + "(" + hostaddr + ")";
+  return user + "@" + where + ":" + std::to_string(port) + "/" + dbname;
 }
 
 std::string RedisEndpoint::Describe() const {

@@ -13,6 +13,9 @@ namespace dbcanary {
 struct PgEndpoint {
   std::string name;  // instance or pooler name; a label value
   std::string host;
+  // When set, libpq connects to this IP and checks the certificate against `host` (a discovered
+  // pod reached by its IP, verified against the cluster's service name).
+  std::string hostaddr;
   int port = 5432;
   std::string dbname = "postgres";
   std::string user;

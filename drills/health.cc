@@ -61,8 +61,8 @@ std::string FormatTable(const PgTable& table) {
 }
 
 std::vector<const PgEndpoint*> Instances(const PostgresCluster& cluster) {
-  std::vector<const PgEndpoint*> instances{&cluster.primary};
-  for (const auto& standby : cluster.standbys) instances.push_back(&standby);
+  std::vector<const PgEndpoint*> instances;
+  for (const auto& member : cluster.instances) instances.push_back(&member);
   return instances;
 }
 
@@ -161,7 +161,8 @@ Status CheckPostgresHealthy(const PostgresCluster& cluster, const DrillContext& 
     problems.push_back(std::to_string(health->primaries) + " instances answer as primary");
   }
   if (!health->unreachable.empty()) problems.push_back("unreachable: " + Join(health->unreachable));
-  size_t configured_standbys = cluster.standbys.size();
+  // Every member but the primary is meant to be a standby.
+  size_t configured_standbys = cluster.instances.empty() ? 0 : cluster.instances.size() - 1;
   size_t need_streaming = cluster.expect.min_streaming_standbys
                               ? static_cast<size_t>(*cluster.expect.min_streaming_standbys)
                               : configured_standbys;

@@ -256,7 +256,7 @@ def check_binding(docs, name):
 
 readonly = {("postgresql.cnpg.io", "clusters", "get"), ("postgresql.cnpg.io", "poolers", "get"),
             ("postgresql.cnpg.io", "backups", "list"), ("postgresql.cnpg.io", "scheduledbackups", "list"),
-            ("barmancloud.cnpg.io", "objectstores", "get")}
+            ("barmancloud.cnpg.io", "objectstores", "get"), ("", "pods", "list")}
 if rules_of(base, "dbcanary-readonly") != readonly:
     err(f"Role dbcanary-readonly rules {sorted(rules_of(base, 'dbcanary-readonly') or [])} != documented")
 check_binding(base, "dbcanary-readonly")

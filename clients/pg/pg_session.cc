@@ -348,6 +348,7 @@ Result<PgSession> PgSession::Connect(const PgEndpoint& target, const PgConnectOp
     startup_options = "-c statement_timeout=" + std::to_string(ms);
   }
   add("host", target.host);
+  add("hostaddr", target.hostaddr);
   add("port", port);
   add("dbname", target.dbname);
   add("user", target.user);

@@ -1044,8 +1044,10 @@ postgres:
         sslmode: verify-full
         sslrootcert: $TLS_DIR/ca.crt
         connect_timeout: 3s
-      primary: { name: shared-postgres-1, host: localhost, port: ${PORT[shared-postgres-1]} }
-      standbys:
+      # every member, no roles: dbcanary asks the servers who is primary on every run, so this
+      # file stays right after 'stack.sh failover' and the failover drill
+      instances:
+        - { name: shared-postgres-1, host: localhost, port: ${PORT[shared-postgres-1]} }
         - { name: shared-postgres-2, host: localhost, port: ${PORT[shared-postgres-2]} }
         - { name: shared-postgres-3, host: localhost, port: ${PORT[shared-postgres-3]} }
       expect:
@@ -1180,11 +1182,15 @@ EOF
 }
 
 write_generated_files() {
+    local f
     print_config >"$CONFIG_FILE.tmp"
     print_env >"$ENV_FILE.tmp"
     chmod 0644 "$CONFIG_FILE.tmp" "$ENV_FILE.tmp"
-    mv "$CONFIG_FILE.tmp" "$CONFIG_FILE"
-    mv "$ENV_FILE.tmp" "$ENV_FILE"
+    # the config is role-neutral: a failover leaves it unchanged, so a running exporter is not
+    # reloaded for nothing (an unchanged file keeps its mtime)
+    for f in "$CONFIG_FILE" "$ENV_FILE"; do
+        if cmp -s "$f.tmp" "$f"; then rm -f "$f.tmp"; else mv "$f.tmp" "$f"; fi
+    done
 }
 
 # ----------------------------------------------------------------------------------------------

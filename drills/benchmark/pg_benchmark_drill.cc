@@ -466,7 +466,7 @@ class PgBenchmarkDrill final : public Drill {
   // The admin login on the instance that is primary now (a failover may have moved it).
   Result<PgEndpoint> AdminConnection(const DrillContext& ctx) const {
     PgEndpoint admin = params_.admin;
-    if (admin.host == cluster_.primary.host && admin.port == cluster_.primary.port) {
+    if (admin.host == cluster_.BaseEndpoint().host && admin.port == cluster_.BaseEndpoint().port) {
       auto primary = FindCurrentPrimary(cluster_, ctx);
       if (!primary) return Named(primary.error());
       admin.name = primary->name;
@@ -638,10 +638,10 @@ PgBenchmarkParams ReadPgBenchmarkParams(const DrillSettings& settings, const Con
   if (auto v = map.Int("scale", 1, 1000)) p.scale = static_cast<int>(*v);
   if (auto v = map.Int("history", 0, 100)) p.history = static_cast<int>(*v);
 
-  p.admin = cluster->primary;
+  p.admin = cluster->BaseEndpoint();
   p.admin.dbname = "postgres";
   if (auto admin = map.Map("admin")) {
-    PgEndpoint defaults = cluster->primary;
+    PgEndpoint defaults = cluster->BaseEndpoint();
     defaults.dbname = "postgres";
     defaults.user.clear();
     defaults.password = Secret();
@@ -649,7 +649,7 @@ PgBenchmarkParams ReadPgBenchmarkParams(const DrillSettings& settings, const Con
     if (p.admin.user.empty()) admin->Fail("user", "the admin user is required");
     admin->Finish();
   }
-  if (p.admin.name.empty()) p.admin.name = cluster->primary.name;
+  if (p.admin.name.empty()) p.admin.name = cluster->BaseEndpoint().name;
   if (p.admin.dbname == p.database) {
     map.Fail("database", "must differ from the admin connection's dbname");
   }

@@ -15,6 +15,7 @@
 #include "clients/kube/kube_common.h"
 #include "clients/pg/pg_session.h"
 #include "drills/command.h"
+#include "drills/failover/monitor_check.h"
 #include "drills/failover/trigger.h"
 #include "drills/failover/write_log.h"
 #include "drills/health.h"
@@ -30,6 +31,7 @@ constexpr char kLost[] = "dbcanary_drill_failover_lost_writes";
 constexpr char kAcknowledged[] = "dbcanary_drill_failover_acknowledged_writes";
 constexpr char kFailed[] = "dbcanary_drill_failover_failed_writes";
 constexpr char kRecovered[] = "dbcanary_drill_failover_standbys_recovered_seconds";
+constexpr char kMonitorRecovered[] = "dbcanary_drill_failover_monitor_recovered_seconds";
 constexpr char kTimeline[] = "dbcanary_drill_failover_timeline";
 constexpr char kWindowWrites[] = "dbcanary_drill_failover_window_writes";
 
@@ -132,9 +134,8 @@ class Writer {
 };
 
 const PgEndpoint* FindInstance(const PostgresCluster& cluster, const std::string& name) {
-  if (cluster.primary.name == name) return &cluster.primary;
-  for (const auto& standby : cluster.standbys) {
-    if (standby.name == name) return &standby;
+  for (const auto& instance : cluster.instances) {
+    if (instance.name == name) return &instance;
   }
   return nullptr;
 }
@@ -187,20 +188,24 @@ struct FailoverRun {
   size_t standbys_needed = 0;
   double recovered = kNaN;
   double timeline_after = kNaN;
+  // wait_monitor
+  double monitor_recovered = kNaN;
+  std::string monitor_red;
 };
 
 class FailoverDrill final : public Drill {
  public:
   FailoverDrill(FailoverParams params, PostgresCluster cluster, PgEndpoint pooler,
                 std::optional<KubernetesSettings> kube, std::string kube_namespace,
-                std::string cnpg_cluster, std::chrono::milliseconds timeout)
+                std::string cnpg_cluster, std::chrono::milliseconds timeout, MonitorCheck monitor)
       : params_(std::move(params)),
         cluster_(std::move(cluster)),
         pooler_(std::move(pooler)),
         kube_(std::move(kube)),
         kube_namespace_(std::move(kube_namespace)),
         cnpg_cluster_(std::move(cnpg_cluster)),
-        timeout_(timeout) {}
+        timeout_(timeout),
+        monitor_(std::move(monitor)) {}
 
   const std::vector<MetricDesc>& Describe() const override { return FailoverMetricDescs(); }
 
@@ -232,6 +237,7 @@ class FailoverDrill final : public Drill {
     Settle(run);
     if (!VerifyWrites(run)) return std::move(run.result);
     WaitStandbys(run);
+    WaitMonitor(run);
     AddFigures(run);
     Conclude(run);
     return std::move(run.result);
@@ -260,9 +266,8 @@ class FailoverDrill final : public Drill {
   // a transaction (with synchronous replication: once a standby acknowledges it).
   std::optional<std::string> FindWritablePrimary(const std::string& old_primary,
                                                  const DrillContext& ctx) const {
-    std::vector<const PgEndpoint*> instances{&cluster_.primary};
-    for (const auto& standby : cluster_.standbys) instances.push_back(&standby);
-    for (const PgEndpoint* instance : instances) {
+    for (const PgEndpoint& member : cluster_.instances) {
+      const PgEndpoint* instance = &member;
       if (instance->name == old_primary) continue;
       const Deadline connect = Capped(ctx.deadline, kProbeConnect);
       PgConnectOptions options;
@@ -295,6 +300,7 @@ class FailoverDrill final : public Drill {
   bool VerifyWrites(FailoverRun& run) const;
   void ReportWrites(FailoverRun& run) const;
   void WaitStandbys(FailoverRun& run) const;
+  void WaitMonitor(FailoverRun& run) const;
   void AddFigures(FailoverRun& run) const;
   void Conclude(FailoverRun& run) const;
 
@@ -305,6 +311,7 @@ class FailoverDrill final : public Drill {
   std::string kube_namespace_;
   std::string cnpg_cluster_;
   std::chrono::milliseconds timeout_;
+  MonitorCheck monitor_;
 };
 
 // ---- prepare: who is primary, the writer table, the writer running
@@ -569,7 +576,7 @@ void FailoverDrill::WaitStandbys(FailoverRun& run) const {
   const DrillContext& ctx = run.ctx;
   const size_t need = cluster_.expect.min_streaming_standbys
                           ? static_cast<size_t>(*cluster_.expect.min_streaming_standbys)
-                          : cluster_.standbys.size();
+                          : (cluster_.instances.empty() ? 0 : cluster_.instances.size() - 1);
   run.standbys_needed = need;
   ctx.progress(fmt::format("waiting for {} standbys to stream from {}", need, run.new_primary));
   const double standbys_start = run.Now();
@@ -597,6 +604,24 @@ void FailoverDrill::WaitStandbys(FailoverRun& run) const {
                                      run.old_primary, run.timeline_after, run.new_primary));
 }
 
+// ---- wait_monitor: dbcanary's own pg probes are green on the new topology (monitor_check.h)
+void FailoverDrill::WaitMonitor(FailoverRun& run) const {
+  if (monitor_.empty()) return;
+  const DrillContext& ctx = run.ctx;
+  ctx.progress("waiting for dbcanary's pg probes to be green on the new topology");
+  const double start = run.Now();
+  const double budget = params_.max_monitor_recovery_seconds - (start - run.trigger_at);
+  const Deadline until(
+      std::min(ctx.deadline.at(),
+               SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
+                                        std::chrono::duration<double>(std::max(budget, 0.0)))));
+  run.monitor_red = monitor_.WaitGreen(ctx, until);
+  if (run.monitor_red.empty()) run.monitor_recovered = run.Now() - run.trigger_at;
+  run.result.AddPhase("wait_monitor", run.Now() - start, run.monitor_red.empty(),
+                      run.monitor_red.empty() ? "every pg probe green, every expectation met"
+                                              : "still red: " + run.monitor_red);
+}
+
 // ---- figures and targets
 void FailoverDrill::AddFigures(FailoverRun& run) const {
   DrillResult& result = run.result;
@@ -618,6 +643,15 @@ void FailoverDrill::AddFigures(FailoverRun& run) const {
                static_cast<double>(counts.failed));
   }
   if (!std::isnan(run.recovered)) result.Add(kRecovered, labels, run.recovered);
+  if (!monitor_.empty()) {
+    if (!std::isnan(run.monitor_recovered)) {
+      result.Add(kMonitorRecovered, labels, run.monitor_recovered);
+    }
+    auto monitor = ExpectNumber("max_monitor_recovery_seconds", cluster_.name,
+                                run.monitor_recovered, "<=", params_.max_monitor_recovery_seconds);
+    if (!run.monitor_red.empty()) monitor.observed_text = "still red: " + run.monitor_red;
+    result.expectations.push_back(std::move(monitor));
+  }
   if (!std::isnan(run.timeline_after)) result.Add(kTimeline, labels, run.timeline_after);
   result.expectations.push_back(ExpectNumber("max_downtime_seconds", cluster_.name,
                                              analysis.downtime_seconds,
@@ -644,6 +678,10 @@ void FailoverDrill::Conclude(FailoverRun& run) const {
     run.result.Fail(ErrorCode::kTimeout,
                     fmt::format("cluster {}: fewer than {} standbys stream from {} again",
                                 cluster_.name, run.standbys_needed, run.new_primary));
+  } else if (!monitor_.empty() && std::isnan(run.monitor_recovered)) {
+    run.result.Fail(ErrorCode::kTimeout,
+                    fmt::format("cluster {}: dbcanary's pg probes stay red on the new topology: {}",
+                                cluster_.name, run.monitor_red));
   }
   run.ctx.progress(fmt::format("downtime through {}: {}, lost writes: {}", pooler_.name,
                                FormatSeconds(run.analysis.downtime_seconds),
@@ -705,6 +743,10 @@ const std::vector<MetricDesc>& FailoverMetricDescs() {
        "primary, last failover drill.",
        MetricType::kGauge},
       {kTimeline, "Timeline of the new primary after the last failover drill.", MetricType::kGauge},
+      {kMonitorRecovered,
+       "Seconds from the trigger until dbcanary's own pg probes of the cluster were all green "
+       "again (every run successful, every expectation met), last failover drill.",
+       MetricType::kGauge},
       {kWindowWrites,
        "Write attempts through the pooler in the last failover drill by window (before the "
        "trigger, during the failover, after writes resumed) and outcome.",
@@ -756,6 +798,9 @@ Result<FailoverParams> ReadFailoverParams(const DrillSettings& settings, const C
       }
       if (auto value = expect->Int("max_lost_writes", 0, 1000000)) params.max_lost_writes = *value;
       params.max_recovery_seconds = expect->Number("max_recovery_seconds", 0, 86400);
+      if (auto value = expect->Number("max_monitor_recovery_seconds", 0, 86400)) {
+        params.max_monitor_recovery_seconds = *value;
+      }
       expect->Finish();
     }
     map.Finish();
@@ -780,9 +825,11 @@ Result<std::unique_ptr<Drill>> MakeFailoverDrill(const DrillSettings& settings,
     kube_namespace = target.namespace_;
     cnpg_cluster = target.cnpg_cluster.empty() ? target.name : target.cnpg_cluster;
   }
+  auto monitor = MonitorCheck::Build(cluster, config);
+  if (!monitor) return monitor.error();
   std::unique_ptr<Drill> drill = std::make_unique<FailoverDrill>(
       std::move(params).value(), cluster, pooler.connection, std::move(kube),
-      std::move(kube_namespace), std::move(cnpg_cluster), settings.timeout);
+      std::move(kube_namespace), std::move(cnpg_cluster), settings.timeout, std::move(*monitor));
   return drill;
 }
 

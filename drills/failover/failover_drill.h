@@ -41,6 +41,8 @@ struct FailoverParams {
   double max_downtime_seconds = 30;
   int64_t max_lost_writes = 0;
   std::optional<double> max_recovery_seconds;  // default: the drill's timeout
+  // Seconds from the trigger until dbcanary's own pg probes are green again (monitor_check.h).
+  double max_monitor_recovery_seconds = 120;
 };
 
 // Reads settings.params strictly (calls Finish) and checks the names against `config`:

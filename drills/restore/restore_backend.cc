@@ -205,7 +205,7 @@ class CnpgRestoreBackend final : public RestoreBackend {
         barman_object_(params.restore_barman_object),
         instances_(params.restore_instances),
         connection_(params.restore_connection ? *params.restore_connection
-                                              : ServiceConnection(cluster.primary)) {}
+                                              : ServiceConnection(cluster.BaseEndpoint())) {}
 
   Status Restore(const DrillContext& ctx, const std::string& label, DrillResult& result,
                  bool& created) const override {

@@ -79,9 +79,11 @@ std::string FormatTable(const PgTable& table) {
 std::vector<std::pair<std::string, PgEndpoint>> ProductionAddresses(const Config& config) {
   std::vector<std::pair<std::string, PgEndpoint>> addresses;
   for (const auto& cluster : config.postgres_clusters) {
-    addresses.emplace_back("instance " + cluster.primary.name, cluster.primary);
-    for (const auto& standby : cluster.standbys) {
-      addresses.emplace_back("instance " + standby.name, standby);
+    for (const auto& member : cluster.instances) {
+      addresses.emplace_back("instance " + member.name, member);
+    }
+    if (cluster.read_write) {
+      addresses.emplace_back("read-write endpoint of " + cluster.name, *cluster.read_write);
     }
   }
   for (const auto& pooler : config.poolers) {
@@ -287,8 +289,8 @@ bool RestoreDrill::WriteTail(const DrillContext& ctx, DrillResult& result, RunSt
   if (!switched) {
     Error error = switched.error();
     if (error.cause.IsSqlState("42501")) {  // insufficient_privilege
-      error.message +=
-          " (grant it: GRANT EXECUTE ON FUNCTION pg_switch_wal() TO " + cluster_.primary.user + ")";
+      error.message += " (grant it: GRANT EXECUTE ON FUNCTION pg_switch_wal() TO " +
+                       cluster_.BaseEndpoint().user + ")";
     }
     return Failed(result, "switch_wal", start, error);
   }
@@ -647,7 +649,7 @@ void ReadRestoreParams(YamlMap& params, const PostgresCluster& cluster, RestoreD
   if (restore->Has("command") == restore->Has("kubernetes")) {
     restore->FailHere("needs exactly one of command, kubernetes");
   }
-  PgEndpoint defaults = cluster.primary;
+  PgEndpoint defaults = cluster.BaseEndpoint();
   defaults.name = "restore-scratch";
   if (restore->Has("command")) {
     p.restore_command = RequiredCommand(*restore, "command");

@@ -57,8 +57,8 @@ std::string DrillLock::DefaultHolder() {
 
 Result<PgTable> DrillLock::Execute(const std::string& sql, const std::vector<PgValue>& params,
                                    std::stop_token stop) {
-  std::vector<const PgEndpoint*> instances{&cluster_.primary};
-  for (const auto& standby : cluster_.standbys) instances.push_back(&standby);
+  std::vector<const PgEndpoint*> instances;
+  for (const auto& member : cluster_.instances) instances.push_back(&member);
   Deadline deadline = Deadline::In(timeout_);
   size_t first = last_primary_.load() % instances.size();
   std::string tried;

@@ -112,7 +112,10 @@ std::string MakeBasicsKey(std::string_view prefix) {
 }
 
 DragonflyBasicsProbe::DragonflyBasicsProbe(const Dragonfly& target, seconds ttl)
-    : target_(target.name), master_(target.master), key_prefix_(target.key_prefix), ttl_(ttl) {}
+    : target_(target.name),
+      members_(DragonflyMembers(target)),
+      key_prefix_(target.key_prefix),
+      ttl_(ttl) {}
 
 const std::vector<MetricDesc>& DragonflyBasicsProbe::Describe() const {
   return DragonflyOpMetricDescs();
@@ -122,6 +125,9 @@ void DragonflyBasicsProbe::OnKeyWritten(RedisClient& /*client*/, const std::stri
 
 ProbeResult DragonflyBasicsProbe::Run(const ProbeContext& ctx) {
   ProbeResult result;
+  // The member that is master now (INFO replication on every member), not a configured role.
+  const RedisEndpoint master =
+      ResolveDragonflyRoles(members_, Deadline::In(ctx.deadline.Remaining() / 3)).Master();
   DragonflyOpRecorder ops(target_, kOps);
   auto fail = [&result](const Error& error) {
     if (!result.error) result.Fail(error);  // the first failure is the run's reason
@@ -132,7 +138,7 @@ ProbeResult DragonflyBasicsProbe::Run(const ProbeContext& ctx) {
   bool key_written = false;
 
   Status connected = ops.Time("connect", [&]() -> Status {
-    auto made = RedisClient::Connect(master_, ctx.deadline);
+    auto made = RedisClient::Connect(master, ctx.deadline);
     if (!made) return made.error();
     client.emplace(std::move(made).value());
     return Ok{};

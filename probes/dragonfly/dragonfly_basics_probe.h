@@ -8,6 +8,7 @@
 
 #include "clients/redis/redis_client.h"
 #include "config/config.h"
+#include "probes/dragonfly/dragonfly_roles.h"
 #include "probes/probe.h"
 
 namespace dbcanary {
@@ -33,8 +34,8 @@ class DragonflyBasicsProbe : public Probe {
   virtual void OnKeyWritten(RedisClient& client, const std::string& key);
 
  private:
-  std::string target_;  // the dragonfly entry's name: label target=
-  RedisEndpoint master_;
+  std::string target_;                  // the dragonfly entry's name: label target=
+  std::vector<RedisEndpoint> members_;  // master: and replicas:; roles are asked each run
   std::string key_prefix_;
   std::chrono::seconds ttl_;
 };

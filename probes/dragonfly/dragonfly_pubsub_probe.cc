@@ -20,7 +20,7 @@ constexpr std::array<std::string_view, 4> kOps = {"pubsub_connect", "subscribe",
 }  // namespace
 
 DragonflyPubsubProbe::DragonflyPubsubProbe(const Dragonfly& target)
-    : target_(target.name), master_(target.master), key_prefix_(target.key_prefix) {}
+    : target_(target.name), members_(DragonflyMembers(target)), key_prefix_(target.key_prefix) {}
 
 const std::vector<MetricDesc>& DragonflyPubsubProbe::Describe() const {
   static const std::vector<MetricDesc> descs = [] {
@@ -37,6 +37,9 @@ const std::vector<MetricDesc>& DragonflyPubsubProbe::Describe() const {
 
 ProbeResult DragonflyPubsubProbe::Run(const ProbeContext& ctx) {
   ProbeResult result;
+  // The member that is master now (INFO replication on every member), not a configured role.
+  const RedisEndpoint master =
+      ResolveDragonflyRoles(members_, Deadline::In(ctx.deadline.Remaining() / 3)).Master();
   DragonflyOpRecorder ops(target_, kOps);
   const std::string channel = key_prefix_ + "pubsub:" + RandomHex64();
   const std::string payload = RandomHex64() + RandomHex64();
@@ -47,10 +50,10 @@ ProbeResult DragonflyPubsubProbe::Run(const ProbeContext& ctx) {
 
   [&] {
     Status connected = ops.Time("pubsub_connect", [&]() -> Status {
-      auto sub = RedisClient::Connect(master_, ctx.deadline);
+      auto sub = RedisClient::Connect(master, ctx.deadline);
       if (!sub) return sub.error();
       subscriber.emplace(std::move(sub).value());
-      auto pub = RedisClient::Connect(master_, ctx.deadline);
+      auto pub = RedisClient::Connect(master, ctx.deadline);
       if (!pub) return pub.error();
       publisher.emplace(std::move(pub).value());
       return Ok{};

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "probes/dragonfly/dragonfly_roles.h"
 #include "probes/probe.h"
 
 namespace dbcanary {
@@ -24,7 +25,7 @@ class DragonflyPubsubProbe : public Probe {
 
  private:
   std::string target_;
-  RedisEndpoint master_;
+  std::vector<RedisEndpoint> members_;  // master: and replicas:; roles are asked each run
   std::string key_prefix_;
 };
 

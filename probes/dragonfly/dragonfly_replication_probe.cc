@@ -85,14 +85,15 @@ ReplicaOutcome WatchReplica(const RedisEndpoint& replica, const Deadline& deadli
 
 DragonflyReplicationProbe::DragonflyReplicationProbe(const Dragonfly& target, Options options)
     : target_(target.name),
-      master_(target.master),
-      replicas_(target.replicas),
+      members_(DragonflyMembers(target)),
       key_prefix_(target.key_prefix),
       options_(options) {}
 
 const std::vector<MetricDesc>& DragonflyReplicationProbe::Describe() const {
   static const std::vector<MetricDesc> descs = {
-      {kMaster, "Whether the configured master reports role:master (1) or not (0).",
+      {kMaster,
+       "Whether the member found master (role:master in INFO replication; the first member when "
+       "none is) reports role:master (1) or not (0).",
        MetricType::kGauge},
       {kConnectedReplicas, "Replicas connected to the master (INFO connected_slaves).",
        MetricType::kGauge},
@@ -113,6 +114,12 @@ const std::vector<MetricDesc>& DragonflyReplicationProbe::Describe() const {
 
 ProbeResult DragonflyReplicationProbe::Run(const ProbeContext& ctx) {
   ProbeResult result;
+  // Written on the member that is master now, watched on every other member: a replica
+  // promoted and the master demoted (REPLICAOF, the operator's failover) need no config change.
+  const DragonflyRoles roles =
+      ResolveDragonflyRoles(members_, Deadline::In(ctx.deadline.Remaining() / 3));
+  const RedisEndpoint master_endpoint = roles.Master();
+  const std::vector<RedisEndpoint> replicas = roles.Replicas();
   const std::string key = key_prefix_ + "repl:" + RandomHex64();
   const std::string value = RandomHex64() + RandomHex64();
   std::promise<WriteTime> write_promise;
@@ -126,16 +133,16 @@ ProbeResult DragonflyReplicationProbe::Run(const ProbeContext& ctx) {
   };
 
   // Replicas first, so their INFO and connect overlap the master's.
-  std::vector<ReplicaOutcome> outcomes(replicas_.size());
+  std::vector<ReplicaOutcome> outcomes(replicas.size());
   // Replicas stop a little before the run's deadline, leaving the master time to DEL the key
   // even when a replica hangs until then.
   const milliseconds reserve = std::min(milliseconds(50), ctx.deadline.Remaining() / 10);
   const Deadline replica_deadline(ctx.deadline.at() - reserve);
   std::vector<std::jthread> watchers;
-  watchers.reserve(replicas_.size());
-  for (size_t i = 0; i < replicas_.size(); ++i) {
+  watchers.reserve(replicas.size());
+  for (size_t i = 0; i < replicas.size(); ++i) {
     watchers.emplace_back([&, i](std::stop_token stop) {
-      outcomes[i] = WatchReplica(replicas_[i], replica_deadline, written, key, value,
+      outcomes[i] = WatchReplica(replicas[i], replica_deadline, written, key, value,
                                  options_.poll_interval, stop);
     });
   }
@@ -144,7 +151,7 @@ ProbeResult DragonflyReplicationProbe::Run(const ProbeContext& ctx) {
   std::optional<RedisInfoFacts> master_facts;
   bool key_written = false;
   [&] {
-    auto client = RedisClient::Connect(master_, ctx.deadline);
+    auto client = RedisClient::Connect(master_endpoint, ctx.deadline);
     if (!client) return result.Fail(client.error());
     master.emplace(std::move(client).value());
     auto text = RedisInfoText(*master, "replication");
@@ -184,8 +191,9 @@ ProbeResult DragonflyReplicationProbe::Run(const ProbeContext& ctx) {
     }
   }
   if (options_.expect_master_role) {
-    result.expectations.push_back(ExpectText(
-        "master_role", master_.name, master_facts ? master_facts->role : "unknown", "master"));
+    result.expectations.push_back(ExpectText("master_role", master_endpoint.name,
+                                             master_facts ? master_facts->role : "unknown",
+                                             "master"));
   }
   if (options_.min_connected_replicas) {
     double observed = master_facts ? master_facts->connected_replicas.value_or(nan) : nan;
@@ -193,21 +201,21 @@ ProbeResult DragonflyReplicationProbe::Run(const ProbeContext& ctx) {
         ExpectNumber("min_connected_replicas", target_, observed,
                      ">=", static_cast<double>(*options_.min_connected_replicas)));
   }
-  for (size_t i = 0; i < replicas_.size(); ++i) {
+  for (size_t i = 0; i < replicas.size(); ++i) {
     const ReplicaOutcome& outcome = outcomes[i];
-    Labels labels{{"target", target_}, {"replica", replicas_[i].name}};
+    Labels labels{{"target", target_}, {"replica", replicas[i].name}};
     if (outcome.visibility_seconds) result.Add(kVisibility, labels, *outcome.visibility_seconds);
     result.Add(kVisible, labels, outcome.visibility_seconds ? 1 : 0);
     if (outcome.link_up) result.Add(kLinkUp, labels, *outcome.link_up ? 1 : 0);
     if (outcome.last_io_seconds) result.Add(kLastIo, labels, *outcome.last_io_seconds);
     if (options_.max_replica_visibility_seconds) {
       result.expectations.push_back(ExpectNumber(
-          "max_replica_visibility_seconds", replicas_[i].name,
+          "max_replica_visibility_seconds", replicas[i].name,
           outcome.visibility_seconds.value_or(std::numeric_limits<double>::quiet_NaN()),
           "<=", *options_.max_replica_visibility_seconds));
     }
     if (outcome.error) {
-      ctx.log.debug("dragonfly_replication {}: replica {}: {}", target_, replicas_[i].name,
+      ctx.log.debug("dragonfly_replication {}: replica {}: {}", target_, replicas[i].name,
                     outcome.error->message);
     }
   }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "probes/dragonfly/dragonfly_roles.h"
 #include "probes/probe.h"
 
 namespace dbcanary {
@@ -39,8 +40,7 @@ class DragonflyReplicationProbe : public Probe {
 
  private:
   std::string target_;
-  RedisEndpoint master_;
-  std::vector<RedisEndpoint> replicas_;
+  std::vector<RedisEndpoint> members_;  // master: and replicas:; roles are asked each run
   std::string key_prefix_;
   Options options_;
 };

@@ -118,7 +118,7 @@ Status ExpectOk(RedisClient& client, std::string_view op,
 DragonflyStructuresProbe::DragonflyStructuresProbe(const Dragonfly& target, seconds ttl,
                                                    milliseconds short_ttl)
     : target_(target.name),
-      master_(target.master),
+      members_(DragonflyMembers(target)),
       key_prefix_(target.key_prefix),
       ttl_(ttl),
       short_ttl_(short_ttl) {}
@@ -129,6 +129,9 @@ const std::vector<MetricDesc>& DragonflyStructuresProbe::Describe() const {
 
 ProbeResult DragonflyStructuresProbe::Run(const ProbeContext& ctx) {
   ProbeResult result;
+  // The member that is master now (INFO replication on every member), not a configured role.
+  const RedisEndpoint master =
+      ResolveDragonflyRoles(members_, Deadline::In(ctx.deadline.Remaining() / 3)).Master();
   DragonflyOpRecorder ops(target_, kOps);
   const std::string base = key_prefix_ + "structures:" + RandomHex64() + ":";
   const std::string list_key = base + "list";
@@ -144,7 +147,7 @@ ProbeResult DragonflyStructuresProbe::Run(const ProbeContext& ctx) {
   std::optional<RedisClient> client;
 
   Status connected = ops.Time("structures_connect", [&]() -> Status {
-    auto made = RedisClient::Connect(master_, ctx.deadline);
+    auto made = RedisClient::Connect(master, ctx.deadline);
     if (!made) return made.error();
     client.emplace(std::move(made).value());
     return Ok{};

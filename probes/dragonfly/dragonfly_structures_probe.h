@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "probes/dragonfly/dragonfly_roles.h"
 #include "probes/probe.h"
 
 namespace dbcanary {
@@ -31,7 +32,7 @@ class DragonflyStructuresProbe : public Probe {
 
  private:
   std::string target_;
-  RedisEndpoint master_;
+  std::vector<RedisEndpoint> members_;  // master: and replicas:; roles are asked each run
   std::string key_prefix_;
   std::chrono::seconds ttl_;
   std::chrono::milliseconds short_ttl_;

@@ -1,4 +1,5 @@
 list(APPEND DBCANARY_PROBE_SOURCES
+  dragonfly/dragonfly_roles.cc
   dragonfly/dragonfly_ops.cc
   dragonfly/dragonfly_basics_probe.cc
   dragonfly/dragonfly_info_probe.cc

@@ -2,21 +2,35 @@
 
 #include <utility>
 
+#include "probes/postgres/pg_topology_source.h"
+
 namespace dbcanary {
 namespace {
 
 class PgArchiverProbe final : public Probe {
  public:
-  PgArchiverProbe(std::string target, PgEndpoint primary)
-      : target_(std::move(target)), primary_(std::move(primary)) {}
+  PgArchiverProbe(std::string target, std::shared_ptr<PgTopologySource> topology)
+      : target_(std::move(target)), topology_(std::move(topology)) {}
 
   const std::vector<MetricDesc>& Describe() const override { return ArchiverMetricDescs(); }
 
   ProbeResult Run(const ProbeContext& ctx) override {
     ProbeResult result;
+    // The primary archives: whichever member is primary now.
+    auto topology = topology_->Current(ctx);
+    if (!topology) {
+      result.Fail(topology.error());
+      return result;
+    }
+    const PgMember* primary = (*topology)->Primary();
+    if (primary == nullptr) {
+      result.Fail((*topology)->NoPrimary());
+      return result;
+    }
+    const PgEndpoint& endpoint = primary->endpoint;
     PgConnectOptions options;
     options.statement_timeout = ctx.deadline.Remaining();
-    auto session = PgSession::Connect(primary_, options, ctx.deadline, ctx.stop);
+    auto session = PgSession::Connect(endpoint, options, ctx.deadline, ctx.stop);
     if (!session) {
       result.Fail(session.error());
       return result;
@@ -29,7 +43,7 @@ class PgArchiverProbe final : public Probe {
     }
     auto facts = ParseArchiverRow(*table);
     if (!facts) {
-      result.Fail(facts.error().code, primary_.Describe() + ": " + facts.error().message);
+      result.Fail(facts.error().code, endpoint.Describe() + ": " + facts.error().message);
       return result;
     }
     ReportArchiverFacts(target_, *facts, result);
@@ -39,7 +53,7 @@ class PgArchiverProbe final : public Probe {
 
  private:
   std::string target_;
-  PgEndpoint primary_;
+  std::shared_ptr<PgTopologySource> topology_;
 };
 
 }  // namespace
@@ -134,7 +148,7 @@ Result<std::unique_ptr<Probe>> CreatePgArchiverProbe(const ProbeSettings& settin
     const PostgresCluster* cluster = RequireTarget(settings, config.FindCluster(settings.target),
                                                    "pg_archiver: no postgres cluster");
     return std::unique_ptr<Probe>(
-        std::make_unique<PgArchiverProbe>(cluster->name, cluster->primary));
+        std::make_unique<PgArchiverProbe>(cluster->name, PgTopologySource::For(*cluster, config)));
   });
 }
 

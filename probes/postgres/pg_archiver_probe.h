@@ -11,7 +11,8 @@
 
 namespace dbcanary {
 
-// Kind "pg_archiver", target: a postgres.clusters[] entry. Each run connects to the primary and
+// Kind "pg_archiver", target: a postgres.clusters[] entry. Each run connects to the member that is
+// primary now (probes/postgres/pg_topology_source.h) and
 // reads pg_stat_archiver with the archiving settings in one query (docs/probes/pg_archiver.md).
 // Params: none besides interval/timeout.
 Result<std::unique_ptr<Probe>> CreatePgArchiverProbe(const ProbeSettings& settings,

@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "probes/postgres/pg_topology_source.h"
 
 namespace dbcanary {
 namespace {
@@ -73,45 +76,60 @@ class WriteOutcome {
 
 class PgHeartbeatProbe final : public Probe {
  public:
-  PgHeartbeatProbe(std::string cluster, PgEndpoint primary, std::vector<PgEndpoint> standbys,
+  PgHeartbeatProbe(std::string cluster, std::shared_ptr<PgTopologySource> topology,
                    HeartbeatTable table, milliseconds max_poll_interval,
                    std::optional<double> max_lag_seconds)
       : cluster_(std::move(cluster)),
-        primary_(std::move(primary)),
-        standbys_(std::move(standbys)),
+        topology_(std::move(topology)),
         table_(std::move(table)),
         write_sql_(HeartbeatWriteSql(table_, "local")),
         read_sql_(HeartbeatReadSql(table_)),
         max_poll_interval_(max_poll_interval),
-        max_lag_seconds_(max_lag_seconds),
-        standby_failing_(standbys_.size(), 0) {}
+        max_lag_seconds_(max_lag_seconds) {}
 
   const std::vector<MetricDesc>& Describe() const override { return HeartbeatMetricDescs(); }
 
   ProbeResult Run(const ProbeContext& ctx) override {
     ProbeResult result;
+    // Written on whichever member is primary now, read on every other member.
+    auto topology = topology_->Current(ctx);
+    if (!topology) {
+      result.Fail(topology.error());
+      return result;
+    }
+    auto primary = (*topology)->WriteEndpoint();
+    if (!primary) {
+      result.Fail(primary.error());
+      return result;
+    }
+    std::vector<PgEndpoint> standbys;
+    for (const PgMember* member : (*topology)->Standbys()) standbys.push_back(member->endpoint);
     const auto budget = ctx.deadline.at() - SteadyClock::now();
     const Deadline read_until(ctx.deadline.at() -
                               std::min<SteadyClock::duration>(kReadMargin, budget / 10));
     WriteOutcome outcome;
-    std::vector<StandbyReading> readings(standbys_.size());
-    std::vector<std::string> problems(standbys_.size());
+    std::vector<StandbyReading> readings(standbys.size());
+    std::vector<std::string> problems(standbys.size());
     std::optional<Committed> committed;
     {
       // Standbys connect while the primary writes, so their connect time is not counted as lag.
       std::vector<std::jthread> readers;
-      readers.reserve(standbys_.size());
-      for (size_t i = 0; i < standbys_.size(); ++i) {
-        readers.emplace_back([this, &ctx, &outcome, &readings, &problems, read_until, i] {
-          ReadStandby(standbys_[i], ctx, read_until, outcome, readings[i], problems[i]);
-        });
+      readers.reserve(standbys.size());
+      for (size_t i = 0; i < standbys.size(); ++i) {
+        readers.emplace_back(
+            [this, &ctx, &outcome, &readings, &problems, &standbys, read_until, i] {
+              ReadStandby(standbys[i], ctx, read_until, outcome, readings[i], problems[i]);
+            });
       }
-      auto written = WritePrimary(ctx);
+      auto written = WritePrimary(*primary, ctx);
       if (written) committed = *written;
       outcome.Publish(committed);
-      if (!written) result.Fail(written.error());
+      if (!written) {
+        topology_->Invalidate();  // e.g. read-only (25006): the roles moved since resolved
+        result.Fail(written.error());
+      }
     }  // joins the readers: each returns by the deadline
-    LogStandbyChanges(problems, ctx);
+    LogStandbyChanges(standbys, problems, ctx);
     if (!committed) return result;
     InterpretHeartbeat(cluster_, committed->heartbeat, readings, max_lag_seconds_, result);
     result.success = true;
@@ -121,10 +139,10 @@ class PgHeartbeatProbe final : public Probe {
  private:
   using Committed = WriteOutcome::Committed;
 
-  Result<Committed> WritePrimary(const ProbeContext& ctx) {
+  Result<Committed> WritePrimary(const PgEndpoint& primary, const ProbeContext& ctx) {
     PgConnectOptions options;  // a direct connection: the server enforces the budget too
     options.statement_timeout = ctx.deadline.Remaining();
-    auto session = PgSession::Connect(primary_, options, ctx.deadline, ctx.stop);
+    auto session = PgSession::Connect(primary, options, ctx.deadline, ctx.stop);
     if (!session) return session.error();
     if (!table_ready_) {
       auto ensured = EnsureHeartbeatTable(*session, table_, ctx.deadline, ctx.stop);
@@ -141,27 +159,29 @@ class PgHeartbeatProbe final : public Probe {
     }
     auto heartbeat = ParseHeartbeatRow(*rows);
     if (!heartbeat) {
-      return MakeError(heartbeat.error().code, "heartbeat write on " + primary_.Describe() + ": " +
+      return MakeError(heartbeat.error().code, "heartbeat write on " + primary.Describe() + ": " +
                                                    heartbeat.error().message);
     }
     if (!heartbeat->has_value()) {
       return MakeError(ErrorCode::kProtocol,
-                       "heartbeat write on " + primary_.Describe() + " returned no row");
+                       "heartbeat write on " + primary.Describe() + " returned no row");
     }
     return Committed{**heartbeat, at};
   }
 
   // A standby that stays down is reported by its metrics every run; the log says when it
   // went down (with the reason) and when it came back, not once per run.
-  void LogStandbyChanges(const std::vector<std::string>& problems, const ProbeContext& ctx) {
-    for (size_t i = 0; i < standbys_.size(); ++i) {
+  void LogStandbyChanges(const std::vector<PgEndpoint>& standbys,
+                         const std::vector<std::string>& problems, const ProbeContext& ctx) {
+    for (size_t i = 0; i < standbys.size(); ++i) {
       const bool failing = !problems[i].empty();
-      if (failing && !standby_failing_[i]) {
-        ctx.log.warn("pg_heartbeat {}: standby {}: {}", cluster_, standbys_[i].name, problems[i]);
-      } else if (!failing && standby_failing_[i]) {
-        ctx.log.info("pg_heartbeat {}: standby {}: readable again", cluster_, standbys_[i].name);
+      bool& was_failing = standby_failing_[standbys[i].name];
+      if (failing && !was_failing) {
+        ctx.log.warn("pg_heartbeat {}: standby {}: {}", cluster_, standbys[i].name, problems[i]);
+      } else if (!failing && was_failing) {
+        ctx.log.info("pg_heartbeat {}: standby {}: readable again", cluster_, standbys[i].name);
       }
-      standby_failing_[i] = failing ? 1 : 0;
+      was_failing = failing;
     }
   }
 
@@ -212,16 +232,15 @@ class PgHeartbeatProbe final : public Probe {
   }
 
   std::string cluster_;
-  PgEndpoint primary_;
-  std::vector<PgEndpoint> standbys_;
+  std::shared_ptr<PgTopologySource> topology_;
   HeartbeatTable table_;
   std::string write_sql_;
   std::string read_sql_;
   milliseconds max_poll_interval_;
   std::optional<double> max_lag_seconds_;
-  // Per standby, as of the last run; not vector<bool>: its packed bits are no place for
-  // state kept across runs. Runs of one probe never overlap.
-  std::vector<char> standby_failing_;
+  // Per member name, as of the last run that read it as a standby. Runs of one probe never
+  // overlap.
+  std::map<std::string, bool> standby_failing_;
   bool table_ready_ = false;  // runs of one probe never overlap
 };
 
@@ -292,7 +311,7 @@ Result<std::unique_ptr<Probe>> CreatePgHeartbeatProbe(const ProbeSettings& setti
     // Only now: an error in the params is the one to report first.
     RequireTarget(settings, cluster, "pg_heartbeat: no postgres cluster");
     return std::unique_ptr<Probe>(
-        std::make_unique<PgHeartbeatProbe>(cluster->name, cluster->primary, cluster->standbys,
+        std::make_unique<PgHeartbeatProbe>(cluster->name, PgTopologySource::For(*cluster, config),
                                            std::move(table), max_poll_interval, max_lag_seconds));
   });
 }

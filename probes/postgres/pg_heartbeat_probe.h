@@ -11,8 +11,10 @@
 
 namespace dbcanary {
 
-// Kind "pg_heartbeat", target: a postgres.clusters[] entry. Each run connects to every configured
-// standby (in parallel, one thread each) and to the primary, upserts the writer's heartbeat row
+// Kind "pg_heartbeat", target: a postgres.clusters[] entry. Each run takes the roles from the
+// cluster's topology resolution (probes/postgres/pg_topology_source.h), connects to every member
+// that is not the primary now (in parallel, one thread each) and to the write endpoint (the
+// cluster's read_write, else the primary found), upserts the writer's heartbeat row
 // on the primary (seq + 1, written_at = clock_timestamp(), synchronous_commit = local so that it
 // never waits for a synchronous standby), then reads the row on every standby until this run's
 // sequence number appears or the deadline nears. Families: probes/postgres/pg_heartbeat_rows.h;

@@ -5,42 +5,40 @@
 #include <set>
 #include <utility>
 
+#include "probes/postgres/pg_topology_source.h"
+
 namespace dbcanary {
 namespace {
 
 class PgInstanceProbe final : public Probe {
  public:
-  PgInstanceProbe(std::string target, std::vector<PgEndpoint> instances,
+  PgInstanceProbe(std::string target, std::shared_ptr<PgTopologySource> topology,
                   std::optional<int64_t> expect_primaries)
       : target_(std::move(target)),
-        instances_(std::move(instances)),
+        topology_(std::move(topology)),
         expect_primaries_(expect_primaries) {}
 
   const std::vector<MetricDesc>& Describe() const override { return InstanceMetricDescs(); }
 
   ProbeResult Run(const ProbeContext& ctx) override {
     ProbeResult result;
+    auto topology = topology_->Current(ctx);
+    if (!topology) {
+      result.Fail(topology.error());
+      return result;
+    }
     std::vector<InstanceFacts> facts;
     std::optional<Error> first_error;
-    for (size_t i = 0; i < instances_.size(); ++i) {
-      const PgEndpoint& instance = instances_[i];
-      // A fair share of what is left, so one hung instance cannot starve the others.
-      const auto left = ctx.deadline.Remaining();
-      const Deadline deadline = Deadline::In(left / static_cast<int64_t>(instances_.size() - i));
-      InstanceFacts fact;
-      fact.server = instance.name;
-      auto status = Measure(instance, deadline, ctx, fact);
-      if (!status) {
-        ctx.log.debug("{}: {}", instance.Describe(), status.error().message);
-        if (!first_error) first_error = status.error();
+    for (const auto& member : (*topology)->members) {
+      facts.push_back(member.facts);
+      if (member.error) {
+        ctx.log.debug("{}: {}", member.endpoint.Describe(), member.error->message);
+        if (!first_error) first_error = member.error;
       }
-      facts.push_back(std::move(fact));
     }
     ReportInstanceFacts(target_, facts, expect_primaries_, result);
-    bool any_up = false;
-    for (const auto& fact : facts) any_up = any_up || fact.up;
     // A stopped instance is an observation (up 0); only a run where nothing answered failed.
-    if (!any_up && first_error) {
+    if ((*topology)->Answering() == 0 && first_error) {
       result.Fail(*first_error);
       return result;
     }
@@ -49,25 +47,8 @@ class PgInstanceProbe final : public Probe {
   }
 
  private:
-  static Status Measure(const PgEndpoint& instance, Deadline deadline, const ProbeContext& ctx,
-                        InstanceFacts& fact) {
-    PgConnectOptions options;
-    options.statement_timeout = deadline.Remaining();
-    auto session = PgSession::Connect(instance, options, deadline, ctx.stop);
-    if (!session) return session.error();
-    auto table = session->Query(kPgInstanceQuery, deadline, ctx.stop);
-    session->Close();
-    if (!table) return table.error();
-    auto parsed = ParseInstanceRow(*table, fact);
-    if (!parsed) {
-      return MakeError(parsed.error().code, instance.Describe() + ": " + parsed.error().message);
-    }
-    fact.up = true;
-    return Ok{};
-  }
-
   std::string target_;
-  std::vector<PgEndpoint> instances_;
+  std::shared_ptr<PgTopologySource> topology_;
   std::optional<int64_t> expect_primaries_;
 };
 
@@ -91,37 +72,6 @@ const std::vector<MetricDesc>& InstanceMetricDescs() {
        MetricType::kGauge},
   };
   return descs;
-}
-
-Status ParseInstanceRow(const PgTable& table, InstanceFacts& facts) {
-  if (table.size() != 1) {
-    return MakeError(ErrorCode::kProtocol,
-                     "instance query returned " + std::to_string(table.size()) + " rows, want 1");
-  }
-  auto version = table.Text(0, "version");
-  auto version_num = table.Number(0, "version_num");
-  auto in_recovery = table.Bool(0, "in_recovery");
-  auto start_time = table.Number(0, "start_time");
-  auto system_id = table.Text(0, "system_identifier");
-  auto timeline = table.Number(0, "timeline");
-  for (const Error* error :
-       {version ? nullptr : &version.error(), version_num ? nullptr : &version_num.error(),
-        in_recovery ? nullptr : &in_recovery.error(), start_time ? nullptr : &start_time.error(),
-        system_id ? nullptr : &system_id.error(), timeline ? nullptr : &timeline.error()}) {
-    if (error != nullptr) return *error;
-  }
-  if (!version->has_value() || !version_num->has_value() || !in_recovery->has_value() ||
-      !start_time->has_value() || !system_id->has_value()) {
-    return MakeError(ErrorCode::kProtocol, "instance query returned NULL facts");
-  }
-  const std::string& full = **version;
-  facts.version = full.substr(0, full.find(' '));
-  facts.version_num = **version_num;
-  facts.in_recovery = **in_recovery;
-  facts.start_time = **start_time;
-  facts.system_identifier = **system_id;
-  facts.timeline = timeline->value_or(std::numeric_limits<double>::quiet_NaN());
-  return Ok{};
 }
 
 void ReportInstanceFacts(const std::string& target, const std::vector<InstanceFacts>& facts,
@@ -173,10 +123,8 @@ Result<std::unique_ptr<Probe>> CreatePgInstanceProbe(const ProbeSettings& settin
     }
     const PostgresCluster* cluster = RequireTarget(settings, config.FindCluster(settings.target),
                                                    "pg_instance: no postgres cluster");
-    std::vector<PgEndpoint> instances = {cluster->primary};
-    instances.insert(instances.end(), cluster->standbys.begin(), cluster->standbys.end());
-    return std::unique_ptr<Probe>(
-        std::make_unique<PgInstanceProbe>(cluster->name, std::move(instances), primaries));
+    return std::unique_ptr<Probe>(std::make_unique<PgInstanceProbe>(
+        cluster->name, PgTopologySource::For(*cluster, config), primaries));
   });
 }
 

@@ -4,37 +4,49 @@
 
 #include "clients/pg/pg_session.h"
 #include "probes/postgres/pg_replication_rows.h"
+#include "probes/postgres/pg_topology_source.h"
 
 namespace dbcanary {
 namespace {
 
+const std::vector<MetricDesc>& Descs() {
+  static const std::vector<MetricDesc> descs = [] {
+    std::vector<MetricDesc> all = RoleMetricDescs();
+    for (const auto& desc : ReplicationMetricDescs()) all.push_back(desc);
+    return all;
+  }();
+  return descs;
+}
+
 class PgReplicationProbe final : public Probe {
  public:
-  PgReplicationProbe(PgEndpoint primary, ReplicationTopology topology)
-      : primary_(std::move(primary)), topology_(std::move(topology)) {}
+  PgReplicationProbe(std::string cluster, PgClusterExpect expect,
+                     std::shared_ptr<PgTopologySource> topology)
+      : cluster_(std::move(cluster)), expect_(expect), topology_(std::move(topology)) {}
 
-  const std::vector<MetricDesc>& Describe() const override { return ReplicationMetricDescs(); }
+  const std::vector<MetricDesc>& Describe() const override { return Descs(); }
 
   ProbeResult Run(const ProbeContext& ctx) override {
     ProbeResult result;
-    // A direct connection, so the server can enforce the same budget on its side.
-    PgConnectOptions options;
-    options.statement_timeout = ctx.deadline.Remaining();
-    auto session = PgSession::Connect(primary_, options, ctx.deadline, ctx.stop);
-    if (!session) {
-      result.Fail(session.error());
+    auto topology = topology_->Current(ctx);
+    if (!topology) {
+      result.Fail(topology.error());
       return result;
     }
-    auto rows = session->Query(kReplicationQuery, ctx.deadline, ctx.stop);
-    session->Close();
-    if (!rows) {
-      result.Fail(rows.error());
+    ReportRoles(**topology, topology_->History(), result);
+    const PgMember* primary = (*topology)->Primary();
+    if (primary == nullptr) {
+      result.Fail((*topology)->NoPrimary());
       return result;
     }
-    auto status = InterpretReplicationRows(topology_, *rows, result);
+    ReplicationTopology roles{cluster_, {}, expect_};
+    for (const PgMember* standby : (*topology)->Standbys()) {
+      roles.standbys.push_back(standby->endpoint.name);
+    }
+    auto status = Measure(primary->endpoint, roles, ctx, result);
     if (!status) {
-      result.Fail(
-          MakeError(status.error().code, primary_.Describe() + ": " + status.error().message));
+      if (status.error().code == ErrorCode::kUnexpected) topology_->Invalidate();
+      result.Fail(status.error());
       return result;
     }
     result.success = true;
@@ -42,8 +54,26 @@ class PgReplicationProbe final : public Probe {
   }
 
  private:
-  PgEndpoint primary_;
-  ReplicationTopology topology_;
+  static Status Measure(const PgEndpoint& primary, const ReplicationTopology& roles,
+                        const ProbeContext& ctx, ProbeResult& result) {
+    // A direct connection, so the server can enforce the same budget on its side.
+    PgConnectOptions options;
+    options.statement_timeout = ctx.deadline.Remaining();
+    auto session = PgSession::Connect(primary, options, ctx.deadline, ctx.stop);
+    if (!session) return session.error();
+    auto rows = session->Query(kReplicationQuery, ctx.deadline, ctx.stop);
+    session->Close();
+    if (!rows) return rows.error();
+    auto status = InterpretReplicationRows(roles, *rows, result);
+    if (!status) {
+      return MakeError(status.error().code, primary.Describe() + ": " + status.error().message);
+    }
+    return Ok{};
+  }
+
+  std::string cluster_;
+  PgClusterExpect expect_;
+  std::shared_ptr<PgTopologySource> topology_;
 };
 
 }  // namespace
@@ -54,13 +84,8 @@ Result<std::unique_ptr<Probe>> CreatePgReplicationProbe(const ProbeSettings& set
     if (settings.params) settings.params->Finish();  // no kind-specific keys (yet)
     const PostgresCluster* cluster = RequireTarget(settings, config.FindCluster(settings.target),
                                                    "pg_replication: no postgres cluster");
-    ReplicationTopology topology;
-    topology.cluster = cluster->name;
-    topology.primary = cluster->primary.name;
-    for (const auto& standby : cluster->standbys) topology.standbys.push_back(standby.name);
-    topology.expect = cluster->expect;
-    return std::unique_ptr<Probe>(
-        std::make_unique<PgReplicationProbe>(cluster->primary, std::move(topology)));
+    return std::unique_ptr<Probe>(std::make_unique<PgReplicationProbe>(
+        cluster->name, cluster->expect, PgTopologySource::For(*cluster, config)));
   });
 }
 

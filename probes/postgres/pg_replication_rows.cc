@@ -115,12 +115,9 @@ Result<std::vector<StandbyRow>> ReadStandbys(const PgTable& rows) {
 
 const std::vector<MetricDesc>& ReplicationMetricDescs() {
   static const std::vector<MetricDesc> descs = {
-      {std::string(kPgIsPrimary),
-       "Whether the configured primary instance answers as a primary (1) or is in recovery (0).",
-       MetricType::kGauge},
       {std::string(kPgReplicationStreaming),
        "Whether the standby is connected to the primary in state streaming (1) or not (0); "
-       "configured standbys absent from pg_stat_replication are 0.",
+       "standby members absent from pg_stat_replication are 0.",
        MetricType::kGauge},
       {std::string(kPgReplicationSyncState),
        "Synchronous replication state of the standby as the primary reports it: one series per "
@@ -153,16 +150,16 @@ Status InterpretReplicationRows(const ReplicationTopology& topology, const PgTab
   if (!in_recovery->has_value()) {
     return MakeError(ErrorCode::kProtocol, "column \"in_recovery\" is NULL");
   }
+  if (**in_recovery) {
+    return MakeError(ErrorCode::kUnexpected,
+                     "is in recovery now: the roles changed since they were resolved");
+  }
   auto observed = ReadStandbys(rows);
   if (!observed) return observed.error();
 
   ProbeResult add;  // built aside so that `out` stays unchanged on error (none can occur below)
   const std::string& cluster = topology.cluster;
-  const bool is_primary = !**in_recovery;
-  add.Add(std::string(kPgIsPrimary), {{"target", cluster}, {"server", topology.primary}},
-          is_primary ? 1 : 0);
-
-  // Configured standbys first, in config order (absent ones are pre-created), then any other
+  // The standby members first, in member order (absent ones are pre-created), then any other
   // WAL sender the primary reports, in name order.
   struct Entry {
     std::string name;
@@ -221,9 +218,8 @@ Status InterpretReplicationRows(const ReplicationTopology& topology, const PgTab
   add.Add(std::string(kPgReplicationStreamingStandbys), {{"target", cluster}}, streaming_count);
   add.Add(std::string(kPgReplicationSyncStandbys), {{"target", cluster}}, sync_count);
 
-  // Expectations: is_primary always; the others only when declared.
+  // Expectations, each only when declared (the role checks come from ReportRoles).
   const PgClusterExpect& expect = topology.expect;
-  add.expectations.push_back(ExpectNumber("is_primary", cluster, is_primary ? 1 : 0, "==", 1));
   if (expect.instances) {
     add.expectations.push_back(ExpectNumber("instances", cluster, 1.0 + streaming_count,
                                             ">=", static_cast<double>(*expect.instances)));
@@ -242,8 +238,8 @@ Status InterpretReplicationRows(const ReplicationTopology& topology, const PgTab
                                             "<=", static_cast<double>(*expect.max_sync_standbys)));
   }
   if (expect.max_replay_lag_bytes) {
-    // Per standby: every configured one (not streaming -> unknown -> fail) and any other that
-    // streams. A non-configured sender that is not streaming (a base backup) promised nothing.
+    // Per standby: every member (not streaming -> unknown -> fail) and any other sender that
+    // streams. A sender that is no member and not streaming (a base backup) promised nothing.
     for (const auto& entry : entries) {
       const bool streaming = entry.row != nullptr && entry.row->streaming();
       if (!entry.configured && !streaming) continue;

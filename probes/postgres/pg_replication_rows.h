@@ -25,7 +25,6 @@ namespace dbcanary {
 extern const std::string kReplicationQuery;
 
 // Metric names of the pg_replication probe.
-inline constexpr std::string_view kPgIsPrimary = "dbcanary_pg_is_primary";
 inline constexpr std::string_view kPgReplicationStreaming = "dbcanary_pg_replication_streaming";
 inline constexpr std::string_view kPgReplicationSyncState = "dbcanary_pg_replication_sync_state";
 inline constexpr std::string_view kPgReplicationLagBytes = "dbcanary_pg_replication_lag_bytes";
@@ -38,17 +37,18 @@ inline constexpr std::string_view kPgReplicationSyncStandbys =
 // HELP/TYPE of every family above.
 const std::vector<MetricDesc>& ReplicationMetricDescs();
 
-// What the probe knows about one cluster, copied from the config when the probe is built.
+// What one run knows about the cluster: the standbys are the members the topology resolution did
+// not find primary (probes/postgres/pg_topology.h).
 struct ReplicationTopology {
   std::string cluster;                // label target
-  std::string primary;                // label instance of dbcanary_pg_is_primary
-  std::vector<std::string> standbys;  // configured standby names (CNPG's application_name)
+  std::vector<std::string> standbys;  // members other than the primary (their application_name)
   PgClusterExpect expect;             // declared targets; each set one becomes an expectation
 };
 
 // Appends to `out` the samples and expectations that the rows of kReplicationQuery imply.
 // Errors: kProtocol for a missing column, an unparsable number or no row at all; kAuth when
-// pg_stat_replication hides its details (the role lacks pg_monitor / pg_read_all_stats).
+// pg_stat_replication hides its details (the role lacks pg_monitor / pg_read_all_stats);
+// kUnexpected when the server answered in recovery (the roles changed since they were resolved).
 // On error `out` is left unchanged.
 Status InterpretReplicationRows(const ReplicationTopology& topology, const PgTable& rows,
                                 ProbeResult& out);

@@ -7,6 +7,7 @@
 #include "probes/postgres/pg_heartbeat_probe.h"
 #include "probes/postgres/pg_heartbeat_rows.h"
 #include "probes/postgres/pg_sync_commit_rows.h"
+#include "probes/postgres/pg_topology_source.h"
 
 namespace dbcanary {
 namespace {
@@ -20,10 +21,10 @@ constexpr std::chrono::milliseconds kServerTimeoutSlack{1000};
 
 class PgSyncCommitProbe final : public Probe {
  public:
-  PgSyncCommitProbe(std::string cluster, PgEndpoint primary, HeartbeatTable table,
-                    const std::string& level)
+  PgSyncCommitProbe(std::string cluster, std::shared_ptr<PgTopologySource> topology,
+                    HeartbeatTable table, const std::string& level)
       : cluster_(std::move(cluster)),
-        primary_(std::move(primary)),
+        topology_(std::move(topology)),
         table_(std::move(table)),
         write_sql_(HeartbeatWriteSql(table_, level)) {}
 
@@ -31,9 +32,22 @@ class PgSyncCommitProbe final : public Probe {
 
   ProbeResult Run(const ProbeContext& ctx) override {
     ProbeResult result;
+    // Committed on whichever member is primary now (or through the read_write endpoint).
+    auto topology = topology_->Current(ctx);
+    if (!topology) {
+      result.Fail(topology.error());
+      return result;
+    }
+    auto primary = (*topology)->WriteEndpoint();
+    if (!primary) {
+      InterpretSyncCommit(cluster_, SyncCommitOutcome::kError, std::nullopt, result);
+      result.Fail(primary.error());
+      return result;
+    }
+
     PgConnectOptions options;
     options.statement_timeout = ctx.deadline.Remaining() + kServerTimeoutSlack;
-    auto session = PgSession::Connect(primary_, options, ctx.deadline, ctx.stop);
+    auto session = PgSession::Connect(*primary, options, ctx.deadline, ctx.stop);
     if (!session) {
       result.Fail(session.error());
       return result;
@@ -54,6 +68,7 @@ class PgSyncCommitProbe final : public Probe {
     if (!rows) {
       const bool timeout = rows.error().code == ErrorCode::kTimeout;
       if (rows.error().code == ErrorCode::kQuery) table_ready_ = false;
+      topology_->Invalidate();  // e.g. read-only (25006): the roles moved since resolved
       InterpretSyncCommit(cluster_,
                           timeout ? SyncCommitOutcome::kTimeout : SyncCommitOutcome::kError,
                           std::nullopt, result);
@@ -65,7 +80,7 @@ class PgSyncCommitProbe final : public Probe {
     auto names = rows->Text(0, "standby_names");
     if (!names) {
       result.Fail(MakeError(names.error().code,
-                            primary_.Describe() + ": sync commit: " + names.error().message));
+                            primary->Describe() + ": sync commit: " + names.error().message));
       return result;
     }
     const bool synchronous = names->has_value() && !(*names)->empty();
@@ -73,7 +88,7 @@ class PgSyncCommitProbe final : public Probe {
       ctx.log.warn(
           "pg_sync_commit {}: synchronous_standby_names is empty on {}: the commit "
           "proves nothing",
-          cluster_, primary_.Describe());
+          cluster_, primary->Describe());
     }
     InterpretSyncCommit(
         cluster_,
@@ -85,7 +100,7 @@ class PgSyncCommitProbe final : public Probe {
 
  private:
   std::string cluster_;
-  PgEndpoint primary_;
+  std::shared_ptr<PgTopologySource> topology_;
   HeartbeatTable table_;
   std::string write_sql_;
   bool table_ready_ = false;  // runs of one probe never overlap
@@ -108,7 +123,7 @@ Result<std::unique_ptr<Probe>> CreatePgSyncCommitProbe(const ProbeSettings& sett
     const PostgresCluster* cluster = RequireTarget(settings, config.FindCluster(settings.target),
                                                    "pg_sync_commit: no postgres cluster");
     return std::unique_ptr<Probe>(std::make_unique<PgSyncCommitProbe>(
-        cluster->name, cluster->primary, std::move(table), level));
+        cluster->name, PgTopologySource::For(*cluster, config), std::move(table), level));
   });
 }
 

@@ -3,20 +3,29 @@
 #include <map>
 #include <utility>
 
+#include "probes/postgres/pg_topology_source.h"
+
 namespace dbcanary {
 namespace {
 
 class PgTenantsProbe final : public Probe {
  public:
-  PgTenantsProbe(std::string target, PgEndpoint primary, std::vector<TenantSpec> tenants)
-      : target_(std::move(target)), primary_(std::move(primary)), tenants_(std::move(tenants)) {}
+  PgTenantsProbe(std::string target, std::shared_ptr<PgTopologySource> topology,
+                 std::vector<TenantSpec> tenants)
+      : target_(std::move(target)), topology_(std::move(topology)), tenants_(std::move(tenants)) {}
 
   const std::vector<MetricDesc>& Describe() const override { return TenantMetricDescs(); }
 
   ProbeResult Run(const ProbeContext& ctx) override {
     ProbeResult result;
     std::vector<TenantFacts> facts(tenants_.size());
-    auto status = Measure(ctx, facts);
+    auto topology = topology_->Current(ctx);
+    if (!topology) {
+      result.Fail(topology.error());
+      return result;
+    }
+    auto primary = (*topology)->WriteEndpoint();
+    Status status = primary ? Measure(*primary, ctx, facts) : Status(primary.error());
     for (size_t i = 0; i < tenants_.size(); ++i)
       ReportTenant(target_, tenants_[i], facts[i], result);
     if (!status) {
@@ -28,10 +37,11 @@ class PgTenantsProbe final : public Probe {
   }
 
  private:
-  Status Measure(const ProbeContext& ctx, std::vector<TenantFacts>& facts) const {
+  Status Measure(const PgEndpoint& primary, const ProbeContext& ctx,
+                 std::vector<TenantFacts>& facts) const {
     PgConnectOptions options;
     options.statement_timeout = ctx.deadline.Remaining();
-    auto session = PgSession::Connect(primary_, options, ctx.deadline, ctx.stop);
+    auto session = PgSession::Connect(primary, options, ctx.deadline, ctx.stop);
     if (!session) return session.error();
     std::vector<std::string> names;
     for (const auto& tenant : tenants_) names.push_back(tenant.database);
@@ -63,13 +73,17 @@ class PgTenantsProbe final : public Probe {
         fact.encoding = encoding->value_or("");
         fact.size_bytes = size->value_or(0);
         if (!tenant.extensions.empty()) {
-          auto read = ReadExtensions(tenant.database, ctx, fact);
+          auto read = ReadExtensions(primary, tenant.database, ctx, fact);
           if (!read && !first_error) first_error = read.error();
         }
       }
       if (tenant.login) {
         // A refused login is an observation (tenant_login fails), not a failed measurement.
-        auto login = PgSession::Connect(*tenant.login, PgConnectOptions{}, ctx.deadline, ctx.stop);
+        PgEndpoint as_tenant = primary;
+        as_tenant.user = tenant.login->user;
+        as_tenant.password = tenant.login->password;
+        as_tenant.dbname = tenant.database;
+        auto login = PgSession::Connect(as_tenant, PgConnectOptions{}, ctx.deadline, ctx.stop);
         fact.login_success = static_cast<bool>(login);
         if (!login) ctx.log.debug("tenant login: {}", login.error().message);
       }
@@ -79,9 +93,9 @@ class PgTenantsProbe final : public Probe {
   }
 
   // pg_extension is per database: connect to it as the monitoring role (it has CONNECT).
-  Status ReadExtensions(const std::string& database, const ProbeContext& ctx,
-                        TenantFacts& fact) const {
-    PgEndpoint connection = primary_;
+  Status ReadExtensions(const PgEndpoint& primary, const std::string& database,
+                        const ProbeContext& ctx, TenantFacts& fact) const {
+    PgEndpoint connection = primary;
     connection.dbname = database;
     PgConnectOptions options;
     options.statement_timeout = ctx.deadline.Remaining();
@@ -100,7 +114,7 @@ class PgTenantsProbe final : public Probe {
   }
 
   std::string target_;
-  PgEndpoint primary_;
+  std::shared_ptr<PgTopologySource> topology_;
   std::vector<TenantSpec> tenants_;
 };
 
@@ -191,7 +205,7 @@ Result<std::unique_ptr<Probe>> CreatePgTenantsProbe(const ProbeSettings& setting
         spec.encoding = item.String("encoding").value_or("UTF8");
         spec.extensions = item.ListOfStrings("extensions");
         if (auto login = item.Map("login")) {
-          PgEndpoint connection = cluster != nullptr ? cluster->primary : PgEndpoint{};
+          PgEndpoint connection;
           connection.user = login->RequiredString("user");
           auto password = ReadPassword(*login);
           connection.password = password ? *password : Secret();
@@ -214,8 +228,8 @@ Result<std::unique_ptr<Probe>> CreatePgTenantsProbe(const ProbeSettings& setting
     // Only now: an error in the params is the one to report first.
     RequireTarget(settings, cluster, "pg_tenants: no postgres cluster");
     if (tenants.empty()) return MakeError(ErrorCode::kConfig, "pg_tenants: no tenants declared");
-    return std::unique_ptr<Probe>(
-        std::make_unique<PgTenantsProbe>(cluster->name, cluster->primary, std::move(tenants)));
+    return std::unique_ptr<Probe>(std::make_unique<PgTenantsProbe>(
+        cluster->name, PgTopologySource::For(*cluster, config), std::move(tenants)));
   });
 }
 

@@ -13,9 +13,9 @@
 namespace dbcanary {
 
 // Kind "pg_tenants", target: a postgres.clusters[] entry. Each run checks the declared tenant
-// databases on the primary: existence, owner, encoding and size in one query, the declared
-// extensions with one connection per existing database, and optionally a login with the
-// tenant's own role (docs/probes/pg_tenants.md).
+// databases on the write endpoint (read_write, else the member found primary): existence, owner,
+// encoding and size in one query, the declared extensions with one connection per existing
+// database, and optionally a login with the tenant's own role (docs/probes/pg_tenants.md).
 Result<std::unique_ptr<Probe>> CreatePgTenantsProbe(const ProbeSettings& settings,
                                                     const Config& config);
 
@@ -38,7 +38,9 @@ struct TenantSpec {
   std::string owner;
   std::string encoding = "UTF8";
   std::vector<std::string> extensions;
-  std::optional<PgEndpoint> login;  // the tenant's own role on its database
+  // The tenant's own role on its database: user and password only; the run connects it to the
+  // write endpoint of the moment.
+  std::optional<PgEndpoint> login;
 };
 
 // What was observed about one tenant.

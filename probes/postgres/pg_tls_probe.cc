@@ -8,6 +8,8 @@
 #include <ctime>
 #include <utility>
 
+#include "probes/postgres/pg_topology_source.h"
+
 namespace dbcanary {
 namespace {
 
@@ -17,10 +19,12 @@ double UnixNow() {
 
 class PgTlsProbe final : public Probe {
  public:
-  PgTlsProbe(std::string target, std::vector<PgEndpoint> endpoints, bool require_tls,
+  PgTlsProbe(std::string target, std::shared_ptr<PgTopologySource> topology,
+             std::vector<PgEndpoint> poolers, bool require_tls,
              std::optional<std::chrono::seconds> min_validity)
       : target_(std::move(target)),
-        endpoints_(std::move(endpoints)),
+        topology_(std::move(topology)),
+        poolers_(std::move(poolers)),
         require_tls_(require_tls),
         min_validity_(min_validity) {}
 
@@ -28,12 +32,22 @@ class PgTlsProbe final : public Probe {
 
   ProbeResult Run(const ProbeContext& ctx) override {
     ProbeResult result;
+    // Every member as the cluster has them now (discovered ones included), whatever its role.
+    auto topology = topology_->Current(ctx);
+    if (!topology) {
+      result.Fail(topology.error());
+      return result;
+    }
+    std::vector<PgEndpoint> endpoints;
+    for (const auto& member : (*topology)->members) endpoints.push_back(member.endpoint);
+    if ((*topology)->read_write) endpoints.push_back(*(*topology)->read_write);
+    endpoints.insert(endpoints.end(), poolers_.begin(), poolers_.end());
     std::optional<Error> first_error;
-    for (size_t i = 0; i < endpoints_.size(); ++i) {
-      const PgEndpoint& endpoint = endpoints_[i];
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      const PgEndpoint& endpoint = endpoints[i];
       // A fair share of what is left, so one hung endpoint cannot starve the others.
       const Deadline deadline =
-          Deadline::In(ctx.deadline.Remaining() / static_cast<int64_t>(endpoints_.size() - i));
+          Deadline::In(ctx.deadline.Remaining() / static_cast<int64_t>(endpoints.size() - i));
       TlsFacts facts;
       facts.server = endpoint.name;
       // No startup options: PgBouncer refuses ones it does not know, and no query is sent.
@@ -64,7 +78,8 @@ class PgTlsProbe final : public Probe {
 
  private:
   std::string target_;
-  std::vector<PgEndpoint> endpoints_;
+  std::shared_ptr<PgTopologySource> topology_;
+  std::vector<PgEndpoint> poolers_;
   bool require_tls_;
   std::optional<std::chrono::seconds> min_validity_;
 };
@@ -173,8 +188,7 @@ Result<std::unique_ptr<Probe>> CreatePgTlsProbe(const ProbeSettings& settings,
     }
     // Only now: an error in the params is the one to report first.
     RequireTarget(settings, cluster, "pg_tls: no postgres cluster");
-    std::vector<PgEndpoint> endpoints = {cluster->primary};
-    endpoints.insert(endpoints.end(), cluster->standbys.begin(), cluster->standbys.end());
+    std::vector<PgEndpoint> endpoints;
     if (pooler_names) {
       for (const auto& name : *pooler_names)
         endpoints.push_back(config.FindPooler(name)->connection);
@@ -183,8 +197,9 @@ Result<std::unique_ptr<Probe>> CreatePgTlsProbe(const ProbeSettings& settings,
         if (pooler.cluster == cluster->name) endpoints.push_back(pooler.connection);
       }
     }
-    return std::unique_ptr<Probe>(std::make_unique<PgTlsProbe>(cluster->name, std::move(endpoints),
-                                                               require_tls, min_validity));
+    return std::unique_ptr<Probe>(
+        std::make_unique<PgTlsProbe>(cluster->name, PgTopologySource::For(*cluster, config),
+                                     std::move(endpoints), require_tls, min_validity));
   });
 }
 

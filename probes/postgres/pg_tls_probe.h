@@ -16,11 +16,11 @@ struct asn1_string_st;
 namespace dbcanary {
 
 // Kind "pg_tls", target: a postgres.clusters[] entry. Each run opens one connection (no query)
-// to the primary, each standby and each pooler of the cluster, with that endpoint's own
-// sslmode/sslrootcert, and reports whether TLS was negotiated, the protocol version and the
-// notAfter of the server certificate and of its issuing CA (docs/probes/pg_tls.md).
-// Params: poolers (list; default: every pooler whose `cluster` is this cluster), require_tls
-// (default true), expect: { min_cert_validity: DURATION }.
+// to every member (whatever its role now), the read_write endpoint and each pooler of the cluster,
+// with that endpoint's own sslmode/sslrootcert, and reports whether TLS was negotiated, the
+// protocol version and the notAfter of the server certificate and of its issuing CA
+// (docs/probes/pg_tls.md). Params: poolers (list; default: every pooler whose `cluster` is this
+// cluster), require_tls (default true), expect: { min_cert_validity: DURATION }.
 Result<std::unique_ptr<Probe>> CreatePgTlsProbe(const ProbeSettings& settings,
                                                 const Config& config);
 

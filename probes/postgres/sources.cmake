@@ -9,4 +9,6 @@ list(APPEND DBCANARY_PROBE_SOURCES
   postgres/pg_tenants_probe.cc
   postgres/pg_archiver_probe.cc
   postgres/pg_instance_probe.cc
+  postgres/pg_topology.cc
+  postgres/pg_topology_source.cc
 )

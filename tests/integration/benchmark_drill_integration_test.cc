@@ -243,7 +243,7 @@ TEST_F(BenchmarkDrillTest, PgCleanUpRemovesLeftoverButNotForeignDatabase) {
   // marked as the drill marks it, with a session still open in it (the killed run's client)
   ASSERT_TRUE(stack.AdminQuery("shared-postgres-1", std::string("COMMENT ON DATABASE ") +
                                                         kDatabase + " IS '" + kMarker + "'"));
-  PgEndpoint leftover = config_->FindCluster("shared-postgres")->primary;
+  PgEndpoint leftover = config_->FindCluster("shared-postgres")->instances.front();
   leftover.dbname = kDatabase;
   auto session = PgSession::Connect(leftover, {}, Deadline::In(10s));
   ASSERT_TRUE(session) << session.error().message;

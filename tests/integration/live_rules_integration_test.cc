@@ -102,6 +102,8 @@ const std::vector<ConditionalSeries>& Conditional() {
        "needs a scheduled drill; the test's drill is disabled (run through the CLI)"},
       {std::regex(R"(dbcanary_pg_archiver_last_failed_timestamp_seconds)"),
        "absent while WAL archiving never failed"},
+      {std::regex(R"(dbcanary_pg_last_primary_change_timestamp_seconds)"),
+       "absent until this exporter has seen the primary move (a failover or switchover)"},
       {std::regex(R"(dbcanary_web_tls_handshake_failures_total|)"
                   R"(dbcanary_web_connections_rejected_total)"),
        "needs TLS on the web endpoint (--web.config.file); the test scrapes plain HTTP"},

@@ -12,6 +12,7 @@
 
 #include "clients/pg/pg_session.h"
 #include "probes/postgres/pg_replication_rows.h"
+#include "probes/postgres/pg_topology_source.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary {
@@ -51,7 +52,7 @@ class PgReplicationIntegrationTest : public ::testing::Test {
     return probe ? std::move(*probe) : nullptr;
   }
 
-  // Copy of the stack config whose cluster primary is modified by `edit`.
+  // Copy of the stack config whose cluster is modified by `edit`.
   template <typename Edit>
   std::shared_ptr<Config> EditedConfig(Edit edit) {
     auto copy = std::make_shared<Config>(*config_);
@@ -117,8 +118,8 @@ TEST_F(PgReplicationIntegrationTest, HealthyClusterMeetsEveryExpectation) {
     EXPECT_TRUE(e.pass) << e.check << " on " << e.target << ": observed " << e.observed_text
                         << ", expected " << e.expected_text;
   }
-  for (const char* check :
-       {"is_primary", "min_streaming_standbys", "min_sync_standbys", "max_sync_standbys"}) {
+  for (const char* check : {"has_primary", "no_split_brain", "min_streaming_standbys",
+                            "min_sync_standbys", "max_sync_standbys"}) {
     EXPECT_NE(FindExpectation(result, check, kCluster), nullptr) << check;
   }
   for (const auto& standby : kStandbys) {
@@ -219,7 +220,9 @@ TEST_F(PgReplicationIntegrationTest, WrongPasswordIsAuthWithoutEchoingIt) {
 TEST_F(PgReplicationIntegrationTest, ClosedPortIsConnectErrorFast) {
   const int port = testing::UnusedLoopbackPort();
   ASSERT_GT(port, 0);
-  auto config = EditedConfig([&](PostgresCluster& cluster) { cluster.primary.port = port; });
+  auto config = EditedConfig([&](PostgresCluster& cluster) {
+    for (auto& member : cluster.instances) member.port = port;
+  });
   auto probe = ReplicationProbe(*config);
   ASSERT_NE(probe, nullptr);
   auto run = RunProbeOnce(*probe, milliseconds(10000));
@@ -246,7 +249,7 @@ TEST_F(PgReplicationIntegrationTest, TinyDeadlineTimesOutOnTime) {
 // Pins the client-side deadline on a slow query: kTimeout on time, and the cancel request
 // leaves no backend running the query behind.
 TEST_F(PgReplicationIntegrationTest, SlowQueryTimesOutAndLeavesNoBackendBehind) {
-  const auto& primary = config_->FindCluster(kCluster)->primary;
+  const auto& primary = config_->FindCluster(kCluster)->instances.front();  // shared-postgres-1
   auto session = PgSession::Connect(primary, {}, Deadline::In(milliseconds(3000)));
   ASSERT_TRUE(session) << session.error().message;
   EXPECT_TRUE(session->TlsInUse());
@@ -289,7 +292,7 @@ TEST_F(PgReplicationIntegrationTest, SlowQueryTimesOutAndLeavesNoBackendBehind) 
 
 // Pins the statement_timeout startup option: the server itself stops the statement (57014).
 TEST_F(PgReplicationIntegrationTest, StatementTimeoutOptionIsEnforcedByServer) {
-  const auto& primary = config_->FindCluster(kCluster)->primary;
+  const auto& primary = config_->FindCluster(kCluster)->instances.front();  // shared-postgres-1
   PgConnectOptions options;
   options.statement_timeout = milliseconds(200);
   auto session = PgSession::Connect(primary, options, Deadline::In(milliseconds(3000)));
@@ -305,7 +308,7 @@ TEST_F(PgReplicationIntegrationTest, StatementTimeoutOptionIsEnforcedByServer) {
 
 // Pins the stop token: a shutdown interrupts a waiting query within one poll slice.
 TEST_F(PgReplicationIntegrationTest, StopRequestInterruptsQuery) {
-  const auto& primary = config_->FindCluster(kCluster)->primary;
+  const auto& primary = config_->FindCluster(kCluster)->instances.front();  // shared-postgres-1
   auto session = PgSession::Connect(primary, {}, Deadline::In(milliseconds(3000)));
   ASSERT_TRUE(session) << session.error().message;
   std::stop_source stop;
@@ -331,7 +334,7 @@ TEST_F(PgReplicationIntegrationTest, StopRequestInterruptsQuery) {
 
 // Pins SQLSTATE-bearing kQuery errors and the by-name Rows API on a real result.
 TEST_F(PgReplicationIntegrationTest, QueryErrorsKeepSqlstateAndRowsReadByName) {
-  const auto& primary = config_->FindCluster(kCluster)->primary;
+  const auto& primary = config_->FindCluster(kCluster)->instances.front();  // shared-postgres-1
   auto session = PgSession::Connect(primary, {}, Deadline::In(milliseconds(3000)));
   ASSERT_TRUE(session) << session.error().message;
   auto bad = session->Query("SELECT * FROM no_such_table", Deadline::In(milliseconds(2000)));

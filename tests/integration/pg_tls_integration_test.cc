@@ -80,7 +80,7 @@ class PgTlsIntegrationTest : public ::testing::Test {
 TEST_F(PgTlsIntegrationTest, VerifyFullReportsRealCertificateDates) {
   auto config = StackConfigWith("{expect: {min_cert_validity: 720h}}");
   ASSERT_NE(config, nullptr);
-  ASSERT_EQ(config->FindCluster(kCluster)->primary.sslmode, "verify-full");
+  ASSERT_EQ(config->FindCluster(kCluster)->instances.front().sslmode, "verify-full");
   auto probe = TlsProbe(*config);
   ASSERT_NE(probe, nullptr);
   std::vector<double> runs_ms;
@@ -174,7 +174,7 @@ TEST_F(PgTlsIntegrationTest, WrongCaFailsWithTlsError) {
   auto config = StackConfigWith("{poolers: []}");
   ASSERT_NE(config, nullptr);
   for (auto& cluster : config->postgres_clusters) {
-    if (cluster.name == kCluster) cluster.primary.sslrootcert = ca;
+    if (cluster.name == kCluster) cluster.instances.front().sslrootcert = ca;
   }
   auto probe = TlsProbe(*config);
   ASSERT_NE(probe, nullptr);

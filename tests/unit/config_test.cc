@@ -64,10 +64,13 @@ TEST_F(ConfigTest, LoadsAGoodConfigWithDefaultsAndInheritance) {
   EXPECT_EQ(config.exporter.log_format, "json");
   ASSERT_EQ(config.postgres_clusters.size(), 1u);
   const auto& cluster = config.postgres_clusters[0];
-  EXPECT_EQ(cluster.primary.user, "dbcanary");
-  EXPECT_EQ(cluster.standbys.at(0).user, "dbcanary");  // inherited from defaults
-  EXPECT_EQ(cluster.standbys.at(0).sslmode, "require");
-  EXPECT_EQ(cluster.primary.password.Reveal(), "s3cr3t-from-file");  // newline stripped
+  ASSERT_EQ(cluster.instances.size(), 2u);
+  EXPECT_EQ(cluster.instances.at(0).name, "pg-1");
+  EXPECT_EQ(cluster.instances.at(0).user, "dbcanary");
+  EXPECT_EQ(cluster.instances.at(1).user, "dbcanary");  // inherited from defaults
+  EXPECT_EQ(cluster.instances.at(1).sslmode, "require");
+  EXPECT_EQ(cluster.instances.at(0).password.Reveal(), "s3cr3t-from-file");  // newline stripped
+  EXPECT_FALSE(cluster.read_write);
   EXPECT_EQ(*cluster.expect.min_sync_standbys, 1);
   ASSERT_EQ(cluster.probes.size(), 1u);
   EXPECT_EQ(cluster.probes[0].interval, std::chrono::seconds(5));
@@ -105,7 +108,7 @@ TEST_F(ConfigTest, RejectsBadConfigsNamingFileLineAndKey) {
       {"- name: df", "- name: pg",
        "test.yaml:25:11: dragonfly[0].name: duplicate target name \"pg\""},
       {"{ name: pg-2,", "{ name: pg-1,",
-       "test.yaml:13:19: postgres.clusters[0].standbys[0].name: duplicate instance name "
+       "test.yaml:13:19: postgres.clusters[0].instances[1].name: duplicate instance name "
        "\"pg-1\""},
       {"cluster: pg", "cluster: nope",
        "test.yaml:19:14: poolers[0].cluster: no postgres cluster named \"nope\""},
@@ -149,7 +152,8 @@ TEST_F(ConfigTest, RejectsMissingAndUnreadableThings) {
   EXPECT_EQ(ErrorOf("exporter: [1, 2"),
             "test.yaml:1:1: invalid YAML: end of sequence flow not found");
   EXPECT_EQ(ErrorOf("postgres:\n  clusters:\n    - name: pg\n"),
-            "test.yaml:3:7: postgres.clusters[0].primary: required but missing");
+            "test.yaml:3:7: postgres.clusters[0]: list the members in instances: [{ name, host, "
+            "port }] (or discover: { kubernetes: ... })");
   std::string missing_file = Replace(good_, secret_file_.string(), "/nonexistent/secret");
   EXPECT_NE(ErrorOf(missing_file)
                 .find("postgres.clusters[0].defaults.password_file: cannot "

@@ -112,7 +112,9 @@ std::shared_ptr<Config> TestConfig() {
   auto config = std::make_shared<Config>();
   PostgresCluster cluster;
   cluster.name = "pg";
-  cluster.primary.name = "pg-1";
+  PgEndpoint member;
+  member.name = "pg-1";
+  cluster.instances.push_back(member);
   config->postgres_clusters.push_back(cluster);
   Pooler rw;
   rw.name = "pg-rw";

@@ -37,7 +37,7 @@ TEST(PgReplicationProbeTest, FactoryAcceptsIntervalAndTimeoutOnly) {
   auto config = Load("        pg_replication: { interval: 10s, timeout: 2s }");
   auto probe = Create(*config);
   ASSERT_TRUE(probe) << probe.error().message;
-  EXPECT_EQ((*probe)->Describe().size(), 7u);
+  EXPECT_EQ((*probe)->Describe().size(), 10u);  // 4 role families, 6 replication
 }
 
 TEST(PgReplicationProbeTest, FactoryRejectsUnknownParamWithKeyPath) {

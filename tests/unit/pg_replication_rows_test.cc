@@ -47,7 +47,6 @@ PgTable Table(std::vector<Sender> senders, bool in_recovery = false) {
 ReplicationTopology Topology() {
   ReplicationTopology topology;
   topology.cluster = "shared-postgres";
-  topology.primary = "shared-postgres-1";
   topology.standbys = {"shared-postgres-2", "shared-postgres-3"};
   return topology;
 }
@@ -95,9 +94,6 @@ TEST(PgReplicationRowsTest, HealthyQuorumCluster) {
   ProbeResult result;
   ASSERT_TRUE(InterpretReplicationRows(topology, Table({s2, s3}), result));
 
-  EXPECT_EQ(
-      Value(result, kPgIsPrimary, {{"target", "shared-postgres"}, {"server", "shared-postgres-1"}}),
-      1);
   EXPECT_EQ(Value(result, kPgReplicationStreaming, StandbyLabels("shared-postgres-2")), 1);
   EXPECT_EQ(Value(result, kPgReplicationStreaming, StandbyLabels("shared-postgres-3")), 1);
   EXPECT_EQ(Value(result, kPgReplicationSyncState, Sync("shared-postgres-2", "quorum")), 1);
@@ -111,7 +107,7 @@ TEST(PgReplicationRowsTest, HealthyQuorumCluster) {
   EXPECT_EQ(Value(result, kPgReplicationStreamingStandbys, {{"target", "shared-postgres"}}), 2);
   EXPECT_EQ(Value(result, kPgReplicationSyncStandbys, {{"target", "shared-postgres"}}), 2);
 
-  ASSERT_EQ(result.expectations.size(), 7u);  // is_primary, 4 cluster checks, 2 per-standby
+  ASSERT_EQ(result.expectations.size(), 6u);  // 4 cluster checks, 2 per-standby
   for (const auto& e : result.expectations) EXPECT_TRUE(e.pass) << e.check << " " << e.target;
   const auto* instances = Expectation(result, "instances", "shared-postgres");
   ASSERT_NE(instances, nullptr);
@@ -126,7 +122,7 @@ TEST(PgReplicationRowsTest, HealthyQuorumCluster) {
 TEST(PgReplicationRowsTest, EveryFamilyIsDescribedAndEverySampleUsesOne) {
   std::set<std::string> described;
   for (const auto& desc : ReplicationMetricDescs()) described.insert(desc.name);
-  EXPECT_EQ(described.size(), 7u);
+  EXPECT_EQ(described.size(), 6u);
   ProbeResult result;
   ASSERT_TRUE(InterpretReplicationRows(Topology(), Table({Sender{.name = PgValue("x")}}), result));
   for (const auto& sample : result.samples)
@@ -196,7 +192,6 @@ TEST(PgReplicationRowsTest, NoStandbysAtAll) {
   EXPECT_EQ(Value(result, kPgReplicationStreaming, StandbyLabels("shared-postgres-3")), 0);
   EXPECT_EQ(Value(result, kPgReplicationStreamingStandbys, {{"target", "shared-postgres"}}), 0);
   EXPECT_FALSE(Expectation(result, "min_streaming_standbys", "shared-postgres")->pass);
-  EXPECT_TRUE(Expectation(result, "is_primary", "shared-postgres")->pass);
 }
 
 // A standby reconnecting after a restart is in catchup: not streaming, lags as far as known.
@@ -292,23 +287,21 @@ TEST(PgReplicationRowsTest, UnconfiguredStreamingSenderIsReportedToo) {
   EXPECT_EQ(Expectation(result, "max_replay_lag_bytes", "pg_basebackup"), nullptr);
 }
 
-TEST(PgReplicationRowsTest, InRecoveryIsReportedAndFailsIsPrimary) {
+// The member resolved as primary was demoted before the query reached it: the roles moved, the
+// run must not report that member's (empty) WAL senders as the cluster's replication.
+TEST(PgReplicationRowsTest, InRecoveryMeansTheRolesMovedAndReportsNothing) {
   ProbeResult result;
-  ASSERT_TRUE(InterpretReplicationRows(Topology(), Table({}, /*in_recovery=*/true), result));
-  EXPECT_EQ(
-      Value(result, kPgIsPrimary, {{"target", "shared-postgres"}, {"server", "shared-postgres-1"}}),
-      0);
-  const auto* is_primary = Expectation(result, "is_primary", "shared-postgres");
-  ASSERT_NE(is_primary, nullptr);
-  EXPECT_FALSE(is_primary->pass);
-  EXPECT_EQ(is_primary->expected_text, "== 1");
+  auto status = InterpretReplicationRows(Topology(), Table({}, /*in_recovery=*/true), result);
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code, ErrorCode::kUnexpected);
+  EXPECT_TRUE(result.samples.empty());
+  EXPECT_TRUE(result.expectations.empty());
 }
 
 TEST(PgReplicationRowsTest, OnlyDeclaredExpectationsAppear) {
   ProbeResult result;
   ASSERT_TRUE(InterpretReplicationRows(Topology(), Table({Sender{.name = PgValue("x")}}), result));
-  ASSERT_EQ(result.expectations.size(), 1u);
-  EXPECT_EQ(result.expectations[0].check, "is_primary");
+  EXPECT_TRUE(result.expectations.empty());
 }
 
 TEST(PgReplicationRowsTest, NegativeLsnDistanceIsClampedToZero) {
