@@ -114,13 +114,41 @@ postgres:
   EXPECT_EQ(Value(result, "dbcanary_backup_directory_backups"), 2);
   EXPECT_NEAR(Value(result, "dbcanary_backup_last_completed_timestamp_seconds"),
               FileMtime(root.path() + "/20261126-tar/backup_manifest"), 1e-3);
-  ASSERT_EQ(result.expectations.size(), 1u);
+  ASSERT_EQ(result.expectations.size(), 2u);  // backup_max_age, backup_min_count (default 1)
   EXPECT_TRUE(result.expectations[0].pass);
+  EXPECT_EQ(result.expectations[1].check, "backup_min_count");
+  EXPECT_EQ(result.expectations[1].observed, 2);
+  EXPECT_TRUE(result.expectations[1].pass);
   // The age is the newest manifest's age at the run (however long the backups above took): between
   // its age when the run started and when it ended (1 ms for rounding).
   const double completed = FileMtime(root.path() + "/20261126-tar/backup_manifest");
   EXPECT_GE(result.expectations[0].observed, run_started - completed - 1e-3);
   EXPECT_LE(result.expectations[0].observed, run_ended - completed + 1e-3);
+
+  // Fewer backups than declared, and a newest backup smaller than declared: both fail by name.
+  auto demanding = ParseConfig(R"(
+postgres:
+  clusters:
+    - name: shared-postgres
+      primary: { host: 127.0.0.1, user: dbcanary }
+      probes:
+        backup_directory: { path: ")" +
+                                   root.path() +
+                                   R"(", expect: { min_backups: 3, min_size_bytes: 1e12 } }
+)",
+                               "demanding.yaml");
+  ASSERT_TRUE(demanding) << demanding.error().message;
+  auto strict = registry.Create(*(*demanding)->AllProbes().at(0), **demanding);
+  ASSERT_TRUE(strict) << strict.error().message;
+  ProbeResult unmet =
+      (*strict)->Run(ProbeContext{Deadline::In(std::chrono::seconds(5)), stop.get_token(), log});
+  ASSERT_TRUE(unmet.success);
+  ASSERT_EQ(unmet.expectations.size(), 3u);
+  EXPECT_TRUE(unmet.expectations[0].pass);  // backup_max_age: default 24 h
+  EXPECT_EQ(unmet.expectations[1].check, "backup_min_count");
+  EXPECT_FALSE(unmet.expectations[1].pass);
+  EXPECT_EQ(unmet.expectations[2].check, "backup_min_size_bytes");
+  EXPECT_FALSE(unmet.expectations[2].pass);
 }
 
 // Pins: a missing (unmounted) backup directory is a failed run, not an empty success.
