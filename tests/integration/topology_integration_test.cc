@@ -20,6 +20,7 @@
 
 #include "probes/postgres/pg_topology_source.h"
 #include "tests/integration/harness/exporter_process.h"
+#include "tests/integration/harness/monitoring.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary {
@@ -176,7 +177,9 @@ TEST_F(TopologyIntegrationTest, FailoverAndSwitchoverBackStayGreenWithoutAConfig
   const Stack& stack = Stack::Get();
   const std::string config = HostIndependentConfig(dir_);
   const auto config_written = std::filesystem::last_write_time(config);
-  ExporterProcess exporter({"serve", "--config", config});
+  // Where the stack's vmagent scrapes: "every check green" includes its own series arriving.
+  auto scraped = testing::StartScrapedExporter(config);
+  ExporterProcess& exporter = *scraped;
   ASSERT_TRUE(exporter.WaitReady(seconds(30))) << exporter.Log();
   RestoreOriginalPrimary restore;
 
@@ -236,7 +239,9 @@ TEST_F(TopologyIntegrationTest, FailoverAndSwitchoverBackStayGreenWithoutAConfig
 // exporter with the same config is green again too and counts one primary change.
 TEST_F(TopologyIntegrationTest, FailoverDrillChecksTheMonitorAndLeavesItGreen) {
   const std::string config = HostIndependentConfig(dir_);
-  ExporterProcess exporter({"serve", "--config", config});
+  // Where the stack's vmagent scrapes: "every check green" includes its own series arriving.
+  auto scraped = testing::StartScrapedExporter(config);
+  ExporterProcess& exporter = *scraped;
   ASSERT_TRUE(exporter.WaitReady(seconds(30))) << exporter.Log();
   RestoreOriginalPrimary restore;
   auto before = WaitGreen(exporter, [](const std::string& body) {
