@@ -59,7 +59,7 @@ bool FamilyBuilder::Describe(const MetricDesc& desc) {
 
 void FamilyBuilder::Refuse(std::string_view name) { refused_.emplace(name); }
 
-void FamilyBuilder::Add(Sample sample) {
+void FamilyBuilder::Add(const Sample& sample) {
   auto found = family_index_.find(sample.name);
   if (found == family_index_.end()) return;
   // NUL separates names and values: no configured name or label value contains one.
@@ -75,8 +75,8 @@ void FamilyBuilder::Add(Sample sample) {
   prometheus::MetricFamily& family = families_[found->second];
   prometheus::ClientMetric& metric = family.metric.emplace_back();
   metric.label.reserve(sample.labels.size());
-  for (auto& [name, value] : sample.labels) {
-    metric.label.push_back({std::move(name), std::move(value)});
+  for (const auto& [name, value] : sample.labels) {
+    metric.label.push_back({name, value});
   }
   SetValue(family.type, sample.value, metric);
 }

@@ -29,7 +29,7 @@ class FamilyBuilder {
   void Refuse(std::string_view name);
   // Every family described so far, in order, with the samples added so far.
   const std::vector<prometheus::MetricFamily>& Described() const { return families_; }
-  void Add(Sample sample);
+  void Add(const Sample& sample);
   std::vector<prometheus::MetricFamily> Take();
 
  private:

@@ -43,7 +43,7 @@ struct Request {
   std::optional<std::string> body;  // sent as is (set the Content-Type header)
   TlsOptions tls;
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};  // cap, with the deadline
-  size_t max_body = 16 * 1024 * 1024;                           // a larger answer is kProtocol
+  size_t max_body = size_t{16} * 1024 * 1024;                   // a larger answer is kProtocol
   bool accept_compressed = false;  // offer every encoding libcurl decodes (gzip, ...)
 };
 

@@ -49,7 +49,7 @@ class Client {
   const std::string& server() const { return credentials_.server; }
 
   // Largest response body accepted; larger is kProtocol.
-  static constexpr size_t kMaxBodyBytes = 32 * 1024 * 1024;
+  static constexpr size_t kMaxBodyBytes = size_t{32} * 1024 * 1024;
 
  private:
   // One API call, in named steps: Url, MakeRequest, http::Perform, then StatusProblem for an
