@@ -800,6 +800,9 @@ client_tls_cert_file = $TLS_DIR/server.crt
 client_tls_key_file = $TLS_DIR/server.key
 client_tls_ca_file = $TLS_DIR/ca.crt
 server_tls_sslmode = require
+; after a failover the pooler's first login to the old primary fails: retry in 1 s, not the
+; default 15 s, so clients wait about as long as the failover itself
+server_login_retry = 1
 
 log_connections = 0
 log_disconnections = 0
