@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -95,6 +96,22 @@ TEST_F(HttpServerTest, MetricsUsesTheExpositionContentType) {
               HasSubstr("dbcanary_probe_runs_total{probe=\"fake\",target=\"t1\"} 0\n"));
   EXPECT_THAT(response->body, HasSubstr("dbcanary_exporter_scrapes_total 1\n"));
   EXPECT_EQ(response->headers["content-length"], std::to_string(response->body.size()));
+}
+
+// The exporter writes the Date header itself (CivetWeb's own uses the thread-unsafe gmtime).
+TEST_F(HttpServerTest, DateHeaderIsAnImfFixdateOfNow) {
+  std::time_t before = std::time(nullptr);
+  auto response = HttpGet(port_, "/healthz");
+  std::time_t after = std::time(nullptr);
+  ASSERT_TRUE(response);
+  const std::string& date = response->headers["date"];
+  std::tm parsed{};
+  const char* end = strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &parsed);
+  ASSERT_NE(end, nullptr) << date;
+  EXPECT_EQ(*end, '\0') << date;
+  std::time_t stamped = timegm(&parsed);
+  EXPECT_GE(stamped, before) << date;
+  EXPECT_LE(stamped, after) << date;
 }
 
 TEST_F(HttpServerTest, HeadHasHeadersButNoBody) {
