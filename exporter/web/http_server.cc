@@ -63,13 +63,13 @@ std::string HttpDate(std::time_t now) {
   gmtime_r(&now, &utc);
   static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
                                                        "Thu", "Fri", "Sat"};
-  static constexpr std::array<const char*, 12> kMonths = {
-      "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  static constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   char text[40];
   std::snprintf(text, sizeof(text), "%s, %02d %s %04d %02d:%02d:%02d GMT",
-                kDays.at(static_cast<size_t>(utc.tm_wday)),
-                utc.tm_mday, kMonths.at(static_cast<size_t>(utc.tm_mon)), utc.tm_year + 1900,
-                utc.tm_hour, utc.tm_min, utc.tm_sec);
+                kDays.at(static_cast<size_t>(utc.tm_wday)), utc.tm_mday,
+                kMonths.at(static_cast<size_t>(utc.tm_mon)), utc.tm_year + 1900, utc.tm_hour,
+                utc.tm_min, utc.tm_sec);
   return text;
 }
 
