@@ -19,6 +19,14 @@ sanitize=${DBCANARY_SANITIZE-address,undefined}
 fuzz_seconds=${DBCANARY_FUZZ_SECONDS:-20}
 started=$SECONDS
 
+# A warning in a log fails the run: a fresh clone's build prints none, and new ones get fixed.
+quiet_build_check() {
+  if grep -n -i -E '(^|[^a-z_])warning( \(dev\))?:|CMake Warning' "$@"; then
+    echo "run-all: the build printed the warnings above; fix them" >&2
+    exit 1
+  fi
+}
+
 step() { printf '\n==== [%4ss] %s ====\n' "$((SECONDS - started))" "$*"; }
 
 # Sanitizer findings end the process with an error (the build uses -fno-sanitize-recover).
@@ -35,8 +43,11 @@ tests/check-format.sh
 step "build ($build_dir, sanitizers: ${sanitize:-none})"
 # One build for every test: no optimisation (CI has two cores), -g1 for readable reports.
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-g1 -DDBCANARY_WERROR=ON \
-  -DDBCANARY_SANITIZE="$sanitize" >/dev/null
-cmake --build "$build_dir" -j"$jobs"
+  -DDBCANARY_SANITIZE="$sanitize" 2>&1 | tee "$build_dir.configure.log" >/dev/null
+cmake --build "$build_dir" -j"$jobs" 2>&1 | tee "$build_dir.log"
+# -Werror stops on compiler warnings; this also catches what it does not cover (CMake's own,
+# the linker's, a dependency's header warnings in a system include marked otherwise).
+quiet_build_check "$build_dir.configure.log" "$build_dir.log"
 
 step "unit tests"
 ctest --test-dir "$build_dir" -L unit --output-on-failure -j"$jobs"
@@ -64,8 +75,9 @@ ctest --test-dir "$build_dir" -L integration --output-on-failure
 if [ "${DBCANARY_TSAN:-1}" = 1 ]; then
   step "build with TSan ($tsan_dir)"
   cmake -S . -B "$tsan_dir" -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-g1 -DDBCANARY_WERROR=ON \
-    -DDBCANARY_SANITIZE=thread >/dev/null
-  cmake --build "$tsan_dir" -j"$jobs" --target dbcanary_tsan_tests
+    -DDBCANARY_SANITIZE=thread 2>&1 | tee "$tsan_dir.configure.log" >/dev/null
+  cmake --build "$tsan_dir" -j"$jobs" --target dbcanary_tsan_tests 2>&1 | tee "$tsan_dir.log"
+  quiet_build_check "$tsan_dir.configure.log" "$tsan_dir.log"
 
   step "scheduler, result store, HTTP server, TLS front and drill runner tests under TSan"
   # Only the suites with threads of their own: the rest of the unit tests are single-threaded.
