@@ -176,7 +176,8 @@ run_serve() {
     metrics >"$work/metrics.txt"
     want=$(grep -c '^dbcanary_probe_runs_total{' "$work/metrics.txt" || true)
     [ "$want" -gt 0 ] || continue
-    # every probe has a result, and no probe has failed only for lack of a first try
+    # wait until every probe has a first result; the trusted run also waits while any is 0
+    # (a first run can fail for the stack's own reasons, e.g. no scrape in VictoriaMetrics yet)
     [ "$(grep -c '^dbcanary_probe_success{' "$work/metrics.txt" || true)" -ge "$want" ] || continue
     [ "$name" = untrusted ] && break
     grep -q '^dbcanary_probe_success{.*} 0$' "$work/metrics.txt" || break
