@@ -9,16 +9,18 @@
 #    rules equal to alerts/dbcanary.rules.yml;
 #  - the base config passes `dbcanary check-config` (with its /etc/dbcanary paths pointed at dummies);
 #  - deploy/flux parses and points at existing paths;
-#  - deploy/Dockerfile: USER 65532, bookworm stages, build packages == install-deps' build group,
-#    runtime packages == the Debian packages of the built binary's DT_NEEDED libraries (ldd).
+#  - deploy/Dockerfile: USER 65532, bookworm stages, build packages == install-deps' build group;
+#    it and deploy/image/build-oci.sh install deploy/image/runtime-packages.txt
+#    (tests/check-image-packages.sh), whose libraries == the Debian packages of the built binary's
+#    DT_NEEDED libraries (ldd); the manifests' image tag == the project version.
 # No Docker engine or hadolint is needed (neither is on the CI machines).
 # Usage: tests/check-deploy.sh   (needs kubectl, python3 with PyYAML; DBCANARY_BINARY=path to the
-# built binary for the check-config and ldd steps, default build/dbcanary)
+# built binary for the check-config and ldd steps, default build/exporter/dbcanary)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 kubectl="${KUBECTL:-kubectl}"
-binary="${DBCANARY_BINARY:-$root/build/dbcanary}"
+binary="${DBCANARY_BINARY:-$root/build/exporter/dbcanary}"
 command -v "$kubectl" >/dev/null || { echo "check-deploy: kubectl not found (Debian: kubernetes-client)" >&2; exit 2; }
 python3 -c 'import yaml' 2>/dev/null || { echo "check-deploy: python3 yaml missing (Debian: python3-yaml)" >&2; exit 2; }
 
@@ -384,9 +386,23 @@ if [ "$build_pkgs" != "$deps_pkgs" ]; then
   diff <(echo "$deps_pkgs") <(echo "$build_pkgs") >&2 || true
   exit 1
 fi
+# one runtime package list for the Dockerfile and deploy/image/build-oci.sh; the checker must
+# fail on a Dockerfile with a list of its own and on one that filters the shared list
+runtime_pkgs=$(tests/check-image-packages.sh "$df" | sort -u)
+sed 's/xargs apt-get install -y --no-install-recommends/& curl/' "$df" >"$tmp/Dockerfile.inline"
+sed "s#sed 's/\#.\*//' /tmp/runtime-packages.txt#sed 's/\#.*//;/libpq5/d' /tmp/runtime-packages.txt#" "$df" \
+  >"$tmp/Dockerfile.filtered"
+for planted in inline filtered; do
+  ! tests/check-image-packages.sh "$tmp/Dockerfile.$planted" >/dev/null 2>&1 ||
+    { echo "check-deploy: check-image-packages.sh passes a Dockerfile with a $planted package list" >&2; exit 1; }
+done
+# the manifests pull the version the image is tagged with, never :latest
+version=$(sed -n 's/^project(dbcanary VERSION \([0-9.]*\) .*/\1/p' CMakeLists.txt)
+for f in deploy/kustomize/base/kustomization.yaml deploy/flux/kustomization.yaml; do
+  tag=$(sed -n 's/^ *newTag: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$f")
+  [ "$tag" = "$version" ] || { echo "check-deploy: $f pulls tag '$tag', not the version $version" >&2; exit 1; }
+done
 # runtime packages == packages owning the binary's DT_NEEDED libraries
-runtime_pkgs=$(sed -n '/runtime-packages-begin/,/runtime-packages-end/p' "$df" |
-  sed -n 's/^ *\([a-z0-9][a-z0-9.+-]*\) \\$/\1/p' | sort -u)
 if [ -x "$binary" ]; then
   needed_pkgs=$(
     for lib in $(readelf -d "$binary" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); do
@@ -397,7 +413,7 @@ if [ -x "$binary" ]; then
       echo "${owner%%:*}"
     done | grep -vE '^lib(asan|ubsan|tsan)[0-9]+$' | sort -u)  # a sanitizer build's runtimes
   if [ "$runtime_pkgs" != "$needed_pkgs" ]; then
-    echo "check-deploy: $df runtime packages differ from ldd of $binary (< ldd, > Dockerfile):" >&2
+    echo "check-deploy: runtime-packages.txt differs from ldd of $binary (< ldd, > list):" >&2
     diff <(echo "$needed_pkgs") <(echo "$runtime_pkgs") >&2 || true
     exit 1
   fi

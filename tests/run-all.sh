@@ -7,7 +7,8 @@
 # Before building: the include layering and clang-format checks; after the unit tests, clang-tidy.
 # Environment: DBCANARY_SANITIZE (default address,undefined; empty: a plain build),
 # DBCANARY_TIDY (lower: the lower layers and runtimes, the default; all; 0 skips),
-# DBCANARY_TSAN (default 1), DBCANARY_FUZZ_SECONDS (per target, default 20; 0 skips fuzzing).
+# DBCANARY_TSAN (default 1), DBCANARY_IMAGE (default 1: build the OCI image and smoke-test it;
+# needs root and a Debian mirror), DBCANARY_FUZZ_SECONDS (per target, default 20; 0 skips fuzzing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,11 +67,17 @@ step "dashboard and alert coverage (every documented family and check)"
 tests/check-coverage.sh
 
 step "deployment files (kubectl kustomize renders, Dockerfile vs ldd)"
-DBCANARY_BINARY="$build_dir/dbcanary" tests/check-deploy.sh
+DBCANARY_BINARY="$build_dir/exporter/dbcanary" tests/check-deploy.sh
 
 step "integration tests (real PostgreSQL, PgBouncer, redis on 127.0.0.1)"
 export DBCANARY_REQUIRE_INTEGRATION=1
 ctest --test-dir "$build_dir" -L integration --output-on-failure
+
+if [ "${DBCANARY_IMAGE:-1}" = 1 ]; then
+  step "OCI image (mmdebstrap + umoci, Release binary) and its smoke test against a local stack"
+  image=$(deploy/image/build-oci.sh --out "${DBCANARY_IMAGE_DIR:-build-image}" | tee /dev/stderr | tail -n 1)
+  tests/image-smoke.sh "$image"
+fi
 
 if [ "${DBCANARY_TSAN:-1}" = 1 ]; then
   step "build with TSan ($tsan_dir)"

@@ -19,6 +19,7 @@ packages=(
   curl procps psmisc locales wrk prometheus-postgres-exporter prometheus-redis-exporter
   chromium  # the status page test loads / headless and takes a phone-size screenshot
   python3-yaml  # alerts/generate.py, tests/check-deploy.sh
+  mmdebstrap umoci  # deploy/image/build-oci.sh and tests/image-smoke.sh: the OCI image without Docker
 )
 # tests/check-deploy.sh renders the kustomize files with `kubectl kustomize`. Debian's
 # kubernetes-client only when no kubectl is installed: its kustomize (v2) predates components,

@@ -118,6 +118,25 @@ TEST(CnpgMembersTest, InstancePodsBecomeMembersConnectedByIpVerifiedByServiceNam
   EXPECT_EQ(found->labelled_primaries, std::vector<std::string>{"pgmain-2"});
 }
 
+// Complete pod lists in the two label generations CNPG has written (fixtures pods-cnpg.json:
+// `role` and `cnpg.io/instanceRole`, plus an initdb job pod; pods-cnpg-legacy.json: `role` only,
+// the primary elsewhere): the same members, the primary found from either label.
+TEST(CnpgMembersTest, PodsAsCnpgWritesThemInBothLabelGenerations) {
+  const json cluster = json::parse(FakeKube::Fixture("cluster-healthy.json"));
+  auto newer = ReadCnpgMembers(cluster, json::parse(FakeKube::Fixture("pods-cnpg.json")),
+                               Discovery(), Defaults());
+  ASSERT_TRUE(newer) << newer.error().message;
+  EXPECT_EQ(Names(newer->members),
+            (std::vector<std::string>{"pgmain-1@10.244.1.11", "pgmain-2@10.244.2.12",
+                                      "pgmain-3@10.244.3.13"}));
+  EXPECT_EQ(newer->labelled_primaries, std::vector<std::string>{"pgmain-1"});
+  auto older = ReadCnpgMembers(cluster, json::parse(FakeKube::Fixture("pods-cnpg-legacy.json")),
+                               Discovery(), Defaults());
+  ASSERT_TRUE(older) << older.error().message;
+  EXPECT_EQ(older->members.size(), 3U);
+  EXPECT_EQ(older->labelled_primaries, std::vector<std::string>{"pgmain-2"});
+}
+
 // A pod with the cluster label that the operator no longer lists (an orphan) is not a member.
 TEST(CnpgMembersTest, PodsTheClusterDoesNotListAreNotMembers) {
   auto found = ReadCnpgMembers(
