@@ -75,7 +75,9 @@ ctest --test-dir "$build_dir" -L integration --output-on-failure
 
 if [ "${DBCANARY_IMAGE:-1}" = 1 ]; then
   step "OCI image (mmdebstrap + umoci, Release binary) and its smoke test against a local stack"
-  image=$(deploy/image/build-oci.sh --out "${DBCANARY_IMAGE_DIR:-build-image}" | tee /dev/stderr | tail -n 1)
+  image_dir=${DBCANARY_IMAGE_DIR:-build-image}
+  image=$(deploy/image/build-oci.sh --out "$image_dir" | tee /dev/stderr | tail -n 1)
+  quiet_build_check "$image_dir/build-release.log"  # the Release build a user gets is quiet too
   tests/image-smoke.sh "$image"
 fi
 

@@ -54,9 +54,10 @@ created=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 mkdir -p "$out"
 if [ -z "$binary" ]; then
   cmake -S "$root" -B "$out/build-release" -DCMAKE_BUILD_TYPE=Release -DDBCANARY_BUILD_TESTS=OFF \
-    -DDBCANARY_WERROR=ON -DDBCANARY_REVISION="$revision" >/dev/null
-  cmake --build "$out/build-release" -j"$(nproc)" --target dbcanary
-  binary="$out/build-release/dbcanary"
+    -DDBCANARY_WERROR=ON -DDBCANARY_REVISION="$revision" 2>&1 | tee "$out/build-release.log" >&2
+  # The log is kept: CI fails on any warning in it (tests/run-all.sh).
+  cmake --build "$out/build-release" -j"$(nproc)" --target dbcanary 2>&1 | tee -a "$out/build-release.log" >&2
+  binary="$out/build-release/exporter/dbcanary"
 fi
 "$binary" --version | grep -qF "$revision" || {
   echo "build-oci: $binary reports '$("$binary" --version | head -n 1)', not revision $revision" >&2

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-build_dir=${DBCANARY_BUILD_DIR:-build}
+build_dir=${DBCANARY_BUILD_DIR:-build-release}
 deploy/local/install-deps.sh
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DDBCANARY_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build_dir" -j"$(nproc)" --target dbcanary
@@ -16,4 +16,4 @@ port=${DBCANARY_LISTEN_PORT:-9750}
 echo
 echo "dbcanary: scrape http://127.0.0.1:${port}/metrics   (status page: http://127.0.0.1:${port}/)"
 echo
-exec "$build_dir/dbcanary" serve --config "$stack_dir/dbcanary.yaml"
+exec "$build_dir/exporter/dbcanary" serve --config "$stack_dir/dbcanary.yaml"

@@ -6,12 +6,12 @@
 # because a probe fell behind its interval. A benchmark, not a test: it never fails on a number.
 #
 #   tests/bench/scale_bench.sh [N...]          (default 1 10 25 50; needs a built dbcanary)
-#   DBCANARY_BIN=/path/to/dbcanary             (default build/dbcanary; measure a Release build)
+#   DBCANARY_BIN=/path/to/dbcanary             (default build/exporter/dbcanary; measure a Release build)
 #   SCALE_WARMUP=20 SCALE_WINDOW=30 SCALE_SCRAPES=200   (seconds, seconds, scrapes)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-bin=${DBCANARY_BIN:-build/dbcanary}
+bin=${DBCANARY_BIN:-build/exporter/dbcanary}
 export DBCANARY_STACK_DIR=${DBCANARY_BENCH_STACK_DIR:-/tmp/dbcanary-bench-stack}
 export DBCANARY_STACK_PORT_BASE=${DBCANARY_BENCH_PORT_BASE:-18400}
 listen_port=$((DBCANARY_STACK_PORT_BASE + 93))

@@ -8,12 +8,12 @@
 # connection, nothing else). A benchmark, not a test: it never fails on a number.
 #
 #   tests/bench/scrape_bench.sh [SCRAPES]      (default 300; needs a built dbcanary)
-#   DBCANARY_BIN=/path/to/dbcanary             (default build/dbcanary; measure a Release build)
+#   DBCANARY_BIN=/path/to/dbcanary             (default build/exporter/dbcanary; measure a Release build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 scrapes=${1:-300}
-bin=${DBCANARY_BIN:-build/dbcanary}
+bin=${DBCANARY_BIN:-build/exporter/dbcanary}
 export DBCANARY_STACK_DIR=${DBCANARY_BENCH_STACK_DIR:-/tmp/dbcanary-bench-stack}
 export DBCANARY_STACK_PORT_BASE=${DBCANARY_BENCH_PORT_BASE:-18400}
 export DBCANARY_LISTEN_PORT=$((DBCANARY_STACK_PORT_BASE + 90))

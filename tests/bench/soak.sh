@@ -10,7 +10,7 @@
 # Faults, one at a time, each held for DBCANARY_SOAK_FAULT_EVERY seconds (default 30), in turn:
 # stop/start the standby shared-postgres-3, SIGSTOP/SIGCONT the pooler gitlab-pooler-rw,
 # stop/start the redis replica dragonfly-1. Every fault is undone on exit, however it exits.
-# Environment: DBCANARY_BIN (default build-release/dbcanary, built with CMAKE_BUILD_TYPE=Release
+# Environment: DBCANARY_BIN (default build-release/exporter/dbcanary, built with CMAKE_BUILD_TYPE=Release
 # when missing), DBCANARY_SOAK_STACK_DIR (default /tmp/dbcanary-soak-stack),
 # DBCANARY_SOAK_PORT_BASE (default 20400; the exporter listens on base+90),
 # DBCANARY_SOAK_OUT (default /tmp/dbcanary-soak-<time>: samples.tsv, exporter.log, wrk output).
@@ -27,7 +27,7 @@ case $1 in
 esac
 [[ $duration =~ ^[0-9]+$ ]] && ((duration >= 60)) || { echo "soak: DURATION must be >= 60 s" >&2; usage; }
 
-bin=${DBCANARY_BIN:-build-release/dbcanary}
+bin=${DBCANARY_BIN:-build-release/exporter/dbcanary}
 fault_every=${DBCANARY_SOAK_FAULT_EVERY:-30}
 window=10  # seconds per wrk run = sampling period
 export DBCANARY_STACK_DIR=${DBCANARY_SOAK_STACK_DIR:-/tmp/dbcanary-soak-stack}
