@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -63,6 +64,18 @@ class RelayPorts {
   std::unordered_set<int> ports_;  // guarded by mutex_
 };
 
+// What the front makes of a whole request head before relaying it (TlsFrontOptions::triage).
+// Why: under a flood, the threads serving abusive clients compete for the same two cores as
+// an authorised scrape, and the scrape's tail latency is set by them, not by its own work.
+// So only requests carrying credentials already verified keep normal priority; the others
+// are served at nice 19 (they take CPU that scrapes leave over), and those whose refusal is
+// already known (credentials in the failure cache) are answered by the front itself, without
+// a connection to CivetWeb, a worker or a bcrypt check (docs/web-security.md).
+struct FrontTriage {
+  bool low_priority = false;  // this connection's thread drops to nice 19 before going on
+  std::string refusal;        // non-empty: the whole response, sent refusal_delay late
+};
+
 struct TlsFrontOptions {
   std::string host;      // numeric address to listen on; empty, "0.0.0.0": every IPv4 address
   int port = 0;          // 0: pick a free port
@@ -91,6 +104,9 @@ struct TlsFrontOptions {
   // threads or fds while the slots it holds run out within the handshake timeout. Room for
   // a hundred stuck or abusive clients and the scrapes beside them.
   size_t max_connections = 256;
+  // Called with each whole request head (on the connection's thread); null: every request
+  // is relayed at normal priority.
+  std::function<FrontTriage(std::string_view head)> triage;
 };
 
 class TlsFront {
@@ -134,6 +150,8 @@ class TlsFront {
   bool ReadHead(ssl_st* ssl, int fd, std::chrono::steady_clock::time_point deadline,
                 std::string& head);
   void Relay(ssl_st* ssl, int client, int backend, std::string up);
+  // Sends `response` after the refusal delay, then closes (TLS: close_notify).
+  void Refuse(ssl_st* ssl, int client, const std::string& response);
   // Waits until `fd` has one of `events`, the deadline passes or Stop() is called.
   enum class Wait { kReady, kTimeout, kStopped };
   Wait WaitFor(int fd, short events, std::chrono::steady_clock::time_point deadline) const;
