@@ -92,9 +92,13 @@ struct TlsFrontOptions {
   size_t max_buffered_response = 16 * 1024 * 1024;
   // A refusal (401: no or wrong credentials; 503: too many of them at once) reaches the client
   // this much later. It holds only the front's thread (CivetWeb's worker is already free),
-  // and slows a client that retries wrong credentials back to back to a few tries a second,
+  // and slows a client that retries wrong credentials back to back to one try a second,
   // which is what keeps a flood of them from taking the CPU that scrapes need.
-  std::chrono::milliseconds refusal_delay{250};
+  // A second rather than less: each try still costs an accept, a thread and a head read at
+  // normal priority, so the rate of tries is what a flood takes from scrapes (measured with
+  // tests/bench/web_abuse_bench.sh: 250 ms left the scrape p99 at 2.1-2.5x idle on the loaded
+  // dev box). A client with the right credentials never waits for it.
+  std::chrono::milliseconds refusal_delay{1000};
   // A relay with no byte either way for this long is closed. CivetWeb closes each
   // connection after its response (no keep-alive), so this only ends stuck peers.
   std::chrono::milliseconds idle_timeout{60'000};
