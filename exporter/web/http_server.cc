@@ -6,8 +6,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
@@ -120,6 +122,83 @@ void WakeListener(const std::string& host, int port) {
   freeaddrinfo(found);
 }
 
+// Pops the first line of `rest` (LF-terminated, a CR before it dropped).
+std::string_view NextLine(std::string_view& rest) {
+  size_t end = rest.find('\n');
+  std::string_view line = rest.substr(0, end);
+  rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+  if (line.ends_with('\r')) line.remove_suffix(1);
+  return line;
+}
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view TrimBlanks(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+constexpr std::string_view kUnauthorized = "unauthorized\n";
+constexpr std::string_view kTooManyChecks = "too many authentication attempts in progress\n";
+
+// The 401 or 503 that Router sends (Handle, Busy), for the front to send itself.
+std::string Refusal(AuthVerdict verdict, bool head_only) {
+  bool busy = verdict == AuthVerdict::kBusy;
+  std::string_view body = busy ? kTooManyChecks : kUnauthorized;
+  return std::string(busy ? "HTTP/1.1 503 Service Unavailable" : "HTTP/1.1 401 Unauthorized") +
+         "\r\nDate: " + HttpDate(std::time(nullptr)) +
+         "\r\nContent-Type: " + std::string(kPlainText) +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nCache-Control: no-store\r\n" +
+         (busy ? "Retry-After: 1\r\n" : "WWW-Authenticate: Basic realm=\"dbcanary\"\r\n") +
+         "Connection: close\r\n\r\n" + (head_only ? std::string() : std::string(body));
+}
+
+// The front's triage with basic_auth_users (tls_front.h, FrontTriage): a request with
+// credentials already verified (a running Prometheus's) keeps normal priority; any other is
+// served at nice 19, and answered by the front itself when the caches already tell: 401 for
+// credentials in the failure cache, 503 when they would wait for bcrypt behind two others. Router
+// still checks every request it gets; this only decides who waits.
+FrontTriage TriageRequest(BasicAuthenticator& auth, std::string_view head) {
+  std::string_view rest = head;
+  std::string_view request_line = NextLine(rest);
+  size_t space = request_line.find(' ');
+  std::string_view method = request_line.substr(0, space);
+  std::string_view target =
+      space == std::string_view::npos ? std::string_view() : request_line.substr(space + 1);
+  target = target.substr(0, target.find(' '));
+  std::string_view path = target.substr(0, target.find('?'));
+  bool read = method == "GET" || method == "HEAD";
+  // The kubelet's probes, served without credentials (Router::Authorize).
+  if (read && (path == "/healthz" || path == "/readyz")) return {};
+  std::string_view authorization;
+  int authorizations = 0;
+  for (std::string_view line = NextLine(rest); !line.empty(); line = NextLine(rest)) {
+    size_t colon = line.find(':');
+    if (colon != std::string_view::npos &&
+        EqualsIgnoringCase(line.substr(0, colon), "authorization")) {
+      ++authorizations;
+      authorization = TrimBlanks(line.substr(colon + 1));
+    }
+  }
+  FrontTriage triage{.low_priority = true, .refusal = {}};
+  // CivetWeb decodes and normalises the path, and might make /healthz of another spelling:
+  // only a plain path with one Authorization header is judged here.
+  bool plain = path.starts_with('/') && path.find('%') == std::string_view::npos &&
+               path.find("/.") == std::string_view::npos &&
+               path.find("//") == std::string_view::npos;
+  if (authorizations != 1 || !plain) return triage;
+  std::optional<AuthVerdict> remembered = auth.Remembered(authorization);
+  if (remembered == AuthVerdict::kAllowed) return {};
+  if (remembered) triage.refusal = Refusal(*remembered, method == "HEAD");
+  return triage;
+}
+
 }  // namespace
 
 class HttpServer::Router : public CivetHandler {
@@ -159,11 +238,12 @@ class HttpServer::Router : public CivetHandler {
     try {
       bool from_front = FromTlsFront(*request);
       AuthVerdict verdict = from_front ? Authorize(connection, method, path) : AuthVerdict::kDenied;
-      Response response =
-          !from_front                        ? Response{403, kPlainText, "forbidden\n", {}}
-          : verdict == AuthVerdict::kAllowed ? Route(connection, method, path, query)
-          : verdict == AuthVerdict::kBusy    ? Busy()
-                                          : Response{401, kPlainText, "unauthorized\n", {}, true};
+      Response response = !from_front ? Response{403, kPlainText, "forbidden\n", {}}
+                          : verdict == AuthVerdict::kAllowed
+                              ? Route(connection, method, path, query)
+                          : verdict == AuthVerdict::kBusy
+                              ? Busy()
+                              : Response{401, kPlainText, std::string(kUnauthorized), {}, true};
       *status = response.status;
       Send(connection, response, head_only);
     } catch (const std::exception& error) {
@@ -210,7 +290,7 @@ class HttpServer::Router : public CivetHandler {
   // More uncached credentials at once than bcrypt checks may run: come back in a second
   // (cached credentials, a running Prometheus's, never get here).
   static Response Busy() {
-    Response response{503, kPlainText, "too many authentication attempts in progress\n", {}};
+    Response response{503, kPlainText, std::string(kTooManyChecks), {}};
     response.retry_after = 1;
     return response;
   }
@@ -358,6 +438,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   if (web && !web->basic_auth_users.empty()) {
     auth = std::make_unique<BasicAuthenticator>(web->basic_auth_users);
   }
+  BasicAuthenticator* triage_auth = auth.get();  // owned by router_, which outlives front_
   auto relays = std::make_shared<RelayPorts>();
   SelfMetrics* self = backend.self;
   server->router_ = std::make_unique<Router>(std::move(backend), std::move(auth), relays);
@@ -382,6 +463,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   front_options.port = address->port;
   front_options.backend_port = server->civet_port_;
   front_options.max_connections = options.max_connections;
+  if (triage_auth != nullptr) {
+    front_options.triage = [triage_auth](std::string_view head) {
+      return TriageRequest(*triage_auth, head);
+    };
+  }
   auto front = tls != nullptr ? TlsFront::Start(*tls, front_options, relays, self)
                               : TlsFront::StartPlain(front_options, relays, self);
   if (!front) return front.error();  // names the file or the address

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -424,6 +425,15 @@ void TlsFront::Serve(int fd) {
   // this thread, not one of CivetWeb's few workers.
   std::string head;
   if (!ReadHead(ssl.get(), fd, deadline, head)) return;
+  FrontTriage triage = options_.triage ? options_.triage(head) : FrontTriage{};
+  if (triage.low_priority) {
+    // Per thread on Linux, and needs no privilege; failing to is harmless.
+    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
+  }
+  if (!triage.refusal.empty()) {
+    Refuse(ssl.get(), fd, triage.refusal);
+    return;
+  }
 
   Fd backend(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (backend.get() < 0) return;
@@ -524,6 +534,26 @@ bool TlsFront::ReadHead(SSL* ssl, int fd, Clock::time_point deadline, std::strin
         return false;  // closed before a whole request: nothing to relay
     }
   }
+}
+
+void TlsFront::Refuse(SSL* ssl, int client, const std::string& response) {
+  if (WaitFor(wake_, POLLIN, Clock::now() + options_.refusal_delay) != Wait::kTimeout) return;
+  const auto deadline = Clock::now() + options_.handshake_timeout;
+  size_t sent = 0;
+  while (sent < response.size()) {
+    size_t put = 0;
+    // Retried with the same bytes after WANT_WRITE, as OpenSSL requires.
+    ClientIo io = WriteClient(ssl, client, response.data() + sent,
+                              std::min(response.size() - sent, kBufferSize), &put);
+    if (io == ClientIo::kData) {
+      sent += put;
+    } else if (io == ClientIo::kError || io == ClientIo::kEnd ||
+               WaitFor(client, io == ClientIo::kWantRead ? POLLIN : POLLOUT, deadline) !=
+                   Wait::kReady) {
+      return;
+    }
+  }
+  if (ssl != nullptr) SSL_shutdown(ssl);
 }
 
 // Copies bytes both ways, starting with `up` (the request head already read), until CivetWeb

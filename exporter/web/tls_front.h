@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -63,6 +64,18 @@ class RelayPorts {
   std::unordered_set<int> ports_;  // guarded by mutex_
 };
 
+// What the front makes of a whole request head before relaying it (TlsFrontOptions::triage).
+// Why: under a flood, the threads serving abusive clients compete for the same two cores as
+// an authorised scrape, and the scrape's tail latency is set by them, not by its own work.
+// So only requests carrying credentials already verified keep normal priority; the others
+// are served at nice 19 (they take CPU that scrapes leave over), and those whose refusal is
+// already known (credentials in the failure cache) are answered by the front itself, without
+// a connection to CivetWeb, a worker or a bcrypt check (docs/web-security.md).
+struct FrontTriage {
+  bool low_priority = false;  // this connection's thread drops to nice 19 before going on
+  std::string refusal;        // non-empty: the whole response, sent refusal_delay late
+};
+
 struct TlsFrontOptions {
   std::string host;      // numeric address to listen on; empty, "0.0.0.0": every IPv4 address
   int port = 0;          // 0: pick a free port
@@ -79,9 +92,13 @@ struct TlsFrontOptions {
   size_t max_buffered_response = 16 * 1024 * 1024;
   // A refusal (401: no or wrong credentials; 503: too many of them at once) reaches the client
   // this much later. It holds only the front's thread (CivetWeb's worker is already free),
-  // and slows a client that retries wrong credentials back to back to a few tries a second,
+  // and slows a client that retries wrong credentials back to back to one try a second,
   // which is what keeps a flood of them from taking the CPU that scrapes need.
-  std::chrono::milliseconds refusal_delay{250};
+  // A second rather than less: each try still costs an accept, a thread and a head read at
+  // normal priority, so the rate of tries is what a flood takes from scrapes (measured with
+  // tests/bench/web_abuse_bench.sh: 250 ms left the scrape p99 at 2.1-2.5x idle on the loaded
+  // dev box). A client with the right credentials never waits for it.
+  std::chrono::milliseconds refusal_delay{1000};
   // A relay with no byte either way for this long is closed. CivetWeb closes each
   // connection after its response (no keep-alive), so this only ends stuck peers.
   std::chrono::milliseconds idle_timeout{60'000};
@@ -91,6 +108,9 @@ struct TlsFrontOptions {
   // threads or fds while the slots it holds run out within the handshake timeout. Room for
   // a hundred stuck or abusive clients and the scrapes beside them.
   size_t max_connections = 256;
+  // Called with each whole request head (on the connection's thread); null: every request
+  // is relayed at normal priority.
+  std::function<FrontTriage(std::string_view head)> triage;
 };
 
 class TlsFront {
@@ -134,6 +154,8 @@ class TlsFront {
   bool ReadHead(ssl_st* ssl, int fd, std::chrono::steady_clock::time_point deadline,
                 std::string& head);
   void Relay(ssl_st* ssl, int client, int backend, std::string up);
+  // Sends `response` after the refusal delay, then closes (TLS: close_notify).
+  void Refuse(ssl_st* ssl, int client, const std::string& response);
   // Waits until `fd` has one of `events`, the deadline passes or Stop() is called.
   enum class Wait { kReady, kTimeout, kStopped };
   Wait WaitFor(int fd, short events, std::chrono::steady_clock::time_point deadline) const;

@@ -369,7 +369,7 @@ BasicAuthenticator::Digest BasicAuthenticator::Key(std::string_view user, std::s
   return digest;
 }
 
-std::optional<bool> BasicAuthenticator::CachedLocked(const Digest& key, bool known,
+std::optional<bool> BasicAuthenticator::LookupLocked(const Digest& key, bool known,
                                                      Clock::time_point now) {
   while (!refused_.empty() && refused_.front().until <= now) refused_.pop_front();
   bool verified = false;
@@ -380,15 +380,16 @@ std::optional<bool> BasicAuthenticator::CachedLocked(const Digest& key, bool kno
   for (const auto& entry : refused_) {
     refused |= CRYPTO_memcmp(entry.key.data(), key.data(), key.size()) == 0;
   }
-  if (verified && known) {
-    ++stats_.success_hits;
-    return true;
-  }
-  if (refused) {
-    ++stats_.failure_hits;
-    return false;
-  }
+  if (verified && known) return true;
+  if (refused) return false;
   return std::nullopt;
+}
+
+std::optional<bool> BasicAuthenticator::CachedLocked(const Digest& key, bool known,
+                                                     Clock::time_point now) {
+  std::optional<bool> cached = LookupLocked(key, known, now);
+  if (cached) ++(*cached ? stats_.success_hits : stats_.failure_hits);
+  return cached;
 }
 
 void BasicAuthenticator::RememberLocked(const Digest& key, bool match, Clock::time_point now) {
@@ -453,6 +454,27 @@ AuthVerdict BasicAuthenticator::VerifyHeader(std::string_view authorization) {
   AuthVerdict verdict = Verify(credentials->user, credentials->password);
   OPENSSL_cleanse(credentials->password.data(), credentials->password.size());
   return verdict;
+}
+
+std::optional<AuthVerdict> BasicAuthenticator::Remembered(std::string_view authorization) {
+  if (users_.empty()) return std::nullopt;
+  auto credentials = ParseBasicAuthorization(authorization);
+  if (!credentials) return std::nullopt;
+  auto it = users_.find(credentials->user);
+  bool known = it != users_.end();
+  Digest key =
+      Key(credentials->user, credentials->password, known ? it->second : users_.begin()->second);
+  OPENSSL_cleanse(credentials->password.data(), credentials->password.size());
+  std::lock_guard lock(mutex_);
+  std::optional<bool> cached = LookupLocked(key, known, Clock::now());
+  if (!cached && bcrypt_in_flight_ >= 2) {
+    ++stats_.busy;
+    return AuthVerdict::kBusy;
+  }
+  if (!cached) return std::nullopt;
+  if (*cached) return AuthVerdict::kAllowed;
+  ++stats_.failure_hits;
+  return AuthVerdict::kDenied;
 }
 
 BasicAuthStats BasicAuthenticator::stats() const {

@@ -132,6 +132,13 @@ class BasicAuthenticator {
   bool CheckHeader(std::string_view authorization) {
     return VerifyHeader(authorization) == AuthVerdict::kAllowed;
   }
+  // What the caches alone say about an Authorization header value, never running bcrypt (the
+  // front's triage, tls_front.h): kAllowed for verified credentials (not counted: the check
+  // that then serves the request counts it), kDenied for credentials refused within the
+  // failure TTL (counted as a failure hit: that answer is final), kBusy when only bcrypt can
+  // tell and two checks are in flight (counted as busy, as Verify would), nullopt when only
+  // bcrypt can tell (or the value is not Basic).
+  std::optional<AuthVerdict> Remembered(std::string_view authorization);
 
   BasicAuthStats stats() const;
   // How many bcrypt verifications ran (for tests and docs).
@@ -146,7 +153,8 @@ class BasicAuthenticator {
     Clock::time_point until;
   };
   Digest Key(std::string_view user, std::string_view password, const std::string& hash) const;
-  // Answers from the caches, or nullopt; needs mutex_.
+  // Answers from the caches, or nullopt; needs mutex_. LookupLocked counts nothing.
+  std::optional<bool> LookupLocked(const Digest& key, bool known, Clock::time_point now);
   std::optional<bool> CachedLocked(const Digest& key, bool known, Clock::time_point now);
   void RememberLocked(const Digest& key, bool match, Clock::time_point now);
 

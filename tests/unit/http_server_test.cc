@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <ctime>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -343,6 +344,57 @@ TEST(HttpServerLimitsTest, BadCredentialFloodHitsTheFailureCache) {
   BasicAuthStats after = (*server)->auth_stats();
   EXPECT_EQ(after.bcrypt_runs, before.bcrypt_runs);
   EXPECT_EQ(after.failure_hits, before.failure_hits + 1);
+}
+
+// Pins the front's triage: a refusal the failure cache already knows is answered by the front
+// itself, so it needs no CivetWeb worker. With the only worker held by a reload that does not
+// return, a repeated wrong password still gets its 401 (with the challenge; HEAD without a
+// body), and a verified scraper's request is relayed to CivetWeb (it waits for the worker).
+TEST(HttpServerLimitsTest, KnownRefusalsNeedNoWorker) {
+  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+  ASSERT_NE(crypt_gensalt_rn("$2b$", 4, nullptr, 0, salt, sizeof(salt)), nullptr);
+  crypt_data data{};
+  const char* hash = crypt_rn("right", salt, &data, sizeof(data));
+  ASSERT_NE(hash, nullptr);
+  testing::TempDir dir;
+  HttpServerOptions options{"127.0.0.1:0", 1};
+  options.web_config_file =
+      dir.Write("web.yml", "basic_auth_users:\n  prom: '" + std::string(hash) + "'\n");
+  ResultStore store;
+  SelfMetrics self;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> reloading{false};
+  auto server = HttpServer::Start(options, HttpBackend{&store, &self, [&] {
+                                                         reloading = true;
+                                                         released.wait();
+                                                         return Status(Ok{});
+                                                       }});
+  ASSERT_TRUE(server) << server.error().message;
+  int port = (*server)->port();
+  const std::string right = "Authorization: Basic " + EncodeBase64("prom:right") + "\r\n";
+  const std::string wrong = "Authorization: Basic " + EncodeBase64("prom:wrong") + "\r\n";
+  auto first_wrong = HttpRequest(port, "GET", "/metrics", 10s, wrong);  // bcrypt, then cached
+  ASSERT_TRUE(first_wrong);
+  ASSERT_EQ(first_wrong->status, 401);
+  std::thread reload([&] {
+    (void)HttpRequest(port, "POST", "/-/reload", 30s, right + "X-Dbcanary-Reload: 1\r\n");
+  });
+  ASSERT_TRUE(WaitFor([&] { return reloading.load(); }));  // the only worker is held
+  auto again = HttpRequest(port, "GET", "/metrics", 10s, wrong);
+  auto head = HttpRequest(port, "HEAD", "/api/checks", 10s, wrong);
+  auto scrape = HttpRequest(port, "GET", "/metrics", 300ms, right);
+  release.set_value();
+  reload.join();
+  ASSERT_TRUE(again) << "a known refusal waited for a CivetWeb worker";
+  EXPECT_EQ(again->status, 401);
+  EXPECT_EQ(again->headers["www-authenticate"], "Basic realm=\"dbcanary\"");
+  EXPECT_EQ(again->body, "unauthorized\n");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 401);
+  EXPECT_EQ(head->body, "");
+  EXPECT_FALSE(scrape) << "a verified scrape did not go to CivetWeb";
+  EXPECT_EQ((*server)->auth_stats().bcrypt_runs, 2u);  // wrong once, right once
 }
 
 TEST(HttpServerStartTest, RejectsBadAddressesAndBusyPorts) {
