@@ -8,6 +8,7 @@
 #    enum values, namespaces; kubectl cannot validate offline), and that schema check against one
 #    deliberately broken object per rendered kind (self-test; `--self-test` runs only that);
 #  - no object under deploy/kustomize names its namespace (the namespace transformer sets it);
+#  - docs/deploy.md and docs/validate.md cite only files in the repository;
 #  - the rendered objects: kinds, namespaces, labels/selectors, Deployment hardening (non-root,
 #    read-only root fs, no privilege escalation, capabilities drop ALL, seccomp RuntimeDefault,
 #    resources), probe paths, volumes (config, Secret references, reports emptyDir), Service port,
@@ -471,6 +472,24 @@ if errors:
 print(f"check-deploy: rendered objects OK (base {len(base)} objects, {len(components)} components)")
 PY
 $self_test_only && { echo "check-deploy: self-test OK"; exit 0; }
+
+# --- the deployment and validate docs cite only files that exist, and no stale "not wired"
+python3 - <<'PY'
+import os, re, sys
+tops = ("alerts/", "deploy/", "docs/", "tests/", "exporter/", "core/", "config/", "clients/",
+        "probes/", "drills/", "dashboards/", "shared/")
+errors = []
+for doc in ("docs/deploy.md", "docs/validate.md"):
+    text = open(doc, encoding="utf-8").read()
+    if "not wired" in text:
+        errors.append(f"{doc}: says something is \"not wired\"")
+    for path in re.findall(r"`([A-Za-z0-9_./-]+)`", text):
+        if path.startswith(tops) and not os.path.exists(path.rstrip("/")):
+            errors.append(f"{doc}: cites {path}, which is not in the repository")
+for e in errors:
+    print("check-deploy:", e, file=sys.stderr)
+sys.exit(1 if errors else 0)
+PY
 
 # --- the base config loads (paths under /etc/dbcanary pointed at dummy files)
 if [ -x "$binary" ]; then
