@@ -64,7 +64,7 @@ Status App::Start() {
   if (!loaded) return loaded.error();
   config_ = *loaded;
   PublishSkippedGroups(*config_);
-  ConfigureLogging(config_->exporter);
+  ApplyLogging(*config_);
 
   auto probes = BuildProbes(*config_, registry_);
   if (!probes) return probes.error();
@@ -74,6 +74,7 @@ Status App::Start() {
   HttpServerOptions http_options;
   http_options.listen_address = options_.listen_address.value_or(config_->exporter.listen_address);
   http_options.web_config_file = options_.web_config_file.value_or("");
+  if (options_.telemetry_path) http_options.telemetry_path = *options_.telemetry_path;
   auto http = HttpServer::Start(
       http_options, HttpBackend{&store_, &self_, [this] { return ReloadFromWeb(); }, &drill_store_,
                                 [this] { return SkippedGroups(); }});
@@ -134,7 +135,7 @@ Status App::ReloadNow() {
         "dbcanary to apply it",
         config_->exporter.listen_address, next_config->exporter.listen_address);
   }
-  ConfigureLogging(next_config->exporter);
+  ApplyLogging(*next_config);
   store_.SetProbes(Infos(*probes));
   SchedulerOptions scheduler_options;
   scheduler_options.workers = next_config->exporter.workers;
@@ -155,6 +156,13 @@ Status App::ReloadNow() {
   self_.RecordReload(true, std::chrono::system_clock::now());
   MainLogger()->info("configuration reloaded: {} probes", config_->AllProbes().size());
   return Ok{};
+}
+
+void App::ApplyLogging(const Config& config) const {
+  ExporterSettings settings = config.exporter;
+  if (options_.log_level) settings.log_level = *options_.log_level;
+  if (options_.log_format) settings.log_format = *options_.log_format;
+  ConfigureLogging(settings);
 }
 
 void App::PublishSkippedGroups(const Config& config) {

@@ -29,6 +29,10 @@ struct AppOptions {
   // How long Stop() waits for probe runs in flight before giving up on them.
   std::chrono::milliseconds stop_limit{1500};
   std::optional<std::string> web_config_file{};  // --web.config.file; read at start only
+  std::optional<std::string> telemetry_path{};   // --web.telemetry-path; default /metrics
+  // --log.level, --log.format: win over exporter.log at start and on every reload.
+  std::optional<std::string> log_level{};
+  std::optional<std::string> log_format{};
   // How long POST /-/reload waits for its reload to finish before answering 503 (the reload
   // still completes; dbcanary_config_last_reload_successful tells how it went).
   std::chrono::milliseconds web_reload_wait{std::chrono::seconds(10)};
@@ -73,6 +77,8 @@ class App {
   // POST /-/reload: the reload, waited for at most web_reload_wait.
   Status ReloadFromWeb();
   void ReapRetired();
+  // exporter.log of `config`, with the --log.* flags applied.
+  void ApplyLogging(const Config& config) const;
   // Hands the drills of `config` to drills_: a running drill is stopped (it cleans up) on
   // the handover's thread, and the new drills start after it.
   void StartDrills(const std::shared_ptr<const Config>& config,

@@ -420,14 +420,15 @@ ReportResponse ReportsIndex(const std::string& reports_dir, bool as_json) {
   std::string html =
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>dbcanary drill "
       "reports</title></head><body>\n<h1>Drill reports</h1>\n<p><a "
-      "href=\"/reports?format=json\">JSON</a></p>\n";
+      "href=\"reports?format=json\">JSON</a></p>\n";
   if (reports.empty()) {
     html += "<p>No reports yet.</p>\n";
   } else {
     html +=
         "<table>\n<tr><th>finished (UTC)</th><th>drill</th><th>result</th><th>report</th></tr>\n";
     for (const auto& report : reports) {
-      std::string href = "/reports/" + report.drill + "/" + report.file;
+      // Relative (the page is /reports), so it works behind a path-prefix proxy.
+      std::string href = "reports/" + report.drill + "/" + report.file;
       html += "<tr><td>" + EscapeHtml(report.stamp) + "</td><td>" + EscapeHtml(report.drill) +
               "</td><td>" + EscapeHtml(report.result) + "</td><td><a href=\"" + EscapeHtml(href) +
               "\">" + EscapeHtml(report.format) + "</a></td></tr>\n";

@@ -26,6 +26,11 @@ constexpr FlagSpec kServeFlags[] = {
      false},
     {"--web.config.file", "FILE",
      "TLS and basic-auth web config (exporter-toolkit format; docs/web-security.md)", false},
+    {"--web.telemetry-path", "PATH", "path of the metrics endpoint (default /metrics)", false},
+    {"--log.level", "LEVEL",
+     "trace, debug, info, warn or error; overrides exporter.log.level, also on reload", false},
+    {"--log.format", "FORMAT", "text or json; overrides exporter.log.format, also on reload",
+     false},
 };
 
 constexpr FlagSpec kValidateFlags[] = {
@@ -128,7 +133,7 @@ std::string Usage() {
       "  help\n"
       "      Show this help.\n\n"
       "Flags:\n"
-      "  --version     Print the version and exit.\n"
+      "  --version     Print the version, revision, build date and platform, and exit.\n"
       "  -h, --help    Show this help.\n";
   return text;
 }
@@ -137,7 +142,7 @@ int RunCli(const std::vector<std::string>& args, const CliContext& context) {
   if (args.empty()) return UsageError(context, "no command given");
   const std::string& first = args.front();
   if (first == "--version" || first == "version") {
-    context.out << VersionLine() << "\n";
+    context.out << VersionText();
     return kExitOk;
   }
   if (first == "--help" || first == "-h" || first == "help") {

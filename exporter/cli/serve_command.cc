@@ -1,7 +1,10 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdlib>
+#include <string_view>
 
 #include "config/secret.h"
 #include "exporter/app.h"
@@ -9,11 +12,45 @@
 #include "exporter/logging.h"
 
 namespace dbcanary {
+namespace {
+
+// The values exporter.log accepts (config/config.cc), so a flag cannot set what the file cannot.
+constexpr std::array<std::string_view, 5> kLogLevels = {"trace", "debug", "info", "warn", "error"};
+constexpr std::array<std::string_view, 2> kLogFormats = {"text", "json"};
+
+template <size_t N>
+Status CheckChoice(const ParsedArgs& args, std::string_view flag,
+                   const std::array<std::string_view, N>& choices) {
+  auto value = args.Flag(flag);
+  if (!value || std::find(choices.begin(), choices.end(), *value) != choices.end()) return Ok{};
+  std::string allowed;
+  for (auto choice : choices) allowed += (allowed.empty() ? "" : ", ") + std::string(choice);
+  return MakeError(ErrorCode::kConfig,
+                   std::string(flag) + " \"" + *value + "\" is not one of " + allowed);
+}
+
+// Flag values are checked before anything starts: a typo is a usage error (exit 2).
+Status CheckServeFlags(const ParsedArgs& args) {
+  if (auto level = CheckChoice(args, "--log.level", kLogLevels); !level) return level;
+  if (auto format = CheckChoice(args, "--log.format", kLogFormats); !format) return format;
+  if (auto path = args.Flag("--web.telemetry-path")) {
+    if (auto checked = CheckTelemetryPath(*path); !checked) {
+      return MakeError(ErrorCode::kConfig, "--web.telemetry-path: " + checked.error().message);
+    }
+  }
+  return Ok{};
+}
+
+}  // namespace
 
 // Signals are received by sigwait() on this thread, never by a handler, so reload
 // and shutdown run as ordinary code. They stay blocked after return, so a second
 // SIGTERM during shutdown cannot kill the process halfway.
 int RunServeCommand(const ParsedArgs& args, const CliContext& context) {
+  if (auto checked = CheckServeFlags(args); !checked) {
+    context.err << "dbcanary: serve: " << checked.error().message << "\n";
+    return kExitUsage;
+  }
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -28,6 +65,9 @@ int RunServeCommand(const ParsedArgs& args, const CliContext& context) {
   options.config_path = *args.Flag("--config");
   options.listen_address = args.Flag("--web.listen-address");
   options.web_config_file = args.Flag("--web.config.file");
+  options.telemetry_path = args.Flag("--web.telemetry-path");
+  options.log_level = args.Flag("--log.level");
+  options.log_format = args.Flag("--log.format");
   App app(context.registry, options);
   if (auto started = app.Start(); !started) {
     context.err << RedactSecrets(started.error().message) << "\n";

@@ -16,12 +16,12 @@ constexpr std::string_view kReloadSuccessful = "dbcanary_config_last_reload_succ
 constexpr std::string_view kReloadSuccessTime =
     "dbcanary_config_last_reload_success_timestamp_seconds";
 constexpr std::string_view kReloads = "dbcanary_config_reloads_total";
-constexpr std::string_view kResidentMemory = "dbcanary_process_resident_memory_bytes";
-constexpr std::string_view kVirtualMemory = "dbcanary_process_virtual_memory_bytes";
-constexpr std::string_view kCpuSeconds = "dbcanary_process_cpu_seconds_total";
-constexpr std::string_view kOpenFds = "dbcanary_process_open_fds";
-constexpr std::string_view kMaxFds = "dbcanary_process_max_fds";
-constexpr std::string_view kStartTime = "dbcanary_process_start_time_seconds";
+constexpr std::string_view kResidentMemory = "process_resident_memory_bytes";
+constexpr std::string_view kVirtualMemory = "process_virtual_memory_bytes";
+constexpr std::string_view kCpuSeconds = "process_cpu_seconds_total";
+constexpr std::string_view kOpenFds = "process_open_fds";
+constexpr std::string_view kMaxFds = "process_max_fds";
+constexpr std::string_view kStartTime = "process_start_time_seconds";
 constexpr std::string_view kTlsHandshakeFailures = "dbcanary_web_tls_handshake_failures_total";
 constexpr std::string_view kConnectionsRejected = "dbcanary_web_connections_rejected_total";
 

@@ -101,6 +101,10 @@ void Send(mg_connection* connection, const Response& response, bool head_only) {
   }
 }
 
+// The Prometheus paths, and the Kubernetes-style ones kept as aliases.
+bool IsHealthPath(std::string_view path) { return path == "/-/healthy" || path == "/healthz"; }
+bool IsReadyPath(std::string_view path) { return path == "/-/ready" || path == "/readyz"; }
+
 // Opens and closes one connection to the listener, which wakes CivetWeb's accept loop.
 void WakeListener(const std::string& host, int port) {
   std::string target = host;
@@ -204,8 +208,11 @@ FrontTriage TriageRequest(BasicAuthenticator& auth, std::string_view head) {
 class HttpServer::Router : public CivetHandler {
  public:
   Router(HttpBackend backend, std::unique_ptr<BasicAuthenticator> auth,
-         std::shared_ptr<const RelayPorts> relays)
-      : backend_(std::move(backend)), auth_(std::move(auth)), relays_(std::move(relays)) {}
+         std::shared_ptr<const RelayPorts> relays, std::string telemetry_path)
+      : backend_(std::move(backend)),
+        auth_(std::move(auth)),
+        relays_(std::move(relays)),
+        telemetry_path_(std::move(telemetry_path)) {}
 
   BasicAuthStats auth_stats() const { return auth_ ? auth_->stats() : BasicAuthStats{}; }
 
@@ -277,10 +284,10 @@ class HttpServer::Router : public CivetHandler {
   }
 
   // Without configured users everything is open. With them only the kubelet's GET/HEAD
-  // /healthz and /readyz are: they say nothing secret and start no work.
+  // of the health and readiness paths are: they say nothing secret and start no work.
   AuthVerdict Authorize(mg_connection* connection, std::string_view method, std::string_view path) {
     if (!auth_) return AuthVerdict::kAllowed;
-    if ((method == "GET" || method == "HEAD") && (path == "/healthz" || path == "/readyz")) {
+    if ((method == "GET" || method == "HEAD") && (IsHealthPath(path) || IsReadyPath(path))) {
       return AuthVerdict::kAllowed;
     }
     const char* header = mg_get_header(connection, "Authorization");
@@ -298,7 +305,7 @@ class HttpServer::Router : public CivetHandler {
   Response Route(mg_connection* connection, std::string_view method, std::string_view path,
                  std::string_view query) {
     bool read = method == "GET" || method == "HEAD";
-    if (path == "/metrics") {
+    if (path == telemetry_path_) {
       if (!read) return NotAllowed("GET, HEAD");
       return {200,
               kTextFormatContentType,
@@ -309,11 +316,11 @@ class HttpServer::Router : public CivetHandler {
       if (!read) return NotAllowed("GET, HEAD");
       return Reports(path, query);
     }
-    if (path == "/healthz") {
+    if (IsHealthPath(path)) {
       if (!read) return NotAllowed("GET, HEAD");
       return {200, kPlainText, "ok\n", {}};
     }
-    if (path == "/readyz") {
+    if (IsReadyPath(path)) {
       if (!read) return NotAllowed("GET, HEAD");
       Readiness readiness = CheckReadiness(backend_.store->Snapshot());
       return {readiness.ready ? 200 : 503, kPlainText, std::move(readiness.text), {}};
@@ -326,7 +333,7 @@ class HttpServer::Router : public CivetHandler {
           StatusChecks(backend_.store->Snapshot(), CurrentDrillStatus(backend_.drills), now);
       if (backend_.skipped_groups) checks.skipped = backend_.skipped_groups();
       if (path == "/api/checks") return {200, kJson, ChecksJsonText(checks, now), {}};
-      return {200, kHtml, StatusPage(checks, now), {}};
+      return {200, kHtml, StatusPage(checks, now, telemetry_path_), {}};
     }
     if (path == "/-/reload") {
       if (method != "POST") return NotAllowed("POST");
@@ -377,8 +384,25 @@ class HttpServer::Router : public CivetHandler {
   HttpBackend backend_;
   std::unique_ptr<BasicAuthenticator> auth_;  // null: no basic_auth_users
   std::shared_ptr<const RelayPorts> relays_;  // the front's connections
-  RenderCache metrics_cache_;  // /metrics: probe and drill families between publishes
+  RenderCache metrics_cache_;   // /metrics: probe and drill families between publishes
+  std::string telemetry_path_;  // where /metrics is served
 };
+
+Status CheckTelemetryPath(std::string_view path) {
+  auto invalid = [&](std::string_view why) {
+    return MakeError(ErrorCode::kConfig, "\"" + std::string(path) + "\": " + std::string(why));
+  };
+  if (!path.starts_with('/')) return invalid("must start with /");
+  if (path.find_first_of("?#% \t\r\n") != std::string_view::npos || path.find("..") != path.npos) {
+    return invalid("must be a plain path (no query, fragment, escape, blank or ..)");
+  }
+  if (path == "/" || path.starts_with("/-/") || IsHealthPath(path) || IsReadyPath(path) ||
+      path == "/reports" || path.starts_with("/reports/") || path == "/api" ||
+      path.starts_with("/api/")) {
+    return invalid("the server serves this path already");
+  }
+  return Ok{};
+}
 
 Result<ListenAddress> ParseListenAddress(std::string_view address) {
   auto colon = address.rfind(':');
@@ -404,6 +428,9 @@ Result<ListenAddress> ParseListenAddress(std::string_view address) {
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
                                                       HttpBackend backend) {
+  if (auto path = CheckTelemetryPath(options.telemetry_path); !path) {
+    return MakeError(ErrorCode::kConfig, "telemetry path " + path.error().message);
+  }
   auto address = ParseListenAddress(options.listen_address);
   if (!address) return address.error();
   // The front takes numeric addresses only.
@@ -441,7 +468,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   BasicAuthenticator* triage_auth = auth.get();  // owned by router_, which outlives front_
   auto relays = std::make_shared<RelayPorts>();
   SelfMetrics* self = backend.self;
-  server->router_ = std::make_unique<Router>(std::move(backend), std::move(auth), relays);
+  server->router_ =
+      std::make_unique<Router>(std::move(backend), std::move(auth), relays, options.telemetry_path);
   std::string start_errors;
   t_start_errors = &start_errors;
   try {

@@ -29,6 +29,8 @@ struct HttpServerOptions {
   // --web.config.file: TLS and basic-auth users (web_config.h); empty: plain HTTP, no
   // auth. Read once here, at start (docs/web-security.md).
   std::string web_config_file{};
+  // --web.telemetry-path: where /metrics is served instead (CheckTelemetryPath).
+  std::string telemetry_path = "/metrics";
 };
 
 // What the endpoints serve. Handlers only read the store and counters; reload is
@@ -46,9 +48,11 @@ struct HttpBackend {
 };
 
 // The HTTP endpoints, on CivetWeb:
-//   GET /metrics    Prometheus text format, from the store (never touches a target)
-//   GET /healthz    200 "ok" while the process serves
-//   GET /readyz     200 once every probe has a result, else 503 naming the missing ones
+//   GET /metrics    Prometheus text format, from the store (never touches a target); at
+//                   options.telemetry_path instead when that is set (then /metrics is 404)
+//   GET /-/healthy  200 "ok" while the process serves; /healthz is the same
+//   GET /-/ready    200 once every probe has a result, else 503 naming the missing ones;
+//                   /readyz is the same
 //   GET /           HTML landing page
 //   POST /-/reload  reload the config: 200 "reloaded", 400 config error, 503 still running,
 //                   500 other error. Needs the header `X-Dbcanary-Reload: 1` (else 403),
@@ -58,7 +62,8 @@ struct HttpBackend {
 //   GET /reports/<drill>/<file>  one report (.json or .md) from the reports directory
 // Other methods on these paths get 405, other paths 404. No exception reaches CivetWeb.
 // With basic_auth_users in the web config, every request needs valid credentials (else
-// 401 with WWW-Authenticate) except GET/HEAD /healthz and /readyz, the kubelet's probes;
+// 401 with WWW-Authenticate) except GET/HEAD of the health and readiness paths, the kubelet's
+// probes;
 // so POST /-/reload and anything else that changes state or starts work always does.
 // A TlsFront takes the listen address (terminating TLS with tls_server_config, plain HTTP
 // without) and relays whole requests to CivetWeb on an ephemeral 127.0.0.1 port, which
@@ -106,5 +111,9 @@ struct ListenAddress {
   int port = 0;
 };
 Result<ListenAddress> ParseListenAddress(std::string_view address);
+
+// A metrics path must start with '/', hold no query, fragment, space or "..", and not be a path
+// the server serves otherwise (/, /-/..., /healthz, /readyz, /reports..., /api/...).
+Status CheckTelemetryPath(std::string_view path);
 
 }  // namespace dbcanary

@@ -170,7 +170,8 @@ std::vector<CheckRow> StatusChecks(const std::vector<ProbeSnapshot>& probes,
   return rows;
 }
 
-std::string StatusPage(const Checklist& checklist, SystemClock::time_point now) {
+std::string StatusPage(const Checklist& checklist, SystemClock::time_point now,
+                       std::string_view metrics_path) {
   ChecklistVerdict verdict = Assess(checklist);
   std::string body;
   for (const auto& group : verdict.groups) body += GroupSection(checklist, group, now);
@@ -186,14 +187,16 @@ std::string StatusPage(const Checklist& checklist, SystemClock::time_point now) 
       "<title>dbcanary: {0}</title>\n<style>{1}</style>\n</head><body>\n"
       "<header class=\"{2}\" id=\"summary\"><h1>{0}</h1><p>{3}</p><p>{4}</p>"
       "<p>as of {5}</p></header>\n"
-      "<nav><a href=\"metrics\">/metrics</a><a href=\"api/checks\">/api/checks</a>"
-      "<a href=\"readyz\">/readyz</a><a href=\"healthz\">/healthz</a></nav>\n"
+      "<nav><a href=\"{9}\">{10}</a><a href=\"api/checks\">/api/checks</a>"
+      "<a href=\"-/ready\">/-/ready</a><a href=\"-/healthy\">/-/healthy</a></nav>\n"
       "{6}"
       "<footer>dbcanary {7} (revision {8}); refreshes every 15 s. Stale: no result within "
       "2 &times; interval + timeout.</footer>\n</body></html>\n",
       verdict_word, kStyle, verdict.go ? "go" : "nogo", EscapeHtml(VerdictLine(checklist)),
       EscapeHtml(counts), EscapeHtml(FormatUtcTime(now)), body, EscapeHtml(Version()),
-      EscapeHtml(Revision()));
+      EscapeHtml(Revision()),
+      EscapeHtml(metrics_path.substr(metrics_path.starts_with('/') ? 1 : 0)),
+      EscapeHtml(metrics_path));
 }
 
 std::string ChecksJsonText(const Checklist& checklist, SystemClock::time_point now) {

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "drills/drill.h"
@@ -46,8 +47,10 @@ std::vector<CheckRow> StatusChecks(const std::vector<ProbeSnapshot>& probes,
 bool IsStale(std::chrono::system_clock::time_point finished_at, std::chrono::milliseconds interval,
              std::chrono::milliseconds timeout, std::chrono::system_clock::time_point now);
 
-// GET /: the status page (grouped checks, summary, auto-refresh every 15 s).
-std::string StatusPage(const Checklist& checklist, std::chrono::system_clock::time_point now);
+// GET /: the status page (grouped checks, summary, auto-refresh every 15 s). `metrics_path`:
+// where /metrics is served (--web.telemetry-path), linked relatively.
+std::string StatusPage(const Checklist& checklist, std::chrono::system_clock::time_point now,
+                       std::string_view metrics_path = "/metrics");
 // GET /api/checks: the same checks as JSON (the shape of validate's summary.json).
 std::string ChecksJsonText(const Checklist& checklist, std::chrono::system_clock::time_point now);
 

@@ -291,7 +291,7 @@ TEST(DrillCliIntegrationTest, ReportOfACliRunIsListedOverHttp) {
   EXPECT_THAT(index.body, HasSubstr("\"path\": \"/reports/test_noop/"));
   EXPECT_THAT(index.body, HasSubstr("-pass.md\""));
   auto html = testing::HttpRequest((*server)->port(), "GET", "/reports");
-  EXPECT_THAT(html.body, HasSubstr("<a href=\"/reports/test_noop/"));
+  EXPECT_THAT(html.body, HasSubstr("<a href=\"reports/test_noop/"));
   auto state = drills.Find("test_noop");
   ASSERT_TRUE(state && state->last);
   auto md_path = "/reports/test_noop/" +

@@ -125,7 +125,7 @@ TEST_F(ExporterEndToEnd, ServesRealValuesThatPromtoolAccepts) {
           body,
           "dbcanary_expectation_pass{check=\"min_sync_standbys\",target=\"shared-postgres\"}"),
       1);
-  EXPECT_GT(SampleValue(body, "dbcanary_process_resident_memory_bytes"), 1e6);
+  EXPECT_GT(SampleValue(body, "process_resident_memory_bytes"), 1e6);
 
   std::string output;
   int code = RunCommand("promtool check metrics", body, &output);

@@ -42,10 +42,32 @@ const char kGoodConfig[] =
 TEST(CliTest, Version) {
   auto run = Cli({"--version"});
   EXPECT_EQ(run.code, kExitOk);
-  EXPECT_EQ(run.out,
-            "dbcanary " + std::string(Version()) + " (revision " + std::string(Revision()) + ")\n");
-  EXPECT_TRUE(
-      std::regex_search(run.out, std::regex(R"(^dbcanary \d+\.\d+\.\d+ \(revision \S+\)\n$)")));
+  EXPECT_THAT(run.out, StartsWith("dbcanary, version " + std::string(Version()) +
+                                  " (revision: " + std::string(Revision()) + ")\n"));
+  // The multi-line form of Prometheus exporters: version line, then indented fields.
+  EXPECT_TRUE(std::regex_match(run.out,
+                               std::regex(R"(dbcanary, version \d+\.\d+\.\d+ \(revision: \S+\)\n)"
+                                          R"(  build date:       \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n)"
+                                          R"(  compiler:         .+\n)"
+                                          R"(  platform:         linux/[a-z0-9]+\n)")))
+      << run.out;
+  EXPECT_EQ(Cli({"version"}).out, run.out);
+}
+
+TEST(CliTest, ServeRejectsBadConventionFlagValuesAsUsageErrors) {
+  for (std::vector<std::string> args :
+       std::vector<std::vector<std::string>>{{"--log.level", "loud"},
+                                             {"--log.format", "xml"},
+                                             {"--web.telemetry-path", "metrics"},
+                                             {"--web.telemetry-path", "/-/healthy"},
+                                             {"--web.telemetry-path", "/readyz"},
+                                             {"--web.telemetry-path", "/x?y=1"}}) {
+    args.insert(args.begin(), {"serve", "--config", "/nonexistent/dbcanary.yaml"});
+    auto run = Cli(args, testing::FakeRegistry());
+    EXPECT_EQ(run.code, kExitUsage) << ::testing::PrintToString(args);
+    EXPECT_THAT(run.err, HasSubstr(args[3])) << run.err;
+    EXPECT_THAT(run.err, HasSubstr(args[4])) << run.err;
+  }
 }
 
 TEST(CliTest, HelpListsCommandsAndFlags) {

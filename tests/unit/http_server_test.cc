@@ -88,6 +88,21 @@ TEST_F(HttpServerTest, ReadyzWaitsForAFirstResultOfEveryProbe) {
   EXPECT_EQ(after->body, "ready\n");
 }
 
+// The Prometheus paths answer as their Kubernetes-style aliases do.
+TEST_F(HttpServerTest, PrometheusHealthAndReadyPathsAnswerLikeTheirAliases) {
+  for (auto [path, alias] : {std::pair{"/-/healthy", "/healthz"}, {"/-/ready", "/readyz"}}) {
+    auto response = HttpGet(port_, path);
+    auto old = HttpGet(port_, alias);
+    ASSERT_TRUE(response && old) << path;
+    EXPECT_EQ(response->status, old->status) << path;
+    EXPECT_EQ(response->body, old->body) << path;
+  }
+  EXPECT_EQ(HttpGet(port_, "/-/ready")->status, 503);
+  PublishSuccess();
+  EXPECT_EQ(HttpGet(port_, "/-/ready")->status, 200);
+  EXPECT_EQ(HttpGet(port_, "/-/healthy")->body, "ok\n");
+}
+
 TEST_F(HttpServerTest, MetricsUsesTheExpositionContentType) {
   auto response = HttpGet(port_, "/metrics");
   ASSERT_TRUE(response);
@@ -409,6 +424,38 @@ TEST(HttpServerStartTest, RejectsBadAddressesAndBusyPorts) {
   auto second = HttpServer::Start({"127.0.0.1:" + std::to_string((*first)->port()), 1}, backend);
   ASSERT_FALSE(second);
   EXPECT_THAT(second.error().message, HasSubstr("cannot listen on 127.0.0.1:"));
+}
+
+TEST(HttpServerStartTest, ServesMetricsAtTheTelemetryPathOnly) {
+  ResultStore store;
+  SelfMetrics self;
+  HttpServerOptions options{"127.0.0.1:0", 1};
+  options.telemetry_path = "/internal/metrics";
+  auto server = HttpServer::Start(options, HttpBackend{&store, &self, [] { return Status(Ok{}); }});
+  ASSERT_TRUE(server) << server.error().message;
+  auto metrics = HttpGet((*server)->port(), "/internal/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_THAT(metrics->body, HasSubstr("process_open_fds "));
+  EXPECT_EQ(HttpGet((*server)->port(), "/metrics")->status, 404);
+  EXPECT_THAT(HttpGet((*server)->port(), "/")->body, HasSubstr("<a href=\"internal/metrics\">"));
+}
+
+TEST(HttpServerStartTest, RejectsTelemetryPathsTheServerServesOtherwise) {
+  for (const char* path : {"metrics", "/", "/-/healthy", "/-/reload", "/healthz", "/readyz",
+                           "/reports", "/reports/x", "/api/checks", "/m?x=1", "/a/../b", "/a b"}) {
+    EXPECT_FALSE(CheckTelemetryPath(path)) << path;
+  }
+  for (const char* path : {"/metrics", "/probe-metrics", "/internal/metrics"}) {
+    EXPECT_TRUE(CheckTelemetryPath(path)) << path;
+  }
+  ResultStore store;
+  SelfMetrics self;
+  HttpServerOptions options{"127.0.0.1:0", 1};
+  options.telemetry_path = "/readyz";
+  auto server = HttpServer::Start(options, HttpBackend{&store, &self, [] { return Status(Ok{}); }});
+  ASSERT_FALSE(server);
+  EXPECT_THAT(server.error().message, HasSubstr("telemetry path \"/readyz\""));
 }
 
 TEST(HttpServerStartTest, ParsesListenAddresses) {

@@ -63,7 +63,7 @@ std::string WithoutFreshValues(const std::string& body) {
     size_t end = body.find('\n', pos);
     std::string line = body.substr(pos, end - pos);
     pos = end + 1;
-    if (line.starts_with("dbcanary_exporter_scrape") || line.starts_with("dbcanary_process_")) {
+    if (line.starts_with("dbcanary_exporter_scrape") || line.starts_with("process_")) {
       line = line.substr(0, line.rfind(' ')) + " _";
     }
     out += line + '\n';
@@ -174,13 +174,13 @@ TEST_F(RenderCacheTest, GenerationsAreUniqueAcrossStores) {
 // Pins: a probe that describes a self-metric family: the family would appear twice (two HELP
 // and TYPE lines, which Prometheus rejects); the probe's description is refused instead.
 TEST_F(RenderCacheTest, ProbeDescribingASelfFamilyIsRefused) {
-  const MetricDesc clash{"dbcanary_process_open_fds", "Clashing description.", MetricType::kGauge};
+  const MetricDesc clash{"process_open_fds", "Clashing description.", MetricType::kGauge};
   store_.SetProbes({Info("t1", {kLagDesc, clash})});
   ExpectSameAsFullRender();
   std::string body = Scrape(store_, self_, &drills_, &cache_);
-  size_t first = body.find("# HELP dbcanary_process_open_fds");
+  size_t first = body.find("# HELP process_open_fds");
   ASSERT_NE(first, std::string::npos);
-  EXPECT_EQ(body.find("# HELP dbcanary_process_open_fds", first + 1), std::string::npos);
+  EXPECT_EQ(body.find("# HELP process_open_fds", first + 1), std::string::npos);
   EXPECT_THAT(body, Not(HasSubstr("Clashing description.")));
 }
 
