@@ -219,16 +219,56 @@ Pooler ReadPooler(YamlMap& map, const ExporterSettings& exporter) {
   return pooler;
 }
 
+// `discover: { kubernetes: { name, namespace, port, refresh } }` of a dragonfly[] target.
+DragonflyDiscovery ReadDragonflyDiscovery(YamlMap& map, const std::string& target) {
+  auto kube = map.Map("kubernetes");
+  if (!kube) map.FailHere("set kubernetes: { name: DRAGONFLY, namespace: NAMESPACE }");
+  DragonflyDiscovery discovery;
+  discovery.dragonfly = kube->String("name").value_or(target);
+  discovery.namespace_ = kube->RequiredString("namespace");
+  if (!IsDnsLabel(discovery.namespace_)) {
+    kube->Fail("namespace", "not a valid namespace name (lower-case DNS label)");
+  }
+  if (auto port = kube->Int("port", 1, 65535)) discovery.port = static_cast<int>(*port);
+  if (auto refresh = kube->Duration("refresh")) {
+    if (*refresh < std::chrono::seconds(1)) kube->Fail("refresh", "must be at least 1s");
+    discovery.refresh = *refresh;
+  }
+  kube->Finish();
+  map.Finish();
+  return discovery;
+}
+
 Dragonfly ReadDragonfly(YamlMap& map, const ExporterSettings& exporter) {
   Dragonfly dragonfly;
   dragonfly.name = map.RequiredString("name");
-  auto master = map.Map("master");
-  if (!master) map.Fail("master", "required but missing");
-  RedisEndpoint defaults;
-  defaults.name = dragonfly.name;
-  dragonfly.master = ReadRedisEndpoint(*master, defaults);
-  if (dragonfly.master.host.empty()) master->Fail("host", "required but missing");
-  master->Finish();
+  if (auto discover = map.Map("discover")) {
+    // The members are the operator's pods; `defaults:` holds what they share (credentials).
+    if (map.Has("master") || map.Has("replicas")) {
+      discover->FailHere("set either discover: or master:/replicas:, not both");
+    }
+    dragonfly.discover = ReadDragonflyDiscovery(*discover, dragonfly.name);
+    dragonfly.master.name = dragonfly.name;
+    if (auto defaults = map.Map("defaults")) {
+      dragonfly.master = ReadRedisEndpoint(*defaults, dragonfly.master);
+      if (!dragonfly.master.host.empty()) {
+        defaults->Fail("host", "not with discover: (each member is reached by its pod IP)");
+      }
+      defaults->Finish();
+    }
+  }
+  std::optional<YamlMap> master;
+  if (!dragonfly.discover) master = map.Map("master");
+  if (!master && !dragonfly.discover) {
+    map.Fail("master", "required but missing (or discover: { kubernetes: ... })");
+  }
+  if (master) {
+    RedisEndpoint defaults;
+    defaults.name = dragonfly.name;
+    dragonfly.master = ReadRedisEndpoint(*master, defaults);
+    if (dragonfly.master.host.empty()) master->Fail("host", "required but missing");
+    master->Finish();
+  }
   // Replicas inherit the master's credentials unless they set their own.
   RedisEndpoint replica_defaults = dragonfly.master;
   replica_defaults.name.clear();
@@ -456,6 +496,12 @@ std::shared_ptr<const Config> ReadConfig(const YAML::Node& document, const std::
   for (const auto& cluster : config->postgres_clusters) {
     if (cluster.discover && !config->kubernetes) {
       root.Fail("kubernetes", "required: postgres cluster \"" + cluster.name +
+                                  "\" discovers its members (discover: kubernetes:)");
+    }
+  }
+  for (const auto& dragonfly : config->dragonflies) {
+    if (dragonfly.discover && !config->kubernetes) {
+      root.Fail("kubernetes", "required: dragonfly \"" + dragonfly.name +
                                   "\" discovers its members (discover: kubernetes:)");
     }
   }

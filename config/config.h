@@ -40,7 +40,7 @@ struct PgDiscovery {
   std::string cnpg_cluster;     // name of the CNPG Cluster object
   std::string namespace_;       // its namespace
   std::string tls_server_name;  // default <cnpg_cluster>-rw.<namespace>.svc
-  int port = 5432;
+  std::optional<int> port;      // absent: the pod's container port named "postgresql", else 5432
   std::chrono::milliseconds refresh{std::chrono::seconds(5)};  // how long a member list is reused
 };
 
@@ -71,10 +71,20 @@ struct Pooler {
   std::vector<ProbeSettings> probes;
 };
 
+// Members of a Dragonfly found through the Kubernetes API (`discover: { kubernetes: ... }`): the
+// pods the Dragonfly operator creates for it (label app=<name>), each reached by its pod IP.
+struct DragonflyDiscovery {
+  std::string dragonfly;    // name of the Dragonfly object (dragonflydb.io/v1alpha1)
+  std::string namespace_;   // its namespace
+  std::optional<int> port;  // absent: the pod's container port named "redis", else 6379
+  std::chrono::milliseconds refresh{std::chrono::seconds(5)};  // how long a member list is reused
+};
+
 struct Dragonfly {
   std::string name;
-  RedisEndpoint master;
+  RedisEndpoint master;  // with discover: the credentials of every member (`defaults:`), no host
   std::vector<RedisEndpoint> replicas;
+  std::optional<DragonflyDiscovery> discover;  // members from Kubernetes instead of master/replicas
   std::string key_prefix = "dbcanary:";
   std::vector<ProbeSettings> probes;
 };

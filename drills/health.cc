@@ -73,7 +73,39 @@ std::string Join(const std::vector<std::string>& names) {
   return text;
 }
 
+// A discovery asked by a drill gets at most this long (the API server's own timeout caps it too).
+constexpr std::chrono::milliseconds kListBudget{10000};
+
 }  // namespace
+
+ClusterMembers::ClusterMembers(const PostgresCluster& cluster, const Config& config)
+    : settings_(cluster),
+      source_(cluster.discover ? PgTopologySource::For(cluster, config) : nullptr) {}
+
+Result<PostgresCluster> ClusterMembers::Now(const DrillContext& ctx) const {
+  if (source_ == nullptr) return settings_;
+  const Deadline deadline(std::min(ctx.deadline.at(), SteadyClock::now() + kListBudget));
+  auto members = source_->Members(deadline, ctx.stop);
+  if (!members) {
+    return MakeError(
+        members.error().code,
+        "cluster " + settings_.name + ": members not discovered: " + members.error().message);
+  }
+  PostgresCluster now = settings_;
+  now.instances = std::move(*members);
+  return now;
+}
+
+PgMemberLister ClusterMembers::Lister() const {
+  if (source_ == nullptr) {
+    return [members = settings_.instances](Deadline, std::stop_token) {
+      return Result<std::vector<PgEndpoint>>(members);
+    };
+  }
+  return [source = source_](Deadline deadline, std::stop_token stop) {
+    return source->Members(deadline, std::move(stop));
+  };
+}
 
 Result<PgClusterHealth> InspectPostgresCluster(const PostgresCluster& cluster,
                                                const DrillContext& ctx) {

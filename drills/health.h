@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -7,13 +8,36 @@
 #include "config/config.h"
 #include "core/result.h"
 #include "drills/drill.h"
+#include "probes/postgres/pg_topology_source.h"
 
 // Cluster health as drills need it: before they start (preconditions) and while they
 // wait for a cluster to heal (a failover drill waits for its standbys to stream again).
 
 namespace dbcanary {
 
-// What every configured instance of a PostgreSQL cluster says right now.
+// Where a drill finds the members of a cluster, asked again at every use: the configured
+// instances, or for a `discover:` cluster the pods its discovery sees now (the member source the
+// probes share, PgTopologySource), so a pod replaced with a new IP during a drill is followed.
+class ClusterMembers {
+ public:
+  // Throws ConfigError when the cluster discovers its members and `config` has no kubernetes:
+  // section (the loader refuses that already).
+  ClusterMembers(const PostgresCluster& cluster, const Config& config);
+
+  const PostgresCluster& settings() const { return settings_; }
+  bool discovered() const { return source_ != nullptr; }
+  // The cluster's settings with `instances` set to its members now; the health functions below
+  // take this. Fails when the discovery cannot list them (the API server refuses, times out).
+  Result<PostgresCluster> Now(const DrillContext& ctx) const;
+  // The same as a member lister (the drill lock's).
+  PgMemberLister Lister() const;
+
+ private:
+  PostgresCluster settings_;
+  std::shared_ptr<PgTopologySource> source_;  // null: the configured instances
+};
+
+// What every instance of a PostgreSQL cluster (`cluster.instances`) says right now.
 struct PgClusterHealth {
   // Configured name of the instance that is primary now (a failover may have moved it
   // away from the configured `primary:`); empty when none answered as primary.

@@ -71,4 +71,19 @@ std::optional<double> ConditionTrue(const nlohmann::json& object, std::string_vi
   return std::nullopt;
 }
 
+std::optional<int> NamedContainerPort(const nlohmann::json& pod, std::string_view name) {
+  const nlohmann::json* containers = Field(pod, {"spec", "containers"});
+  if (containers == nullptr || !containers->is_array()) return std::nullopt;
+  for (const auto& container : *containers) {
+    const nlohmann::json* ports = Field(container, {"ports"});
+    if (ports == nullptr || !ports->is_array()) continue;
+    for (const auto& port : *ports) {
+      if (Text(port, {"name"}).value_or("") != name) continue;
+      const nlohmann::json* number = Field(port, {"containerPort"});
+      if (number != nullptr && number->is_number_integer()) return number->get<int>();
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace dbcanary::kube

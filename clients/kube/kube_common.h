@@ -36,5 +36,8 @@ std::optional<double> Timestamp(const nlohmann::json& object,
                                 std::initializer_list<const char*> path);
 // The metav1.Condition of `type`: 1 when status "True", 0 otherwise; nullopt when absent.
 std::optional<double> ConditionTrue(const nlohmann::json& object, std::string_view type);
+// The containerPort of the port named `name` in any container of a Pod (spec.containers[].ports[]);
+// nullopt when no container declares it.
+std::optional<int> NamedContainerPort(const nlohmann::json& pod, std::string_view name);
 
 }  // namespace dbcanary::kube

@@ -470,6 +470,10 @@ DragonflyBenchmarkParams ReadDragonflyBenchmarkParams(const DrillSettings& setti
   p.dragonfly = map.RequiredString("dragonfly");
   const Dragonfly* dragonfly = config.FindDragonfly(p.dragonfly);
   if (dragonfly == nullptr) map.Fail("dragonfly", "no dragonfly named \"" + p.dragonfly + "\"");
+  if (dragonfly->discover) {
+    map.Fail("dragonfly", "\"" + p.dragonfly +
+                              "\" discovers its members: this drill needs master: and replicas:");
+  }
   p.master = dragonfly->master;
   p.key_prefix = dragonfly->key_prefix + "bench:";
   if (auto v = map.Int("connections", 1, 10000)) p.connections = static_cast<int>(*v);

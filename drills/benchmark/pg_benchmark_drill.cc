@@ -316,9 +316,10 @@ std::string CommentSql(const std::string& database) {
 
 class PgBenchmarkDrill final : public Drill {
  public:
-  PgBenchmarkDrill(PgBenchmarkParams params, PostgresCluster cluster)
+  PgBenchmarkDrill(PgBenchmarkParams params, PostgresCluster cluster, ClusterMembers members)
       : params_(std::move(params)),
         cluster_(std::move(cluster)),
+        members_(std::move(members)),
         direct_history_(static_cast<size_t>(params_.history)),
         pooler_history_(static_cast<size_t>(params_.history)) {
     if (params_.baseline_direct) direct_history_.Add(*params_.baseline_direct);
@@ -347,7 +348,9 @@ class PgBenchmarkDrill final : public Drill {
   }
 
   Status CheckPreconditions(const DrillContext& ctx) override {
-    auto healthy = CheckPostgresHealthy(cluster_, ctx);
+    auto members = members_.Now(ctx);
+    if (!members) return Named(members.error());
+    auto healthy = CheckPostgresHealthy(*members, ctx);
     if (!healthy) return Named(healthy.error());
     return Ok{};
   }
@@ -467,10 +470,13 @@ class PgBenchmarkDrill final : public Drill {
   Result<PgEndpoint> AdminConnection(const DrillContext& ctx) const {
     PgEndpoint admin = params_.admin;
     if (admin.host == cluster_.BaseEndpoint().host && admin.port == cluster_.BaseEndpoint().port) {
-      auto primary = FindCurrentPrimary(cluster_, ctx);
+      auto members = members_.Now(ctx);
+      if (!members) return Named(members.error());
+      auto primary = FindCurrentPrimary(*members, ctx);
       if (!primary) return Named(primary.error());
       admin.name = primary->name;
       admin.host = primary->host;
+      admin.hostaddr = primary->hostaddr;  // a discovered member: its pod IP
       admin.port = primary->port;
     }
     return admin;
@@ -547,6 +553,7 @@ class PgBenchmarkDrill final : public Drill {
 
   PgBenchmarkParams params_;
   PostgresCluster cluster_;
+  ClusterMembers members_;  // asked at every use (a discovered cluster's pods come and go)
   RegressionBaseline direct_history_;
   RegressionBaseline pooler_history_;
 };
@@ -688,7 +695,8 @@ Result<std::unique_ptr<Drill>> CreatePgBenchmarkDrill(const DrillSettings& setti
   try {
     PgBenchmarkParams params = ReadPgBenchmarkParams(settings, config);
     const PostgresCluster* cluster = config.FindCluster(params.cluster);
-    return std::unique_ptr<Drill>(std::make_unique<PgBenchmarkDrill>(std::move(params), *cluster));
+    return std::unique_ptr<Drill>(std::make_unique<PgBenchmarkDrill>(
+        std::move(params), *cluster, ClusterMembers(*cluster, config)));
   } catch (const ConfigError& error) {
     return MakeError(ErrorCode::kConfig, error.what());
   }

@@ -7,6 +7,7 @@
 #include <future>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stop_token>
 #include <thread>
@@ -133,19 +134,24 @@ class Writer {
   std::jthread thread_;
 };
 
-const PgEndpoint* FindInstance(const PostgresCluster& cluster, const std::string& name) {
-  for (const auto& instance : cluster.instances) {
-    if (instance.name == name) return &instance;
+// The member of that name now (a discovered one may have moved or gone).
+std::optional<PgEndpoint> FindInstance(const ClusterMembers& members, const std::string& name,
+                                       const DrillContext& ctx) {
+  auto now = members.Now(ctx);
+  if (!now) return std::nullopt;
+  for (const auto& instance : now->instances) {
+    if (instance.name == name) return instance;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
-// The timeline the instance writes WAL on now; NaN when it does not answer.
-double QueryTimeline(const PgEndpoint& instance, const DrillContext& ctx) {
+// The timeline the instance writes WAL on now; NaN when it does not answer (or is gone).
+double QueryTimeline(const std::optional<PgEndpoint>& instance, const DrillContext& ctx) {
+  if (!instance) return kNaN;
   const Deadline deadline = Capped(ctx.deadline, std::chrono::seconds(5));
   PgConnectOptions options;
   options.statement_timeout = deadline.Remaining();
-  auto session = PgSession::Connect(instance, options, deadline, ctx.stop);
+  auto session = PgSession::Connect(*instance, options, deadline, ctx.stop);
   if (!session) return kNaN;
   auto rows = session->Query(kTimelineSql, deadline, ctx.stop);
   if (!rows || rows->empty()) return kNaN;
@@ -172,6 +178,7 @@ struct FailoverRun {
   DrillResult result;
   // prepare
   std::string old_primary;
+  size_t members_before = 1;  // members before the trigger, the primary included
   double timeline_before = kNaN;
   std::optional<Writer> writer;
   // trigger: a trigger command runs beside the waits until FinishCommand collects it
@@ -195,11 +202,13 @@ struct FailoverRun {
 
 class FailoverDrill final : public Drill {
  public:
-  FailoverDrill(FailoverParams params, PostgresCluster cluster, PgEndpoint pooler,
-                std::optional<KubernetesSettings> kube, std::string kube_namespace,
-                std::string cnpg_cluster, std::chrono::milliseconds timeout, MonitorCheck monitor)
+  FailoverDrill(FailoverParams params, PostgresCluster cluster, ClusterMembers members,
+                PgEndpoint pooler, std::optional<KubernetesSettings> kube,
+                std::string kube_namespace, std::string cnpg_cluster,
+                std::chrono::milliseconds timeout, MonitorCheck monitor)
       : params_(std::move(params)),
         cluster_(std::move(cluster)),
+        members_(std::move(members)),
         pooler_(std::move(pooler)),
         kube_(std::move(kube)),
         kube_namespace_(std::move(kube_namespace)),
@@ -215,7 +224,9 @@ class FailoverDrill final : public Drill {
   }
 
   Status CheckPreconditions(const DrillContext& ctx) override {
-    auto healthy = CheckPostgresHealthy(cluster_, ctx);
+    auto members = members_.Now(ctx);
+    if (!members) return members.error();
+    auto healthy = CheckPostgresHealthy(*members, ctx);
     if (!healthy) return healthy;
     auto created = OnPooler(CreateSql(), ctx);
     if (!created) {
@@ -262,11 +273,13 @@ class FailoverDrill final : public Drill {
     return Ok{};
   }
 
-  // The first configured instance other than `old_primary` that is out of recovery and commits
-  // a transaction (with synchronous replication: once a standby acknowledges it).
+  // The first member other than `old_primary` that is out of recovery and commits a transaction
+  // (with synchronous replication: once a standby acknowledges it).
   std::optional<std::string> FindWritablePrimary(const std::string& old_primary,
                                                  const DrillContext& ctx) const {
-    for (const PgEndpoint& member : cluster_.instances) {
+    auto members = members_.Now(ctx);
+    if (!members) return std::nullopt;  // the discovery failed this round: asked again
+    for (const PgEndpoint& member : members->instances) {
       const PgEndpoint* instance = &member;
       if (instance->name == old_primary) continue;
       const Deadline connect = Capped(ctx.deadline, kProbeConnect);
@@ -306,6 +319,7 @@ class FailoverDrill final : public Drill {
 
   FailoverParams params_;
   PostgresCluster cluster_;
+  ClusterMembers members_;  // asked at every use: discovered pods come and go during a failover
   PgEndpoint pooler_;
   std::optional<KubernetesSettings> kube_;
   std::string kube_namespace_;
@@ -319,7 +333,9 @@ bool FailoverDrill::Prepare(FailoverRun& run) const {
   const DrillContext& ctx = run.ctx;
   DrillResult& result = run.result;
   ctx.progress("inspecting cluster " + cluster_.name);
-  auto before = InspectPostgresCluster(cluster_, ctx);
+  auto members = members_.Now(ctx);
+  auto before =
+      members ? InspectPostgresCluster(*members, ctx) : Result<PgClusterHealth>(members.error());
   if (!before || before->primaries != 1) {
     result.AddPhase("prepare", run.Now(), false, "no single primary");
     result.Fail(before ? ErrorCode::kUnexpected : before.error().code,
@@ -329,7 +345,8 @@ bool FailoverDrill::Prepare(FailoverRun& run) const {
     return false;
   }
   run.old_primary = before->primary;
-  run.timeline_before = QueryTimeline(*FindInstance(cluster_, run.old_primary), ctx);
+  run.members_before = std::max<size_t>(1, members->instances.size());
+  run.timeline_before = QueryTimeline(FindInstance(members_, run.old_primary, ctx), ctx);
   result.AddEvidence("pg_stat_replication on " + run.old_primary + " before",
                      before->replication_table);
   auto prepared =
@@ -511,9 +528,14 @@ void FailoverDrill::Settle(FailoverRun& run) const {
 // The seqs committed on the new primary, read there directly (not through the pooler).
 Result<std::set<int64_t>> FailoverDrill::ReadWrittenSeqs(const FailoverRun& run) const {
   PgEndpoint direct = pooler_;
-  const PgEndpoint* new_instance = FindInstance(cluster_, run.new_primary);
+  const auto new_instance = FindInstance(members_, run.new_primary, run.ctx);
+  if (!new_instance) {
+    return MakeError(ErrorCode::kUnexpected,
+                     "the new primary " + run.new_primary + " is no member any more");
+  }
   direct.name = new_instance->name;
   direct.host = new_instance->host;
+  direct.hostaddr = new_instance->hostaddr;  // a discovered member: its pod IP
   direct.port = new_instance->port;
   const Deadline deadline = Capped(run.ctx.deadline, std::chrono::seconds(15));
   auto session = PgSession::Connect(direct, PgConnectOptions{}, deadline, run.ctx.stop);
@@ -574,16 +596,19 @@ void FailoverDrill::ReportWrites(FailoverRun& run) const {
 // ---- wait_standbys: the expected number of standbys stream from the new primary
 void FailoverDrill::WaitStandbys(FailoverRun& run) const {
   const DrillContext& ctx = run.ctx;
+  // Without a declared minimum, every member but the primary (as many as before the trigger).
   const size_t need = cluster_.expect.min_streaming_standbys
                           ? static_cast<size_t>(*cluster_.expect.min_streaming_standbys)
-                          : (cluster_.instances.empty() ? 0 : cluster_.instances.size() - 1);
+                          : run.members_before - 1;
   run.standbys_needed = need;
   ctx.progress(fmt::format("waiting for {} standbys to stream from {}", need, run.new_primary));
   const double standbys_start = run.Now();
   std::string replication_after;
   while (run.Going()) {
     const auto round = SteadyClock::now();
-    auto health = InspectPostgresCluster(cluster_, ctx);
+    auto members = members_.Now(ctx);
+    auto health =
+        members ? InspectPostgresCluster(*members, ctx) : Result<PgClusterHealth>(members.error());
     if (health && health->primaries == 1 && health->primary == run.new_primary) {
       replication_after = health->replication_table;
       if (health->streaming.size() >= need) {
@@ -597,7 +622,7 @@ void FailoverDrill::WaitStandbys(FailoverRun& run) const {
   run.result.AddPhase("wait_standbys", run.Now() - standbys_start, recovered,
                       recovered ? fmt::format("{} standbys streaming", need)
                                 : fmt::format("fewer than {} standbys streaming", need));
-  run.timeline_after = QueryTimeline(*FindInstance(cluster_, run.new_primary), ctx);
+  run.timeline_after = QueryTimeline(FindInstance(members_, run.new_primary, ctx), ctx);
   run.result.AddEvidence("pg_stat_replication on " + run.new_primary + " after", replication_after);
   run.result.AddEvidence("timeline",
                          fmt::format("before: {} on {}; after: {} on {}", run.timeline_before,
@@ -827,8 +852,14 @@ Result<std::unique_ptr<Drill>> MakeFailoverDrill(const DrillSettings& settings,
   }
   auto monitor = MonitorCheck::Build(cluster, config);
   if (!monitor) return monitor.error();
+  std::optional<ClusterMembers> members;
+  try {
+    members.emplace(cluster, config);
+  } catch (const ConfigError& error) {
+    return MakeError(ErrorCode::kConfig, error.what());
+  }
   std::unique_ptr<Drill> drill = std::make_unique<FailoverDrill>(
-      std::move(params).value(), cluster, pooler.connection, std::move(kube),
+      std::move(params).value(), cluster, std::move(*members), pooler.connection, std::move(kube),
       std::move(kube_namespace), std::move(cnpg_cluster), settings.timeout, std::move(*monitor));
   return drill;
 }

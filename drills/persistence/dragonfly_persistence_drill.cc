@@ -477,8 +477,14 @@ bool ShouldRetrySave(const Error& error, std::optional<bool> save_running, bool 
 DragonflyPersistenceParams ReadDragonflyPersistenceParams(YamlMap& params, const Config& config) {
   DragonflyPersistenceParams p;
   p.dragonfly = params.RequiredString("dragonfly");
-  if (config.FindDragonfly(p.dragonfly) == nullptr) {
+  const Dragonfly* dragonfly = config.FindDragonfly(p.dragonfly);
+  if (dragonfly == nullptr) {
     params.Fail("dragonfly", "no dragonfly target named \"" + p.dragonfly + "\"");
+  }
+  if (dragonfly->discover) {
+    params.Fail(
+        "dragonfly",
+        "\"" + p.dragonfly + "\" discovers its members: this drill needs master: and replicas:");
   }
   p.keys = static_cast<int>(params.Int("keys", 1, 100000).value_or(p.keys));
   auto restart = params.Map("restart");

@@ -120,11 +120,12 @@ Result<ServerIdentity> QueryIdentity(PgSession& session, const DrillContext& ctx
 
 class RestoreDrill : public Drill {
  public:
-  RestoreDrill(RestoreDrillParams params, PostgresCluster cluster,
+  RestoreDrill(RestoreDrillParams params, PostgresCluster cluster, ClusterMembers members,
                std::unique_ptr<BackupBackend> backup, std::unique_ptr<RestoreBackend> restore,
                std::vector<std::pair<std::string, PgEndpoint>> production)
       : params_(std::move(params)),
         cluster_(std::move(cluster)),
+        members_(std::move(members)),
         backup_(std::move(backup)),
         restore_(std::move(restore)),
         production_(std::move(production)) {}
@@ -138,7 +139,9 @@ class RestoreDrill : public Drill {
   }
 
   Status CheckPreconditions(const DrillContext& ctx) override {
-    return CheckPostgresHealthy(cluster_, ctx);
+    auto members = members_.Now(ctx);
+    if (!members) return members.error();
+    return CheckPostgresHealthy(*members, ctx);
   }
 
   // The phases in order; a phase that returns false has recorded why the run ends there. The
@@ -191,7 +194,7 @@ class RestoreDrill : public Drill {
   Result<bool> WaitArchived(const DrillContext& ctx, RunState& state, const std::string& wanted,
                             std::string& archived);
   bool Restore(const DrillContext& ctx, DrillResult& result, RunState& state, const Labels& labels);
-  Status CheckScratchAddress(const PgEndpoint& target) const;
+  Status CheckScratchAddress(const PgEndpoint& target, const DrillContext& ctx) const;
   Status CheckNotProduction(const DrillContext& ctx, RunState& state) const;
   void Verify(const DrillContext& ctx, DrillResult& result, RunState& state, const Labels& labels);
   Result<RestoredMarker> ReadRestored(const DrillContext& ctx, DrillResult& result,
@@ -200,6 +203,7 @@ class RestoreDrill : public Drill {
 
   RestoreDrillParams params_;
   PostgresCluster cluster_;
+  ClusterMembers members_;  // asked at every use (a discovered cluster's pods come and go)
   std::unique_ptr<BackupBackend> backup_;
   std::unique_ptr<RestoreBackend> restore_;
   std::vector<std::pair<std::string, PgEndpoint>> production_;
@@ -210,7 +214,8 @@ bool RestoreDrill::WriteMarker(const DrillContext& ctx, DrillResult& result, Run
   auto start = SteadyClock::now();
   ctx.progress("writing the marker and " + std::to_string(params_.marker_rows) +
                " checksummed rows on the primary");
-  auto primary = FindCurrentPrimary(cluster_, ctx);
+  auto members = members_.Now(ctx);
+  auto primary = members ? FindCurrentPrimary(*members, ctx) : Result<PgEndpoint>(members.error());
   if (!primary) return Failed(result, "write_marker", start, primary.error());
   PgEndpoint target = *primary;
   target.dbname = params_.marker_dbname;
@@ -341,7 +346,7 @@ bool RestoreDrill::Restore(const DrillContext& ctx, DrillResult& result, RunStat
   auto start = SteadyClock::now();
   PgEndpoint target = restore_->ScratchConnection();
   target.dbname = params_.marker_dbname;
-  if (auto elsewhere = CheckScratchAddress(target); !elsewhere) {
+  if (auto elsewhere = CheckScratchAddress(target, ctx); !elsewhere) {
     return Failed(result, "restore", start, elsewhere.error());
   }
   auto restored = restore_->Restore(ctx, state.label, result, state.scratch_created);
@@ -371,10 +376,23 @@ bool RestoreDrill::Restore(const DrillContext& ctx, DrillResult& result, RunStat
   return true;
 }
 
-// The scratch target must not be at the address of a configured instance or pooler.
-Status RestoreDrill::CheckScratchAddress(const PgEndpoint& target) const {
-  for (const auto& [what, endpoint] : production_) {
-    if (endpoint.host == target.host && endpoint.port == target.port) {
+// The scratch target must not be at the address of a configured instance or pooler, nor at a
+// pod IP the cluster's discovery sees now.
+Status RestoreDrill::CheckScratchAddress(const PgEndpoint& target, const DrillContext& ctx) const {
+  auto production = production_;
+  if (members_.discovered()) {
+    auto members = members_.Now(ctx);
+    if (!members) return members.error();
+    for (const auto& member : members->instances) {
+      PgEndpoint address = member;
+      address.host = member.hostaddr;
+      production.emplace_back("member " + member.name + " (pod IP)", std::move(address));
+    }
+  }
+  const std::string& target_host = target.hostaddr.empty() ? target.host : target.hostaddr;
+  for (const auto& [what, endpoint] : production) {
+    if ((endpoint.host == target.host || endpoint.host == target_host) &&
+        endpoint.port == target.port) {
       return MakeError(ErrorCode::kUnexpected,
                        "the scratch target " + target.host + ":" + std::to_string(target.port) +
                            " is the address of " + what +
@@ -722,9 +740,10 @@ Result<std::unique_ptr<Drill>> MakeRestoreDrill(const DrillSettings& settings,
     auto backup = MakeBackupBackend(params, config);
     auto restore = MakeRestoreBackend(params, config);
     PostgresCluster cluster = *config.FindCluster(params.cluster);
-    return std::unique_ptr<Drill>(
-        std::make_unique<RestoreDrill>(std::move(params), std::move(cluster), std::move(backup),
-                                       std::move(restore), ProductionAddresses(config)));
+    ClusterMembers members(cluster, config);
+    return std::unique_ptr<Drill>(std::make_unique<RestoreDrill>(
+        std::move(params), std::move(cluster), std::move(members), std::move(backup),
+        std::move(restore), ProductionAddresses(config)));
   } catch (const ConfigError& error) {
     return MakeError(ErrorCode::kConfig, error.what());
   }

@@ -43,8 +43,12 @@ constexpr char kRelease[] =
 }  // namespace
 
 DrillLock::DrillLock(PostgresCluster cluster, std::chrono::milliseconds timeout,
-                     std::chrono::milliseconds ttl, std::string holder)
-    : cluster_(std::move(cluster)), timeout_(timeout), ttl_(ttl), holder_(std::move(holder)) {}
+                     std::chrono::milliseconds ttl, std::string holder, PgMemberLister members)
+    : cluster_(std::move(cluster)),
+      timeout_(timeout),
+      ttl_(ttl),
+      holder_(std::move(holder)),
+      members_(std::move(members)) {}
 
 std::string DrillLock::DefaultHolder() {
   char host[256] = {};
@@ -57,9 +61,23 @@ std::string DrillLock::DefaultHolder() {
 
 Result<PgTable> DrillLock::Execute(const std::string& sql, const std::vector<PgValue>& params,
                                    std::stop_token stop) {
-  std::vector<const PgEndpoint*> instances;
-  for (const auto& member : cluster_.instances) instances.push_back(&member);
   Deadline deadline = Deadline::In(timeout_);
+  std::vector<PgEndpoint> listed;
+  if (members_) {
+    auto members = members_(deadline, stop);
+    if (!members) {
+      return MakeError(members.error().code,
+                       "drill lock on cluster " + cluster_.name +
+                           ": members not discovered: " + members.error().message);
+    }
+    listed = std::move(*members);
+  }
+  std::vector<const PgEndpoint*> instances;
+  for (const auto& member : members_ ? listed : cluster_.instances) instances.push_back(&member);
+  if (instances.empty()) {
+    return MakeError(ErrorCode::kUnexpected,
+                     "drill lock on cluster " + cluster_.name + ": the cluster has no member");
+  }
   size_t first = last_primary_.load() % instances.size();
   std::string tried;
   std::optional<Error> last_error;

@@ -14,6 +14,7 @@
 #include "clients/pg/pg_session.h"
 #include "config/config.h"
 #include "core/result.h"
+#include "probes/postgres/pg_topology_source.h"
 
 // The drill lock: one lease row on the current primary of the lock cluster,
 //   dbcanary.drill_lease(name text primary key, holder text, acquired_at timestamptz,
@@ -29,9 +30,11 @@ class DrillLease;
 class DrillLock {
  public:
   // `cluster` is copied. `timeout` caps each lease query (connect included), `ttl` is how
-  // long a lease outlives its last renewal.
+  // long a lease outlives its last renewal. `members` lists the members at each statement (a
+  // discovered cluster's pods); empty: the cluster's configured instances.
   DrillLock(PostgresCluster cluster, std::chrono::milliseconds timeout,
-            std::chrono::milliseconds ttl, std::string holder = DefaultHolder());
+            std::chrono::milliseconds ttl, std::string holder = DefaultHolder(),
+            PgMemberLister members = {});
 
   // "hostname/pid/8 random hex digits".
   static std::string DefaultHolder();
@@ -58,7 +61,8 @@ class DrillLock {
   std::chrono::milliseconds timeout_;
   std::chrono::milliseconds ttl_;
   std::string holder_;
-  std::atomic<size_t> last_primary_{0};  // index into primary + standbys
+  PgMemberLister members_;
+  std::atomic<size_t> last_primary_{0};  // index into the member list
   std::atomic<bool> table_ready_{false};
 };
 

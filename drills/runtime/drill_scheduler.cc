@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "drills/health.h"
 #include "drills/runtime/runner.h"
 
 namespace dbcanary {
@@ -45,8 +46,11 @@ std::unique_ptr<DrillLock> MakeDrillLock(const Config& config) {
   if (!config.drills) return nullptr;
   const PostgresCluster* cluster = config.FindCluster(config.drills->lock_cluster);
   if (cluster == nullptr) return nullptr;  // the loader validated the name
-  return std::make_unique<DrillLock>(*cluster, config.drills->lock_timeout,
-                                     config.drills->lock_ttl);
+  // A discovered lock cluster: the lease goes to the primary among the pods seen now.
+  PgMemberLister members;
+  if (cluster->discover) members = ClusterMembers(*cluster, config).Lister();
+  return std::make_unique<DrillLock>(*cluster, config.drills->lock_timeout, config.drills->lock_ttl,
+                                     DrillLock::DefaultHolder(), std::move(members));
 }
 
 std::vector<DrillInfo> DrillInfos(const std::vector<ConfiguredDrill>& drills) {

@@ -111,9 +111,10 @@ std::string MakeBasicsKey(std::string_view prefix) {
   return fmt::format("{}basics:{}", prefix, RandomHex64());
 }
 
-DragonflyBasicsProbe::DragonflyBasicsProbe(const Dragonfly& target, seconds ttl)
+DragonflyBasicsProbe::DragonflyBasicsProbe(const Dragonfly& target, DragonflyMemberLister members,
+                                           seconds ttl)
     : target_(target.name),
-      members_(DragonflyMembers(target)),
+      members_(std::move(members)),
       key_prefix_(target.key_prefix),
       ttl_(ttl) {}
 
@@ -126,8 +127,9 @@ void DragonflyBasicsProbe::OnKeyWritten(RedisClient& /*client*/, const std::stri
 ProbeResult DragonflyBasicsProbe::Run(const ProbeContext& ctx) {
   ProbeResult result;
   // The member that is master now (INFO replication on every member), not a configured role.
-  const RedisEndpoint master =
-      ResolveDragonflyRoles(members_, Deadline::In(ctx.deadline.Remaining() / 3)).Master();
+  const DragonflyRoles roles =
+      ResolveDragonflyRoles(members_, target_, Deadline::In(ctx.deadline.Remaining() / 3));
+  const RedisEndpoint master = roles.Master();
   DragonflyOpRecorder ops(target_, kOps);
   auto fail = [&result](const Error& error) {
     if (!result.error) result.Fail(error);  // the first failure is the run's reason
@@ -138,6 +140,7 @@ ProbeResult DragonflyBasicsProbe::Run(const ProbeContext& ctx) {
   bool key_written = false;
 
   Status connected = ops.Time("connect", [&]() -> Status {
+    if (roles.error) return *roles.error;  // no member to connect to
     auto made = RedisClient::Connect(master, ctx.deadline);
     if (!made) return made.error();
     client.emplace(std::move(made).value());
@@ -210,7 +213,8 @@ Result<std::unique_ptr<Probe>> CreateDragonflyBasicsProbe(const ProbeSettings& s
       params.Finish();
     }
     return std::unique_ptr<Probe>(
-        std::make_unique<DragonflyBasicsProbe>(*target, std::chrono::duration_cast<seconds>(ttl)));
+        std::make_unique<DragonflyBasicsProbe>(*target, MakeDragonflyMemberLister(*target, config),
+                                               std::chrono::duration_cast<seconds>(ttl)));
   });
 }
 

@@ -23,7 +23,8 @@ namespace dbcanary {
 // Params: ttl (duration, default 60s; whole seconds, 1s..24h, at least the probe timeout).
 class DragonflyBasicsProbe : public Probe {
  public:
-  DragonflyBasicsProbe(const Dragonfly& target, std::chrono::seconds ttl);
+  DragonflyBasicsProbe(const Dragonfly& target, DragonflyMemberLister members,
+                       std::chrono::seconds ttl);
 
   const std::vector<MetricDesc>& Describe() const override;
   ProbeResult Run(const ProbeContext& ctx) override;
@@ -34,8 +35,8 @@ class DragonflyBasicsProbe : public Probe {
   virtual void OnKeyWritten(RedisClient& client, const std::string& key);
 
  private:
-  std::string target_;                  // the dragonfly entry's name: label target=
-  std::vector<RedisEndpoint> members_;  // master: and replicas:; roles are asked each run
+  std::string target_;             // the dragonfly entry's name: label target=
+  DragonflyMemberLister members_;  // configured or discovered; roles are asked each run
   std::string key_prefix_;
   std::chrono::seconds ttl_;
 };

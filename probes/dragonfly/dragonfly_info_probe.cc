@@ -124,11 +124,9 @@ void AppendInfoSamples(const std::string& target, const std::string& server,
   add(kSaving, flag(facts.save_in_progress));
 }
 
-DragonflyInfoProbe::DragonflyInfoProbe(const Dragonfly& target, Options options)
-    : target_(target.name), options_(options) {
-  servers_.push_back(target.master);
-  for (const auto& replica : target.replicas) servers_.push_back(replica);
-}
+DragonflyInfoProbe::DragonflyInfoProbe(const Dragonfly& target, DragonflyMemberLister members,
+                                       Options options)
+    : target_(target.name), members_(std::move(members)), options_(options) {}
 
 const std::vector<MetricDesc>& DragonflyInfoProbe::Describe() const {
   return DragonflyInfoMetricDescs();
@@ -147,7 +145,14 @@ ProbeResult DragonflyInfoProbe::Run(const ProbeContext& ctx) {
                                                  "<=", *options_.max_last_save_age_seconds));
     }
   };
-  for (const auto& server : servers_) {
+  // Every member of the moment (configured, or the pods discovered now), master or not.
+  auto listed = members_(Deadline::In(ctx.deadline.Remaining() / 3));
+  if (!listed) {
+    result.Fail(Error{listed.error().code, "dragonfly " + target_ + ": members not discovered: " +
+                                               listed.error().message});
+    return result;
+  }
+  for (const auto& server : listed->members) {
     Labels labels{{"target", target_}, {"server", server.name}};
     if (ctx.stop.stop_requested()) {
       fail(MakeError(ErrorCode::kStopped, target_ + ": stopped (shutdown or reload)"));
@@ -222,7 +227,8 @@ Result<std::unique_ptr<Probe>> CreateDragonflyInfoProbe(const ProbeSettings& set
       }
       params.Finish();
     }
-    return std::unique_ptr<Probe>(std::make_unique<DragonflyInfoProbe>(*target, options));
+    return std::unique_ptr<Probe>(std::make_unique<DragonflyInfoProbe>(
+        *target, MakeDragonflyMemberLister(*target, config), options));
   });
 }
 

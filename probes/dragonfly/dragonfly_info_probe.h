@@ -6,6 +6,7 @@
 
 #include "clients/redis/redis_info.h"
 #include "config/config.h"
+#include "probes/dragonfly/dragonfly_roles.h"
 #include "probes/probe.h"
 
 namespace dbcanary {
@@ -24,14 +25,14 @@ class DragonflyInfoProbe : public Probe {
     bool config_get = true;
     std::optional<double> max_last_save_age_seconds;
   };
-  DragonflyInfoProbe(const Dragonfly& target, Options options);
+  DragonflyInfoProbe(const Dragonfly& target, DragonflyMemberLister members, Options options);
 
   const std::vector<MetricDesc>& Describe() const override;
   ProbeResult Run(const ProbeContext& ctx) override;
 
  private:
   std::string target_;
-  std::vector<RedisEndpoint> servers_;  // master first
+  DragonflyMemberLister members_;  // configured (master first) or discovered
   Options options_;
 };
 

@@ -19,8 +19,8 @@ constexpr std::array<std::string_view, 4> kOps = {"pubsub_connect", "subscribe",
 
 }  // namespace
 
-DragonflyPubsubProbe::DragonflyPubsubProbe(const Dragonfly& target)
-    : target_(target.name), members_(DragonflyMembers(target)), key_prefix_(target.key_prefix) {}
+DragonflyPubsubProbe::DragonflyPubsubProbe(const Dragonfly& target, DragonflyMemberLister members)
+    : target_(target.name), members_(std::move(members)), key_prefix_(target.key_prefix) {}
 
 const std::vector<MetricDesc>& DragonflyPubsubProbe::Describe() const {
   static const std::vector<MetricDesc> descs = [] {
@@ -38,8 +38,9 @@ const std::vector<MetricDesc>& DragonflyPubsubProbe::Describe() const {
 ProbeResult DragonflyPubsubProbe::Run(const ProbeContext& ctx) {
   ProbeResult result;
   // The member that is master now (INFO replication on every member), not a configured role.
-  const RedisEndpoint master =
-      ResolveDragonflyRoles(members_, Deadline::In(ctx.deadline.Remaining() / 3)).Master();
+  const DragonflyRoles roles =
+      ResolveDragonflyRoles(members_, target_, Deadline::In(ctx.deadline.Remaining() / 3));
+  const RedisEndpoint master = roles.Master();
   DragonflyOpRecorder ops(target_, kOps);
   const std::string channel = key_prefix_ + "pubsub:" + RandomHex64();
   const std::string payload = RandomHex64() + RandomHex64();
@@ -50,6 +51,7 @@ ProbeResult DragonflyPubsubProbe::Run(const ProbeContext& ctx) {
 
   [&] {
     Status connected = ops.Time("pubsub_connect", [&]() -> Status {
+      if (roles.error) return *roles.error;  // no member to connect to
       auto sub = RedisClient::Connect(master, ctx.deadline);
       if (!sub) return sub.error();
       subscriber.emplace(std::move(sub).value());
@@ -125,7 +127,8 @@ Result<std::unique_ptr<Probe>> CreateDragonflyPubsubProbe(const ProbeSettings& s
     const Dragonfly* target =
         RequireTarget(settings, config.FindDragonfly(settings.target), "no dragonfly target");
     if (settings.params) settings.params->Finish();
-    return std::unique_ptr<Probe>(std::make_unique<DragonflyPubsubProbe>(*target));
+    return std::unique_ptr<Probe>(std::make_unique<DragonflyPubsubProbe>(
+        *target, MakeDragonflyMemberLister(*target, config)));
   });
 }
 

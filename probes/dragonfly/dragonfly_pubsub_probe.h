@@ -18,14 +18,14 @@ namespace dbcanary {
 // Params: none.
 class DragonflyPubsubProbe : public Probe {
  public:
-  explicit DragonflyPubsubProbe(const Dragonfly& target);
+  DragonflyPubsubProbe(const Dragonfly& target, DragonflyMemberLister members);
 
   const std::vector<MetricDesc>& Describe() const override;
   ProbeResult Run(const ProbeContext& ctx) override;
 
  private:
   std::string target_;
-  std::vector<RedisEndpoint> members_;  // master: and replicas:; roles are asked each run
+  DragonflyMemberLister members_;  // configured or discovered; roles are asked each run
   std::string key_prefix_;
 };
 

@@ -24,6 +24,7 @@ constexpr char kVisibility[] = "dbcanary_dragonfly_replica_visibility_seconds";
 constexpr char kVisible[] = "dbcanary_dragonfly_replica_visible";
 constexpr char kLinkUp[] = "dbcanary_dragonfly_replica_link_up";
 constexpr char kLastIo[] = "dbcanary_dragonfly_replica_master_last_io_seconds";
+constexpr char kLabelMismatch[] = "dbcanary_dragonfly_role_label_mismatch";
 
 // What one replica's thread found.
 struct ReplicaOutcome {
@@ -81,11 +82,28 @@ ReplicaOutcome WatchReplica(const RedisEndpoint& replica, const Deadline& deadli
   return out;
 }
 
+// What the operator's labels say against what the servers say, per discovered member that has
+// both: a disagreement (the operator has not caught up with a failover, or a pod was promoted
+// behind its back) is data, never a run failure; the probes use the servers' own roles.
+void ReportLabelDisagreements(const std::string& target, const DragonflyRoles& roles,
+                              const ProbeContext& ctx, ProbeResult& result) {
+  for (size_t i = 0; i < roles.members.size() && i < roles.labelled_roles.size(); ++i) {
+    if (roles.labelled_roles[i].empty() || roles.roles[i].empty()) continue;
+    result.Add(kLabelMismatch, {{"target", target}, {"server", roles.members[i].name}},
+               roles.labelled_roles[i] == roles.roles[i] ? 0 : 1);
+  }
+  for (const auto& disagreement : roles.LabelDisagreements()) {
+    ctx.log.debug("dragonfly_replication {}: role label disagrees: {}", target, disagreement);
+  }
+}
+
 }  // namespace
 
-DragonflyReplicationProbe::DragonflyReplicationProbe(const Dragonfly& target, Options options)
+DragonflyReplicationProbe::DragonflyReplicationProbe(const Dragonfly& target,
+                                                     DragonflyMemberLister members, Options options)
     : target_(target.name),
-      members_(DragonflyMembers(target)),
+      members_(std::move(members)),
+      discovered_(target.discover.has_value()),
       key_prefix_(target.key_prefix),
       options_(options) {}
 
@@ -108,6 +126,10 @@ const std::vector<MetricDesc>& DragonflyReplicationProbe::Describe() const {
        "Seconds since the replica last heard from its master "
        "(master_last_io_seconds_ago), where reported.",
        MetricType::kGauge},
+      {kLabelMismatch,
+       "Whether the Dragonfly operator's role label (master/replica) of a discovered member "
+       "differs from the role the server reports in INFO replication (1) or not (0).",
+       MetricType::kGauge},
   };
   return descs;
 }
@@ -117,7 +139,7 @@ ProbeResult DragonflyReplicationProbe::Run(const ProbeContext& ctx) {
   // Written on the member that is master now, watched on every other member: a replica
   // promoted and the master demoted (REPLICAOF, the operator's failover) need no config change.
   const DragonflyRoles roles =
-      ResolveDragonflyRoles(members_, Deadline::In(ctx.deadline.Remaining() / 3));
+      ResolveDragonflyRoles(members_, target_, Deadline::In(ctx.deadline.Remaining() / 3));
   const RedisEndpoint master_endpoint = roles.Master();
   const std::vector<RedisEndpoint> replicas = roles.Replicas();
   const std::string key = key_prefix_ + "repl:" + RandomHex64();
@@ -151,6 +173,7 @@ ProbeResult DragonflyReplicationProbe::Run(const ProbeContext& ctx) {
   std::optional<RedisInfoFacts> master_facts;
   bool key_written = false;
   [&] {
+    if (roles.error) return result.Fail(*roles.error);  // no member to write on
     auto client = RedisClient::Connect(master_endpoint, ctx.deadline);
     if (!client) return result.Fail(client.error());
     master.emplace(std::move(client).value());
@@ -190,6 +213,7 @@ ProbeResult DragonflyReplicationProbe::Run(const ProbeContext& ctx) {
       result.Add(kConnectedReplicas, target_labels, *master_facts->connected_replicas);
     }
   }
+  if (discovered_ && !roles.error) ReportLabelDisagreements(target_, roles, ctx, result);
   if (options_.expect_master_role) {
     result.expectations.push_back(ExpectText("master_role", master_endpoint.name,
                                              master_facts ? master_facts->role : "unknown",
@@ -257,7 +281,8 @@ Result<std::unique_ptr<Probe>> CreateDragonflyReplicationProbe(const ProbeSettin
       }
       params.Finish();
     }
-    return std::unique_ptr<Probe>(std::make_unique<DragonflyReplicationProbe>(*target, options));
+    return std::unique_ptr<Probe>(std::make_unique<DragonflyReplicationProbe>(
+        *target, MakeDragonflyMemberLister(*target, config), options));
   });
 }
 

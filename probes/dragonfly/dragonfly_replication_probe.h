@@ -33,14 +33,16 @@ class DragonflyReplicationProbe : public Probe {
     std::optional<int64_t> min_connected_replicas;
     std::optional<double> max_replica_visibility_seconds;
   };
-  DragonflyReplicationProbe(const Dragonfly& target, Options options);
+  DragonflyReplicationProbe(const Dragonfly& target, DragonflyMemberLister members,
+                            Options options);
 
   const std::vector<MetricDesc>& Describe() const override;
   ProbeResult Run(const ProbeContext& ctx) override;
 
  private:
   std::string target_;
-  std::vector<RedisEndpoint> members_;  // master: and replicas:; roles are asked each run
+  DragonflyMemberLister members_;  // configured or discovered; roles are asked each run
+  bool discovered_ = false;        // members from the operator's pods: their labels are compared
   std::string key_prefix_;
   Options options_;
 };

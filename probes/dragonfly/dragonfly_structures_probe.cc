@@ -115,10 +115,11 @@ Status ExpectOk(RedisClient& client, std::string_view op,
 
 }  // namespace
 
-DragonflyStructuresProbe::DragonflyStructuresProbe(const Dragonfly& target, seconds ttl,
+DragonflyStructuresProbe::DragonflyStructuresProbe(const Dragonfly& target,
+                                                   DragonflyMemberLister members, seconds ttl,
                                                    milliseconds short_ttl)
     : target_(target.name),
-      members_(DragonflyMembers(target)),
+      members_(std::move(members)),
       key_prefix_(target.key_prefix),
       ttl_(ttl),
       short_ttl_(short_ttl) {}
@@ -130,8 +131,9 @@ const std::vector<MetricDesc>& DragonflyStructuresProbe::Describe() const {
 ProbeResult DragonflyStructuresProbe::Run(const ProbeContext& ctx) {
   ProbeResult result;
   // The member that is master now (INFO replication on every member), not a configured role.
-  const RedisEndpoint master =
-      ResolveDragonflyRoles(members_, Deadline::In(ctx.deadline.Remaining() / 3)).Master();
+  const DragonflyRoles roles =
+      ResolveDragonflyRoles(members_, target_, Deadline::In(ctx.deadline.Remaining() / 3));
+  const RedisEndpoint master = roles.Master();
   DragonflyOpRecorder ops(target_, kOps);
   const std::string base = key_prefix_ + "structures:" + RandomHex64() + ":";
   const std::string list_key = base + "list";
@@ -147,6 +149,7 @@ ProbeResult DragonflyStructuresProbe::Run(const ProbeContext& ctx) {
   std::optional<RedisClient> client;
 
   Status connected = ops.Time("structures_connect", [&]() -> Status {
+    if (roles.error) return *roles.error;  // no member to connect to
     auto made = RedisClient::Connect(master, ctx.deadline);
     if (!made) return made.error();
     client.emplace(std::move(made).value());
@@ -306,7 +309,8 @@ Result<std::unique_ptr<Probe>> CreateDragonflyStructuresProbe(const ProbeSetting
       params.Finish();
     }
     return std::unique_ptr<Probe>(std::make_unique<DragonflyStructuresProbe>(
-        *target, std::chrono::duration_cast<seconds>(ttl), short_ttl));
+        *target, MakeDragonflyMemberLister(*target, config),
+        std::chrono::duration_cast<seconds>(ttl), short_ttl));
   });
 }
 

@@ -24,15 +24,15 @@ namespace dbcanary {
 // Params: ttl (default 60s, whole seconds), short_ttl (default 100ms, 10ms..1s).
 class DragonflyStructuresProbe : public Probe {
  public:
-  DragonflyStructuresProbe(const Dragonfly& target, std::chrono::seconds ttl,
-                           std::chrono::milliseconds short_ttl);
+  DragonflyStructuresProbe(const Dragonfly& target, DragonflyMemberLister members,
+                           std::chrono::seconds ttl, std::chrono::milliseconds short_ttl);
 
   const std::vector<MetricDesc>& Describe() const override;
   ProbeResult Run(const ProbeContext& ctx) override;
 
  private:
   std::string target_;
-  std::vector<RedisEndpoint> members_;  // master: and replicas:; roles are asked each run
+  DragonflyMemberLister members_;  // configured or discovered; roles are asked each run
   std::string key_prefix_;
   std::chrono::seconds ttl_;
   std::chrono::milliseconds short_ttl_;

@@ -14,6 +14,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr int kPostgresPort = 5432;
+
 bool LabelledPrimary(const json& pod) {
   for (const char* label : {"cnpg.io/instanceRole", "role"}) {
     if (kube::Text(pod, {"metadata", "labels", label}).value_or("") == "primary") return true;
@@ -57,7 +59,8 @@ Result<CnpgMembers> ReadCnpgMembers(const json& cluster, const json& pods,
     member.name = *name;  // CNPG streams with the pod name as application_name
     member.host = discovery.tls_server_name;
     member.hostaddr = *ip;
-    member.port = discovery.port;
+    member.port = discovery.port.value_or(
+        kube::NamedContainerPort(pod, "postgresql").value_or(kPostgresPort));
     found.members.push_back(std::move(member));
     if (LabelledPrimary(pod)) found.labelled_primaries.push_back(*name);
   }

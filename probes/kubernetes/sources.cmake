@@ -6,4 +6,5 @@ list(APPEND DBCANARY_PROBE_SOURCES
   kubernetes/k8s_dragonfly_probe.cc
   kubernetes/backup_directory_probe.cc
   kubernetes/cnpg_members.cc
+  kubernetes/dragonfly_members.cc
 )

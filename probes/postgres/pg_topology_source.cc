@@ -30,7 +30,7 @@ std::string SourceKey(const PostgresCluster& cluster) {
   if (cluster.discover) {
     const PgDiscovery& d = *cluster.discover;
     key += "|discover=" + d.namespace_ + "/" + d.cnpg_cluster + "/" + d.tls_server_name + ":" +
-           std::to_string(d.port);
+           std::to_string(d.port.value_or(0));
     add(cluster.member_defaults);
   }
   return key;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -47,6 +48,11 @@ class PgTopologySource {
   // most half of what is left of ctx.deadline. Fails only when the member list itself cannot
   // be had (discovery) or the run is stopped.
   Result<std::shared_ptr<const PgTopology>> Current(const ProbeContext& ctx);
+  // The members right now, the list every resolution starts from: the configured instances, or
+  // what the discovery sees (at most its refresh old). Drills take their members from here too.
+  Result<std::vector<PgEndpoint>> Members(Deadline deadline, std::stop_token stop) const {
+    return members_(deadline, std::move(stop));
+  }
   // The next Current() resolves again (a probe found its primary read-only).
   void Invalidate();
   PgRoleHistory History() const;

@@ -268,7 +268,7 @@ TEST(PgTopologyConfigTest, DiscoverReadsTheCnpgClusterAndDefaultsTheServerName) 
   ASSERT_TRUE(cluster.discover);
   EXPECT_EQ(cluster.discover->cnpg_cluster, "pgmain");
   EXPECT_EQ(cluster.discover->tls_server_name, "pgmain-rw.db.svc");
-  EXPECT_EQ(cluster.discover->port, 5432);
+  EXPECT_FALSE(cluster.discover->port);  // the pod's "postgresql" container port, else 5432
   EXPECT_EQ(cluster.member_defaults.user, "dbcanary");
 }
 
