@@ -61,6 +61,9 @@ step "integration tests (real PostgreSQL, PgBouncer, redis on 127.0.0.1)"
 export DBCANARY_REQUIRE_INTEGRATION=1
 ctest --test-dir "$build_dir" -L integration --output-on-failure
 
+step "screenshots of the HTML evidence pages ($build_dir/artifacts)"
+tests/screenshots.sh "$build_dir/artifacts"
+
 if [ "${DBCANARY_TSAN:-1}" = 1 ]; then
   step "build with TSan ($tsan_dir)"
   cmake -S . -B "$tsan_dir" -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-g1 -DDBCANARY_WERROR=ON \
