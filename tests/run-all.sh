@@ -61,8 +61,8 @@ step "integration tests (real PostgreSQL, PgBouncer, redis on 127.0.0.1)"
 export DBCANARY_REQUIRE_INTEGRATION=1
 ctest --test-dir "$build_dir" -L integration --output-on-failure
 
-step "screenshots of the HTML evidence pages ($build_dir/artifacts)"
-tests/screenshots.sh "$build_dir/artifacts"
+step "screenshots of the HTML evidence pages ($build_dir/exporter/artifacts)"
+tests/screenshots.sh "$build_dir/exporter/artifacts"
 
 if [ "${DBCANARY_TSAN:-1}" = 1 ]; then
   step "build with TSan ($tsan_dir)"

@@ -2,9 +2,10 @@
 # Photographs every HTML evidence page the integration tests left in the artifacts directory
 # (the failover and benchmark drill reports, validate's summary.html) with headless Chromium:
 # <page>.png beside each <page>.html, kept by CI as artifacts with the status page's screenshot.
-# Usage: tests/screenshots.sh [DIR]   (default build/artifacts). Needs Debian's chromium.
+# Usage: tests/screenshots.sh [DIR]   (default build/exporter/artifacts, beside the binary the
+# tests ran). Needs Debian's chromium.
 set -euo pipefail
-dir=${1:-build/artifacts}
+dir=${1:-build/exporter/artifacts}
 command -v chromium >/dev/null || { echo "screenshots: chromium not installed (Debian: chromium)" >&2; exit 2; }
 shopt -s nullglob
 pages=("$dir"/*.html)

@@ -280,7 +280,7 @@ TEST_F(BenchmarkDrillTest, PgBenchmarkStopsMidRunAndStillDrops) {
 // Pins: the scratch database of a run killed midway (still holding a connection) surviving
 // the next CleanUp; CleanUp dropping a same-named database the drill did not create.
 TEST_F(BenchmarkDrillTest, PgCleanUpRemovesLeftoverButNotForeignDatabase) {
-  auto drill = Make("pg_benchmark", "{cluster: shared-postgres, scale: 1}");
+  auto drill = Make("pg_benchmark", "{cluster: shared-postgres, scale: 1, duration: 10s}");
   ASSERT_TRUE(drill);
   const auto& stack = Stack::Get();
   // a foreign database of that name (even one the drill's role owns): refused, left alone
@@ -395,7 +395,7 @@ TEST_F(BenchmarkDrillTest, DragonflyExpectationsFailAndLeftoversCleaned) {
   auto client = RedisClient::Connect(df.master, Deadline::In(30s));
   ASSERT_TRUE(client) << client.error().message;
   EXPECT_GT(CountKeys(*client, "dbcanary:bench:*"), 0u);
-  auto next = Make("dragonfly_benchmark", "{dragonfly: dragonfly}");
+  auto next = Make("dragonfly_benchmark", "{dragonfly: dragonfly, duration: 10s}");
   ASSERT_TRUE(next);
   ASSERT_TRUE(next->CleanUp(ctx));
   EXPECT_EQ(CountKeys(*client, "dbcanary:bench:*"), 0u);
