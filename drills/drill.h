@@ -9,6 +9,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -47,6 +48,16 @@ struct DrillEvidence {
   std::string text;  // preformatted (a table, a command's output); no secrets
 };
 
+// A figure over the course of one run, kept for the report's plots (not a metric): e.g. the
+// committed transactions of each second, or every write attempt's outcome.
+struct DrillSeries {
+  std::string name;                               // bounded snake_case, e.g. "tps"
+  Labels labels;                                  // e.g. {path="direct"}
+  std::string x_unit;                             // e.g. "s since start", "percentile"
+  std::string y_unit;                             // e.g. "tps", "s"
+  std::vector<std::pair<double, double>> points;  // (x, y) in recording order
+};
+
 // The outcome of one drill run.
 struct DrillResult {
   // Set when the drill could not complete (a phase failed, timeout, refused);
@@ -59,6 +70,7 @@ struct DrillResult {
   // dbcanary_expectation_pass{check, target}.
   std::vector<ExpectationResult> expectations;
   std::vector<DrillEvidence> evidence;
+  std::vector<DrillSeries> series;
 
   void Fail(ErrorCode code, std::string message) { error = Error{code, std::move(message)}; }
   void Add(std::string name, Labels labels, double value) {

@@ -73,6 +73,9 @@ step "integration tests (real PostgreSQL, PgBouncer, redis on 127.0.0.1)"
 export DBCANARY_REQUIRE_INTEGRATION=1
 ctest --test-dir "$build_dir" -L integration --output-on-failure
 
+step "screenshots of the HTML evidence pages ($build_dir/exporter/artifacts)"
+tests/screenshots.sh "$build_dir/exporter/artifacts"
+
 if [ "${DBCANARY_IMAGE:-1}" = 1 ]; then
   step "OCI image (mmdebstrap + umoci, Release binary) and its smoke test against a local stack"
   image_dir=${DBCANARY_IMAGE_DIR:-build-image}

@@ -1124,10 +1124,10 @@ validate:
   skip:
     - group: operator
       reason: no Kubernetes API here
-    - group: performance
-      reason: "benchmarks run on request here: dbcanary validate --drill pg_benchmark --drill dragonfly_benchmark"
-# Drills are opt-in: none is scheduled here (enabled: false). Run one now with
-#   dbcanary drill NAME --config $CONFIG_FILE
+# Drills are opt-in. Only the benchmarks are scheduled here, nightly (the acceptance list's
+# pgbench -s 10 -c 10 -j 2 -t 1000 and redis-benchmark -t set,get -n 100000 -c 50): validate
+# reads their last runs for the Performance group. Run one now with
+#   dbcanary drill NAME --config $CONFIG_FILE   (or dbcanary validate --drill NAME)
 # The failover drill really kills the primary (stack.sh failover) and does not fail back:
 # fail back with "stack.sh failover --to shared-postgres-1".
 drills:
@@ -1155,23 +1155,29 @@ drills:
         connection: { host: localhost, port: $((BASE + 30)) }
       expect: { max_rto_seconds: 120, max_rpo_seconds: 60 }
     pg_benchmark:
-      enabled: false
-      timeout: 5m
+      enabled: true
+      schedule: "30 2 * * *"
+      window: "02:00-05:00"
+      timeout: 10m
       cluster: shared-postgres
       pooler: gitlab-pooler-rw
       admin: { user: dbcanary_drill, password_file: $SECRETS_DIR/dbcanary_drill.password }
+      scale: 10
       clients: 10
       threads: 2
-      duration: 30s
-      scale: 1
+      transactions: 1000
+      duration: 2m
       expect: { min_tps: 1000, max_regression: 0.2 }
     dragonfly_benchmark:
-      enabled: false
-      timeout: 3m
+      enabled: true
+      schedule: "0 3 * * *"
+      window: "02:00-05:00"
+      timeout: 5m
       dragonfly: dragonfly
       connections: 50
-      pipeline: 16
-      duration: 30s
+      pipeline: 1
+      requests: 100000
+      duration: 1m
       value_size: 3
       expect: { min_ops_per_second: 50000 }
     dragonfly_persistence:

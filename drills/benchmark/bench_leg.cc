@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <utility>
 
+#include "core/humanize.h"
+
 namespace dbcanary::bench {
 
 double LegSeconds(SteadyClock::time_point start, SteadyClock::time_point last) {
@@ -41,13 +43,37 @@ void AddLatencyPercentiles(DrillResult& result, const std::string& family, const
   }
 }
 
+void AddLegSeries(DrillResult& result, const Labels& labels, const char* rate_unit,
+                  const std::vector<uint64_t>& per_second, const LatencyHistogram& latency) {
+  DrillSeries rate{"rate", labels, "s since the leg's start", rate_unit, {}};
+  for (size_t i = 0; i < per_second.size(); ++i) {
+    rate.points.emplace_back(static_cast<double>(i + 1), static_cast<double>(per_second[i]));
+  }
+  result.series.push_back(std::move(rate));
+  if (latency.count() == 0) return;
+  DrillSeries distribution{"latency", labels, "percentile", "s", {}};
+  for (double percentile : {0.0, 1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0,
+                            95.0, 99.0, 99.9, 100.0}) {
+    distribution.points.emplace_back(percentile, latency.QuantileSeconds(percentile / 100));
+  }
+  result.series.push_back(std::move(distribution));
+}
+
 void ExpectThroughput(DrillResult& result, const std::string& target, double rate,
                       const ThroughputTargets& targets, RegressionBaseline& history) {
-  result.expectations.push_back(ExpectNumber(targets.min_check, target, rate, ">=", targets.min));
+  const std::string context = targets.parameters.empty() ? "" : " [" + targets.parameters + "]";
+  auto minimum = ExpectNumber(targets.min_check, target, rate, ">=", targets.min);
+  if (!context.empty()) minimum.observed_text = HumanRate(rate) + context;
+  result.expectations.push_back(std::move(minimum));
   if (auto median = history.Median()) {
-    result.expectations.push_back(ExpectNumber(targets.regression_check, target,
-                                               RegressionFraction(rate, *median),
-                                               "<=", targets.max_regression));
+    const double fraction = RegressionFraction(rate, *median);
+    auto regression =
+        ExpectNumber(targets.regression_check, target, fraction, "<=", targets.max_regression);
+    if (!context.empty()) {
+      regression.observed_text = HumanRatio(fraction) + " below the median of " +
+                                 std::to_string(history.size()) + " earlier runs" + context;
+    }
+    result.expectations.push_back(std::move(regression));
   }
   history.Add(rate);
 }

@@ -62,12 +62,20 @@ std::string LegDetail(const LegWording& wording, double rate, uint64_t done, uin
 void AddLatencyPercentiles(DrillResult& result, const std::string& family, const Labels& labels,
                            const LatencyHistogram& latency);
 
+// The leg's plots for the report: series "rate" (completions in each second of the leg,
+// x = the second's end, y = that second's count) and "latency" (x = percentile 0..100,
+// y = seconds), both with `labels`.
+void AddLegSeries(DrillResult& result, const Labels& labels, const char* rate_unit,
+                  const std::vector<uint64_t>& per_second, const LatencyHistogram& latency);
+
 // A leg's declared throughput targets.
 struct ThroughputTargets {
   std::string min_check;  // passes when rate >= min
   double min = 0;
   std::string regression_check;  // passes when the rate is at most max_regression below the
   double max_regression = 0;     // median of the previous runs' (checked once there are some)
+  // ParametersText of the run: shown beside the observed figures (checklist, status page).
+  std::string parameters;
 };
 
 // Adds the leg's expectations on `target`, then records `rate` in `history` for the next run.

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -12,10 +13,12 @@
 
 #include "clients/redis/redis_client.h"
 #include "core/random.h"
+#include "drills/benchmark/bench_baseline.h"
 #include "drills/benchmark/bench_leg.h"
 #include "drills/benchmark/bench_stats.h"
 #include "drills/benchmark/fd_wait.h"
 #include "drills/health.h"
+#include "drills/runtime/report.h"
 
 namespace dbcanary {
 namespace {
@@ -26,6 +29,7 @@ constexpr const char* kLatency = "dbcanary_drill_dragonfly_benchmark_latency_sec
 constexpr const char* kOperations = "dbcanary_drill_dragonfly_benchmark_operations";
 constexpr const char* kErrors = "dbcanary_drill_dragonfly_benchmark_errors";
 constexpr const char* kConnections = "dbcanary_drill_dragonfly_benchmark_connections";
+constexpr const char* kParameter = "dbcanary_drill_dragonfly_benchmark_parameter";
 
 // The operations' summary: "<rate> ops/s, <n> ops, <n> errors, latency p50 <ms> ms ...".
 constexpr bench::LegWording kLegWording = {"ops/s", 0, "ops", "errors", 3};
@@ -43,6 +47,10 @@ const std::vector<MetricDesc>& Descs() {
       {kErrors, "Error replies and lost requests in the last dragonfly_benchmark run.",
        MetricType::kGauge},
       {kConnections, "Client connections of the last dragonfly_benchmark run.", MetricType::kGauge},
+      {kParameter,
+       "Parameters of the last dragonfly_benchmark run (connections, pipeline, threads, "
+       "requests, duration_seconds, value_size, keyspace).",
+       MetricType::kGauge},
   };
   return descs;
 }
@@ -138,6 +146,8 @@ struct OpStats {
   uint64_t errors = 0;
   LatencyHistogram latency;
   SteadyClock::time_point last_reply{};
+  std::vector<uint64_t> ops_per_second;  // [i]: replies in second i of the load
+  bool ended_by_duration = false;        // the duration cap, not the request count, ended it
 };
 
 struct BenchConn {
@@ -150,12 +160,17 @@ struct BenchConn {
 
 class LoadThread {
  public:
+  // `budget`: requests left for this operation, shared by the threads (unused when
+  // params.requests is 0).
   LoadThread(std::vector<BenchConn*> conns, const DragonflyBenchmarkParams& params, bool set,
-             SteadyClock::time_point end, Deadline deadline, std::stop_token stop, uint64_t seed)
+             SteadyClock::time_point start, std::atomic<int64_t>& budget, Deadline deadline,
+             std::stop_token stop, uint64_t seed)
       : conns_(std::move(conns)),
         params_(params),
         set_(set),
-        end_(end),
+        start_(start),
+        end_(start + params.duration),
+        budget_(budget),
         deadline_(deadline),
         stop_(std::move(stop)),
         rng_(seed),
@@ -204,13 +219,26 @@ class LoadThread {
   bool timed_out() const { return timed_out_; }
 
  private:
+  // How many requests the next batch may send: the pipeline, less when the budget runs out.
+  int64_t ClaimBatch() {
+    if (params_.requests == 0) return params_.pipeline;
+    const int64_t left = budget_.fetch_sub(params_.pipeline);
+    return std::clamp<int64_t>(left, 0, params_.pipeline);
+  }
+
   void StartBatch(BenchConn& conn) {
     if (SteadyClock::now() >= end_ || stop_.stop_requested()) {
+      stats_.ended_by_duration = stats_.ended_by_duration || !stop_.stop_requested();
+      conn.done = true;
+      return;
+    }
+    const int64_t batch = ClaimBatch();
+    if (batch == 0) {
       conn.done = true;
       return;
     }
     std::uniform_int_distribution<int> pick(0, params_.keyspace - 1);
-    for (int i = 0; i < params_.pipeline; ++i) {
+    for (int64_t i = 0; i < batch; ++i) {
       const std::string key = params_.key_prefix + std::to_string(pick(rng_));
       if (set_) {
         const char* argv[] = {"SET", key.data(), value_.data()};
@@ -222,7 +250,7 @@ class LoadThread {
         redisAppendCommandArgv(conn.c.get(), 2, argv, lens);
       }
     }
-    conn.outstanding = static_cast<size_t>(params_.pipeline);
+    conn.outstanding = static_cast<size_t>(batch);
     conn.batch_start = SteadyClock::now();
     Flush(conn);
   }
@@ -254,6 +282,7 @@ class LoadThread {
         ++stats_.errors;
       } else {
         ++stats_.ops;
+        CountInSecond(now);
         stats_.latency.Record(static_cast<uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(now - conn.batch_start).count()));
       }
@@ -275,10 +304,19 @@ class LoadThread {
     conn.c.reset();
   }
 
+  void CountInSecond(SteadyClock::time_point now) {
+    const auto second =
+        static_cast<size_t>(std::chrono::duration_cast<std::chrono::seconds>(now - start_).count());
+    if (stats_.ops_per_second.size() <= second) stats_.ops_per_second.resize(second + 1, 0);
+    ++stats_.ops_per_second[second];
+  }
+
   std::vector<BenchConn*> conns_;
   const DragonflyBenchmarkParams& params_;
   bool set_;
+  SteadyClock::time_point start_;
   SteadyClock::time_point end_;
+  std::atomic<int64_t>& budget_;
   Deadline deadline_;
   std::stop_token stop_;
   std::mt19937_64 rng_;
@@ -296,13 +334,24 @@ struct OpLoad {
 
 class DragonflyBenchmarkDrill final : public Drill {
  public:
-  DragonflyBenchmarkDrill(DragonflyBenchmarkParams params, Dragonfly dragonfly)
+  // `earlier`: the newest reports of this drill, newest first: the regression baseline
+  // survives reloads and restarts.
+  DragonflyBenchmarkDrill(DragonflyBenchmarkParams params, Dragonfly dragonfly,
+                          const std::vector<DrillRecord>& earlier)
       : params_(std::move(params)),
         dragonfly_(std::move(dragonfly)),
         set_history_(static_cast<size_t>(params_.history)),
         get_history_(static_cast<size_t>(params_.history)) {
     if (params_.baseline_set) set_history_.Add(*params_.baseline_set);
     if (params_.baseline_get) get_history_.Add(*params_.baseline_get);
+    const auto keep = static_cast<size_t>(params_.history);
+    for (auto [op, history] : {std::pair{"set", &set_history_}, std::pair{"get", &get_history_}}) {
+      const bench::BaselineQuery query{
+          kOps, {{"target", dragonfly_.name}, {"op", op}}, kParameter, dragonfly_.name};
+      for (double rate : bench::PreviousRates(earlier, query, Parameters(), keep)) {
+        history->Add(rate);
+      }
+    }
   }
 
   const std::vector<MetricDesc>& Describe() const override { return Descs(); }
@@ -359,6 +408,17 @@ class DragonflyBenchmarkDrill final : public Drill {
   std::string Prefix() const { return std::string(kKind) + " on " + dragonfly_.name + ": "; }
   Error Named(const Error& error) const { return MakeError(error.code, Prefix() + error.message); }
 
+  // What every figure of a run is measured with (and what makes two runs comparable).
+  bench::BenchParameters Parameters() const {
+    return {{"connections", params_.connections},
+            {"pipeline", params_.pipeline},
+            {"threads", params_.threads},
+            {"requests", static_cast<double>(params_.requests)},
+            {"duration_seconds", static_cast<double>(params_.duration.count()) / 1000},
+            {"value_size", params_.value_size},
+            {"keyspace", params_.keyspace}};
+  }
+
   // Phase connect: every connection; false (the result says why) when one failed.
   bool ConnectPhase(std::vector<BenchConn>& conns, const DrillContext& ctx,
                     DrillResult& result) const {
@@ -376,6 +436,7 @@ class DragonflyBenchmarkDrill final : public Drill {
     }
     result.AddPhase("connect", SecondsSince(started), true);
     result.Add(kConnections, {{"target", dragonfly_.name}}, params_.connections);
+    bench::AddParameters(result, kParameter, dragonfly_.name, Parameters());
     return true;
   }
 
@@ -383,9 +444,7 @@ class DragonflyBenchmarkDrill final : public Drill {
   bool BenchOp(const std::string& op, std::vector<BenchConn>& conns, const DrillContext& ctx,
                DrillResult& result) {
     const auto started = SteadyClock::now();
-    ctx.progress("benchmark " + op + ": " + std::to_string(params_.connections) +
-                 " connections, pipeline " + std::to_string(params_.pipeline) + ", " +
-                 std::to_string(params_.duration.count()) + " ms");
+    ctx.progress("benchmark " + op + ": " + bench::ParametersText(Parameters()));
     const OpLoad load = RunOp(op == "set", conns, ctx);
     if (load.timed_out) {
       const std::string message = Prefix() + op + ": the drill's timeout expired";
@@ -404,14 +463,20 @@ class DragonflyBenchmarkDrill final : public Drill {
         bench::DealOut(conns, threads, [](const BenchConn& conn) { return conn.c != nullptr; });
     OpLoad load;
     load.start = SteadyClock::now();
-    const auto end = load.start + params_.duration;
+    std::atomic<int64_t> budget{params_.requests};
     std::vector<std::unique_ptr<LoadThread>> workers;
     for (auto& group : groups) {
-      workers.push_back(std::make_unique<LoadThread>(std::move(group), params_, set, end,
-                                                     ctx.deadline, ctx.stop, RandomUint64()));
+      workers.push_back(std::make_unique<LoadThread>(std::move(group), params_, set, load.start,
+                                                     budget, ctx.deadline, ctx.stop,
+                                                     RandomUint64()));
     }
     bench::RunWorkers(workers);
     for (auto& worker : workers) {
+      const OpStats& s = worker->stats();
+      load.total.ended_by_duration = load.total.ended_by_duration || s.ended_by_duration;
+      auto& seconds = load.total.ops_per_second;
+      seconds.resize(std::max(seconds.size(), s.ops_per_second.size()), 0);
+      for (size_t i = 0; i < s.ops_per_second.size(); ++i) seconds[i] += s.ops_per_second[i];
       load.total.ops += worker->stats().ops;
       load.total.errors += worker->stats().errors;
       load.total.latency.Merge(worker->stats().latency);
@@ -432,8 +497,11 @@ class DragonflyBenchmarkDrill final : public Drill {
     result.Add(kOperations, labels, static_cast<double>(total.ops));
     result.Add(kErrors, labels, static_cast<double>(total.errors));
     bench::AddLatencyPercentiles(result, kLatency, labels, total.latency);
+    bench::AddLegSeries(result, {{"op", op}}, "ops/s", total.ops_per_second, total.latency);
     const std::string detail =
-        bench::LegDetail(kLegWording, rate, total.ops, total.errors, total.latency, elapsed);
+        bench::LegDetail(kLegWording, rate, total.ops, total.errors, total.latency, elapsed) +
+        (total.ended_by_duration ? " (ended by the duration cap)" : "") + " [" +
+        bench::ParametersText(Parameters()) + "]";
     result.AddPhase("bench_" + op, SecondsSince(started), true, detail);
     result.AddEvidence("dragonfly_benchmark " + op + " (" + params_.master.Describe() + ")",
                        detail);
@@ -441,7 +509,8 @@ class DragonflyBenchmarkDrill final : public Drill {
     bench::ExpectThroughput(
         result, dragonfly_.name, rate,
         {"dragonfly_benchmark_min_" + op + "_ops_per_second", params_.min_ops_per_second,
-         "dragonfly_benchmark_max_" + op + "_regression", params_.max_regression},
+         "dragonfly_benchmark_max_" + op + "_regression", params_.max_regression,
+         bench::ParametersText(Parameters())},
         op == "set" ? set_history_ : get_history_);
   }
 
@@ -480,6 +549,7 @@ DragonflyBenchmarkParams ReadDragonflyBenchmarkParams(const DrillSettings& setti
   if (auto v = map.Int("pipeline", 1, 10000)) p.pipeline = static_cast<int>(*v);
   if (auto v = map.Int("threads", 1, 64)) p.threads = static_cast<int>(*v);
   if (p.threads > p.connections) map.Fail("threads", "must not exceed connections");
+  if (auto v = map.Int("requests", 0, 1000000000)) p.requests = *v;
   if (auto v = map.Duration("duration")) p.duration = *v;
   if (p.duration < std::chrono::milliseconds(100)) map.Fail("duration", "must be at least 100ms");
   if (auto v = map.Int("value_size", 1, 1 << 20)) p.value_size = static_cast<int>(*v);
@@ -521,8 +591,13 @@ Result<std::unique_ptr<Drill>> CreateDragonflyBenchmarkDrill(const DrillSettings
   try {
     DragonflyBenchmarkParams params = ReadDragonflyBenchmarkParams(settings, config);
     const Dragonfly* dragonfly = config.FindDragonfly(params.dragonfly);
+    std::vector<DrillRecord> earlier;
+    if (config.drills && params.history > 0) {
+      earlier = LoadRecentRecords(config.drills->reports_dir, settings.kind,
+                                  bench::BaselineFilesToRead(static_cast<size_t>(params.history)));
+    }
     return std::unique_ptr<Drill>(
-        std::make_unique<DragonflyBenchmarkDrill>(std::move(params), *dragonfly));
+        std::make_unique<DragonflyBenchmarkDrill>(std::move(params), *dragonfly, earlier));
   } catch (const ConfigError& error) {
     return MakeError(ErrorCode::kConfig, error.what());
   }

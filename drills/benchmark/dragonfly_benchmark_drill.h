@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,10 +19,13 @@ struct DragonflyBenchmarkParams {
   std::string dragonfly;  // configured dragonfly target
   RedisEndpoint master;
   std::string key_prefix;  // the target's key_prefix + "bench:"
+  // The acceptance list's redis-benchmark -t set,get -n 100000 (-c 50, no pipelining).
   int connections = 50;
-  int pipeline = 16;
-  int threads = 1;  // like redis-benchmark without --threads
-  std::chrono::milliseconds duration{std::chrono::seconds(30)};  // per operation
+  int pipeline = 1;
+  int threads = 1;            // like redis-benchmark without --threads
+  int64_t requests = 100000;  // per operation, over all connections (-n); 0: `duration` only
+  // Cap per operation: whichever of requests and duration comes first ends it.
+  std::chrono::milliseconds duration{std::chrono::seconds(60)};
   int value_size = 3;
   int keyspace = 100000;                          // keys PREFIXbench:0 .. PREFIXbench:(keyspace-1)
   std::vector<std::string> ops = {"set", "get"};  // run one after the other, like -t set,get

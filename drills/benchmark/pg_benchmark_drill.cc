@@ -11,11 +11,13 @@
 
 #include "clients/pg/pg_session.h"
 #include "core/random.h"
+#include "drills/benchmark/bench_baseline.h"
 #include "drills/benchmark/bench_leg.h"
 #include "drills/benchmark/bench_stats.h"
 #include "drills/benchmark/fd_wait.h"
 #include "drills/health.h"
 #include "drills/runtime/ownership.h"
+#include "drills/runtime/report.h"
 
 namespace dbcanary {
 namespace {
@@ -32,6 +34,7 @@ constexpr const char* kLatency = "dbcanary_drill_pg_benchmark_latency_seconds";
 constexpr const char* kTransactions = "dbcanary_drill_pg_benchmark_transactions";
 constexpr const char* kFailed = "dbcanary_drill_pg_benchmark_failed_transactions";
 constexpr const char* kClients = "dbcanary_drill_pg_benchmark_clients";
+constexpr const char* kParameter = "dbcanary_drill_pg_benchmark_parameter";
 
 // The paths' summary: "<tps> tps, <n> committed, <n> failed, latency p50 <ms> ms ...".
 constexpr bench::LegWording kLegWording = {"tps", 1, "committed", "failed", 2};
@@ -48,6 +51,10 @@ const std::vector<MetricDesc>& Descs() {
       {kFailed, "Transactions that failed in the last pg_benchmark run, per path.",
        MetricType::kGauge},
       {kClients, "Client connections of the last pg_benchmark run, per path.", MetricType::kGauge},
+      {kParameter,
+       "Parameters of the last pg_benchmark run (scale, clients, threads, "
+       "transactions_per_client, duration_seconds).",
+       MetricType::kGauge},
   };
   return descs;
 }
@@ -88,6 +95,8 @@ struct LegStats {
   LatencyHistogram latency;
   SteadyClock::time_point last_done{};
   std::string first_error;  // server message of the first failed statement (no secrets)
+  std::vector<uint64_t> committed_per_second;  // [i]: commits in second i of the leg
+  bool ended_by_duration = false;  // the duration cap, not the transaction count, ended it
 };
 
 // One simulated client: pgbench's per-client state machine, statement by statement.
@@ -100,16 +109,19 @@ struct BenchClient {
   bool aborted = false;  // the transaction failed; a ROLLBACK is (or was) on its way
   bool want_write = false;
   bool done = false;
+  int started = 0;  // transactions begun
   SteadyClock::time_point tx_start;
 };
 
 class WorkloadThread {
  public:
-  WorkloadThread(std::vector<BenchClient*> clients, int scale, SteadyClock::time_point end,
-                 Deadline deadline, std::stop_token stop)
+  WorkloadThread(std::vector<BenchClient*> clients, const PgBenchmarkParams& params,
+                 SteadyClock::time_point start, Deadline deadline, std::stop_token stop)
       : clients_(std::move(clients)),
-        scale_(scale),
-        end_(end),
+        scale_(params.scale),
+        transactions_(params.transactions),
+        start_(start),
+        end_(start + params.duration),
         deadline_(deadline),
         stop_(std::move(stop)) {}
 
@@ -155,10 +167,16 @@ class WorkloadThread {
 
  private:
   void StartTransaction(BenchClient& client) {
-    if (SteadyClock::now() >= end_ || stop_.stop_requested()) {
+    if (transactions_ > 0 && client.started >= transactions_) {
       Finish(client);
       return;
     }
+    if (SteadyClock::now() >= end_ || stop_.stop_requested()) {
+      stats_.ended_by_duration = stats_.ended_by_duration || !stop_.stop_requested();
+      Finish(client);
+      return;
+    }
+    ++client.started;
     client.statements = TpcbStatements(DrawTpcbTransaction(client.rng, scale_));
     client.step = 0;
     client.aborted = false;
@@ -220,6 +238,7 @@ class WorkloadThread {
       const auto now = SteadyClock::now();
       if (!client.aborted) {
         ++stats_.committed;
+        CountInSecond(now);
         stats_.latency.Record(static_cast<uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(now - client.tx_start).count()));
       }
@@ -250,8 +269,19 @@ class WorkloadThread {
     client.want_write = false;
   }
 
+  void CountInSecond(SteadyClock::time_point now) {
+    const auto second =
+        static_cast<size_t>(std::chrono::duration_cast<std::chrono::seconds>(now - start_).count());
+    if (stats_.committed_per_second.size() <= second) {
+      stats_.committed_per_second.resize(second + 1, 0);
+    }
+    ++stats_.committed_per_second[second];
+  }
+
   std::vector<BenchClient*> clients_;
   int scale_;
+  int transactions_;
+  SteadyClock::time_point start_;
   SteadyClock::time_point end_;
   Deadline deadline_;
   std::stop_token stop_;
@@ -280,11 +310,10 @@ Result<LegResult> RunLeg(const PgBenchmarkParams& params, const PgEndpoint& targ
   auto groups = bench::DealOut(clients, threads, [](const BenchClient&) { return true; });
 
   const auto start = SteadyClock::now();
-  const auto end = start + params.duration;
   std::vector<std::unique_ptr<WorkloadThread>> workers;
   for (auto& group : groups) {
-    workers.push_back(std::make_unique<WorkloadThread>(std::move(group), params.scale, end,
-                                                       ctx.deadline, ctx.stop));
+    workers.push_back(
+        std::make_unique<WorkloadThread>(std::move(group), params, start, ctx.deadline, ctx.stop));
   }
   bench::RunWorkers(workers);
   LegResult leg;
@@ -297,6 +326,12 @@ Result<LegResult> RunLeg(const PgBenchmarkParams& params, const PgEndpoint& targ
     leg.stats.latency.Merge(s.latency);
     leg.stats.last_done = std::max(leg.stats.last_done, s.last_done);
     if (leg.stats.first_error.empty()) leg.stats.first_error = s.first_error;
+    leg.stats.ended_by_duration = leg.stats.ended_by_duration || s.ended_by_duration;
+    auto& seconds = leg.stats.committed_per_second;
+    seconds.resize(std::max(seconds.size(), s.committed_per_second.size()), 0);
+    for (size_t i = 0; i < s.committed_per_second.size(); ++i) {
+      seconds[i] += s.committed_per_second[i];
+    }
     timed_out = timed_out || worker->timed_out();
   }
   if (timed_out) {
@@ -316,7 +351,10 @@ std::string CommentSql(const std::string& database) {
 
 class PgBenchmarkDrill final : public Drill {
  public:
-  PgBenchmarkDrill(PgBenchmarkParams params, PostgresCluster cluster, ClusterMembers members)
+  // `earlier`: the newest reports of this drill, newest first: the regression baseline
+  // survives reloads and restarts.
+  PgBenchmarkDrill(PgBenchmarkParams params, PostgresCluster cluster, ClusterMembers members,
+                   const std::vector<DrillRecord>& earlier)
       : params_(std::move(params)),
         cluster_(std::move(cluster)),
         members_(std::move(members)),
@@ -324,6 +362,15 @@ class PgBenchmarkDrill final : public Drill {
         pooler_history_(static_cast<size_t>(params_.history)) {
     if (params_.baseline_direct) direct_history_.Add(*params_.baseline_direct);
     if (params_.baseline_pooler) pooler_history_.Add(*params_.baseline_pooler);
+    const auto keep = static_cast<size_t>(params_.history);
+    for (auto [path, history] :
+         {std::pair{"direct", &direct_history_}, std::pair{"pooler", &pooler_history_}}) {
+      const bench::BaselineQuery query{
+          kTps, {{"target", params_.cluster}, {"path", path}}, kParameter, params_.cluster};
+      for (double rate : bench::PreviousRates(earlier, query, Parameters(), keep)) {
+        history->Add(rate);
+      }
+    }
   }
 
   const std::vector<MetricDesc>& Describe() const override { return Descs(); }
@@ -377,6 +424,7 @@ class PgBenchmarkDrill final : public Drill {
       DropAfter(*admin, ctx, result);
       return result;
     }
+    bench::AddParameters(result, kParameter, params_.cluster, Parameters());
 
     for (const auto& path : Paths(direct)) {
       if (ctx.stop.stop_requested()) {
@@ -393,6 +441,15 @@ class PgBenchmarkDrill final : public Drill {
  private:
   std::string Prefix() const { return std::string(kKind) + " on " + params_.cluster + ": "; }
   Error Named(const Error& error) const { return MakeError(error.code, Prefix() + error.message); }
+
+  // What every figure of a run is measured with (and what makes two runs comparable).
+  bench::BenchParameters Parameters() const {
+    return {{"scale", params_.scale},
+            {"clients", params_.clients},
+            {"threads", params_.threads},
+            {"transactions_per_client", params_.transactions},
+            {"duration_seconds", static_cast<double>(params_.duration.count()) / 1000}};
+  }
 
   struct Path {
     const char* name;
@@ -425,9 +482,8 @@ class PgBenchmarkDrill final : public Drill {
   bool BenchPath(const Path& path, PgSession& session, const DrillContext& ctx,
                  DrillResult& result) const {
     const auto started = SteadyClock::now();
-    ctx.progress(std::string("benchmark ") + path.name + ": " + std::to_string(params_.clients) +
-                 " clients, " + std::to_string(params_.threads) + " threads, " +
-                 std::to_string(params_.duration.count()) + " ms");
+    ctx.progress(std::string("benchmark ") + path.name + ": " +
+                 bench::ParametersText(Parameters()));
     // pgbench's pre-run vacuum: vacuum branches and tellers, truncate history.
     Status prepared = Prepare(session, ctx);
     Result<LegResult> leg =
@@ -452,8 +508,11 @@ class PgBenchmarkDrill final : public Drill {
     result.Add(kFailed, labels, static_cast<double>(s.failed));
     result.Add(kClients, labels, params_.clients);
     bench::AddLatencyPercentiles(result, kLatency, labels, s.latency);
+    bench::AddLegSeries(result, {{"path", path.name}}, "tps", s.committed_per_second, s.latency);
     const std::string detail = bench::LegDetail(kLegWording, leg.tps, s.committed, s.failed,
-                                                s.latency, leg.elapsed_seconds);
+                                                s.latency, leg.elapsed_seconds) +
+                               (s.ended_by_duration ? " (ended by the duration cap)" : "") + " [" +
+                               bench::ParametersText(Parameters()) + "]";
     std::string text = detail;
     if (!s.first_error.empty()) text += "; first error: " + s.first_error;
     result.AddPhase(std::string("bench_") + path.name, SecondsSince(started), true, text);
@@ -462,7 +521,7 @@ class PgBenchmarkDrill final : public Drill {
     ctx.progress(std::string("benchmark ") + path.name + ": " + detail);
     bench::ExpectThroughput(result, path.target, leg.tps,
                             {"pg_benchmark_min_tps", params_.min_tps, "pg_benchmark_max_regression",
-                             params_.max_regression},
+                             params_.max_regression, bench::ParametersText(Parameters())},
                             *path.history);
   }
 
@@ -643,6 +702,7 @@ PgBenchmarkParams ReadPgBenchmarkParams(const DrillSettings& settings, const Con
                              " ms): the run needs about 2 x duration plus setup");
   }
   if (auto v = map.Int("scale", 1, 1000)) p.scale = static_cast<int>(*v);
+  if (auto v = map.Int("transactions", 0, 10000000)) p.transactions = static_cast<int>(*v);
   if (auto v = map.Int("history", 0, 100)) p.history = static_cast<int>(*v);
 
   p.admin = cluster->BaseEndpoint();
@@ -695,8 +755,13 @@ Result<std::unique_ptr<Drill>> CreatePgBenchmarkDrill(const DrillSettings& setti
   try {
     PgBenchmarkParams params = ReadPgBenchmarkParams(settings, config);
     const PostgresCluster* cluster = config.FindCluster(params.cluster);
+    std::vector<DrillRecord> earlier;
+    if (config.drills && params.history > 0) {
+      earlier = LoadRecentRecords(config.drills->reports_dir, settings.kind,
+                                  bench::BaselineFilesToRead(static_cast<size_t>(params.history)));
+    }
     return std::unique_ptr<Drill>(std::make_unique<PgBenchmarkDrill>(
-        std::move(params), *cluster, ClusterMembers(*cluster, config)));
+        std::move(params), *cluster, ClusterMembers(*cluster, config), earlier));
   } catch (const ConfigError& error) {
     return MakeError(ErrorCode::kConfig, error.what());
   }

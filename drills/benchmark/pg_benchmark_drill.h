@@ -22,10 +22,13 @@ struct PgBenchmarkParams {
   PgEndpoint admin;     // creates/drops the database and runs the workload; needs CREATEDB
   std::optional<PgEndpoint> pooler_connection;  // the pooler's host/TLS with admin's login
   std::string database = "dbcanary_bench";
+  // The acceptance list's pgbench -i -s 10, then -c 10 -j 2 -t 1000 on each path.
   int clients = 10;
   int threads = 2;
-  std::chrono::milliseconds duration{std::chrono::seconds(30)};
-  int scale = 1;
+  int transactions = 1000;  // per client (pgbench -t); 0: run for `duration` only
+  // Cap on each path's run (pgbench -T when transactions is 0): whichever comes first ends it.
+  std::chrono::milliseconds duration{std::chrono::seconds(120)};
+  int scale = 10;
   double min_tps = 1000;
   double max_regression = 0.2;            // fraction below the median of the previous runs' TPS
   int history = 5;                        // previous runs kept for that median

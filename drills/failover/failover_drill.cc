@@ -572,9 +572,35 @@ bool FailoverDrill::VerifyWrites(FailoverRun& run) const {
   return true;
 }
 
+// The failover timeline for the report's plot: every write attempt (x: when it started, y: how
+// long it took), acknowledged and failed apart, and the moments: trigger, new primary found,
+// the downtime window (the longest gap between acknowledgements after the trigger).
+void AddTimeline(DrillResult& result, const std::vector<WriteAttempt>& log, double trigger_at,
+                 double new_primary_at, double downtime_from, double downtime_to) {
+  const std::string x_unit = "s since the drill's start";
+  DrillSeries acknowledged{"writes", {{"outcome", "acknowledged"}}, x_unit, "s", {}};
+  DrillSeries failed{"writes", {{"outcome", "failed"}}, x_unit, "s", {}};
+  for (const auto& attempt : log) {
+    (attempt.acknowledged ? acknowledged : failed)
+        .points.emplace_back(attempt.started, attempt.finished - attempt.started);
+  }
+  result.series.push_back(std::move(acknowledged));
+  result.series.push_back(std::move(failed));
+  for (const auto& [event, at] :
+       {std::pair{"trigger", trigger_at}, std::pair{"new_primary", new_primary_at},
+        std::pair{"downtime_start", downtime_from}, std::pair{"downtime_end", downtime_to}}) {
+    if (std::isfinite(at)) {
+      result.series.push_back(DrillSeries{"event", {{"event", event}}, x_unit, "", {{at, 0}}});
+    }
+  }
+}
+
 // The writer's figures as evidence for the report.
 void FailoverDrill::ReportWrites(FailoverRun& run) const {
   const WriteLogAnalysis& analysis = run.analysis;
+  const bool gap = !std::isnan(analysis.downtime_seconds);
+  AddTimeline(run.result, run.writer->Log(), run.trigger_at, run.found_at,
+              gap ? analysis.downtime_from : kNaN, gap ? analysis.downtime_to : kNaN);
   run.result.AddEvidence(
       "writes through " + pooler_.name,
       fmt::format(

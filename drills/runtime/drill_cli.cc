@@ -114,7 +114,8 @@ void PrintSummary(const DrillRecord& record, std::ostream& out) {
   PrintExpectations(record.result, out);
   for (const auto& note : record.notes) out << "note: " << note << "\n";
   if (!record.report_json.empty()) {
-    out << "report: " << record.report_markdown << "\n        " << record.report_json << "\n";
+    out << "report: " << record.report_markdown << "\n        " << record.report_json
+        << "\n        " << record.report_html << "\n";
   } else {
     out << "report: not written (see the log)\n";
   }

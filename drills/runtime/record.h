@@ -42,6 +42,7 @@ struct DrillRecord {
   std::optional<SystemTime> last_success_at;
   std::string report_json;  // path of the JSON report written, empty when none
   std::string report_markdown;
+  std::string report_html;  // the same run as one self-contained HTML page with plots
 };
 
 // UTC "2026-11-26T15:32:50.123Z".

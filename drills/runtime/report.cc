@@ -13,6 +13,7 @@
 
 #include "core/html.h"
 #include "core/number_format.h"
+#include "drills/runtime/report_html.h"
 
 namespace dbcanary {
 namespace {
@@ -122,7 +123,7 @@ bool ParseReportName(const std::string& file, ReportFile& out) {
   auto dot = file.rfind('.');
   if (dot == std::string::npos) return false;
   std::string format = file.substr(dot + 1);
-  if (format != "json" && format != "md") return false;
+  if (format != "json" && format != "md" && format != "html") return false;
   std::string stem = file.substr(0, dot);
   auto dash = stem.rfind('-');
   if (dash == std::string::npos || dash == 0) return false;
@@ -199,6 +200,18 @@ std::string RecordToJson(const DrillRecord& record) {
   for (const auto& evidence : record.result.evidence) {
     doc["evidence"].push_back({{"title", evidence.title}, {"text", evidence.text}});
   }
+  doc["series"] = json::array();
+  for (const auto& series : record.result.series) {
+    json labels = json::object();
+    for (const auto& [name, value] : series.labels) labels[name] = value;
+    json points = json::array();
+    for (const auto& [x, y] : series.points) points.push_back(json::array({Number(x), Number(y)}));
+    doc["series"].push_back({{"name", series.name},
+                             {"labels", labels},
+                             {"x_unit", series.x_unit},
+                             {"y_unit", series.y_unit},
+                             {"points", points}});
+  }
   doc["notes"] = record.notes;
   // Replace invalid UTF-8 (server output) instead of throwing.
   return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
@@ -259,6 +272,24 @@ Result<DrillRecord> RecordFromJson(std::string_view text) {
     if (!evidence.is_object()) continue;
     record.result.evidence.push_back(
         DrillEvidence{ReadString(evidence, "title"), ReadString(evidence, "text")});
+  }
+  for (const auto& series : doc.value("series", json::array())) {
+    if (!series.is_object()) continue;
+    DrillSeries read{ReadString(series, "name"),
+                     {},
+                     ReadString(series, "x_unit"),
+                     ReadString(series, "y_unit"),
+                     {}};
+    const json label_object = series.value("labels", json::object());
+    for (const auto& [name, value] : label_object.items()) {
+      if (value.is_string()) read.labels.emplace_back(name, value.get<std::string>());
+    }
+    for (const auto& point : series.value("points", json::array())) {
+      if (point.is_array() && point.size() == 2) {
+        read.points.emplace_back(ReadNumber(point[0]), ReadNumber(point[1]));
+      }
+    }
+    record.result.series.push_back(std::move(read));
   }
   for (const auto& note : doc.value("notes", json::array())) {
     if (note.is_string()) record.notes.push_back(note.get<std::string>());
@@ -329,10 +360,14 @@ Status WriteReport(DrillRecord& record, const std::string& reports_dir, int keep
       FileStamp(record.finished_at) + "-" + std::string(DrillOutcomeName(record.outcome));
   record.report_json = (dir / (stem + ".json")).string();
   record.report_markdown = (dir / (stem + ".md")).string();
+  record.report_html = (dir / (stem + ".html")).string();
   if (auto written = WriteAtomically(record.report_json, RecordToJson(record)); !written) {
     return written;
   }
   if (auto written = WriteAtomically(record.report_markdown, RecordToMarkdown(record)); !written) {
+    return written;
+  }
+  if (auto written = WriteAtomically(record.report_html, RecordToHtml(record)); !written) {
     return written;
   }
   // Retention: keep the newest `keep` runs (a run is its pair of files, by stamp).
@@ -376,9 +411,10 @@ std::vector<ReportFile> ListReports(const std::string& reports_dir) {
   return reports;
 }
 
-std::optional<DrillRecord> LoadNewestRecord(const std::string& reports_dir,
-                                            const std::string& drill) {
-  if (!IsSafeComponent(drill)) return std::nullopt;
+namespace {
+
+// The JSON report names of `drill`, newest first.
+std::vector<std::string> JsonReportNames(const std::string& reports_dir, const std::string& drill) {
   std::vector<std::string> names;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(fs::path(reports_dir) / drill, error)) {
@@ -389,17 +425,50 @@ std::optional<DrillRecord> LoadNewestRecord(const std::string& reports_dir,
     }
   }
   std::sort(names.begin(), names.end(), std::greater<>());
-  for (const auto& name : names) {  // an unreadable newest report falls back to the one before
-    std::ifstream in(fs::path(reports_dir) / drill / name, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    auto record = RecordFromJson(text.str());
-    if (record && record->drill == drill) {
-      record->report_json = (fs::path(reports_dir) / drill / name).string();
-      return std::move(record).value();
-    }
+  return names;
+}
+
+std::optional<DrillRecord> ReadRecord(const std::string& reports_dir, const std::string& drill,
+                                      const std::string& name) {
+  std::ifstream in(fs::path(reports_dir) / drill / name, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto record = RecordFromJson(text.str());
+  if (!record || record->drill != drill) return std::nullopt;
+  const fs::path json_path = fs::path(reports_dir) / drill / name;
+  record->report_json = json_path.string();
+  std::error_code error;
+  for (auto [extension, field] : {std::pair{".md", &DrillRecord::report_markdown},
+                                  std::pair{".html", &DrillRecord::report_html}}) {
+    fs::path sibling = json_path;
+    sibling.replace_extension(extension);
+    if (fs::is_regular_file(sibling, error)) (*record).*field = sibling.string();
+  }
+  return std::move(record).value();
+}
+
+}  // namespace
+
+std::optional<DrillRecord> LoadNewestRecord(const std::string& reports_dir,
+                                            const std::string& drill) {
+  if (!IsSafeComponent(drill)) return std::nullopt;
+  for (const auto& name : JsonReportNames(reports_dir, drill)) {
+    // an unreadable newest report falls back to the one before
+    if (auto record = ReadRecord(reports_dir, drill, name)) return record;
   }
   return std::nullopt;
+}
+
+std::vector<DrillRecord> LoadRecentRecords(const std::string& reports_dir, const std::string& drill,
+                                           size_t max_files) {
+  std::vector<DrillRecord> records;
+  if (!IsSafeComponent(drill)) return records;
+  auto names = JsonReportNames(reports_dir, drill);
+  if (names.size() > max_files) names.resize(max_files);
+  for (const auto& name : names) {
+    if (auto record = ReadRecord(reports_dir, drill, name)) records.push_back(std::move(*record));
+  }
+  return records;
 }
 
 ReportResponse ReportsIndex(const std::string& reports_dir, bool as_json) {
@@ -460,8 +529,10 @@ ReportResponse ReportFileResponse(const std::string& reports_dir, std::string_vi
   std::stringstream body;
   body << in.rdbuf();
   if (!in && !in.eof()) return not_found;
-  return {200, parsed.format == "json" ? "application/json" : "text/markdown; charset=utf-8",
-          body.str()};
+  const char* type = parsed.format == "json"   ? "application/json"
+                     : parsed.format == "html" ? "text/html; charset=utf-8"
+                                               : "text/markdown; charset=utf-8";
+  return {200, type, body.str()};
 }
 
 }  // namespace dbcanary

@@ -8,8 +8,8 @@
 #include "core/result.h"
 #include "drills/runtime/record.h"
 
-// Evidence reports: one JSON and one Markdown file per run in
-// <reports_dir>/<drill>/<UTC timestamp>-<result>.{json,md}, and the read side the HTTP
+// Evidence reports: one JSON, one Markdown and one HTML file per run in
+// <reports_dir>/<drill>/<UTC timestamp>-<result>.{json,md,html}, and the read side the HTTP
 // server and the state store use.
 
 namespace dbcanary {
@@ -28,7 +28,7 @@ struct ReportFile {
   std::string file;    // base name, e.g. "20261126T153250.123Z-pass.json"
   std::string stamp;   // "20261126T153250.123Z"
   std::string result;  // "pass"
-  std::string format;  // "json" or "md"
+  std::string format;  // "json", "md" or "html"
   uintmax_t size = 0;
 };
 // Every report under reports_dir, newest first (by stamp, then drill, then format).
@@ -36,6 +36,11 @@ std::vector<ReportFile> ListReports(const std::string& reports_dir);
 // The newest JSON report of `drill`, parsed; nullopt when there is none or it is unreadable.
 std::optional<DrillRecord> LoadNewestRecord(const std::string& reports_dir,
                                             const std::string& drill);
+// The newest `max_files` JSON reports of `drill`, parsed, newest first; unreadable ones are
+// left out (so fewer may come back). Bounded: what the benchmarks' regression baseline and
+// `validate` read back after a restart.
+std::vector<DrillRecord> LoadRecentRecords(const std::string& reports_dir, const std::string& drill,
+                                           size_t max_files);
 
 // What the HTTP server sends for /reports and /reports/<drill>/<file>.
 struct ReportResponse {
@@ -45,7 +50,7 @@ struct ReportResponse {
 };
 // GET /reports (HTML, newest first) or /reports?format=json.
 ReportResponse ReportsIndex(const std::string& reports_dir, bool json);
-// GET /reports/<rest>: only "<drill>/<file>.{json,md}" naming a regular file inside
+// GET /reports/<rest>: only "<drill>/<file>.{json,md,html}" naming a regular file inside
 // reports_dir/<drill> (no "..", no absolute path, no symlink leading out); 404 otherwise.
 ReportResponse ReportFileResponse(const std::string& reports_dir, std::string_view rest);
 

@@ -323,6 +323,7 @@ std::shared_ptr<const DrillRecord> DrillRun::Finish() {
       log_.error("drill {}: writing the report failed: {}", options_.name, written.error().message);
       record.report_json.clear();
       record.report_markdown.clear();
+      record.report_html.clear();
     }
   }
   std::string summary = "finished: " + std::string(DrillOutcomeName(record.outcome));

@@ -18,6 +18,7 @@
 #include "config/secret.h"
 #include "core/deadline.h"
 #include "drills/runtime/drill_scheduler.h"
+#include "drills/runtime/report.h"
 #include "drills/runtime/runner.h"
 #include "exporter/cli/commands.h"
 #include "exporter/logging.h"
@@ -166,11 +167,59 @@ void RunChosenDrill(ConfiguredDrill& drill, DrillLock* lock, const DrillsSetting
     context.out.flush();
   };
   auto record = RunDrill(*drill.drill, run);
+  const size_t first = rows.size();
   AddDrillRun(rows, name, name, record->result, record->finished_at, record->duration_seconds);
+  for (size_t i = first; i < rows.size(); ++i) rows[i].link = record->report_html;
   context.out << fmt::format(
       "drill {}: {} in {:.1f} s{}\n", name, DrillOutcomeName(record->outcome),
       record->duration_seconds,
-      record->report_markdown.empty() ? std::string() : ", report " + record->report_markdown);
+      record->report_markdown.empty()
+          ? std::string()
+          : ", report " + record->report_markdown + " and " + record->report_html);
+}
+
+// How many of a drill's newest reports validate reads to find its last completed run.
+constexpr size_t kReportsToSearch = 10;
+
+// The page a reader opens for a run: the HTML report (plots), else Markdown, else JSON.
+std::string ReportOf(const DrillRecord& record) {
+  if (!record.report_html.empty()) return record.report_html;
+  if (!record.report_markdown.empty()) return record.report_markdown;
+  return record.report_json;
+}
+
+// Scheduled (enabled) drills not run with --drill: the last completed run (pass, fail or
+// error), read back from its report, is their evidence, e.g. the nightly benchmarks. A drill
+// with none is listed as never run (its group is NOT VERIFIED when nothing else verifies it).
+void AddScheduledDrillsLastRuns(const Config& config, const ChosenDrills& drills,
+                                const CliContext& context, std::vector<CheckRow>& rows) {
+  if (!config.drills) return;
+  for (const auto& job : config.drills->jobs) {
+    const bool chosen = std::any_of(drills.chosen.begin(), drills.chosen.end(), [&](size_t i) {
+      return drills.configured[i].settings.kind == job.kind;
+    });
+    if (!job.enabled || chosen) continue;
+    std::optional<DrillRecord> last;
+    for (auto& record : LoadRecentRecords(config.drills->reports_dir, job.kind, kReportsToSearch)) {
+      if (record.outcome == DrillOutcome::kPass || record.outcome == DrillOutcome::kFail ||
+          record.outcome == DrillOutcome::kError) {
+        last = std::move(record);
+        break;
+      }
+    }
+    if (!last) {
+      AddPending(rows, CheckSource::kDrill, job.kind, job.kind);
+      context.out << fmt::format("drill {}: scheduled, no completed run in {}\n", job.kind,
+                                 config.drills->reports_dir);
+      continue;
+    }
+    const size_t first = rows.size();
+    AddDrillRun(rows, job.kind, job.kind, last->result, last->finished_at, last->duration_seconds);
+    for (size_t i = first; i < rows.size(); ++i) rows[i].link = ReportOf(*last);
+    context.out << fmt::format("drill {}: last run {} at {}, report {}\n", job.kind,
+                               DrillOutcomeName(last->outcome), FormatUtc(last->finished_at),
+                               ReportOf(*last));
+  }
 }
 
 // validate.skip, then each --skip GROUP not already skipped there; empty once the error is
@@ -246,6 +295,7 @@ int RunValidateCommand(const ParsedArgs& args, const CliContext& context) {
       RunChosenDrill(drills->configured[index], lock.get(), *config->drills, context, rows);
     }
   }
+  AddScheduledDrillsLastRuns(*config, *drills, context, rows);
 
   auto generated_at = SystemClock::now();
   context.out << RenderText(checklist, TextOptions{tty});

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/html.h"
+#include "exporter/validate/html_report.h"
 
 namespace dbcanary {
 namespace {
@@ -429,6 +430,9 @@ Status WriteEvidence(const std::string& dir, const Checklist& checklist,
   }
   if (auto status = write("summary.json", ChecklistJson(checklist, generated_at).dump(2) + "\n");
       !status) {
+    return status;
+  }
+  if (auto status = write("summary.html", RenderChecklistHtml(checklist, generated_at)); !status) {
     return status;
   }
   for (const auto& group : Assess(checklist).groups) {

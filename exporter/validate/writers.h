@@ -44,7 +44,8 @@ nlohmann::json GroupJson(const Checklist& checklist, CheckGroup group,
 std::string RenderJunit(const Checklist& checklist,
                         std::chrono::system_clock::time_point generated_at);
 
-// Writes summary.md, summary.json and <group>.md / <group>.json into `dir` (created).
+// Writes summary.md, summary.json, summary.html (html_report.h) and <group>.md / <group>.json
+// into `dir` (created).
 Status WriteEvidence(const std::string& dir, const Checklist& checklist,
                      std::chrono::system_clock::time_point generated_at);
 // Writes `text` to `path` (via a temporary file and rename).

@@ -124,8 +124,10 @@ std::vector<DrillStatus> CurrentDrillStatus(const DrillStateStore* drills) {
       status.latest = std::shared_ptr<const DrillResult>(state.last, &state.last->result);
       status.finished_at = state.last->finished_at;
       status.duration_seconds = state.last->duration_seconds;
-      const std::string& report = !state.last->report_markdown.empty() ? state.last->report_markdown
-                                                                       : state.last->report_json;
+      // The HTML page (plots) first; runs from before it existed have Markdown or JSON only.
+      std::string report = state.last->report_html;
+      if (report.empty()) report = state.last->report_markdown;
+      if (report.empty()) report = state.last->report_json;
       if (!report.empty()) {
         status.report_link =
             "reports/" + state.info.name + "/" + std::filesystem::path(report).filename().string();

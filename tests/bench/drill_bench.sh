@@ -106,6 +106,7 @@ drills:
       clients: $CLIENTS
       threads: $THREADS
       duration: ${DURATION}s
+      transactions: 0  # for -T DURATION, like the pgbench it is compared with
       scale: $SCALE
       expect: { min_tps: 1 }
     dragonfly_benchmark:
@@ -116,6 +117,7 @@ drills:
       value_size: $VALUE_SIZE
       keyspace: $KEYSPACE
       duration: ${DF_DURATION}s
+      requests: 0  # for DF_DURATION (redis-benchmark's -n is set high enough to last as long)
       expect: { min_ops_per_second: 1 }
 EOF
 mkdir -p "$WORK/reports"

@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 #include <spdlog/logger.h>
 #include <spdlog/sinks/null_sink.h>
+#include <stdlib.h>
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,6 +18,8 @@
 #include "drills/benchmark/dragonfly_benchmark_drill.h"
 #include "drills/benchmark/pg_benchmark_drill.h"
 #include "drills/drill.h"
+#include "drills/runtime/report.h"
+#include "tests/integration/harness/report_plots.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary {
@@ -97,13 +101,26 @@ class BenchmarkDrillTest : public ::testing::Test {
     }
   }
 
+  // The stack's config with reports (and so the regression baseline) in a fresh directory.
   void SetUp() override {
     DBCANARY_REQUIRE_STACK();
     auto config = Stack::Get().LoadConfig();
     ASSERT_TRUE(config) << config.error().message;
-    config_ = *config;
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "dbcanary-bench-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    reports_dir_ = pattern;
+    auto copy = std::make_shared<Config>(**config);
+    if (!copy->drills) copy->drills.emplace();
+    copy->drills->reports_dir = reports_dir_;
+    config_ = copy;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    if (!reports_dir_.empty()) std::filesystem::remove_all(reports_dir_, ignored);
   }
 
+  // A new drill object, as an exporter start or reload builds it (reading earlier reports).
   std::unique_ptr<Drill> Make(const std::string& kind, const std::string& yaml) {
     DrillRegistry registry;
     RegisterBuiltinDrills(registry);
@@ -112,7 +129,20 @@ class BenchmarkDrillTest : public ::testing::Test {
     return drill ? std::move(*drill) : nullptr;
   }
 
+  // Writes a finished run's report as the drill runner does.
+  void Persist(const std::string& kind, const DrillResult& result) {
+    DrillRecord record;
+    record.drill = kind;
+    record.finished_at = std::chrono::system_clock::now();
+    record.started_at = record.finished_at;
+    record.outcome = result.Passed() ? DrillOutcome::kPass : DrillOutcome::kFail;
+    record.result = result;
+    auto written = WriteReport(record, reports_dir_, 20);
+    ASSERT_TRUE(written) << written.error().message;
+  }
+
   static inline bool had_createdb_ = false;
+  std::string reports_dir_;
   std::shared_ptr<const Config> config_;
 };
 
@@ -122,7 +152,8 @@ class BenchmarkDrillTest : public ::testing::Test {
 TEST_F(BenchmarkDrillTest, PgBenchmarkBothPathsThenDropsDatabase) {
   auto drill = Make("pg_benchmark",
                     "{cluster: shared-postgres, pooler: gitlab-pooler-rw, clients: 4, threads: 2, "
-                    "duration: 3s, expect: {min_tps: 0.001, max_regression: 0.2}, "
+                    "scale: 1, transactions: 50, duration: 60s, "
+                    "expect: {min_tps: 0.001, max_regression: 0.2}, "
                     "baseline: {direct: 1000000000, pooler: 1000000000}}");
   ASSERT_TRUE(drill);
   auto ctx = Context(90s);
@@ -140,7 +171,26 @@ TEST_F(BenchmarkDrillTest, PgBenchmarkBothPathsThenDropsDatabase) {
     EXPECT_GT(Value(result, "dbcanary_drill_pg_benchmark_transactions", "path", path), 0);
     EXPECT_EQ(Value(result, "dbcanary_drill_pg_benchmark_failed_transactions", "path", path), 0);
     EXPECT_EQ(Value(result, "dbcanary_drill_pg_benchmark_clients", "path", path), 4);
+    // pgbench -t: a fixed count per client (4 x 50), not a time window
+    EXPECT_EQ(Value(result, "dbcanary_drill_pg_benchmark_transactions", "path", path) +
+                  Value(result, "dbcanary_drill_pg_benchmark_failed_transactions", "path", path),
+              200);
   }
+  // The parameters next to the figures: samples, and in every leg's phase detail.
+  EXPECT_EQ(Value(result, "dbcanary_drill_pg_benchmark_parameter", "parameter", "scale"), 1);
+  EXPECT_EQ(Value(result, "dbcanary_drill_pg_benchmark_parameter", "parameter",
+                  "transactions_per_client"),
+            50);
+  for (const auto& phase : result.phases) {
+    if (phase.name.starts_with("bench_")) {
+      EXPECT_NE(phase.detail.find("[scale 1, clients 4, threads 2, transactions_per_client 50"),
+                std::string::npos)
+          << phase.detail;
+    }
+  }
+  // The report's plots: TPS over the run and the latency distribution of both paths, one SVG
+  // point per recorded sample.
+  testing::ExpectHtmlPlotsMatchJson("pg_benchmark", result, "pg-benchmark-drill");
   const double p50 =
       Value(result, "dbcanary_drill_pg_benchmark_latency_seconds", "percentile", "50");
   const double p99 =
@@ -183,7 +233,7 @@ TEST_F(BenchmarkDrillTest, PgBenchmarkBothPathsThenDropsDatabase) {
 TEST_F(BenchmarkDrillTest, PgBenchmarkStopsMidRunAndStillDrops) {
   auto drill = Make("pg_benchmark",
                     "{cluster: shared-postgres, pooler: gitlab-pooler-rw, clients: 2, threads: 1, "
-                    "duration: 60s, expect: {min_tps: 1000000000}}");
+                    "scale: 1, transactions: 0, duration: 60s, expect: {min_tps: 1000000000}}");
   ASSERT_TRUE(drill);
   std::stop_source stop;
   std::jthread stopper;
@@ -191,22 +241,22 @@ TEST_F(BenchmarkDrillTest, PgBenchmarkStopsMidRunAndStillDrops) {
   // Stop once the direct leg has committed a transaction (its pgbench_history row is visible),
   // as an exporter shutdown would: waited for, not assumed after a fixed delay, so the leg has
   // a transaction to report however slow the host is.
-  DrillContext ctx{Deadline::In(180s), stop.get_token(), *NullLogger(), [&](std::string_view line) {
-                     if (line.starts_with("benchmark direct: 2 clients") && !stopper.joinable()) {
-                       stopper = std::jthread([&stop, &stop_requested_at] {
-                         const auto give_up = SteadyClock::now() + 120s;
-                         while (SteadyClock::now() < give_up) {
-                           auto rows = Stack::Get().AdminQuery(
-                               "shared-postgres-1", "SELECT count(*) AS n FROM pgbench_history",
-                               kDatabase);
-                           if (rows && rows->Number(0, "n").value().value_or(0) > 0) break;
-                           std::this_thread::sleep_for(50ms);
-                         }
-                         stop_requested_at = SteadyClock::now();
-                         stop.request_stop();
-                       });
-                     }
-                   }};
+  DrillContext ctx{
+      Deadline::In(180s), stop.get_token(), *NullLogger(), [&](std::string_view line) {
+        if (line.starts_with("benchmark direct: scale 1, clients 2") && !stopper.joinable()) {
+          stopper = std::jthread([&stop, &stop_requested_at] {
+            const auto give_up = SteadyClock::now() + 120s;
+            while (SteadyClock::now() < give_up) {
+              auto rows = Stack::Get().AdminQuery(
+                  "shared-postgres-1", "SELECT count(*) AS n FROM pgbench_history", kDatabase);
+              if (rows && rows->Number(0, "n").value().value_or(0) > 0) break;
+              std::this_thread::sleep_for(50ms);
+            }
+            stop_requested_at = SteadyClock::now();
+            stop.request_stop();
+          });
+        }
+      }};
   ASSERT_TRUE(drill->CleanUp(ctx));
   DrillResult result = drill->Run(ctx);
   const auto returned_at = SteadyClock::now();
@@ -230,7 +280,7 @@ TEST_F(BenchmarkDrillTest, PgBenchmarkStopsMidRunAndStillDrops) {
 // Pins: the scratch database of a run killed midway (still holding a connection) surviving
 // the next CleanUp; CleanUp dropping a same-named database the drill did not create.
 TEST_F(BenchmarkDrillTest, PgCleanUpRemovesLeftoverButNotForeignDatabase) {
-  auto drill = Make("pg_benchmark", "{cluster: shared-postgres}");
+  auto drill = Make("pg_benchmark", "{cluster: shared-postgres, scale: 1, duration: 10s}");
   ASSERT_TRUE(drill);
   const auto& stack = Stack::Get();
   // a foreign database of that name (even one the drill's role owns): refused, left alone
@@ -269,8 +319,9 @@ size_t CountKeys(RedisClient& client, const std::string& pattern) {
 // or expectations, benchmark keys left after CleanUp, CleanUp deleting keys outside its prefix.
 TEST_F(BenchmarkDrillTest, DragonflyBenchmarkSetGetThenKeysDeleted) {
   auto drill = Make("dragonfly_benchmark",
-                    "{dragonfly: dragonfly, connections: 8, pipeline: 4, duration: 2s, "
-                    "value_size: 10, keyspace: 5000, expect: {min_ops_per_second: 0.001}}");
+                    "{dragonfly: dragonfly, connections: 8, pipeline: 4, requests: 400, "
+                    "duration: 30s, value_size: 10, keyspace: 5000, "
+                    "expect: {min_ops_per_second: 0.001}}");
   ASSERT_TRUE(drill);
   auto ctx = Context(60s);
   ASSERT_TRUE(drill->CleanUp(ctx));
@@ -290,12 +341,17 @@ TEST_F(BenchmarkDrillTest, DragonflyBenchmarkSetGetThenKeysDeleted) {
     EXPECT_GT(Value(result, "dbcanary_drill_dragonfly_benchmark_ops_per_second", "op", op), 0);
     EXPECT_GT(Value(result, "dbcanary_drill_dragonfly_benchmark_operations", "op", op), 0);
     EXPECT_EQ(Value(result, "dbcanary_drill_dragonfly_benchmark_errors", "op", op), 0);
+    // redis-benchmark -n: a fixed number of requests over all connections
+    EXPECT_EQ(Value(result, "dbcanary_drill_dragonfly_benchmark_operations", "op", op), 400);
     const auto* e =
         FindExpectation(result, "dragonfly_benchmark_min_" + op + "_ops_per_second", "dragonfly");
     ASSERT_NE(e, nullptr);
     EXPECT_TRUE(e->pass);
   }
   EXPECT_TRUE(result.Passed());
+  EXPECT_EQ(Value(result, "dbcanary_drill_dragonfly_benchmark_parameter", "parameter", "requests"),
+            400);
+  testing::ExpectHtmlPlotsMatchJson("dragonfly_benchmark", result, "dragonfly-benchmark-drill");
   EXPECT_GT(CountKeys(*client, "dbcanary:bench:*"), 0u);
   // value_size honoured
   auto scan = client->Command({"SCAN", "0", "MATCH", "dbcanary:bench:*", "COUNT", "1000"});
@@ -339,10 +395,51 @@ TEST_F(BenchmarkDrillTest, DragonflyExpectationsFailAndLeftoversCleaned) {
   auto client = RedisClient::Connect(df.master, Deadline::In(30s));
   ASSERT_TRUE(client) << client.error().message;
   EXPECT_GT(CountKeys(*client, "dbcanary:bench:*"), 0u);
-  auto next = Make("dragonfly_benchmark", "{dragonfly: dragonfly}");
+  auto next = Make("dragonfly_benchmark", "{dragonfly: dragonfly, duration: 10s}");
   ASSERT_TRUE(next);
   ASSERT_TRUE(next->CleanUp(ctx));
   EXPECT_EQ(CountKeys(*client, "dbcanary:bench:*"), 0u);
+}
+
+// Pins: a regression baseline that lives in memory only (an exporter restart or reload forgets
+// the previous runs), or that compares runs made with other parameters.
+TEST_F(BenchmarkDrillTest, DragonflyBaselineSurvivesARestart) {
+  const std::string params =
+      "{dragonfly: dragonfly, connections: 4, requests: 300, duration: 30s, ops: [set], "
+      "expect: {min_ops_per_second: 0.001, max_regression: 1}";
+  auto ctx = Context(60s);
+  auto first = Make("dragonfly_benchmark", params + "}");
+  ASSERT_TRUE(first);
+  DrillResult before = first->Run(ctx);
+  ASSERT_FALSE(before.error) << before.error->message;
+  EXPECT_EQ(FindExpectation(before, "dragonfly_benchmark_max_set_regression", "dragonfly"), nullptr)
+      << "no previous run yet";
+  Persist("dragonfly_benchmark", before);
+  first.reset();  // the exporter stops
+
+  auto restarted = Make("dragonfly_benchmark", params + "}");
+  ASSERT_TRUE(restarted);
+  DrillResult after = restarted->Run(ctx);
+  ASSERT_FALSE(after.error) << after.error->message;
+  const auto* regression =
+      FindExpectation(after, "dragonfly_benchmark_max_set_regression", "dragonfly");
+  ASSERT_NE(regression, nullptr) << "the previous run's report was not read back";
+  const double rate_before =
+      Value(before, "dbcanary_drill_dragonfly_benchmark_ops_per_second", "op", "set");
+  const double rate_after =
+      Value(after, "dbcanary_drill_dragonfly_benchmark_ops_per_second", "op", "set");
+  EXPECT_NEAR(regression->observed, 1 - rate_after / rate_before, 1e-9);
+
+  // Other parameters: the earlier run is not comparable.
+  auto other = Make("dragonfly_benchmark",
+                    "{dragonfly: dragonfly, connections: 4, requests: 200, "
+                    "duration: 30s, ops: [set]}");
+  ASSERT_TRUE(other);
+  DrillResult different = other->Run(ctx);
+  ASSERT_FALSE(different.error) << different.error->message;
+  EXPECT_EQ(FindExpectation(different, "dragonfly_benchmark_max_set_regression", "dragonfly"),
+            nullptr);
+  ASSERT_TRUE(other->CleanUp(ctx));
 }
 
 }  // namespace

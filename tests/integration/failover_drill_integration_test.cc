@@ -18,6 +18,7 @@
 #include "config/yaml_reader.h"
 #include "drills/drill.h"
 #include "drills/failover/failover_drill.h"
+#include "tests/integration/harness/report_plots.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary {
@@ -173,6 +174,14 @@ TEST(FailoverDrillIntegrationTest, CommandTriggerPromotesAStandbyWithoutLosingWr
   ASSERT_NE(max_downtime, nullptr);
   EXPECT_TRUE(max_downtime->pass) << max_downtime->observed_text;
   EXPECT_TRUE(result.Passed());
+  // The report's failover timeline: one SVG point per write attempt the JSON holds, the trigger
+  // and the new primary marked.
+  size_t attempts = 0;
+  for (const auto& series : result.series) {
+    if (series.name == "writes") attempts += series.points.size();
+  }
+  EXPECT_GE(static_cast<double>(attempts), *acknowledged);
+  testing::ExpectHtmlPlotsMatchJson("failover", result, "failover-drill");
   std::fprintf(stderr,
                "FIGURES downtime=%.3f new_primary=%.3f standbys_recovered=%.3f acknowledged=%.0f "
                "lost=0\n",

@@ -12,6 +12,7 @@
 
 #include "tests/integration/harness/exporter_process.h"
 #include "tests/integration/harness/monitoring.h"
+#include "tests/integration/harness/report_plots.h"
 #include "tests/integration/harness/stack.h"
 
 namespace dbcanary::testing {
@@ -62,6 +63,37 @@ std::string WithHostIndependentTargets(const std::string& dir) {
   return path;
 }
 
+// `config_text` with its drills section replaced by the stack's two benchmarks, scheduled
+// nightly as on the stack but with small parameters (seconds, not minutes), reports under
+// `dir`/reports. Returns the new config's path.
+std::string WithCheapScheduledBenchmarks(const std::string& config_text, const std::string& dir,
+                                         const std::string& min_ops_per_second) {
+  const std::string stack_text = ReadFile(Stack::Get().ConfigPath());
+  const size_t admin_at = stack_text.find("admin: { user: dbcanary_drill");
+  EXPECT_NE(admin_at, std::string::npos) << "the stack's pg_benchmark admin login";
+  const std::string admin = stack_text.substr(admin_at, stack_text.find('\n', admin_at) - admin_at);
+  const std::string path = dir + "/scheduled-benchmarks.yaml";
+  std::ofstream(path)
+      << WithoutDrillsSection(config_text) << "drills:\n  reports_dir: " << dir
+      << "/reports\n  jobs:\n"
+      << "    pg_benchmark:\n      enabled: true\n      schedule: \"30 2 * * *\"\n"
+      << "      timeout: 2m\n      cluster: shared-postgres\n      pooler: gitlab-pooler-rw\n"
+      << "      " << admin << "\n"
+      << "      scale: 1\n      clients: 2\n      threads: 1\n      transactions: 20\n"
+      << "      duration: 60s\n      expect: { min_tps: 0.001 }\n"
+      << "    dragonfly_benchmark:\n      enabled: true\n      schedule: \"0 3 * * *\"\n"
+      << "      timeout: 2m\n      dragonfly: dragonfly\n      connections: 2\n"
+      << "      requests: 200\n      duration: 30s\n      keyspace: 100\n"
+      << "      expect: { min_ops_per_second: " << min_ops_per_second << " }\n";
+  return path;
+}
+
+// `dbcanary drill NAME`: a run as the schedule would make it, its report in reports_dir.
+int RunDrillCli(const std::string& config, const std::string& drill, std::string* output) {
+  return RunCommand(std::string(DBCANARY_BINARY) + " drill " + drill + " --config " + Quote(config),
+                    "", output);
+}
+
 class ValidateTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -106,19 +138,36 @@ TEST_F(ValidateTest, HealthyStackIsGoWithEveryCheckAndEvidence) {
       << "vmagent did not deliver dbcanary's series to victoria-metrics within 60 s";
   std::string report = dir_ + "/report";
   std::string junit = dir_ + "/junit.xml";
-  CliRun run = Validate("--config " + Quote(WithHostIndependentTargets(dir_)) + " --report " +
-                        Quote(report) + " --junit " + Quote(junit));
+  // Performance is verified by the scheduled benchmarks' last runs, read from their reports.
+  const std::string scheduled =
+      WithCheapScheduledBenchmarks(ReadFile(WithHostIndependentTargets(dir_)), dir_, "0.001");
+  for (const char* drill : {"pg_benchmark", "dragonfly_benchmark"}) {
+    std::string output;
+    ASSERT_EQ(RunDrillCli(scheduled, drill, &output), 0) << output;
+  }
+  CliRun run = Validate("--config " + Quote(scheduled) + " --report " + Quote(report) +
+                        " --junit " + Quote(junit));
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("\nGO ("));
   for (const char* group :
        {"== Operator == SKIPPED: no Kubernetes API here", "== Cluster and replication == PASS",
         "== Tenants == PASS", "== Poolers == PASS", "== Backups == PASS", "== Dragonfly == PASS",
-        "== Performance == SKIPPED: benchmarks run on request here", "== Monitoring == PASS"}) {
+        "== Performance == PASS", "== Monitoring == PASS"}) {
     EXPECT_THAT(run.output, HasSubstr(group));
   }
+  EXPECT_THAT(run.output, HasSubstr("drill pg_benchmark: last run pass at "));
   // The verdict line names what it did not verify.
-  EXPECT_THAT(run.output, HasSubstr("; skipped: operator (no Kubernetes API here), performance "
-                                    "(benchmarks run on request here"));
+  EXPECT_THAT(run.output, HasSubstr("; skipped: operator (no Kubernetes API here))"));
+  // The HTML evidence page: plots, and a link to each benchmark's own page.
+  const std::string html = ReadFile(report + "/summary.html");
+  EXPECT_THAT(html, HasSubstr("Heartbeat lag per standby"));
+  EXPECT_THAT(html, HasSubstr("Newest backup age"));
+  EXPECT_THAT(html, HasSubstr("/reports/pg_benchmark/"));
+  EXPECT_THAT(html, HasSubstr("-pass.html\">page</a>"));
+  std::error_code ignored;  // kept for CI's screenshots (tests/screenshots.sh)
+  fs::create_directories(ArtifactsDir(), ignored);
+  fs::copy_file(report + "/summary.html", fs::path(ArtifactsDir()) / "validate-summary.html",
+                fs::copy_options::overwrite_existing, ignored);
   // One progress line and one run row per configured probe.
   const auto probes = (*config)->AllProbes();
   for (const auto* probe : probes) {
@@ -134,9 +183,10 @@ TEST_F(ValidateTest, HealthyStackIsGoWithEveryCheckAndEvidence) {
   EXPECT_EQ(states["pg_replication:min_streaming_standbys|shared-postgres"], "pass");
   EXPECT_EQ(states["pooler_admin:pool_mode|keycloak-pooler-rw"], "pass");
   EXPECT_EQ(states["dragonfly_replication:min_connected_replicas|dragonfly"], "pass");
+  EXPECT_EQ(states["pg_benchmark:pg_benchmark_min_tps|gitlab-pooler-rw"], "pass");
   size_t runs = 0;
   for (const auto& [key, state] : states) runs += key.find(":run|") != std::string::npos;
-  EXPECT_EQ(runs, probes.size());
+  EXPECT_EQ(runs, probes.size() + 2);  // and the two benchmarks' last runs
   for (const char* group : {"operator", "cluster", "tenants", "poolers", "backups", "dragonfly",
                             "performance", "monitoring"}) {
     std::string base = report + "/" + group;
@@ -199,7 +249,10 @@ TEST_F(ValidateTest, StaleBackupsAreNoGoInTheBackupsGroup) {
 // usage error.
 TEST_F(ValidateTest, SkipOnTheCommandLineIsNamedInTheVerdict) {
   const auto& stack = Stack::Get();
-  CliRun run = Validate("--config " + Quote(stack.ConfigPath()) + " --skip tenants");
+  // The stack's scheduled benchmarks have not run here: Performance is skipped too, or it would
+  // be NOT VERIFIED (PerformanceIsTheScheduledBenchmarksLastRuns).
+  CliRun run =
+      Validate("--config " + Quote(stack.ConfigPath()) + " --skip tenants --skip performance");
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("== Tenants == SKIPPED: --skip on the command line"));
   EXPECT_THAT(run.output, HasSubstr("tenants (--skip on the command line)"));
@@ -224,6 +277,25 @@ TEST_F(ValidateTest, BadConfigAndUsageExitTwo) {
   run = Validate("");
   EXPECT_EQ(run.exit_code, 2) << run.output;
   EXPECT_THAT(run.output, HasSubstr("--config"));
+}
+
+// Pins: Performance passing (or silently skipped) while the scheduled benchmarks never ran, or
+// ignoring a failed last run read back from its report.
+TEST_F(ValidateTest, PerformanceIsTheScheduledBenchmarksLastRuns) {
+  const std::string config = WithCheapScheduledBenchmarks(
+      ReadFile(WithHostIndependentTargets(dir_)), dir_, "1000000000000");
+  CliRun never = Validate("--config " + Quote(config) + " --skip monitoring");
+  EXPECT_EQ(never.exit_code, 1) << never.output;
+  EXPECT_THAT(never.output, HasSubstr("drill dragonfly_benchmark: scheduled, no completed run"));
+  EXPECT_THAT(never.output, HasSubstr("== Performance == NOT VERIFIED"));
+
+  std::string output;
+  EXPECT_EQ(RunDrillCli(config, "dragonfly_benchmark", &output), 1) << output;  // min unmet
+  CliRun failed = Validate("--config " + Quote(config) + " --skip monitoring");
+  EXPECT_EQ(failed.exit_code, 1) << failed.output;
+  EXPECT_THAT(failed.output, HasSubstr("drill dragonfly_benchmark: last run fail at "));
+  EXPECT_THAT(failed.output, HasSubstr("== Performance == FAIL"));
+  EXPECT_THAT(failed.output, HasSubstr("dragonfly_benchmark_min_set_ops_per_second"));
 }
 
 }  // namespace

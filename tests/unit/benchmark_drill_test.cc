@@ -13,11 +13,13 @@
 #include <vector>
 
 #include "config/config.h"
+#include "drills/benchmark/bench_baseline.h"
 #include "drills/benchmark/bench_leg.h"
 #include "drills/benchmark/bench_stats.h"
 #include "drills/benchmark/dragonfly_benchmark_drill.h"
 #include "drills/benchmark/pg_benchmark_drill.h"
 #include "drills/drill.h"
+#include "drills/runtime/report.h"
 #include "tests/unit/temp_dir.h"
 
 namespace dbcanary {
@@ -152,7 +154,7 @@ TEST(BenchLeg, LatencyPercentilesAndThroughputExpectations) {
   }
 
   RegressionBaseline history(5);
-  const bench::ThroughputTargets targets = {"min_rate", 100, "max_regression", 0.2};
+  const bench::ThroughputTargets targets = {"min_rate", 100, "max_regression", 0.2, "clients 4"};
   bench::ExpectThroughput(result, "t", 1000, targets, history);  // no earlier run: no regression
   ASSERT_EQ(result.expectations.size(), 1u);
   EXPECT_EQ(result.expectations[0].check, "min_rate");
@@ -165,6 +167,10 @@ TEST(BenchLeg, LatencyPercentilesAndThroughputExpectations) {
   EXPECT_NEAR(result.expectations[2].observed, 0.3, 1e-12);
   EXPECT_FALSE(result.expectations[2].pass);
   EXPECT_EQ(*history.Median(), 850);
+  // The parameters beside every figure a person reads.
+  EXPECT_EQ(result.expectations[1].observed_text, "700 /s [clients 4]");
+  EXPECT_EQ(result.expectations[2].observed_text,
+            "30.0 % below the median of 1 earlier runs [clients 4]");
 }
 
 TEST(Tpcb, DrawsStayInPgbenchBounds) {
@@ -281,8 +287,9 @@ TEST_F(BenchmarkParamsTest, PgDefaultsAndPoolerLogin) {
   PgBenchmarkParams p = ReadPgBenchmarkParams(settings, *config_);
   EXPECT_EQ(p.clients, 10);
   EXPECT_EQ(p.threads, 2);
-  EXPECT_EQ(p.scale, 1);
-  EXPECT_EQ(p.duration, std::chrono::seconds(30));
+  EXPECT_EQ(p.scale, 10);  // the acceptance list's pgbench -i -s 10, then -c 10 -j 2 -t 1000
+  EXPECT_EQ(p.transactions, 1000);
+  EXPECT_EQ(p.duration, std::chrono::seconds(120));
   EXPECT_EQ(p.database, "dbcanary_bench");
   EXPECT_EQ(p.min_tps, 1000);
   EXPECT_EQ(p.admin.user, "bench");
@@ -324,7 +331,9 @@ TEST_F(BenchmarkParamsTest, DragonflyDefaultsAndKeys) {
   DrillSettings settings = config_->drills->jobs.at(0);
   DragonflyBenchmarkParams p = ReadDragonflyBenchmarkParams(settings, *config_);
   EXPECT_EQ(p.connections, 50);
-  EXPECT_EQ(p.pipeline, 16);
+  EXPECT_EQ(p.pipeline, 1);  // redis-benchmark -t set,get -n 100000: 50 clients, no pipelining
+  EXPECT_EQ(p.requests, 100000);
+  EXPECT_EQ(p.duration, std::chrono::seconds(60));
   EXPECT_EQ(p.value_size, 3);
   EXPECT_EQ(p.threads, 1);
   EXPECT_EQ(p.ops, (std::vector<std::string>{"set", "get"}));
@@ -348,6 +357,65 @@ TEST_F(BenchmarkParamsTest, DragonflyRejectsBadParams) {
     EXPECT_NE(drill.error().message.find(expected), std::string::npos)
         << job << ": " << drill.error().message;
   }
+}
+
+}  // namespace
+}  // namespace dbcanary
+
+namespace dbcanary {
+namespace {
+
+// A completed pg_benchmark run as its report holds it: the direct path's tps and the
+// parameters it ran with.
+DrillRecord BenchRecord(const std::string& at, DrillOutcome outcome, double tps, double scale) {
+  DrillRecord record;
+  record.drill = "pg_benchmark";
+  record.finished_at = *ParseUtc(at);
+  record.started_at = record.finished_at;
+  record.outcome = outcome;
+  record.result.Add("dbcanary_drill_pg_benchmark_tps", {{"target", "pg"}, {"path", "direct"}}, tps);
+  bench::AddParameters(record.result, "dbcanary_drill_pg_benchmark_parameter", "pg",
+                       {{"scale", scale}, {"clients", 10}});
+  return record;
+}
+
+// Pins: the regression baseline living in memory only (lost on restart), reading unbounded
+// history, or comparing runs made with other parameters or that did not complete.
+TEST(BenchBaseline, ReadBackFromReportFilesAfterARestart) {
+  testing::TempDir dir;
+  for (auto record : {BenchRecord("2026-12-01T03:00:00.000Z", DrillOutcome::kPass, 900, 10),
+                      BenchRecord("2026-12-02T03:00:00.000Z", DrillOutcome::kFail, 700, 10),
+                      BenchRecord("2026-12-02T04:00:00.000Z", DrillOutcome::kPass, 5000, 1),
+                      BenchRecord("2026-12-02T05:00:00.000Z", DrillOutcome::kError, 1, 10),
+                      BenchRecord("2026-12-03T03:00:00.000Z", DrillOutcome::kPass, 1000, 10)}) {
+    ASSERT_TRUE(WriteReport(record, dir.path(), 20));
+  }
+  // A fresh process: nothing but the files.
+  const auto records = LoadRecentRecords(dir.path(), "pg_benchmark", 100);
+  ASSERT_EQ(records.size(), 5u);
+  const bench::BaselineQuery query{"dbcanary_drill_pg_benchmark_tps",
+                                   {{"target", "pg"}, {"path", "direct"}},
+                                   "dbcanary_drill_pg_benchmark_parameter",
+                                   "pg"};
+  const bench::BenchParameters same = {{"scale", 10}, {"clients", 10}};
+  EXPECT_EQ(bench::PreviousRates(records, query, same, 5), (std::vector<double>{900, 700, 1000}));
+  EXPECT_EQ(bench::PreviousRates(records, query, same, 2), (std::vector<double>{700, 1000}));
+  EXPECT_EQ(bench::PreviousRates(records, query, {{"scale", 1}, {"clients", 10}}, 5),
+            (std::vector<double>{5000}));
+  EXPECT_TRUE(bench::PreviousRates(records, query, {{"scale", 10}}, 5).empty());
+  const bench::BaselineQuery pooler{"dbcanary_drill_pg_benchmark_tps",
+                                    {{"target", "pg"}, {"path", "pooler"}},
+                                    "dbcanary_drill_pg_benchmark_parameter",
+                                    "pg"};
+  EXPECT_TRUE(bench::PreviousRates(records, pooler, same, 5).empty());
+  // Bounded: only the newest files are read.
+  EXPECT_EQ(LoadRecentRecords(dir.path(), "pg_benchmark", 2).size(), 2u);
+  EXPECT_EQ(bench::BaselineFilesToRead(5), 24u);
+}
+
+TEST(BenchBaseline, ParametersTextNamesEveryParameter) {
+  EXPECT_EQ(bench::ParametersText({{"scale", 10}, {"clients", 10}, {"duration_seconds", 1.5}}),
+            "scale 10, clients 10, duration_seconds 1.5");
 }
 
 }  // namespace

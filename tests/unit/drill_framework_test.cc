@@ -555,12 +555,13 @@ TEST(ReportTest, RetentionKeepsNewestRunsAndListIsNewestFirst) {
     ASSERT_TRUE(WriteReport(record, dir.path(), 3));
   }
   auto reports = ListReports(dir.path());
-  ASSERT_EQ(reports.size(), 6u);  // 3 runs x (json, md)
+  ASSERT_EQ(reports.size(), 9u);  // 3 runs x (html, json, md)
   EXPECT_EQ(reports[0].stamp, "20261126T150400.000Z");
   EXPECT_EQ(reports[0].result, "pass");
-  EXPECT_EQ(reports[0].format, "json");
-  EXPECT_EQ(reports[2].stamp, "20261126T150300.000Z");
-  EXPECT_EQ(reports[5].stamp, "20261126T150200.000Z");
+  EXPECT_EQ(reports[0].format, "html");
+  EXPECT_EQ(reports[1].format, "json");
+  EXPECT_EQ(reports[3].stamp, "20261126T150300.000Z");
+  EXPECT_EQ(reports[8].stamp, "20261126T150200.000Z");
   // No temporary files left behind.
   for (const auto& entry : std::filesystem::directory_iterator(dir.path() + "/scripted")) {
     EXPECT_THAT(entry.path().string(), ::testing::Not(HasSubstr(".tmp")));

@@ -402,3 +402,43 @@ TEST(WritersTest, TimeHelpers) {
 
 }  // namespace
 }  // namespace dbcanary
+
+namespace dbcanary {
+namespace {
+
+// Pins: the HTML evidence page missing a check, a plotted figure, or the link to a drill's
+// page; any script or external asset in it.
+TEST(ChecklistHtmlTest, SelfContainedPageWithPlotsAndDrillLinks) {
+  const auto at = std::chrono::system_clock::time_point(std::chrono::seconds(1795000000));
+  Checklist checklist;
+  ProbeResult heartbeat;
+  heartbeat.success = true;
+  heartbeat.finished_at = at;
+  heartbeat.expectations = {ExpectNumber("max_heartbeat_lag_seconds", "pg-2", 0.25, "<=", 1),
+                            ExpectNumber("max_heartbeat_lag_seconds", "pg-3", 0.5, "<=", 1)};
+  AddProbeRun(checklist.rows, "pg_heartbeat", "pg", heartbeat);
+  DrillResult bench;
+  bench.expectations = {ExpectNumber("pg_benchmark_min_tps", "pg", 1200, ">=", 1000)};
+  AddDrillRun(checklist.rows, "pg_benchmark", "pg_benchmark", bench, at, 30);
+  checklist.rows.back().link = "/reports/pg_benchmark/x-pass.html";
+  testing::TempDir dir;
+  ASSERT_TRUE(WriteEvidence(dir.path(), checklist, at));
+  const std::string html = ReadFile(dir.path() + "/summary.html");
+  EXPECT_THAT(html, HasSubstr("Heartbeat lag per standby"));
+  size_t bars = 0;
+  for (size_t i = html.find("class=\"bar\""); i != std::string::npos;
+       i = html.find("class=\"bar\"", i + 1)) {
+    ++bars;
+  }
+  EXPECT_EQ(bars, 2u);  // one per standby
+  EXPECT_THAT(html, HasSubstr("pg-3 (pg_heartbeat)"));
+  EXPECT_THAT(html, HasSubstr("href=\"/reports/pg_benchmark/x-pass.html\""));
+  EXPECT_THAT(html, HasSubstr("pg_benchmark_min_tps"));
+  EXPECT_THAT(html, HasSubstr("Performance"));
+  for (const char* external : {"<script", "<link", "src=", "@import"}) {
+    EXPECT_THAT(html, Not(HasSubstr(external))) << external;
+  }
+}
+
+}  // namespace
+}  // namespace dbcanary
