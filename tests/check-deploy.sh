@@ -28,7 +28,7 @@ trap 'rm -rf "$tmp"' EXIT
 python3 alerts/generate.py --check
 
 base=deploy/kustomize/base
-components=(drills servicemonitor vmservicescrape rules dashboard)
+components=(drills servicemonitor vmservicescrape rules dashboard node-zones webhook-dryrun)
 
 # Renders base + the given components through a temporary overlay (kustomize refuses absolute
 # paths for bases, so the overlay uses relative ones).
@@ -256,12 +256,24 @@ def check_binding(docs, name):
 
 readonly = {("postgresql.cnpg.io", "clusters", "get"), ("postgresql.cnpg.io", "poolers", "get"),
             ("postgresql.cnpg.io", "backups", "list"), ("postgresql.cnpg.io", "scheduledbackups", "list"),
-            ("barmancloud.cnpg.io", "objectstores", "get"), ("", "pods", "list")}
+            ("barmancloud.cnpg.io", "objectstores", "get"), ("", "pods", "list"),
+            ("", "persistentvolumeclaims", "list"), ("policy", "poddisruptionbudgets", "get")}
 if rules_of(base, "dbcanary-readonly") != readonly:
     err(f"Role dbcanary-readonly rules {sorted(rules_of(base, 'dbcanary-readonly') or [])} != documented")
 check_binding(base, "dbcanary-readonly")
-if any(o["kind"] in ("ClusterRole", "ClusterRoleBinding") for o in load("all")):
-    err("cluster-wide RBAC rendered; dbcanary needs namespaced Roles only")
+# namespaced Roles only, but for the opt-in node-zones component: list Nodes, nothing else
+node_zones = {("ClusterRole", None, "dbcanary-nodes"), ("ClusterRoleBinding", None, "dbcanary-nodes")}
+for o in load("all"):
+    if o["kind"] in ("ClusterRole", "ClusterRoleBinding") and key(o) not in node_zones:
+        err(f"cluster-wide RBAC rendered ({key(o)}); dbcanary needs namespaced Roles only")
+    if o["kind"] == "ClusterRole" and [(r["apiGroups"], r["resources"], r["verbs"])
+                                       for r in o["rules"]] != [([""], ["nodes"], ["list"])]:
+        err(f"ClusterRole {o['metadata']['name']} grants more than list nodes: {o['rules']}")
+    if o["kind"] == "ClusterRoleBinding" and (
+            o["roleRef"] != {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                             "name": "dbcanary-nodes"} or
+            o["subjects"] != [{"kind": "ServiceAccount", "name": "dbcanary", "namespace": "monitoring"}]):
+        err(f"ClusterRoleBinding dbcanary-nodes binds {o['roleRef']} to {o['subjects']}")
 # the standalone RBAC file must carry the same rules
 with open("deploy/rbac/dbcanary-readonly.yaml") as f:
     standalone = [d for d in yaml.safe_load_all(f) if d]
@@ -291,12 +303,25 @@ if {key(o) for o in drills} - base_keys != {("Role", "db", "dbcanary-drills"),
                                             ("RoleBinding", "db", "dbcanary-drills")}:
     err("the drills component adds more than its Role and RoleBinding")
 
+# the webhook dry-run: create on clusters, nothing else (a dry run is authorized as a create)
+webhook = load("webhook-dryrun")
+if rules_of(webhook, "dbcanary-webhook-dryrun") != {("postgresql.cnpg.io", "clusters", "create")}:
+    err(f"Role dbcanary-webhook-dryrun rules {sorted(rules_of(webhook, 'dbcanary-webhook-dryrun') or [])} != documented")
+check_binding(webhook, "dbcanary-webhook-dryrun")
+if any(o["kind"] == "Role" and o["metadata"]["name"] != "dbcanary-webhook-dryrun"
+       and ("postgresql.cnpg.io", "clusters", "create") in (rules_of([o], o["metadata"]["name"]) or set())
+       and o["metadata"]["name"] != "dbcanary-drills" for o in load("all")):
+    err("create on clusters granted outside the webhook-dryrun and drills components")
+
 # --- each component adds exactly its objects, in the monitoring namespace
 expect_added = {
     "servicemonitor": {("ServiceMonitor", "monitoring", "dbcanary")},
     "vmservicescrape": {("VMServiceScrape", "monitoring", "dbcanary")},
     "rules": {("PrometheusRule", "monitoring", "dbcanary"), ("VMRule", "monitoring", "dbcanary")},
     "dashboard": {("ConfigMap", "monitoring", "dbcanary-dashboard")},
+    "node-zones": node_zones,
+    "webhook-dryrun": {("Role", "db", "dbcanary-webhook-dryrun"),
+                       ("RoleBinding", "db", "dbcanary-webhook-dryrun")},
 }
 for comp, added in expect_added.items():
     docs = load(comp)
