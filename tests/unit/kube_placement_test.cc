@@ -155,9 +155,14 @@ TEST(K8sCnpgPlacementTest, TwoInstancesOnOneNodeFailOnlyTheNodeCheck) {
       << out.expectations[0].observed_text;
 }
 
-// Three nodes, but two of them in one zone: the node check passes, the zone check fails.
+// Three instances on three nodes, two of them in one zone while a third zone has a node: the
+// node check passes, the zone check fails.
 TEST(K8sCnpgPlacementTest, TwoInstancesInOneZoneFailOnlyTheZoneCheck) {
   auto nodes = Fixture("nodes.json");
+  auto spare = nodes["items"][2];  // eu-west-1c keeps a node, with no instance on it
+  spare["metadata"]["name"] = "worker-d";
+  spare["metadata"]["labels"]["kubernetes.io/hostname"] = "worker-d";
+  nodes["items"].push_back(spare);
   nodes["items"][2]["metadata"]["labels"]["topology.kubernetes.io/zone"] = "eu-west-1b";
   auto out = Placement(Fixture("pods-cnpg.json"), &nodes);
   EXPECT_EQ(Verdicts(out),
