@@ -432,8 +432,9 @@ MonitoringTarget ReadMonitoringTarget(YamlMap& map, const ExporterSettings& expo
   target.name = map.RequiredString("name");
   if (auto prometheus = map.Map("prometheus")) target.prometheus = ReadHttpEndpoint(*prometheus);
   if (auto logs = map.Map("victorialogs")) target.victorialogs = ReadHttpEndpoint(*logs);
-  if (!target.prometheus && !target.victorialogs) {
-    map.FailHere("set prometheus: {url: ...} and/or victorialogs: {url: ...}");
+  if (auto rules = map.Map("rules")) target.rules = ReadHttpEndpoint(*rules);
+  if (!target.prometheus && !target.victorialogs && !target.rules) {
+    map.FailHere("set prometheus: {url: ...}, victorialogs: {url: ...} and/or rules: {url: ...}");
   }
   target.probes = ReadProbes(map, target.name, exporter);
   map.Finish();

@@ -109,6 +109,9 @@ struct MonitoringTarget {
   std::string name;  // target name; unique among all targets
   std::optional<HttpEndpoint> prometheus;
   std::optional<HttpEndpoint> victorialogs;
+  // The rule engine's /api/v1/rules (vmalert; Prometheus serves it beside its queries, so the
+  // prometheus endpoint is used when this is absent).
+  std::optional<HttpEndpoint> rules;
   std::vector<ProbeSettings> probes;
 };
 

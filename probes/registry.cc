@@ -4,11 +4,16 @@
 #include "probes/dragonfly/dragonfly_replication_probe.h"
 #include "probes/dragonfly/dragonfly_structures_probe.h"
 #include "probes/kubernetes/backup_directory_probe.h"
+#include "probes/kubernetes/k8s_cnpg_backup_policy_probe.h"
 #include "probes/kubernetes/k8s_cnpg_backups_probe.h"
 #include "probes/kubernetes/k8s_cnpg_cluster_probe.h"
 #include "probes/kubernetes/k8s_cnpg_operator_probe.h"
+#include "probes/kubernetes/k8s_cnpg_placement_probe.h"
 #include "probes/kubernetes/k8s_cnpg_pooler_probe.h"
+#include "probes/kubernetes/k8s_cnpg_storage_probe.h"
+#include "probes/kubernetes/k8s_cnpg_webhook_probe.h"
 #include "probes/kubernetes/k8s_dragonfly_probe.h"
+#include "probes/kubernetes/k8s_pdb_probe.h"
 #include "probes/monitoring/monitoring_pipeline_probe.h"
 #include "probes/pooler/pooler_admin_probe.h"
 #include "probes/pooler/pooler_roundtrip_probe.h"
@@ -47,6 +52,11 @@ void RegisterBuiltinProbes(ProbeRegistry& registry) {
   registry.Add("dragonfly_replication", CreateDragonflyReplicationProbe);
   registry.Add("dragonfly_info", CreateDragonflyInfoProbe);
   registry.Add("monitoring_pipeline", CreateMonitoringPipelineProbe);
+  registry.Add("k8s_cnpg_storage", CreateK8sCnpgStorageProbe);
+  registry.Add("k8s_cnpg_placement", CreateK8sCnpgPlacementProbe);
+  registry.Add("k8s_pdb", CreateK8sPdbProbe);
+  registry.Add("k8s_cnpg_webhook", CreateK8sCnpgWebhookProbe);
+  registry.Add("k8s_cnpg_backup_policy", CreateK8sCnpgBackupPolicyProbe);
 }
 
 }  // namespace dbcanary

@@ -41,7 +41,7 @@ $self_test_only || python3 alerts/generate.py --check
 
 base=deploy/kustomize/base
 components=(rbac-cnpg rbac-cnpg-operator rbac-dragonfly drills servicemonitor vmservicescrape
-            rules-prometheus rules-vm dashboard networkpolicy)
+            rules-prometheus rules-vm dashboard networkpolicy node-zones webhook-dryrun)
 
 # Renders the base with the given components the way Flux does: its spec.components are added
 # to the kustomization at spec.path (a copy of the tree here), so the base's transformers (the
@@ -300,7 +300,8 @@ def check_binding(docs, name, kind="RoleBinding"):
 
 readonly = {("postgresql.cnpg.io", "clusters", "get"), ("postgresql.cnpg.io", "poolers", "get"),
             ("postgresql.cnpg.io", "backups", "list"), ("postgresql.cnpg.io", "scheduledbackups", "list"),
-            ("barmancloud.cnpg.io", "objectstores", "get"), ("", "pods", "list")}
+            ("barmancloud.cnpg.io", "objectstores", "get"), ("", "pods", "list"),
+            ("", "persistentvolumeclaims", "list"), ("policy", "poddisruptionbudgets", "get")}
 if any(o["kind"] in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding") for o in base):
     err("the base renders RBAC: every Role belongs in a component")
 cnpg = load("rbac-cnpg")
@@ -315,6 +316,17 @@ rbac_components = {"rbac-cnpg": {("Role", "db", "dbcanary-readonly")},
                    "rbac-dragonfly": {("Role", "cache", "dbcanary-dragonfly"),
                                       ("Role", "dragonfly-operator-system",
                                        "dbcanary-dragonfly-operator")}}
+# the opt-in node-zones component: the one other cluster-wide RBAC, list Nodes and nothing else
+node_zones = {("ClusterRole", None, "dbcanary-nodes"), ("ClusterRoleBinding", None, "dbcanary-nodes")}
+for o in load("node-zones"):
+    if o["kind"] == "ClusterRole" and [(r["apiGroups"], r["resources"], r["verbs"])
+                                       for r in o["rules"]] != [([""], ["nodes"], ["list"])]:
+        err(f"ClusterRole {o['metadata']['name']} grants more than list nodes: {o['rules']}")
+    if o["kind"] == "ClusterRoleBinding" and (
+            o["roleRef"] != {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                             "name": "dbcanary-nodes"} or
+            o["subjects"] != [{"kind": "ServiceAccount", "name": "dbcanary", "namespace": "monitoring"}]):
+        err(f"ClusterRoleBinding dbcanary-nodes binds {o['roleRef']} to {o['subjects']}")
 with open("deploy/rbac/dbcanary-readonly.yaml") as f:
     standalone = [d for d in yaml.safe_load_all(f) if d]
 for comp, roles in rbac_components.items():
@@ -338,8 +350,10 @@ for comp, roles in rbac_components.items():
                 if not r.get("resourceNames") or set(r["verbs"]) != {"get"}:
                     err(f"ClusterRole {name}: a rule not limited to get by resourceNames: {r}")
 cluster_wide = {key(o) for o in load("all") if o["kind"] in ("ClusterRole", "ClusterRoleBinding")}
-if cluster_wide != {("ClusterRole", None, "dbcanary-crds"), ("ClusterRoleBinding", None, "dbcanary-crds")}:
-    err(f"cluster-wide RBAC {sorted(cluster_wide)}: only the CRD read of rbac-cnpg-operator is expected")
+if cluster_wide - node_zones != {("ClusterRole", None, "dbcanary-crds"),
+                                 ("ClusterRoleBinding", None, "dbcanary-crds")}:
+    err(f"cluster-wide RBAC {sorted(cluster_wide)}: only the CRD read of rbac-cnpg-operator "
+        "(and node-zones' list of Nodes) is expected")
 
 drills = load("drills")
 # failover (kubernetes trigger) lists Pods by label, then deletes the primary's; restore creates,
@@ -364,6 +378,16 @@ if {key(o) for o in drills} - base_keys != {("Role", "db", "dbcanary-drills"),
                                             ("RoleBinding", "db", "dbcanary-drills")}:
     err("the drills component adds more than its Role and RoleBinding")
 
+# the webhook dry-run: create on clusters, nothing else (a dry run is authorized as a create)
+webhook = load("webhook-dryrun")
+if rules_of(webhook, "dbcanary-webhook-dryrun") != {("postgresql.cnpg.io", "clusters", "create")}:
+    err(f"Role dbcanary-webhook-dryrun rules {sorted(rules_of(webhook, 'dbcanary-webhook-dryrun') or [])} != documented")
+check_binding(webhook, "dbcanary-webhook-dryrun")
+if any(o["kind"] == "Role" and o["metadata"]["name"] != "dbcanary-webhook-dryrun"
+       and ("postgresql.cnpg.io", "clusters", "create") in (rules_of([o], o["metadata"]["name"]) or set())
+       and o["metadata"]["name"] != "dbcanary-drills" for o in load("all")):
+    err("create on clusters granted outside the webhook-dryrun and drills components")
+
 # --- each component adds exactly its objects, in the monitoring namespace
 expect_added = {
     "servicemonitor": {("ServiceMonitor", "monitoring", "dbcanary")},
@@ -372,6 +396,9 @@ expect_added = {
     "rules-vm": {("VMRule", "monitoring", "dbcanary")},
     "dashboard": {("ConfigMap", "monitoring", "dbcanary-dashboard")},
     "networkpolicy": {("NetworkPolicy", "monitoring", "dbcanary")},
+    "node-zones": node_zones,
+    "webhook-dryrun": {("Role", "db", "dbcanary-webhook-dryrun"),
+                       ("RoleBinding", "db", "dbcanary-webhook-dryrun")},
 }
 for comp, added in expect_added.items():
     docs = load(comp)

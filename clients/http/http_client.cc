@@ -253,20 +253,17 @@ std::string EncodeForm(const FormFields& fields) {
   return out;
 }
 
-Result<Response> PostForm(const HttpEndpoint& endpoint, const std::string& path,
-                          const FormFields& form, const Deadline& deadline, size_t max_body) {
-  Request request;
-  request.method = "POST";
-  request.url = endpoint.url + path;
-  request.label = "POST " + request.url;
-  request.headers = {"Content-Type: application/x-www-form-urlencoded"};
+namespace {
+
+// One request to `endpoint` with its credentials, CA file and timeout; 401/403 become kAuth.
+Result<Response> EndpointCall(const HttpEndpoint& endpoint, Request request,
+                              const Deadline& deadline) {
+  request.label = request.method + " " + request.url;
   request.bearer_token_file = endpoint.bearer_token_file;
   request.username = endpoint.username;
   request.password = endpoint.password.Reveal();
-  request.body = EncodeForm(form);
   request.tls.ca_file = endpoint.ca_file;
   request.timeout = endpoint.timeout;
-  request.max_body = max_body;
   request.accept_compressed = true;  // gzip when the server offers it
   auto response = Perform(request, deadline);
   if (!response) return response;
@@ -277,6 +274,27 @@ Result<Response> PostForm(const HttpEndpoint& endpoint, const std::string& path,
                                                     : ": forbidden for these credentials"));
   }
   return response;
+}
+
+}  // namespace
+
+Result<Response> PostForm(const HttpEndpoint& endpoint, const std::string& path,
+                          const FormFields& form, const Deadline& deadline, size_t max_body) {
+  Request request;
+  request.method = "POST";
+  request.url = endpoint.url + path;
+  request.headers = {"Content-Type: application/x-www-form-urlencoded"};
+  request.body = EncodeForm(form);
+  request.max_body = max_body;
+  return EndpointCall(endpoint, std::move(request), deadline);
+}
+
+Result<Response> GetPath(const HttpEndpoint& endpoint, const std::string& path,
+                         const Deadline& deadline, size_t max_body) {
+  Request request;
+  request.url = endpoint.url + path;
+  request.max_body = max_body;
+  return EndpointCall(endpoint, std::move(request), deadline);
 }
 
 }  // namespace dbcanary::http

@@ -77,6 +77,10 @@ using FormFields = std::vector<std::pair<std::string, std::string>>;
 Result<Response> PostForm(const HttpEndpoint& endpoint, const std::string& path,
                           const FormFields& form, const Deadline& deadline, size_t max_body);
 
+// GETs endpoint.url + path (`path` may carry a query string), as PostForm does otherwise.
+Result<Response> GetPath(const HttpEndpoint& endpoint, const std::string& path,
+                         const Deadline& deadline, size_t max_body);
+
 // The form body for `fields`: "k=v&k2=v2" with percent-encoding.
 std::string EncodeForm(const FormFields& fields);
 

@@ -32,9 +32,9 @@ std::string ServerMessage(const std::string& body) {
   return {};
 }
 
-// /api/VERSION or /apis/GROUP/VERSION, then [/namespaces/NS]/PLURAL[/NAME][?labelSelector=...].
+// /api/VERSION or /apis/GROUP/VERSION, then [/namespaces/NS]/PLURAL[/NAME][?QUERY].
 std::string Url(const std::string& server, const Resource& resource, const std::string& name,
-                const std::string& selector) {
+                const std::string& query) {
   std::string url = server;
   url += resource.group.empty() ? "/api/" + resource.version
                                 : "/apis/" + resource.group + "/" + resource.version;
@@ -43,7 +43,7 @@ std::string Url(const std::string& server, const Resource& resource, const std::
   }
   url += "/" + resource.plural;
   if (!name.empty()) url += "/" + http::PercentEncode(name);
-  if (!selector.empty()) url += "?labelSelector=" + http::PercentEncode(selector);
+  if (!query.empty()) url += "?" + query;
   return url;
 }
 
@@ -134,12 +134,19 @@ Result<nlohmann::json> Client::Get(const Resource& resource, const std::string& 
 
 Result<nlohmann::json> Client::List(const Resource& resource, const std::string& label_selector,
                                     const Deadline& deadline) const {
-  return Call("GET", "list", resource, "", label_selector, std::nullopt, deadline);
+  const std::string query =
+      label_selector.empty() ? "" : "labelSelector=" + http::PercentEncode(label_selector);
+  return Call("GET", "list", resource, "", query, std::nullopt, deadline);
 }
 
 Result<nlohmann::json> Client::Create(const Resource& resource, const nlohmann::json& object,
                                       const Deadline& deadline) const {
   return Call("POST", "create", resource, "", "", object.dump(), deadline);
+}
+
+Result<nlohmann::json> Client::DryRunCreate(const Resource& resource, const nlohmann::json& object,
+                                            const Deadline& deadline) const {
+  return Call("POST", "create", resource, "", "dryRun=All", object.dump(), deadline);
 }
 
 Status Client::Delete(const Resource& resource, const std::string& name,
@@ -151,13 +158,13 @@ Status Client::Delete(const Resource& resource, const std::string& name,
 
 Result<nlohmann::json> Client::Call(const char* method, const std::string& verb,
                                     const Resource& resource, const std::string& name,
-                                    const std::string& selector, std::optional<std::string> body,
+                                    const std::string& query, std::optional<std::string> body,
                                     const Deadline& deadline) const {
   const CallInfo call{
       verb, resource, name, "kubernetes API " + credentials_.server + ": ",
       verb + " " + (name.empty() ? resource.QualifiedName() : Describe(resource, name))};
   http::Request request = MakeRequest(credentials_, call, method, std::move(body));
-  request.url = Url(credentials_.server, resource, name, selector);
+  request.url = Url(credentials_.server, resource, name, query);
   request.timeout = call_timeout_;
   auto response = http::Perform(request, deadline);
   if (!response) return response.error();

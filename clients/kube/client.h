@@ -44,6 +44,10 @@ class Client {
                               const Deadline& deadline) const;
   Result<nlohmann::json> Create(const Resource& resource, const nlohmann::json& object,
                                 const Deadline& deadline) const;
+  // POST with dryRun=All: validated, defaulted and sent through the admission webhooks, never
+  // persisted. Answers the object as it would have been stored.
+  Result<nlohmann::json> DryRunCreate(const Resource& resource, const nlohmann::json& object,
+                                      const Deadline& deadline) const;
   Status Delete(const Resource& resource, const std::string& name, const Deadline& deadline) const;
 
   const std::string& server() const { return credentials_.server; }
@@ -55,7 +59,7 @@ class Client {
   // One API call, in named steps: Url, MakeRequest, http::Perform, then StatusProblem for an
   // answer that is not a success, else ParseAnswer.
   Result<nlohmann::json> Call(const char* method, const std::string& verb, const Resource& resource,
-                              const std::string& name, const std::string& selector,
+                              const std::string& name, const std::string& query,
                               std::optional<std::string> body, const Deadline& deadline) const;
 
   Credentials credentials_;

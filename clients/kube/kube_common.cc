@@ -1,5 +1,9 @@
 #include "clients/kube/kube_common.h"
 
+#include <cctype>
+#include <stdexcept>
+#include <utility>
+
 #include "clients/kube/time.h"
 
 namespace dbcanary::kube {
@@ -16,6 +20,43 @@ Result<Client> MakeClient(const KubernetesSettings& settings, const InClusterPat
     }
   }
   return Client(std::move(*credentials), settings.timeout);
+}
+
+std::optional<double> ParseQuantity(std::string_view text) {
+  static const std::pair<std::string_view, double> kSuffixes[] = {
+      {"Ki", 0x1p10}, {"Mi", 0x1p20}, {"Gi", 0x1p30}, {"Ti", 0x1p40}, {"Pi", 0x1p50},
+      {"Ei", 0x1p60}, {"n", 1e-9},    {"u", 1e-6},    {"m", 1e-3},    {"k", 1e3},
+      {"M", 1e6},     {"G", 1e9},     {"T", 1e12},    {"P", 1e15},    {"E", 1e18}};
+  size_t digits = 0;
+  while (digits < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[digits])) != 0 || text[digits] == '.' ||
+          text[digits] == '+' || text[digits] == '-')) {
+    ++digits;
+  }
+  const std::string_view suffix = text.substr(digits);
+  double multiplier = 1;
+  std::string number(text.substr(0, digits));
+  if (!suffix.empty() && (suffix[0] == 'e' || suffix[0] == 'E') && suffix.size() > 1) {
+    number = std::string(text);  // a decimal exponent: std::stod reads it whole
+  } else if (!suffix.empty()) {
+    bool known = false;
+    for (const auto& [name, factor] : kSuffixes) {
+      if (name == suffix) {
+        multiplier = factor;
+        known = true;
+      }
+    }
+    if (!known) return std::nullopt;
+  }
+  if (number.empty()) return std::nullopt;
+  try {
+    size_t used = 0;
+    const double value = std::stod(number, &used);
+    if (used != number.size()) return std::nullopt;
+    return value * multiplier;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 double NowSeconds() {

@@ -34,6 +34,10 @@ std::optional<bool> Flag(const nlohmann::json& object, std::initializer_list<con
 // An RFC 3339 timestamp field, in Unix seconds.
 std::optional<double> Timestamp(const nlohmann::json& object,
                                 std::initializer_list<const char*> path);
+// A resource.Quantity string ("10Gi", "500M", "1.5Ti", "2e9", "100m") as a number of base
+// units; nullopt when malformed.
+std::optional<double> ParseQuantity(std::string_view text);
+
 // The metav1.Condition of `type`: 1 when status "True", 0 otherwise; nullopt when absent.
 std::optional<double> ConditionTrue(const nlohmann::json& object, std::string_view type);
 // The containerPort of the port named `name` in any container of a Pod (spec.containers[].ports[]);

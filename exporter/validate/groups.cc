@@ -11,6 +11,7 @@ using enum CheckGroup;
 constexpr KindGroup kKindGroups[] = {
     // Operator
     {kProbe, "k8s_cnpg_operator", kOperator},
+    {kProbe, "k8s_cnpg_webhook", kOperator},
     // Cluster and replication
     {kProbe, "pg_replication", kCluster},
     {kProbe, "pg_heartbeat", kCluster},
@@ -18,6 +19,9 @@ constexpr KindGroup kKindGroups[] = {
     {kProbe, "pg_tls", kCluster},
     {kProbe, "pg_instance", kCluster},
     {kProbe, "k8s_cnpg_cluster", kCluster},
+    {kProbe, "k8s_cnpg_storage", kCluster},
+    {kProbe, "k8s_cnpg_placement", kCluster},
+    {kProbe, "k8s_pdb", kCluster},
     {kDrill, "failover", kCluster},
     // Tenants
     {kProbe, "pg_tenants", kTenants},
@@ -28,6 +32,7 @@ constexpr KindGroup kKindGroups[] = {
     // Backups
     {kProbe, "pg_archiver", kBackups},
     {kProbe, "k8s_cnpg_backups", kBackups},
+    {kProbe, "k8s_cnpg_backup_policy", kBackups},
     {kProbe, "backup_directory", kBackups},
     {kDrill, "restore", kBackups},
     // Dragonfly

@@ -23,13 +23,13 @@ bool LabelledPrimary(const json& pod) {
   return false;
 }
 
-bool IsInstancePod(const json& pod) {
+}  // namespace
+
+bool IsCnpgInstancePod(const json& pod) {
   if (kube::Field(pod, {"metadata", "labels", "cnpg.io/jobRole"}) != nullptr) return false;
   const auto role = kube::Text(pod, {"metadata", "labels", "cnpg.io/podRole"});
   return !role || *role == "instance";
 }
-
-}  // namespace
 
 Result<CnpgMembers> ReadCnpgMembers(const json& cluster, const json& pods,
                                     const PgDiscovery& discovery, const PgEndpoint& defaults) {
@@ -52,7 +52,7 @@ Result<CnpgMembers> ReadCnpgMembers(const json& cluster, const json& pods,
   for (const auto& pod : *items) {
     const auto name = kube::Text(pod, {"metadata", "name"});
     const auto ip = kube::Text(pod, {"status", "podIP"});
-    if (!name || !ip || ip->empty() || !IsInstancePod(pod)) continue;
+    if (!name || !ip || ip->empty() || !IsCnpgInstancePod(pod)) continue;
     if (kube::Field(pod, {"metadata", "deletionTimestamp"}) != nullptr) continue;
     if (instance_names && !instance_names->contains(*name)) continue;
     PgEndpoint member = defaults;

@@ -29,6 +29,10 @@ struct CnpgMembers {
 Result<CnpgMembers> ReadCnpgMembers(const nlohmann::json& cluster, const nlohmann::json& pods,
                                     const PgDiscovery& discovery, const PgEndpoint& defaults);
 
+// Whether a pod of the cluster (core/v1 Pod) is a PostgreSQL instance: cnpg.io/podRole
+// "instance" (or unset, before CNPG 1.18), and not a job (no cnpg.io/jobRole label).
+bool IsCnpgInstancePod(const nlohmann::json& pod);
+
 // A member lister that asks the API server at most once per discovery.refresh. Throws
 // ConfigError when `config` has no kubernetes: section.
 PgMemberLister MakeCnpgMemberLister(const PgDiscovery& discovery, const PgEndpoint& defaults,

@@ -3,18 +3,21 @@
 #include <cmath>
 #include <ctime>
 #include <limits>
+#include <map>
 #include <set>
 #include <utility>
 
 #include "clients/http/http_client.h"
 #include "core/duration.h"
 #include "probes/monitoring/responses.h"
+#include "probes/monitoring/rules.h"
 
 namespace dbcanary {
 namespace {
 
 using monitoring::LogsQuery;
 using monitoring::PromQuery;
+using monitoring::RuleGroupCheck;
 
 constexpr const char* kQuerySuccess = "dbcanary_monitoring_query_success";
 constexpr const char* kQuerySeries = "dbcanary_monitoring_query_series";
@@ -26,6 +29,10 @@ constexpr const char* kLogsSuccess = "dbcanary_monitoring_logs_success";
 constexpr const char* kLogsLines = "dbcanary_monitoring_logs_lines";
 constexpr const char* kLogsNewest = "dbcanary_monitoring_logs_newest_timestamp_seconds";
 constexpr const char* kLogsDuration = "dbcanary_monitoring_logs_duration_seconds";
+constexpr const char* kRulesSuccess = "dbcanary_monitoring_rules_success";
+constexpr const char* kRulesDuration = "dbcanary_monitoring_rules_duration_seconds";
+constexpr const char* kGroupRules = "dbcanary_monitoring_rule_group_rules";
+constexpr const char* kGroupFailing = "dbcanary_monitoring_rule_group_failing_rules";
 
 constexpr size_t kMaxBodyBytes = 16 * 1024 * 1024;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -41,13 +48,16 @@ double Seconds(std::chrono::milliseconds duration) {
 class MonitoringPipelineProbe final : public Probe {
  public:
   MonitoringPipelineProbe(std::string target, std::optional<HttpEndpoint> prometheus,
-                          std::optional<HttpEndpoint> logs, std::vector<PromQuery> queries,
-                          std::vector<LogsQuery> log_queries)
+                          std::optional<HttpEndpoint> logs, std::optional<HttpEndpoint> rules,
+                          std::vector<PromQuery> queries, std::vector<LogsQuery> log_queries,
+                          std::vector<RuleGroupCheck> groups)
       : target_(std::move(target)),
         prometheus_(std::move(prometheus)),
         logs_(std::move(logs)),
+        rules_(std::move(rules)),
         queries_(std::move(queries)),
-        log_queries_(std::move(log_queries)) {}
+        log_queries_(std::move(log_queries)),
+        groups_(std::move(groups)) {}
 
   const std::vector<MetricDesc>& Describe() const override {
     return MonitoringPipelineMetricDescs();
@@ -63,6 +73,9 @@ class MonitoringPipelineProbe final : public Probe {
     for (const auto& query : log_queries_) {
       if (ctx.stop.stop_requested()) break;
       if (auto error = RunLogs(query, ctx, result)) errors.push_back(std::move(*error));
+    }
+    if (!groups_.empty() && !ctx.stop.stop_requested()) {
+      if (auto error = RunRules(ctx, result)) errors.push_back(std::move(*error));
     }
     if (errors.empty()) {
       result.success = true;
@@ -180,6 +193,10 @@ class MonitoringPipelineProbe final : public Probe {
       result.expectations.push_back(ExpectNumber("monitoring_logs_min_lines", check_target, lines,
                                                  ">=", static_cast<double>(query.min_lines)));
     }
+    if (query.max_lines) {
+      result.expectations.push_back(ExpectNumber("monitoring_logs_max_lines", check_target, lines,
+                                                 "<=", static_cast<double>(*query.max_lines)));
+    }
     if (query.max_age) {
       const double age = std::isnan(newest) ? kNaN : std::max(0.0, NowSeconds() - newest);
       result.expectations.push_back(ExpectNumber("monitoring_logs_max_age", check_target, age,
@@ -188,11 +205,55 @@ class MonitoringPipelineProbe final : public Probe {
     return error;
   }
 
+  // One GET of the rule engine's rules; every declared group is judged from that one answer.
+  std::optional<Error> RunRules(const ProbeContext& ctx, ProbeResult& result) const {
+    const Labels labels{{"target", target_}};
+    const std::string where = "monitoring " + target_ + " rules (" + rules_->Describe() + "): ";
+    const auto start = SteadyClock::now();
+    std::optional<Error> error;
+    std::optional<std::map<std::string, monitoring::RuleGroupState>> loaded;
+    auto http = http::GetPath(*rules_, "/api/v1/rules", ctx.deadline, kMaxBodyBytes);
+    if (!http) {
+      error = Error{http.error().code, "monitoring " + target_ + " rules: " + http.error().message,
+                    http.error().cause};
+    } else if (auto parsed = monitoring::ParseRulesAnswer(http->status, http->body, where)) {
+      loaded = std::move(*parsed);
+    } else {
+      error = parsed.error();
+    }
+    result.Add(kRulesDuration, labels, SecondsSince(start));
+    result.Add(kRulesSuccess, labels, loaded ? 1 : 0);
+    for (const auto& group : groups_) {
+      const Labels group_labels{{"target", target_}, {"group", group.name}};
+      double rules = kNaN, failing = kNaN;
+      std::string first_error;
+      if (loaded) {
+        auto it = loaded->find(group.name);
+        if (it != loaded->end()) first_error = it->second.first_error;
+        rules = it == loaded->end() ? 0 : static_cast<double>(it->second.rules);
+        failing = it == loaded->end() ? 0 : static_cast<double>(it->second.failing);
+        result.Add(kGroupRules, group_labels, rules);
+        result.Add(kGroupFailing, group_labels, failing);
+      }
+      const std::string check_target = CheckTarget(group.name);
+      result.expectations.push_back(ExpectNumber("monitoring_rule_group_loaded", check_target,
+                                                 rules,
+                                                 ">=", static_cast<double>(group.min_rules)));
+      auto healthy = ExpectNumber("monitoring_rule_group_healthy", check_target, failing, "<=", 0);
+      // The engine's own words, so validate and the status page say which rule fails and why.
+      if (!first_error.empty()) healthy.observed_text += " failing, first " + first_error;
+      result.expectations.push_back(std::move(healthy));
+    }
+    return error;
+  }
+
   std::string target_;
   std::optional<HttpEndpoint> prometheus_;
   std::optional<HttpEndpoint> logs_;
+  std::optional<HttpEndpoint> rules_;
   std::vector<PromQuery> queries_;
   std::vector<LogsQuery> log_queries_;
+  std::vector<RuleGroupCheck> groups_;
 };
 
 std::string ReadName(YamlMap& map, std::set<std::string>& names) {
@@ -270,9 +331,18 @@ Result<std::unique_ptr<Probe>> CreateMonitoringPipelineProbe(const ProbeSettings
       if (query.logsql.empty()) map.Fail("logsql", "must not be empty");
       if (auto value = map.Int("limit", 1, 10000)) query.limit = *value;
       if (auto expect = map.Map("expect")) {
+        query.max_lines = expect->Int("max_lines", 0, 10000);
+        if (query.max_lines) query.min_lines = 0;
         if (auto value = expect->Int("min_lines", 0, 10000)) query.min_lines = *value;
         if (query.min_lines > query.limit) {
           expect->Fail("min_lines", "must not exceed limit (" + std::to_string(query.limit) + ")");
+        }
+        // Lines are capped at the limit: a bound at or above it could never fail.
+        if (query.max_lines && *query.max_lines >= query.limit) {
+          expect->Fail("max_lines", "must be below limit (" + std::to_string(query.limit) + ")");
+        }
+        if (query.max_lines && query.min_lines > *query.max_lines) {
+          expect->Fail("min_lines", "must not exceed max_lines");
         }
         query.max_age = ReadMaxAge(*expect);
         expect->Finish();
@@ -289,8 +359,31 @@ Result<std::unique_ptr<Probe>> CreateMonitoringPipelineProbe(const ProbeSettings
       map.Finish();
       log_queries.push_back(std::move(query));
     }
-    if (queries.empty() && log_queries.empty()) {
-      params.FailHere("declare at least one of queries: [...] or logs: [...]");
+    std::vector<RuleGroupCheck> groups;
+    std::set<std::string> group_names;
+    for (auto& map : params.ListOfMaps("rule_groups")) {
+      RuleGroupCheck group;
+      group.name = map.RequiredString("name");
+      if (!monitoring::IsRuleGroupName(group.name)) {
+        map.Fail("name", "must be 1..127 characters of [A-Za-z0-9_.:-]: it is a label value");
+      }
+      if (!group_names.insert(group.name).second) {
+        map.Fail("name", "duplicate rule group \"" + group.name + "\"");
+      }
+      if (auto expect = map.Map("expect")) {
+        if (auto value = expect->Int("min_rules", 1, 100000)) group.min_rules = *value;
+        expect->Finish();
+      }
+      map.Finish();
+      groups.push_back(std::move(group));
+    }
+    if (queries.empty() && log_queries.empty() && groups.empty()) {
+      params.FailHere("declare at least one of queries: [...], logs: [...] or rule_groups: [...]");
+    }
+    const std::optional<HttpEndpoint> rules = target->rules ? target->rules : target->prometheus;
+    if (!groups.empty() && !rules) {
+      params.Fail("rule_groups",
+                  "target \"" + target->name + "\" has no rules: (or prometheus:) endpoint");
     }
     if (!queries.empty() && !target->prometheus) {
       params.Fail("queries", "target \"" + target->name + "\" has no prometheus: endpoint");
@@ -300,8 +393,8 @@ Result<std::unique_ptr<Probe>> CreateMonitoringPipelineProbe(const ProbeSettings
     }
     params.Finish();
     return std::unique_ptr<Probe>(std::make_unique<MonitoringPipelineProbe>(
-        target->name, target->prometheus, target->victorialogs, std::move(queries),
-        std::move(log_queries)));
+        target->name, target->prometheus, target->victorialogs, rules, std::move(queries),
+        std::move(log_queries), std::move(groups)));
   });
 }
 
@@ -321,6 +414,14 @@ const std::vector<MetricDesc>& MonitoringPipelineMetricDescs() {
        "its limit)."},
       {kLogsNewest, "Unix time (_time) of the newest log line the declared LogsQL query returned."},
       {kLogsDuration, "Seconds the declared LogsQL query took, HTTP round trip included."},
+      {kRulesSuccess, "1 if the rule engine's /api/v1/rules answered at the last run."},
+      {kRulesDuration, "Seconds the GET of /api/v1/rules took, HTTP round trip included."},
+      {kGroupRules,
+       "Rules the rule engine has loaded in the declared rule group (0 when the group is not "
+       "loaded)."},
+      {kGroupFailing,
+       "Rules of the declared rule group whose last evaluation failed (lastError set or health "
+       "\"err\")."},
   };
   return descs;
 }

@@ -17,7 +17,11 @@ namespace dbcanary {
 // deadline and the endpoint's timeout. See docs/probes/monitoring_pipeline.md.
 // Params:
 //   queries: [ { name, promql, expect: { min_series: 1, min_value, max_value, max_age } } ]
-//   logs:    [ { name, logsql, lookback, limit: 100, expect: { min_lines: 1, max_age } } ]
+//   logs:    [ { name, logsql, lookback, limit: 100,
+//                expect: { min_lines: 1, max_lines, max_age } } ]
+//   rule_groups: [ { name, expect: { min_rules: 1 } } ]: one GET /api/v1/rules per run (the
+//                target's rules: endpoint, else its prometheus: one); each named group must be
+//                loaded with at least min_rules rules, none of them failing its evaluation
 Result<std::unique_ptr<Probe>> CreateMonitoringPipelineProbe(const ProbeSettings& settings,
                                                              const Config& config);
 
@@ -39,8 +43,14 @@ struct LogsQuery {
   std::string logsql;
   std::chrono::milliseconds lookback{std::chrono::hours(1)};  // `start` = now - lookback
   int64_t limit = 100;
-  int64_t min_lines = 1;  // 0: no check
+  int64_t min_lines = 1;             // 0: no check (the default when max_lines is set)
+  std::optional<int64_t> max_lines;  // 0: no matching line allowed ("no errors in the logs")
   std::optional<std::chrono::milliseconds> max_age;
+};
+
+struct RuleGroupCheck {
+  std::string name;  // the group's name as the rule engine reports it; the `group` label
+  int64_t min_rules = 1;
 };
 
 // Whether `name` may be a `query` label value: [a-z][a-z0-9_]*, at most 63 bytes.

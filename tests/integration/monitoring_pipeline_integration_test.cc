@@ -386,6 +386,37 @@ TEST_F(MonitoringPipeline, StaleOrMissingLogsFailTheirExpectations) {
   EXPECT_FALSE(FindExpectation(run.result, "monitoring_logs_max_age", "pipeline/empty")->pass);
 }
 
+// Pins: max_lines bounds the matching lines ("no errors in the operator's logs" is max_lines: 0):
+// one matching error line fails exactly that query's max_lines check; a query without matches
+// passes it, and with max_lines alone no min_lines check is made.
+TEST_F(MonitoringPipeline, MaxLinesZeroFailsOnAnyMatchingLine) {
+  FakeVictoriaLogs logs;
+  logs.AddAged("{app=\"cnpg-operator\"}", 3, 4);
+  logs.Add({Now() - 2, "level=error msg=\"reconciling Cluster\"", "{app=\"cnpg-operator\"}"});
+  auto probe = Build("", logs.url(),
+                     "        logs:\n"
+                     "          - { name: operator_errors, logsql: \"level=error\",\n"
+                     "              expect: { max_lines: 0 } }\n"
+                     "          - { name: operator_panics, logsql: \"panic\",\n"
+                     "              expect: { max_lines: 0 } }\n");
+  ASSERT_NE(probe, nullptr);
+  auto run = RunProbeOnce(*probe, seconds(2));
+  ASSERT_TRUE(run.result.success) << run.result.error->message;
+  const ExpectationResult* errors =
+      FindExpectation(run.result, "monitoring_logs_max_lines", "pipeline/operator_errors");
+  ASSERT_NE(errors, nullptr);
+  EXPECT_FALSE(errors->pass);
+  EXPECT_EQ(errors->observed, 1);
+  EXPECT_EQ(errors->threshold, 0);
+  const ExpectationResult* panics =
+      FindExpectation(run.result, "monitoring_logs_max_lines", "pipeline/operator_panics");
+  ASSERT_NE(panics, nullptr);
+  EXPECT_TRUE(panics->pass);
+  EXPECT_EQ(FindExpectation(run.result, "monitoring_logs_min_lines", "pipeline/operator_panics"),
+            nullptr);
+  EXPECT_EQ(run.result.expectations.size(), 2u);
+}
+
 // Pins: a garbage answer is kProtocol and a rejected LogsQL query is kQuery with the server's
 // reason; neither is mistaken for "no logs".
 TEST_F(MonitoringPipeline, GarbageAndBadLogsQlAreErrors) {
