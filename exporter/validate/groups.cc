@@ -17,6 +17,7 @@ constexpr KindGroup kKindGroups[] = {
     {kProbe, "pg_sync_commit", kCluster},
     {kProbe, "pg_tls", kCluster},
     {kProbe, "pg_instance", kCluster},
+    {kProbe, "pg_hazards", kCluster},
     {kProbe, "k8s_cnpg_cluster", kCluster},
     {kDrill, "failover", kCluster},
     // Tenants
