@@ -25,6 +25,7 @@ Status ReadPublicPrivileges(const PgEndpoint& primary, const std::vector<TenantS
   PgConnectOptions options;
   options.statement_timeout = ctx.deadline.Remaining();
   std::vector<std::string> names;
+  names.reserve(tenants.size());
   for (const auto& tenant : tenants) names.push_back(tenant.database);
   {
     auto session = PgSession::Connect(primary, options, ctx.deadline, ctx.stop);
