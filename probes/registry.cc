@@ -18,6 +18,7 @@
 #include "probes/pooler/pooler_admin_probe.h"
 #include "probes/pooler/pooler_roundtrip_probe.h"
 #include "probes/postgres/pg_archiver_probe.h"
+#include "probes/postgres/pg_hazards_probe.h"
 #include "probes/postgres/pg_heartbeat_probe.h"
 #include "probes/postgres/pg_instance_probe.h"
 #include "probes/postgres/pg_replication_probe.h"
@@ -37,6 +38,7 @@ void RegisterBuiltinProbes(ProbeRegistry& registry) {
   registry.Add("pg_tls", CreatePgTlsProbe);
   registry.Add("pg_tenants", CreatePgTenantsProbe);
   registry.Add("pg_archiver", CreatePgArchiverProbe);
+  registry.Add("pg_hazards", CreatePgHazardsProbe);
   registry.Add("pg_instance", CreatePgInstanceProbe);
   registry.Add("pooler_roundtrip", CreatePoolerRoundtripProbe);
   registry.Add("pooler_admin", CreatePoolerAdminProbe);

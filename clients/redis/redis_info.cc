@@ -75,6 +75,7 @@ RedisInfoFacts ExtractInfoFacts(const RedisInfo& info) {
     double success = info.Number("last_success_save").value_or(0);
     facts.last_save_ok = !(*failed > 0 && *failed >= success);
   }
+  if (auto error = info.Text("last_error")) facts.last_save_error = std::string(*error);
   facts.changes_since_last_save =
       info.FirstNumber({"rdb_changes_since_last_save", "rdb_changes_since_last_success_save"});
   if (auto aof = info.Number("aof_enabled")) facts.aof_enabled = (*aof != 0);

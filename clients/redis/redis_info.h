@@ -44,8 +44,11 @@ struct RedisInfoFacts {
   std::optional<double> expired_keys;
   std::optional<double> evicted_keys;
   // Persistence.
-  std::optional<double> last_save_time;           // rdb_last_save_time | last_success_save
-  std::optional<bool> last_save_ok;               // rdb_last_bgsave_status | last_failed_save
+  std::optional<double> last_save_time;  // rdb_last_save_time | last_success_save
+  std::optional<bool> last_save_ok;      // rdb_last_bgsave_status | last_failed_save
+  // Why the last save failed, as the server words it: Dragonfly's last_error (Redis reports
+  // no reason in INFO, only rdb_last_bgsave_status:err). Empty when none is reported.
+  std::string last_save_error;
   std::optional<double> changes_since_last_save;  // rdb_changes_since_last_save | ..._success_save
   std::optional<bool> aof_enabled;                // aof_enabled (Redis only)
   std::optional<bool> save_in_progress;           // rdb_bgsave_in_progress | saving

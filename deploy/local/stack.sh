@@ -606,6 +606,8 @@ SELECT 'CREATE DATABASE ${TENANT_DB[$t]} OWNER $t TEMPLATE template0 ENCODING ''
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '${TENANT_DB[$t]}') \\gexec
 ALTER DATABASE ${TENANT_DB[$t]} OWNER TO $t;
 GRANT CONNECT ON DATABASE ${TENANT_DB[$t]} TO dbcanary;
+-- tenants are isolated: no other role reaches a tenant database through PUBLIC (pg_tenants isolation)
+REVOKE CONNECT, TEMPORARY ON DATABASE ${TENANT_DB[$t]} FROM PUBLIC;
 "
     done
     sql+="GRANT CONNECT ON DATABASE postgres TO dbcanary;
@@ -1066,13 +1068,16 @@ postgres:
         pg_tls: { interval: 1m, timeout: 5s, expect: { min_cert_validity: 720h } }
         pg_instance: { interval: 15s, expect: { primaries: 1 } }
         pg_archiver: { interval: 15s }
+        pg_hazards: { interval: 15s }
         backup_directory:
           interval: 30s
           path: $DIR/backups
           expect: { backup_max_age: ${BACKUP_MAX_AGE_HOURS}h, min_backups: 1, min_size_bytes: 1048576 }
         pg_tenants:
           interval: 30s
-          timeout: 5s
+          # isolation adds 4 + 4x3 logins (SCRAM each) to the 7 connections of a run
+          timeout: 15s
+          isolation: true
           tenants:
             - { database: gitlabhq_production, owner: gitlab, extensions: [pg_trgm, btree_gist], login: { user: gitlab, password_file: $SECRETS_DIR/gitlab.password } }
             - { database: registry, owner: harbor, extensions: [uuid-ossp], login: { user: harbor, password_file: $SECRETS_DIR/harbor.password } }

@@ -18,6 +18,7 @@ constexpr KindGroup kKindGroups[] = {
     {kProbe, "pg_sync_commit", kCluster},
     {kProbe, "pg_tls", kCluster},
     {kProbe, "pg_instance", kCluster},
+    {kProbe, "pg_hazards", kCluster},
     {kProbe, "k8s_cnpg_cluster", kCluster},
     {kProbe, "k8s_cnpg_storage", kCluster},
     {kProbe, "k8s_cnpg_placement", kCluster},

@@ -30,6 +30,7 @@ constexpr char kRdb[] = "dbcanary_dragonfly_rdb_enabled";
 constexpr char kSaving[] = "dbcanary_dragonfly_save_in_progress";
 
 constexpr char kLastSaveAgeCheck[] = "max_last_save_age_seconds";
+constexpr char kLastSaveCheck[] = "last_save_succeeded";
 
 double UnixNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -50,6 +51,20 @@ std::optional<bool> SnapshotScheduleConfigured(RedisClient& client, const std::s
 }
 
 }  // namespace
+
+ExpectationResult LastSaveSucceeded(const std::string& server, const RedisInfoFacts& facts) {
+  const bool ok = facts.last_save_ok.value_or(false);
+  ExpectationResult check = ExpectNumber(kLastSaveCheck, server, ok ? 1 : 0, "==", 1);
+  if (ok) {
+    check.observed_text = "ok";
+  } else if (!facts.last_save_error.empty()) {
+    check.observed_text = "failed: " + facts.last_save_error;
+  } else {
+    check.observed_text = "failed (the server's log says why)";
+  }
+  check.expected_text = "last save succeeded";
+  return check;
+}
 
 const std::vector<MetricDesc>& DragonflyInfoMetricDescs() {
   static const std::vector<MetricDesc> descs = {
@@ -192,6 +207,7 @@ ProbeResult DragonflyInfoProbe::Run(const ProbeContext& ctx) {
     result.Add(kUp, labels, 1);
     double now = UnixNow();
     AppendInfoSamples(target_, server.name, facts, rdb_enabled, now, result);
+    if (facts.last_save_ok) result.expectations.push_back(LastSaveSucceeded(server.name, facts));
     if (options_.max_last_save_age_seconds) {
       double age = std::numeric_limits<double>::quiet_NaN();
       if (facts.last_save_time && *facts.last_save_time > 0) {

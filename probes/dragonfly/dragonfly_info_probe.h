@@ -18,7 +18,9 @@ namespace dbcanary {
 // successful save time and status, AOF/RDB enabled, changes since the last save) per server.
 //
 // Params: config_get (bool, default true); expect: { max_last_save_age_seconds: N } (per
-// server, target = server name).
+// server, target = server name). Every server that reports a save status also gets the
+// undeclared check `last_save_succeeded`: a failed save is a failure at once, not once the
+// last success has aged past the bound.
 class DragonflyInfoProbe : public Probe {
  public:
   struct Options {
@@ -41,6 +43,10 @@ class DragonflyInfoProbe : public Probe {
 void AppendInfoSamples(const std::string& target, const std::string& server,
                        const RedisInfoFacts& facts, std::optional<bool> rdb_enabled,
                        double now_unix, ProbeResult& result);
+
+// The `last_save_succeeded` check of one server whose INFO reports a save status: a failed save
+// fails it at once, with the server's own reason when it gives one (Dragonfly's last_error).
+ExpectationResult LastSaveSucceeded(const std::string& server, const RedisInfoFacts& facts);
 
 const std::vector<MetricDesc>& DragonflyInfoMetricDescs();
 

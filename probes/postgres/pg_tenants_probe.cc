@@ -3,6 +3,7 @@
 #include <map>
 #include <utility>
 
+#include "probes/postgres/pg_tenant_isolation.h"
 #include "probes/postgres/pg_topology_source.h"
 
 namespace dbcanary {
@@ -11,23 +12,30 @@ namespace {
 class PgTenantsProbe final : public Probe {
  public:
   PgTenantsProbe(std::string target, std::shared_ptr<PgTopologySource> topology,
-                 std::vector<TenantSpec> tenants)
-      : target_(std::move(target)), topology_(std::move(topology)), tenants_(std::move(tenants)) {}
+                 std::vector<TenantSpec> tenants, bool isolation)
+      : target_(std::move(target)),
+        topology_(std::move(topology)),
+        tenants_(std::move(tenants)),
+        isolation_(isolation) {}
 
   const std::vector<MetricDesc>& Describe() const override { return TenantMetricDescs(); }
 
   ProbeResult Run(const ProbeContext& ctx) override {
     ProbeResult result;
     std::vector<TenantFacts> facts(tenants_.size());
+    std::vector<TenantIsolationFacts> isolation(tenants_.size());
     auto topology = topology_->Current(ctx);
     if (!topology) {
       result.Fail(topology.error());
       return result;
     }
     auto primary = (*topology)->WriteEndpoint();
-    Status status = primary ? Measure(*primary, ctx, facts) : Status(primary.error());
-    for (size_t i = 0; i < tenants_.size(); ++i)
+    Status status = primary ? Measure(*primary, ctx, facts, isolation) : Status(primary.error());
+    if (status && isolation_) status = MeasureIsolation(*primary, ctx, facts, isolation);
+    for (size_t i = 0; i < tenants_.size(); ++i) {
       ReportTenant(target_, tenants_[i], facts[i], result);
+      if (isolation_) ReportTenantIsolation(tenants_[i], isolation[i], result);
+    }
     if (!status) {
       result.Fail(status.error());
       return result;
@@ -38,7 +46,8 @@ class PgTenantsProbe final : public Probe {
 
  private:
   Status Measure(const PgEndpoint& primary, const ProbeContext& ctx,
-                 std::vector<TenantFacts>& facts) const {
+                 std::vector<TenantFacts>& facts,
+                 std::vector<TenantIsolationFacts>& isolation) const {
     PgConnectOptions options;
     options.statement_timeout = ctx.deadline.Remaining();
     auto session = PgSession::Connect(primary, options, ctx.deadline, ctx.stop);
@@ -83,13 +92,29 @@ class PgTenantsProbe final : public Probe {
         as_tenant.user = tenant.login->user;
         as_tenant.password = tenant.login->password;
         as_tenant.dbname = tenant.database;
-        auto login = PgSession::Connect(as_tenant, PgConnectOptions{}, ctx.deadline, ctx.stop);
+        auto login = PgSession::Connect(as_tenant, options, ctx.deadline, ctx.stop);
         fact.login_success = static_cast<bool>(login);
         if (!login) ctx.log.debug("tenant login: {}", login.error().message);
+        if (login && isolation_ && fact.exists) CheckOwnerCanCreate(*login, ctx, isolation[i]);
       }
     }
     if (first_error) return *first_error;
     return Ok{};
+  }
+
+  // After Measure: PUBLIC's privileges, then every tenant's login against the others' databases.
+  Status MeasureIsolation(const PgEndpoint& primary, const ProbeContext& ctx,
+                          const std::vector<TenantFacts>& facts,
+                          std::vector<TenantIsolationFacts>& isolation) const {
+    std::vector<bool> exists;
+    std::vector<bool> own_login_ok;
+    for (const auto& fact : facts) {
+      exists.push_back(fact.exists);
+      own_login_ok.push_back(fact.login_success.value_or(false));
+    }
+    auto read = ReadPublicPrivileges(primary, tenants_, exists, ctx, isolation);
+    if (!read) return read;
+    return TryOtherTenants(primary, tenants_, exists, own_login_ok, ctx, isolation);
   }
 
   // pg_extension is per database: connect to it as the monitoring role (it has CONNECT).
@@ -116,6 +141,7 @@ class PgTenantsProbe final : public Probe {
   std::string target_;
   std::shared_ptr<PgTopologySource> topology_;
   std::vector<TenantSpec> tenants_;
+  bool isolation_ = false;
 };
 
 }  // namespace
@@ -197,7 +223,9 @@ Result<std::unique_ptr<Probe>> CreatePgTenantsProbe(const ProbeSettings& setting
   return BuildProbe([&]() -> Result<std::unique_ptr<Probe>> {
     const PostgresCluster* cluster = config.FindCluster(settings.target);
     std::vector<TenantSpec> tenants;
+    bool isolation = false;
     if (settings.params) {
+      isolation = settings.params->Bool("isolation").value_or(false);
       for (YamlMap& item : settings.params->ListOfMaps("tenants")) {
         TenantSpec spec;
         spec.database = item.RequiredString("database");
@@ -229,7 +257,7 @@ Result<std::unique_ptr<Probe>> CreatePgTenantsProbe(const ProbeSettings& setting
     RequireTarget(settings, cluster, "pg_tenants: no postgres cluster");
     if (tenants.empty()) return MakeError(ErrorCode::kConfig, "pg_tenants: no tenants declared");
     return std::unique_ptr<Probe>(std::make_unique<PgTenantsProbe>(
-        cluster->name, PgTopologySource::For(*cluster, config), std::move(tenants)));
+        cluster->name, PgTopologySource::For(*cluster, config), std::move(tenants), isolation));
   });
 }
 

@@ -16,6 +16,9 @@ namespace dbcanary {
 // databases on the write endpoint (read_write, else the member found primary): existence, owner,
 // encoding and size in one query, the declared extensions with one connection per existing
 // database, and optionally a login with the tenant's own role (docs/probes/pg_tenants.md).
+// With `isolation: true`, also who else may reach each database (probes/postgres/
+// pg_tenant_isolation.h): PUBLIC's CONNECT and CREATE, the other tenants' logins, the owner's
+// right to create.
 Result<std::unique_ptr<Probe>> CreatePgTenantsProbe(const ProbeSettings& settings,
                                                     const Config& config);
 

@@ -437,29 +437,44 @@ class BrokenSnapshots {
   std::string path_;
 };
 
-// Pins: a failing snapshot shows as last_save_ok 0 and fails max_last_save_age_seconds on that
-// server only.
+// Pins: a failing snapshot shows as last_save_ok 0 and fails max_last_save_age_seconds and, at
+// once, last_save_succeeded on that server only; a good save afterwards clears both.
 TEST(DragonflyValidationTest, FailedSnapshotFailsLastSave) {
   REQUIRE_REDIS();
   auto config = StackConfig(kAllProbes);
   auto info = Build(*config, "dragonfly_info");
   ASSERT_NE(info, nullptr);
-  BrokenSnapshots broken(Master(*config));
-  ASSERT_TRUE(broken.ok());
-  ASSERT_TRUE(broken.Save(false)) << "BGSAVE did not fail";
-  auto run = harness::RunProbeOnce(*info, seconds(3));
-  EXPECT_TRUE(run.result.success) << ErrorText(run.result);
-  EXPECT_EQ(Sample(run.result, "dbcanary_dragonfly_last_save_ok",
-                   {{"target", "df"}, {"server", kMasterName}}),
-            0);
-  const auto* master_check =
-      harness::FindExpectation(run.result, "max_last_save_age_seconds", kMasterName);
-  ASSERT_NE(master_check, nullptr);
-  EXPECT_FALSE(master_check->pass);
-  const auto* replica_check =
-      harness::FindExpectation(run.result, "max_last_save_age_seconds", kReplicaName);
-  ASSERT_NE(replica_check, nullptr);
-  EXPECT_TRUE(replica_check->pass);
+  {
+    BrokenSnapshots broken(Master(*config));
+    ASSERT_TRUE(broken.ok());
+    ASSERT_TRUE(broken.Save(false)) << "BGSAVE did not fail";
+    auto run = harness::RunProbeOnce(*info, seconds(3));
+    const auto* failed_save =
+        harness::FindExpectation(run.result, "last_save_succeeded", kMasterName);
+    ASSERT_NE(failed_save, nullptr);
+    EXPECT_FALSE(failed_save->pass);
+    EXPECT_NE(failed_save->observed_text.find("failed"), std::string::npos);
+    const auto* replica_save =
+        harness::FindExpectation(run.result, "last_save_succeeded", kReplicaName);
+    ASSERT_NE(replica_save, nullptr);
+    EXPECT_TRUE(replica_save->pass);
+    EXPECT_TRUE(run.result.success) << ErrorText(run.result);
+    EXPECT_EQ(Sample(run.result, "dbcanary_dragonfly_last_save_ok",
+                     {{"target", "df"}, {"server", kMasterName}}),
+              0);
+    const auto* master_check =
+        harness::FindExpectation(run.result, "max_last_save_age_seconds", kMasterName);
+    ASSERT_NE(master_check, nullptr);
+    EXPECT_FALSE(master_check->pass);
+    const auto* replica_check =
+        harness::FindExpectation(run.result, "max_last_save_age_seconds", kReplicaName);
+    ASSERT_NE(replica_check, nullptr);
+    EXPECT_TRUE(replica_check->pass);
+  }
+  auto after = harness::RunProbeOnce(*info, seconds(3));
+  const auto* saved = harness::FindExpectation(after.result, "last_save_succeeded", kMasterName);
+  ASSERT_NE(saved, nullptr);
+  EXPECT_TRUE(saved->pass) << saved->observed_text;
 }
 
 // Pins: a wrong password is kAuth and the message never carries the password.

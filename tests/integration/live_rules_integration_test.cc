@@ -102,6 +102,12 @@ const std::vector<ConditionalSeries>& Conditional() {
        "needs a scheduled drill; the test's drill is disabled (run through the CLI)"},
       {std::regex(R"(dbcanary_pg_archiver_last_failed_timestamp_seconds)"),
        "absent while WAL archiving never failed"},
+      {std::regex(
+           R"(dbcanary_pg_archive_oldest_ready_timestamp_seconds|)"
+           R"(dbcanary_pg_oldest_(transaction_start|idle_in_transaction)_timestamp_seconds)"),
+       "absent while nothing waits: no segment to archive, no open or idle transaction"},
+      {std::regex(R"(dbcanary_pg_role_connection)"),
+       "absent while no login role has a connection limit (the stack's roles have none)"},
       {std::regex(R"(dbcanary_pg_last_primary_change_timestamp_seconds)"),
        "absent until this exporter has seen the primary move (a failover or switchover)"},
       {std::regex(R"(dbcanary_web_tls_handshake_failures_total|)"

@@ -178,6 +178,28 @@ TEST(RedisInfoTest, DragonflySaveOkWhenNoFailureOrAnOlderOne) {
   EXPECT_EQ(ok("dragonfly_version:x\nlast_success_save:100\n"), std::nullopt);
 }
 
+// Pins the undeclared last_save_succeeded check: red at the first failed save, with
+// Dragonfly's own reason (last_error) when it gives one, and Redis' bare status otherwise.
+TEST(RedisInfoTest, LastSaveSucceededFailsAtOnceWithTheServersReason) {
+  RedisInfoFacts dragonfly = ExtractInfoFacts(RedisInfo::Parse(kDragonflyReplica));
+  EXPECT_EQ(dragonfly.last_save_error, "Input/output error");
+  ExpectationResult failed = LastSaveSucceeded("dragonfly-1", dragonfly);
+  EXPECT_EQ(failed.check, "last_save_succeeded");
+  EXPECT_EQ(failed.target, "dragonfly-1");
+  EXPECT_FALSE(failed.pass);
+  EXPECT_EQ(failed.observed_text, "failed: Input/output error");
+
+  RedisInfoFacts redis =
+      ExtractInfoFacts(RedisInfo::Parse("redis_version:7\nrdb_last_bgsave_status:err\n"));
+  ExpectationResult redis_failed = LastSaveSucceeded("r", redis);
+  EXPECT_FALSE(redis_failed.pass);
+  EXPECT_NE(redis_failed.observed_text.find("failed"), std::string::npos);
+
+  RedisInfoFacts ok =
+      ExtractInfoFacts(RedisInfo::Parse("redis_version:7\nrdb_last_bgsave_status:ok\n"));
+  EXPECT_TRUE(LastSaveSucceeded("r", ok).pass);
+}
+
 TEST(RedisInfoTest, SamplesCarryTargetAndServerAndSkipUnknownFields) {
   ProbeResult result;
   RedisInfoFacts facts = ExtractInfoFacts(RedisInfo::Parse(kRedis7Replica));
