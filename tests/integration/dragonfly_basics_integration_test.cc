@@ -271,7 +271,7 @@ TEST(DragonflyBasicsStackTest, SucceedsWithTimedOpsAndLeavesNoKey) {
   harness::TimedRun first = harness::RunProbeOnce(**registered, seconds(3));
   ASSERT_TRUE(first.result.success) << ErrorText(first.result);
 
-  WatchingProbe probe(dragonfly, seconds(60));
+  WatchingProbe probe(dragonfly, MakeDragonflyMemberLister(dragonfly, StackConfig()), seconds(60));
   constexpr int kRuns = 21;
   std::map<std::string, std::vector<double>> latencies_ms;
   for (int run = 0; run < kRuns; ++run) {
@@ -365,7 +365,7 @@ TEST(DragonflyBasicsStackTest, ReplicaRefusesTheWriteAsQuery) {
 // succeeds.
 TEST(DragonflyBasicsStackTest, FrozenMasterTimesOutThenRecovers) {
   REQUIRE_DRAGONFLY();
-  WatchingProbe probe(StackDragonfly(), seconds(60));
+  WatchingProbe probe(StackDragonfly(), MakeDragonflyMemberLister(StackDragonfly(), StackConfig()), seconds(60));
   constexpr milliseconds kBudget{1000};
   {
     harness::FrozenComponent frozen("dragonfly-0");  // SIGCONT when it goes out of scope
