@@ -365,7 +365,8 @@ TEST(DragonflyBasicsStackTest, ReplicaRefusesTheWriteAsQuery) {
 // succeeds.
 TEST(DragonflyBasicsStackTest, FrozenMasterTimesOutThenRecovers) {
   REQUIRE_DRAGONFLY();
-  WatchingProbe probe(StackDragonfly(), MakeDragonflyMemberLister(StackDragonfly(), StackConfig()), seconds(60));
+  WatchingProbe probe(StackDragonfly(), MakeDragonflyMemberLister(StackDragonfly(), StackConfig()),
+                      seconds(60));
   constexpr milliseconds kBudget{1000};
   {
     harness::FrozenComponent frozen("dragonfly-0");  // SIGCONT when it goes out of scope
