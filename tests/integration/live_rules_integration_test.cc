@@ -91,6 +91,13 @@ const std::vector<ConditionalSeries>& Conditional() {
       {std::regex(R"(dbcanary_backup_|dbcanary_scheduled_backup|backup_max_running)"),
        "Backup objects and ScheduledBackups need k8s_cnpg_backups (Kubernetes); the stack has "
        "only a backup directory"},
+      {std::regex(R"(dbcanary_dragonfly_role_label_mismatch)"),
+       "exported only for Dragonfly members discovered through the Kubernetes API (the operator's "
+       "pod labels); the stack's members are configured"},
+      {std::regex(R"(dbcanary_monitoring_rule(s|_group)_)"),
+       "needs rule_groups on a monitoring target (the rules API); the stack's target counts "
+       "vmalert's "
+       "rule groups with a PromQL query instead"},
       {std::regex(R"(monitoring_logs_)"),
        "needs a VictoriaLogs target (not packaged in Debian 12); the stack's monitoring target "
        "has PromQL queries only"},
