@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/html.h"
+#include "core/humanize.h"
 #include "core/number_format.h"
 
 namespace dbcanary {
@@ -38,7 +39,8 @@ struct Range {
   }
 };
 
-std::string Tick(double value) { return EscapeHtml(FormatValue(value)); }
+// Axis labels are for reading: four significant digits, not the round-trip text of a sample.
+std::string Tick(double value) { return EscapeHtml(HumanNumber(value)); }
 
 }  // namespace
 

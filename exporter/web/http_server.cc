@@ -179,7 +179,7 @@ FrontTriage TriageRequest(BasicAuthenticator& auth, std::string_view head) {
   std::string_view path = target.substr(0, target.find('?'));
   bool read = method == "GET" || method == "HEAD";
   // The kubelet's probes, served without credentials (Router::Authorize).
-  if (read && (path == "/healthz" || path == "/readyz")) return {};
+  if (read && (IsHealthPath(path) || IsReadyPath(path))) return {};
   std::string_view authorization;
   int authorizations = 0;
   for (std::string_view line = NextLine(rest); !line.empty(); line = NextLine(rest)) {

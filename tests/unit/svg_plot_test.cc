@@ -31,6 +31,15 @@ TEST(SvgPlot, OneDotPerFinitePointPerSeries) {
   EXPECT_THAT(svg, HasSubstr("</svg>"));
 }
 
+TEST(SvgPlot, AxisLabelsHaveFourSignificantDigits) {
+  PlotSpec spec;
+  spec.series.push_back(PlotSeries{"lag", {{0, 0.1}, {4.2426272835, 3.3333333333}}});
+  const std::string svg = RenderSvgPlot(spec);
+  EXPECT_THAT(svg, HasSubstr(">4.243</text>"));
+  EXPECT_THAT(svg, Not(HasSubstr("4.2426272835")));
+  EXPECT_THAT(svg, Not(HasSubstr("3.3333333333")));
+}
+
 TEST(SvgPlot, MarkersBandsAndEscapedText) {
   PlotSpec spec;
   spec.title = "a <b> & \"c\"";
